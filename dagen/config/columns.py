@@ -1,0 +1,303 @@
+"""Column configs: what each column is and which other columns it reads.
+
+A dataset is a list of columns. Each column config says how its values are produced
+(``column_type``) and which columns it reads (its *required columns*), which is all the
+column graph needs. Required columns come from the config itself: the variables a Jinja
+template references, the ``category`` a subcategory sampler follows, or the columns a
+custom function declares (or reads, found from its source).
+
+Generation strategy, per column type:
+
+    sampler, expression, custom(full_column)    full_column: one call per row group
+    custom(cell_by_cell), llm-*                 cell_by_cell: one call per row
+
+Side-effect columns are extra outputs of one generator: ``<col>__trace`` and
+``<col>__reasoning_content`` for LLM columns. Downstream columns may reference them.
+
+Example (YAML):
+    - {name: city, column_type: sampler, sampler_type: category, params: {values: [Oslo, Lima]}}
+    - {name: greeting, column_type: expression, expr: "Hi from {{ city }}"}
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+from typing import Annotated, Any, Literal
+
+import jinja2
+import jinja2.meta
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+from pydantic import Field, field_validator, model_validator
+
+from dagen.config.base import StrictModel
+from dagen.config.samplers import SAMPLER_PARAMS
+
+__all__ = [
+    "REASONING_SUFFIX",
+    "TRACE_SUFFIX",
+    "ColumnConfig",
+    "CustomColumnConfig",
+    "ExpressionColumnConfig",
+    "GenerationStrategy",
+    "LLMCodeColumnConfig",
+    "LLMJudgeColumnConfig",
+    "LLMStructuredColumnConfig",
+    "LLMTextColumnConfig",
+    "SamplerColumnConfig",
+    "Score",
+    "template_variables",
+]
+
+TRACE_SUFFIX = "__trace"
+REASONING_SUFFIX = "__reasoning_content"
+
+_TEMPLATE_ENV = ImmutableSandboxedEnvironment()
+
+
+class GenerationStrategy(str, enum.Enum):
+    """How a column's generator is called: once per row, or once per row group."""
+
+    CELL_BY_CELL = "cell_by_cell"
+    FULL_COLUMN = "full_column"
+
+
+def template_variables(template: str) -> frozenset[str]:
+    """The top-level variables a Jinja template reads (``{{ p.name }}`` reads ``p``).
+
+    Raises:
+        jinja2.TemplateSyntaxError: the template does not compile.
+    """
+    return frozenset(jinja2.meta.find_undeclared_variables(_TEMPLATE_ENV.parse(template)))
+
+
+def _check_template(value: str) -> str:
+    try:
+        _TEMPLATE_ENV.parse(value)
+    except jinja2.TemplateSyntaxError as exc:
+        raise ValueError(f"template does not compile: {exc.message} (line {exc.lineno})") from exc
+    return value
+
+
+class _Column(StrictModel):
+    """Fields every column has."""
+
+    name: str = Field(min_length=1)
+    drop: bool = False
+
+    @field_validator("name")
+    @classmethod
+    def _plain_name(cls, value: str) -> str:
+        if value.endswith((TRACE_SUFFIX, REASONING_SUFFIX)):
+            raise ValueError(f"column names may not end in {TRACE_SUFFIX} or {REASONING_SUFFIX}")
+        return value
+
+    @property
+    def strategy(self) -> GenerationStrategy:
+        return GenerationStrategy.FULL_COLUMN
+
+    @property
+    def side_effect_columns(self) -> tuple[str, ...]:
+        return ()
+
+    @property
+    def stateful(self) -> bool:
+        return False
+
+    @property
+    def model_alias(self) -> str | None:
+        return None
+
+    def required_columns(self, earlier: list[str]) -> frozenset[str]:
+        """The columns this column reads.
+
+        Args:
+            earlier: names of the columns declared before this one (and their side-effect
+                columns), for generators that infer what they read.
+        """
+        return frozenset()
+
+
+class SamplerColumnConfig(_Column):
+    """Values drawn from a statistical sampler, seeded per run and row group."""
+
+    column_type: Literal["sampler"] = "sampler"
+    sampler_type: str
+    params: dict[str, Any] = Field(default_factory=dict)
+    convert_to: Literal["int", "float", "str"] | None = None
+
+    @model_validator(mode="after")
+    def _validate_params(self) -> SamplerColumnConfig:
+        model = SAMPLER_PARAMS.get(self.sampler_type)
+        if model is None:
+            known = ", ".join(sorted(SAMPLER_PARAMS))
+            raise ValueError(f"unknown sampler_type {self.sampler_type!r}; known: {known}")
+        model.model_validate(self.params)
+        return self
+
+    @property
+    def typed_params(self) -> Any:
+        return SAMPLER_PARAMS[self.sampler_type].model_validate(self.params)
+
+    def required_columns(self, earlier: list[str]) -> frozenset[str]:
+        if self.sampler_type == "subcategory":
+            return frozenset({self.params["category"]})
+        return frozenset()
+
+
+class ExpressionColumnConfig(_Column):
+    """A Jinja2 template rendered per row (in a sandbox) from the columns it references."""
+
+    column_type: Literal["expression"] = "expression"
+    expr: str = Field(min_length=1)
+    dtype: Literal["str", "int", "float", "bool"] = "str"
+
+    _check = field_validator("expr")(_check_template)
+
+    def required_columns(self, earlier: list[str]) -> frozenset[str]:
+        return template_variables(self.expr)
+
+
+class CustomColumnConfig(_Column):
+    """Values from the user's own Python function (sync or ``async def``).
+
+    ``function`` is ``"module:attr"`` or, when the config is built in Python, the callable
+    itself. Cell by cell, the function gets a row dict and returns the value; full column,
+    it gets the row group as a DataFrame and returns a Series (or list) of the same length.
+    ``params`` are passed as keyword arguments.
+    """
+
+    column_type: Literal["custom"] = "custom"
+    function: str | Callable[..., Any]
+    generation_strategy: GenerationStrategy = GenerationStrategy.CELL_BY_CELL
+    required_columns_: list[str] | None = Field(default=None, alias="required_columns")
+    is_stateful: bool = Field(default=False, alias="stateful")
+    params: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _stateful_is_full_column(self) -> CustomColumnConfig:
+        if self.is_stateful and self.generation_strategy is not GenerationStrategy.FULL_COLUMN:
+            raise ValueError(
+                "a stateful custom column must use generation_strategy: full_column "
+                "(its calls run one row group after another)"
+            )
+        return self
+
+    @property
+    def strategy(self) -> GenerationStrategy:
+        return self.generation_strategy
+
+    @property
+    def stateful(self) -> bool:
+        return self.is_stateful
+
+    def required_columns(self, earlier: list[str]) -> frozenset[str]:
+        if self.required_columns_ is not None:
+            return frozenset(self.required_columns_)
+        from dagen.config.functions import infer_required_columns, resolve_function
+
+        return infer_required_columns(resolve_function(self.function, column=self.name), earlier)
+
+
+class _LLMColumn(_Column):
+    """Fields every LLM column has: a prompt, a model, optional side-effect columns."""
+
+    prompt: str = Field(min_length=1)
+    system_prompt: str | None = None
+    model_alias_: str = Field(default="default", alias="model_alias")
+    with_trace: bool = False
+    extract_reasoning_content: bool = False
+
+    _check_prompt = field_validator("prompt", "system_prompt")(
+        lambda v: v if v is None else _check_template(v)
+    )
+
+    @property
+    def strategy(self) -> GenerationStrategy:
+        return GenerationStrategy.CELL_BY_CELL
+
+    @property
+    def model_alias(self) -> str | None:
+        return self.model_alias_
+
+    @property
+    def side_effect_columns(self) -> tuple[str, ...]:
+        extra = []
+        if self.extract_reasoning_content:
+            extra.append(self.name + REASONING_SUFFIX)
+        if self.with_trace:
+            extra.append(self.name + TRACE_SUFFIX)
+        return tuple(extra)
+
+    def required_columns(self, earlier: list[str]) -> frozenset[str]:
+        found = template_variables(self.prompt)
+        if self.system_prompt:
+            found |= template_variables(self.system_prompt)
+        return found
+
+
+class LLMTextColumnConfig(_LLMColumn):
+    """Free text from a model."""
+
+    column_type: Literal["llm-text"] = "llm-text"
+
+
+class LLMCodeColumnConfig(_LLMColumn):
+    """Code from a model, extracted from the fenced block of its answer."""
+
+    column_type: Literal["llm-code"] = "llm-code"
+    code_lang: str = Field(default="python", min_length=1)
+
+
+class LLMStructuredColumnConfig(_LLMColumn):
+    """A JSON object from a model, validated against ``output_format`` (a JSON schema).
+
+    Invalid output is sent back to the model with the validation error, at most
+    ``max_repairs`` times; after that the row is dropped with the reason recorded.
+    """
+
+    column_type: Literal["llm-structured"] = "llm-structured"
+    output_format: dict[str, Any]
+    max_repairs: int = Field(default=2, ge=0)
+
+    @field_validator("output_format", mode="before")
+    @classmethod
+    def _schema_from_model(cls, value: Any) -> Any:
+        if isinstance(value, type) and hasattr(value, "model_json_schema"):
+            return value.model_json_schema()
+        return value
+
+
+class Score(StrictModel):
+    """One rubric dimension of a judge column: options map a score to its meaning."""
+
+    name: str = Field(min_length=1)
+    description: str
+    options: dict[str, str] = Field(min_length=1)
+
+    @field_validator("options", mode="before")
+    @classmethod
+    def _keys_as_text(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {str(k): v for k, v in value.items()}
+        return value
+
+
+class LLMJudgeColumnConfig(_LLMColumn):
+    """An LLM-as-judge column: a {score, reasoning} object for each rubric ``Score``."""
+
+    column_type: Literal["llm-judge"] = "llm-judge"
+    scores: list[Score] = Field(min_length=1)
+    max_repairs: int = Field(default=2, ge=0)
+
+
+ColumnConfig = Annotated[
+    SamplerColumnConfig
+    | ExpressionColumnConfig
+    | CustomColumnConfig
+    | LLMTextColumnConfig
+    | LLMCodeColumnConfig
+    | LLMStructuredColumnConfig
+    | LLMJudgeColumnConfig,
+    Field(discriminator="column_type"),
+]

@@ -1,0 +1,171 @@
+"""The dataset config: columns, models, processors and a seed; loading and fingerprinting.
+
+``load_config`` reads YAML or JSON, and every error names the file and, for syntax errors,
+the line; validation errors name the column (by index and name) and the field. The
+fingerprint is a hash of the config's canonical JSON: two configs that would generate the
+same data have the same fingerprint, which is what ``--resume`` checks.
+
+Example:
+    >>> cfg = DatasetConfig.model_validate({"seed": 1, "columns": [
+    ...     {"name": "n", "column_type": "sampler", "sampler_type": "uniform",
+    ...      "params": {"low": 0, "high": 1}}]})
+    >>> [c.name for c in cfg.columns]
+    ['n']
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import pydantic
+import yaml
+from pydantic import Field, PrivateAttr
+
+from dagen.config.base import StrictModel
+from dagen.config.columns import ColumnConfig
+from dagen.config.models import ModelConfig
+from dagen.errors import ConfigSyntaxError, ConfigValidationError
+
+__all__ = ["DatasetConfig", "DropColumnsProcessorConfig", "ProcessorConfig", "load_config"]
+
+
+class DropColumnsProcessorConfig(StrictModel):
+    """Remove columns from each row group before it is written."""
+
+    processor_type: Literal["drop_columns"] = "drop_columns"
+    columns: list[str] = Field(min_length=1)
+
+
+ProcessorConfig = Annotated[DropColumnsProcessorConfig, Field(discriminator="processor_type")]
+
+
+class DatasetConfig(StrictModel):
+    """A whole dataset: its columns in output order, the models they call, and a seed.
+
+    Attributes:
+        seed: run-level seed; the same config and seed give the same sampler values
+            whatever the cluster size or the order row groups complete in. None draws a
+            seed at run time and records it in the run's metadata.
+        columns: the columns, in the order they appear in the output.
+        models: the models LLM columns name by alias.
+        processors: post-batch processors run on each row group before it is written.
+    """
+
+    seed: int | None = None
+    columns: list[ColumnConfig] = Field(min_length=1)
+    models: list[ModelConfig] = Field(default_factory=list)
+    processors: list[ProcessorConfig] = Field(default_factory=list)
+
+    _source_dir: Path | None = PrivateAttr(default=None)
+
+    @property
+    def source_dir(self) -> Path | None:
+        """The folder of the file the config was loaded from (custom functions live there)."""
+        return self._source_dir
+
+    def column(self, name: str) -> Any:
+        """The column config named ``name``."""
+        for col in self.columns:
+            if col.name == name:
+                return col
+        raise KeyError(name)
+
+    def model(self, alias: str) -> ModelConfig:
+        """The model config with ``alias``."""
+        for model in self.models:
+            if model.alias == alias:
+                return model
+        raise KeyError(alias)
+
+    def fingerprint(self) -> str:
+        """A hash of everything that changes the generated data (not endpoints or caps)."""
+        data = self.model_dump(mode="json", by_alias=True)
+        for model in data["models"]:
+            # where a model is served and how hard it is pushed do not change the data
+            for key in ("endpoint", "api_key_env", "timeout", "max_parallel_requests", "max_retries"):
+                model.pop(key, None)
+        text = json.dumps(data, sort_keys=True, default=_callable_name)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The config as plain JSON-able data (callables written as ``module:name``)."""
+        data = self.model_dump(mode="python", by_alias=True, exclude_defaults=False)
+        return json.loads(json.dumps(data, default=_callable_name))
+
+    @classmethod
+    def from_dict(cls, data: Any, *, source: str = "config") -> DatasetConfig:
+        """Validate plain data as a config.
+
+        Raises:
+            ConfigValidationError: naming the column and field at fault.
+        """
+        try:
+            return cls.model_validate(data)
+        except pydantic.ValidationError as exc:
+            raise ConfigValidationError(_describe(exc, data, source)) from exc
+
+
+def _callable_name(value: Any) -> str:
+    if callable(value):
+        return f"{getattr(value, '__module__', '?')}:{getattr(value, '__qualname__', repr(value))}"
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def _describe(exc: pydantic.ValidationError, data: Any, source: str) -> str:
+    """One line per error: where (column name, field path) and what."""
+    lines = [f"{source}: invalid config"]
+    for err in exc.errors():
+        loc = list(err["loc"])
+        where = ".".join(str(p) for p in loc)
+        if len(loc) >= 2 and loc[0] == "columns" and isinstance(loc[1], int):
+            try:
+                name = data["columns"][loc[1]].get("name", "?")
+            except (KeyError, IndexError, TypeError, AttributeError):
+                name = "?"
+            # drop the discriminator tag pydantic inserts after the index
+            rest = [str(p) for p in loc[2:] if not str(p).startswith(("llm-", "sampler", "expression", "custom"))]
+            where = f"column {name!r} (columns[{loc[1]}])" + (f" field {'.'.join(rest)}" if rest else "")
+        message = err["msg"]
+        if err["type"] == "extra_forbidden":
+            message = "unknown field"
+        elif err["type"] == "union_tag_invalid":
+            message = f"unknown {err['ctx']['discriminator']} {err['ctx']['tag']!r}; expected one of {err['ctx']['expected_tags']}"
+        lines.append(f"  {where}: {message}")
+    return "\n".join(lines)
+
+
+def load_config(path: str | Path) -> DatasetConfig:
+    """Read a dataset config from a YAML (``.yaml``/``.yml``) or JSON file.
+
+    Raises:
+        ConfigSyntaxError: the file is missing or does not parse (with the line number).
+        ConfigValidationError: the config is not valid (naming column and field).
+    """
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ConfigSyntaxError(f"{path}: cannot read config: {exc.strerror}") from exc
+    if path.suffix.lower() == ".json":
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ConfigSyntaxError(
+                f"{path}: invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
+            ) from exc
+    else:
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+            problem = getattr(exc, "problem", None) or str(exc)
+            raise ConfigSyntaxError(f"{path}: invalid YAML{where}: {problem}") from exc
+    if not isinstance(data, dict):
+        raise ConfigSyntaxError(f"{path}: a config is a mapping with a 'columns' list")
+    config = DatasetConfig.from_dict(data, source=str(path))
+    config._source_dir = path.resolve().parent
+    return config

@@ -1,0 +1,64 @@
+"""Run settings: how a run is cut into row groups and where it runs (not what it makes).
+
+These never change the generated values (the seed aside), so they are not part of the
+config fingerprint: a run may be resumed with another window or cluster size.
+
+Example:
+    >>> RunSettings(row_group_size=500).max_concurrent_row_groups
+    4
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from dagen.errors import ConfigValidationError
+
+__all__ = ["ClusterSettings", "RunSettings"]
+
+
+@dataclass(frozen=True)
+class ClusterSettings:
+    """How dagen starts a local cluster when it is given none.
+
+    Attributes:
+        n_workers: worker processes (default: the number of cores, at most 4).
+        threads_per_worker: task slots per worker; async (LLM) tasks take a slot each
+            while awaiting, so I/O-bound runs need many (default: chosen by the engine
+            from the models' concurrency caps).
+        dashboard_address: where the Dask dashboard listens (loopback by default).
+        processes: worker processes (True) or threads of this process (False).
+    """
+
+    n_workers: int | None = None
+    threads_per_worker: int | None = None
+    dashboard_address: str = "127.0.0.1:8787"
+    processes: bool = True
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """How a run is executed.
+
+    Attributes:
+        row_group_size: rows per row group, and per parquet file.
+        max_concurrent_row_groups: row groups in flight at once: the window that bounds
+            the live task graph and the memory of a run, whatever its size.
+        cells_per_task: rows of a cell-by-cell column per Dask task; 1 is one task per
+            (column, row).
+        seed: overrides the config's seed.
+        cluster: how to start a local cluster when none is given.
+        progress_interval: seconds between progress log lines.
+    """
+
+    row_group_size: int = 1000
+    max_concurrent_row_groups: int = 4
+    cells_per_task: int = 1
+    seed: int | None = None
+    cluster: ClusterSettings = field(default_factory=ClusterSettings)
+    progress_interval: float = 5.0
+
+    def __post_init__(self) -> None:
+        for name in ("row_group_size", "max_concurrent_row_groups", "cells_per_task"):
+            if getattr(self, name) < 1:
+                raise ConfigValidationError(f"setting {name} must be at least 1, got {getattr(self, name)}")

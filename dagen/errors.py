@@ -1,0 +1,218 @@
+"""The one error tree of dagen.
+
+Every error that crosses dagen's public API is a ``DagenError``. Errors raised by the
+libraries dagen uses (pydantic, jinja2, httpx/aiohttp, distributed, pyarrow) are translated
+at the boundary where they occur, with ``raise DagenX(...) from exc``, and carry the
+coordinates a user needs to find the fault: the column, the row group, the row, the file
+or the setting.
+
+    DagenError
+    ├── ConfigError                  the config cannot be used as written
+    │   ├── ConfigSyntaxError        YAML/JSON does not parse (file, line)
+    │   ├── ConfigValidationError    unknown field, bad value, unknown sampler param
+    │   ├── GraphError               column graph is not a DAG
+    │   │   ├── DuplicateColumnError
+    │   │   ├── UnknownColumnError   a reference to a column nobody produces
+    │   │   └── CycleError
+    │   ├── TemplateError            a Jinja prompt/expression does not compile
+    │   └── ImportFunctionError      a custom function/module cannot be imported
+    ├── GenerationError              a column generator failed (column, row group, row)
+    │   ├── TemplateRenderError      a template referenced a missing variable
+    │   └── ModelError               a model call failed
+    │       ├── ModelRetryableError  429, 5xx, timeout, connection error
+    │       │   ├── RateLimitError
+    │       │   ├── ModelTimeoutError
+    │       │   └── ModelConnectionError
+    │       ├── ModelRequestError    400/404/422, context length: drop the row
+    │       ├── ModelAuthError       401/403, missing key: stop the run
+    │       └── ModelOutputError     output does not parse / validate
+    ├── RunError                     the run cannot continue (output dir, cluster)
+    │   ├── OutputDirError
+    │   ├── ResumeError
+    │   ├── CheckpointError          a row group could not be written (row group, file)
+    │   ├── ClusterError
+    │   └── EarlyShutdownError       too many rows failed
+    └── (none of dagen's errors is a bare ValueError)
+
+Example:
+    >>> try:
+    ...     raise UnknownColumnError("column 'greeting' references unknown column 'cty'")
+    ... except ConfigError as exc:
+    ...     print(type(exc).__name__)
+    UnknownColumnError
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "CheckpointError",
+    "ClusterError",
+    "ConfigError",
+    "ConfigSyntaxError",
+    "ConfigValidationError",
+    "CycleError",
+    "DagenError",
+    "DuplicateColumnError",
+    "EarlyShutdownError",
+    "GenerationError",
+    "GraphError",
+    "ImportFunctionError",
+    "ModelAuthError",
+    "ModelConnectionError",
+    "ModelError",
+    "ModelOutputError",
+    "ModelRequestError",
+    "ModelRetryableError",
+    "ModelTimeoutError",
+    "OutputDirError",
+    "RateLimitError",
+    "ResumeError",
+    "RunError",
+    "TemplateError",
+    "TemplateRenderError",
+    "UnknownColumnError",
+]
+
+
+class DagenError(Exception):
+    """Root of every error dagen raises."""
+
+
+# -- config --------------------------------------------------------------------------
+
+
+class ConfigError(DagenError):
+    """The config cannot be used as written."""
+
+
+class ConfigSyntaxError(ConfigError):
+    """The YAML or JSON text of a config does not parse."""
+
+
+class ConfigValidationError(ConfigError):
+    """A config parses but a field is unknown or a value is invalid."""
+
+
+class GraphError(ConfigError):
+    """The columns do not form a valid dependency graph."""
+
+
+class DuplicateColumnError(GraphError):
+    """Two columns (or a column and a side-effect column) share a name."""
+
+
+class UnknownColumnError(GraphError):
+    """A column references a column that no generator produces."""
+
+
+class CycleError(GraphError):
+    """Columns depend on each other in a cycle."""
+
+
+class TemplateError(ConfigError):
+    """A Jinja template (prompt or expression) does not compile."""
+
+
+class ImportFunctionError(ConfigError):
+    """A custom function named as ``module:attr`` cannot be imported."""
+
+
+# -- generation ----------------------------------------------------------------------
+
+
+class GenerationError(DagenError):
+    """A column generator failed for a cell or a row group.
+
+    Attributes:
+        column: the column whose generator failed, when known.
+        row_group: the row group index, when known.
+        row: the row index within the row group, when known.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        column: str | None = None,
+        row_group: int | None = None,
+        row: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.column = column
+        self.row_group = row_group
+        self.row = row
+
+    def __reduce__(self):  # keep the coordinates across pickling to and from workers
+        return (_rebuild_generation_error, (type(self), self.args, self.__dict__))
+
+
+def _rebuild_generation_error(cls, args, state):  # type: ignore[no-untyped-def]
+    exc = cls.__new__(cls)
+    Exception.__init__(exc, *args)
+    exc.__dict__.update(state)
+    return exc
+
+
+class TemplateRenderError(GenerationError):
+    """A template could not be rendered for a row (e.g. a missing variable)."""
+
+
+class ModelError(GenerationError):
+    """A model call failed."""
+
+
+class ModelRetryableError(ModelError):
+    """A model call failed in a way that may succeed when tried again."""
+
+    retry_after: float | None = None
+
+
+class RateLimitError(ModelRetryableError):
+    """The endpoint answered 429 Too Many Requests."""
+
+
+class ModelTimeoutError(ModelRetryableError):
+    """The endpoint did not answer within the model's timeout."""
+
+
+class ModelConnectionError(ModelRetryableError):
+    """The endpoint could not be reached, or answered 5xx."""
+
+
+class ModelRequestError(ModelError):
+    """The endpoint rejected the request (400, 404, 422, context length)."""
+
+
+class ModelAuthError(ModelError):
+    """The endpoint rejected the credentials (401, 403) or no key is configured."""
+
+
+class ModelOutputError(ModelError):
+    """The model's output could not be parsed or validated."""
+
+
+# -- run -----------------------------------------------------------------------------
+
+
+class RunError(DagenError):
+    """The run cannot start or continue."""
+
+
+class OutputDirError(RunError):
+    """The output directory cannot be used (not empty, not writable)."""
+
+
+class ResumeError(RunError):
+    """A run cannot be resumed from the checkpoints found in the output directory."""
+
+
+class CheckpointError(RunError):
+    """A row group could not be written to its parquet file."""
+
+
+class ClusterError(RunError):
+    """The Dask cluster could not be started, reached or used."""
+
+
+class EarlyShutdownError(RunError):
+    """The run stopped because too many rows failed."""

@@ -1,0 +1,51 @@
+"""The generator layer: plain-Python code that produces column values.
+
+``build_generators`` turns a config into one generator per column; the engine calls
+``run_cell``/``run_batch`` on them inside Dask tasks.
+"""
+
+from __future__ import annotations
+
+from dagen.config.columns import CustomColumnConfig, ExpressionColumnConfig, SamplerColumnConfig
+from dagen.config.dataset import DatasetConfig
+from dagen.config.functions import resolve_function
+from dagen.generators.base import (
+    BatchContext,
+    CellFailure,
+    ColumnBlock,
+    ColumnGenerator,
+    FailedBlock,
+)
+from dagen.generators.custom import CustomGenerator
+from dagen.generators.expression import ExpressionGenerator
+from dagen.generators.samplers import SamplerGenerator
+from dagen.graph import ColumnGraph
+
+__all__ = [
+    "BatchContext",
+    "CellFailure",
+    "ColumnBlock",
+    "ColumnGenerator",
+    "FailedBlock",
+    "build_generators",
+]
+
+
+def build_generators(config: DatasetConfig, graph: ColumnGraph) -> dict[str, ColumnGenerator]:
+    """One generator per column of ``config``, keyed by column name."""
+    search_path = [config.source_dir] if config.source_dir else []
+    generators: dict[str, ColumnGenerator] = {}
+    for col in config.columns:
+        reads = tuple(sorted(graph.reads.get(col.name, ())))
+        if isinstance(col, SamplerColumnConfig):
+            generators[col.name] = SamplerGenerator(col, reads)
+        elif isinstance(col, ExpressionColumnConfig):
+            generators[col.name] = ExpressionGenerator(col, reads)
+        elif isinstance(col, CustomColumnConfig):
+            function = resolve_function(col.function, column=col.name, search_path=search_path)
+            generators[col.name] = CustomGenerator(col, function, reads)
+        else:
+            from dagen.generators.llm import build_llm_generator
+
+            generators[col.name] = build_llm_generator(col, config)
+    return generators

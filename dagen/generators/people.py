@@ -1,0 +1,64 @@
+"""Synthetic people: names, sex, age, email and city from small bundled lists.
+
+The lists are fixed so that the same seed gives the same people on every machine. Each
+person is a plain dict (stored as a parquet struct), reachable in templates as
+``{{ person.first_name }}``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from dagen.config.samplers import PersonParams
+
+__all__ = ["draw_people"]
+
+FEMALE = (
+    "Ada Amara Ana Astrid Chiara Daria Elena Emma Fatima Grace Hana Ines Ingrid Isabel "
+    "Jia Kaja Leila Lucia Maya Mei Mira Nadia Nora Olivia Priya Rosa Sara Sofia Yara Zoe"
+).split()
+MALE = (
+    "Aarav Adam Ali Anders Arjun Bruno Carlos Daniel David Diego Elias Emil Felix Hugo "
+    "Ivan Jonas Kai Kenji Leo Luca Marco Mateo Noah Omar Oskar Paulo Rafael Sami Tomas Yusuf"
+).split()
+LAST = (
+    "Almeida Andersen Bakker Banerjee Berg Costa Dubois Eriksen Fischer Garcia Haddad "
+    "Hansen Ito Johansson Kim Kowalski Larsen Lopez Mendes Meyer Moreau Nakamura Novak "
+    "Okafor Olsen Patel Quispe Rossi Sato Silva Singh Suzuki Tanaka Torres Wang Weber Yilmaz"
+).split()
+CITIES = (
+    "Oslo Lima Pune Lagos Kyoto Porto Lyon Quito Accra Busan Cork Graz Hanoi Izmir "
+    "Kochi Leeds Malmo Nantes Ottawa Perth Recife Split Tartu Utrecht Valencia"
+).split()
+
+
+def draw_people(params: PersonParams, rng: np.random.Generator, n: int) -> list[dict[str, Any]]:
+    """``n`` people drawn with ``rng`` under ``params``."""
+    cities = params.cities or CITIES
+    low, high = params.age_range
+    if params.sex is None:
+        female = rng.random(n) < 0.5
+    else:
+        female = np.full(n, params.sex == "female")
+    first_idx = rng.integers(0, len(FEMALE), size=n)
+    last_idx = rng.integers(0, len(LAST), size=n)
+    ages = rng.integers(low, high + 1, size=n)
+    city_idx = rng.integers(0, len(cities), size=n)
+    suffix = rng.integers(1, 100, size=n)
+    people = []
+    for i in range(n):
+        first = (FEMALE if female[i] else MALE)[first_idx[i] % len(MALE)]
+        last = LAST[last_idx[i]]
+        people.append(
+            {
+                "first_name": first,
+                "last_name": last,
+                "sex": "female" if female[i] else "male",
+                "age": int(ages[i]),
+                "email": f"{first.lower()}.{last.lower()}{suffix[i]}@example.com",
+                "city": cities[city_idx[i]],
+            }
+        )
+    return people

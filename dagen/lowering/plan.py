@@ -1,0 +1,166 @@
+"""Lowering: one row group of the column graph becomes a Dask task graph.
+
+For each admitted row group, the lowering emits:
+
+    cell-by-cell column  one task per chunk of ``cells_per_task`` rows     (col, run, rg, first_row)
+                         + one collector gathering the chunks              (col.rows, run, rg)
+    full-column column   one task per row group                            (col, run, rg)
+    the row group        one checkpoint task assembling every column       (row_group, run, rg)
+
+With ``cells_per_task=1`` (the default) a cell-by-cell column is one Dask task per
+(column, row): true cell granularity. Dependencies follow the column graph exactly:
+
+    cell  <- cell upstream    the upstream chunk covering the same rows
+    cell  <- batch upstream   the upstream's row-group task
+    batch <- cell upstream    the upstream's collector (all its rows)
+    batch <- batch upstream   the upstream's row-group task
+
+Keys are tuples whose first element is the column's slug, so the Dask dashboard's task
+stream, progress and groups pages show one colour per column, in the user's own names.
+The run token in second place keeps keys of different runs apart (LLM cells are never
+"pure": the same prompt must be sent again in another run).
+
+Example:
+    >>> g = ColumnGraph.from_edges({"a": [], "b": ["a"]})
+    >>> plan = RowGroupPlan.build(g, RowGroup(0, 0, 2), run="r1", cells_per_task=1)
+    >>> [t.key for t in plan.tasks]
+    [('a', 'r1', 0, 0), ('a', 'r1', 0, 1), ('a.rows', 'r1', 0), ('b', 'r1', 0, 0), ('b', 'r1', 0, 1), ('b.rows', 'r1', 0), ('row_group', 'r1', 0)]
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Literal
+
+from dagen.graph import ColumnGraph
+
+__all__ = ["CHECKPOINT", "Key", "RowGroup", "RowGroupPlan", "TaskRef", "column_slugs", "row_groups"]
+
+Key = tuple[str | int, ...]
+TaskKind = Literal["cell", "collect", "batch", "checkpoint"]
+CHECKPOINT = "row_group"
+
+
+@dataclass(frozen=True, slots=True)
+class RowGroup:
+    """A slice of the dataset: row group ``index`` holds global rows [start, start + size)."""
+
+    index: int
+    start: int
+    size: int
+
+
+def row_groups(num_records: int, row_group_size: int, first: int = 0) -> list[RowGroup]:
+    """The row groups of a dataset of ``num_records`` rows, from row group ``first`` on."""
+    return [
+        RowGroup(i, i * row_group_size, min(row_group_size, num_records - i * row_group_size))
+        for i in range(first, -(-num_records // row_group_size))
+    ]
+
+
+def column_slugs(columns: tuple[str, ...]) -> dict[str, str]:
+    """A key prefix per column: unique, ``-``-free (Dask groups keys by ``key_split``)."""
+    slugs: dict[str, str] = {}
+    taken = {CHECKPOINT}
+    for col in columns:
+        slug = re.sub(r"[^0-9A-Za-z_.]", "_", col) or "column"
+        while slug in taken or slug.endswith(".rows"):
+            slug += "_"
+        taken.update({slug, slug + ".rows"})
+        slugs[col] = slug
+    return slugs
+
+
+@dataclass(frozen=True, slots=True)
+class TaskRef:
+    """One Dask task of a row group, in domain coordinates.
+
+    Attributes:
+        kind: cell (a chunk of rows of a cell-by-cell column), collect, batch, checkpoint.
+        column: the column (None for the checkpoint).
+        row_group: the row group index.
+        first_row: first row (within the row group) of a cell chunk, else None.
+        rows: rows the task covers (cell chunk: chunk size; batch/collect: row group size).
+        key: the Dask key.
+        dependencies: keys of the tasks whose results this task reads, in argument order.
+    """
+
+    kind: TaskKind
+    column: str | None
+    row_group: int
+    first_row: int | None
+    rows: int
+    key: Key
+    dependencies: tuple[Key, ...] = field(default=())
+
+
+@dataclass(frozen=True)
+class RowGroupPlan:
+    """Every task of one row group, in topological order (checkpoint last).
+
+    Attributes:
+        row_group: the row group.
+        tasks: the tasks, dependencies before dependents.
+        block_keys: per column, the key whose result is the column's ``ColumnBlock``.
+        checkpoint: the checkpoint task.
+    """
+
+    row_group: RowGroup
+    tasks: tuple[TaskRef, ...]
+    block_keys: dict[str, Key]
+    checkpoint: TaskRef
+
+    @classmethod
+    def build(
+        cls,
+        graph: ColumnGraph,
+        row_group: RowGroup,
+        *,
+        run: str,
+        cells_per_task: int,
+        slugs: dict[str, str] | None = None,
+    ) -> RowGroupPlan:
+        """Lower the column graph for one row group (see the module docstring)."""
+        slugs = slugs or column_slugs(graph.columns)
+        rg = row_group.index
+        chunks = range(0, row_group.size, cells_per_task)
+        tasks: list[TaskRef] = []
+        block: dict[str, Key] = {}  # column -> key of its ColumnBlock
+        cell: dict[str, dict[int, Key]] = {}  # cell column -> first row -> chunk key
+
+        for col in graph.order:
+            slug = slugs[col]
+            if graph.is_cell(col):
+                cell[col] = {}
+                for first in chunks:
+                    deps = tuple(
+                        cell[up][first] if graph.is_cell(up) else block[up]
+                        for up in sorted(graph.upstream[col], key=graph.order.index)
+                    )
+                    key = (slug, run, rg, first)
+                    size = min(cells_per_task, row_group.size - first)
+                    tasks.append(TaskRef("cell", col, rg, first, size, key, deps))
+                    cell[col][first] = key
+                key = (slug + ".rows", run, rg)
+                tasks.append(
+                    TaskRef("collect", col, rg, None, row_group.size, key, tuple(cell[col].values()))
+                )
+                block[col] = key
+            else:
+                deps = tuple(block[up] for up in sorted(graph.upstream[col], key=graph.order.index))
+                key = (slug, run, rg)
+                tasks.append(TaskRef("batch", col, rg, None, row_group.size, key, deps))
+                block[col] = key
+
+        checkpoint = TaskRef(
+            "checkpoint",
+            None,
+            rg,
+            None,
+            row_group.size,
+            (CHECKPOINT, run, rg),
+            tuple(block[col] for col in graph.columns),
+        )
+        tasks.append(checkpoint)
+        return cls(row_group, tuple(tasks), block, checkpoint)

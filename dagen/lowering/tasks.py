@@ -1,0 +1,195 @@
+"""The functions Dask runs: one per task kind, executed on the workers.
+
+A run's generators reach the workers once, in a ``RunPlugin`` registered with the
+scheduler (also sent to workers that join later); tasks name the run by its token and find
+their generator in the worker's ``RUNS`` registry. Task arguments are therefore small:
+coordinates and the results of the tasks they depend on.
+
+Results that flow between tasks:
+
+    cell chunk   list, one entry per row: {output: value} | CellFailure | None (dropped upstream)
+    collect      ColumnBlock for the whole row group
+    batch        ColumnBlock
+    checkpoint   RowGroupResult (parquet bytes + drop report)
+
+A row with a failed or dropped upstream value is never passed to a generator (no model
+call is paid for it); it stays ``None`` downstream. Results holding a failure are of a
+marker type (``FailedChunk``, ``FailedBlock``) so the client can see failures from the
+future's type alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import cloudpickle
+import pandas as pd
+from distributed.diagnostics.plugin import WorkerPlugin
+
+from dagen.errors import ClusterError
+from dagen.generators import BatchContext, CellFailure, ColumnBlock, ColumnGenerator, FailedBlock
+from dagen.sinks.assemble import AssemblySpec, RowGroupResult, assemble_row_group
+
+__all__ = [
+    "RUNS",
+    "FailedChunk",
+    "RunContext",
+    "RunPlugin",
+    "batch",
+    "batch_async",
+    "cells",
+    "cells_async",
+    "checkpoint",
+    "collect",
+]
+
+Chunk = list[dict[str, Any] | CellFailure | None]
+
+
+class FailedChunk(list):  # type: ignore[type-arg]
+    """A cell chunk with at least one ``CellFailure`` (a distinct type, see module doc)."""
+
+
+@dataclass
+class RunContext:
+    """What a worker needs to run the tasks of one run."""
+
+    run_id: str
+    seed: int
+    generators: dict[str, ColumnGenerator]
+    assembly: AssemblySpec
+
+
+RUNS: dict[str, RunContext] = {}  # run token -> context, per worker process
+
+
+class RunPlugin(WorkerPlugin):
+    """Installs a run's context on every worker (present and future) of the cluster.
+
+    The context is pickled once on the client with cloudpickle, so user functions from
+    modules next to the config travel by value.
+    """
+
+    def __init__(self, context: RunContext) -> None:
+        self.run_id = context.run_id
+        self.name = f"dagen-run-{context.run_id}"
+        self.payload = cloudpickle.dumps(context)
+
+    def setup(self, worker: Any = None) -> None:
+        RUNS[self.run_id] = cloudpickle.loads(self.payload)
+
+    def teardown(self, worker: Any = None) -> None:
+        RUNS.pop(self.run_id, None)
+
+
+def _context(run_id: str) -> RunContext:
+    try:
+        return RUNS[run_id]
+    except KeyError:
+        raise ClusterError(
+            f"run {run_id} is not installed on this worker (the run plugin did not reach it)"
+        ) from None
+
+
+def _rows(inputs: Sequence[Any], first: int, n: int) -> Iterator[tuple[int, dict[str, Any] | None]]:
+    """Each row of a chunk with the values it reads, or None when it was dropped upstream."""
+    for i in range(n):
+        index = first + i
+        row: dict[str, Any] | None = {}
+        for source in inputs:
+            record = source.records.get(index) if isinstance(source, ColumnBlock) else source[i]
+            if not isinstance(record, dict):
+                row = None
+                break
+            row.update(record)
+        yield index, row
+
+
+def _chunk(results: list[Any]) -> Chunk:
+    if any(isinstance(r, CellFailure) for r in results):
+        return FailedChunk(results)
+    return results
+
+
+def cells(run_id: str, column: str, rg: int, start: int, size: int, first: int, n: int, inputs: list[Any]) -> Chunk:
+    """Rows [first, first + n) of a cell-by-cell column, one after another (sync generators)."""
+    context = _context(run_id)
+    gen = context.generators[column]
+    ctx = BatchContext(column, rg, start, size, context.seed)
+    return _chunk([None if row is None else gen.run_cell(row, ctx, i) for i, row in _rows(inputs, first, n)])
+
+
+async def cells_async(
+    run_id: str, column: str, rg: int, start: int, size: int, first: int, n: int, inputs: list[Any]
+) -> Chunk:
+    """Rows [first, first + n) of a cell-by-cell column, concurrently on the worker's loop."""
+    context = _context(run_id)
+    gen = context.generators[column]
+    ctx = BatchContext(column, rg, start, size, context.seed)
+    rows = list(_rows(inputs, first, n))
+    if n == 1:
+        index, row = rows[0]
+        return _chunk([None if row is None else await gen.arun_cell(row, ctx, index)])
+    results = await asyncio.gather(
+        *(gen.arun_cell(row, ctx, index) for index, row in rows if row is not None)
+    )
+    it = iter(results)
+    return _chunk([None if row is None else next(it) for _, row in rows])
+
+
+def collect(run_id: str, column: str, rg: int, size: int, chunks: list[Chunk]) -> ColumnBlock:
+    """A cell-by-cell column's chunks joined into one ``ColumnBlock``."""
+    outputs = _context(run_id).generators[column].outputs
+    index: list[int] = []
+    values: dict[str, list[Any]] = {c: [] for c in outputs}
+    failures: dict[int, CellFailure] = {}
+    row = 0
+    for chunk in chunks:
+        for result in chunk:
+            if isinstance(result, dict):
+                index.append(row)
+                for c in outputs:
+                    values[c].append(result.get(c))
+            elif isinstance(result, CellFailure):
+                failures[row] = result
+            row += 1
+    frame = pd.DataFrame(
+        {c: pd.Series(v, index=index, dtype=None if v else object) for c, v in values.items()},
+        index=pd.Index(index, dtype="int64"),
+    )
+    return FailedBlock(frame, failures) if failures else ColumnBlock(frame)
+
+
+def _frame(inputs: Sequence[ColumnBlock], size: int) -> pd.DataFrame:
+    """The rows every input has, with all the inputs' columns."""
+    if not inputs:
+        return pd.DataFrame(index=pd.RangeIndex(size))
+    alive = inputs[0].frame.index
+    for block in inputs[1:]:
+        alive = alive.intersection(block.frame.index)
+    return pd.concat([block.frame.reindex(alive) for block in inputs], axis=1)
+
+
+def batch(run_id: str, column: str, rg: int, start: int, size: int, inputs: list[ColumnBlock]) -> ColumnBlock:
+    """A full-column column for one row group (sync generators)."""
+    context = _context(run_id)
+    ctx = BatchContext(column, rg, start, size, context.seed)
+    return context.generators[column].run_batch(_frame(inputs, size), ctx)
+
+
+async def batch_async(
+    run_id: str, column: str, rg: int, start: int, size: int, inputs: list[ColumnBlock]
+) -> ColumnBlock:
+    """A full-column column for one row group (async generators)."""
+    context = _context(run_id)
+    ctx = BatchContext(column, rg, start, size, context.seed)
+    return await context.generators[column].arun_batch(_frame(inputs, size), ctx)
+
+
+def checkpoint(run_id: str, rg: int, size: int, blocks: list[ColumnBlock]) -> RowGroupResult:
+    """Assemble a finished row group into parquet bytes (see ``dagen.sinks.assemble``)."""
+    spec = _context(run_id).assembly
+    return assemble_row_group(dict(zip(spec.columns, blocks, strict=True)), spec, row_group=rg, size=size)

@@ -1,0 +1,507 @@
+"""The async client dagen's LLM columns use to call an OpenAI-compatible ``/v1`` endpoint.
+
+Policy: one ``ModelClient`` per (event loop, model config), one ``aiohttp.ClientSession``
+per client (keep-alive, no connection cap: the limiter is the cap). A call is a sequence of
+attempts. Each attempt holds a slot of the client's ``AdaptiveLimiter`` only while its HTTP
+request is in flight, never while backing off; a 200 reports ``on_success()`` and a 429
+``on_overload()`` to the limiter, so the client backs off as a whole when the endpoint is
+saturated. Failures are translated into ``dagen.errors`` at this boundary:
+
+    429                      RateLimitError        retried (Retry-After honoured)
+    5xx                      ModelConnectionError  retried
+    timeout, 408             ModelTimeoutError     retried
+    refused, reset, closed   ModelConnectionError  retried
+    400/404/413/422, 4xx     ModelRequestError     not retried (context length is named)
+    401/403, missing key     ModelAuthError        not retried
+    200 without content      ModelOutputError      not retried
+
+Retryable errors are retried up to ``max_retries`` times with full-jitter exponential
+backoff, then the last one is raised. Messages name the model alias, the endpoint, the
+HTTP status and the server's own message (truncated), and never the API key, which is read
+from ``os.environ[config.api_key_env]`` when the client is created and hidden from ``repr``.
+
+State: ``usage`` (a ``ModelUsage`` of this client's calls) and the process-wide pool
+``_POOL`` (event loop -> (alias, config JSON) -> client), used by ``client_for`` so that
+all the calls one Dask worker makes on its loop share one session and one limiter.
+
+Example:
+    >>> async def cell(config, prompt):
+    ...     client = client_for(config)          # same client for the whole worker loop
+    ...     result = await client.chat([{"role": "user", "content": prompt}])
+    ...     return result.content
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import json
+import os
+import random
+import re
+import threading
+import time
+import weakref
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+import aiohttp
+
+from dagen.config.models import ModelConfig
+from dagen.errors import (
+    ConfigValidationError,
+    ModelAuthError,
+    ModelConnectionError,
+    ModelError,
+    ModelOutputError,
+    ModelRequestError,
+    ModelRetryableError,
+    ModelTimeoutError,
+    RateLimitError,
+)
+from dagen.models.limiter import AdaptiveLimiter
+
+__all__ = [
+    "ChatResult",
+    "ModelClient",
+    "ModelUsage",
+    "RetryPolicy",
+    "client_for",
+    "close_clients",
+]
+
+_MAX_SERVER_MESSAGE = 300
+_CONTEXT_LENGTH = re.compile(
+    r"context[ _-]?(length|window)|maximum context|too many tokens|prompt is too long"
+    r"|input is too long|max_model_len|reduce the length",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class ChatResult:
+    """The answer to one chat call.
+
+    Attributes:
+        content: the assistant message content.
+        reasoning_content: the reasoning trace (``reasoning_content`` or ``reasoning``),
+            when the endpoint returns one.
+        prompt_tokens: prompt tokens reported by the endpoint (0 when not reported).
+        completion_tokens: completion tokens reported by the endpoint (0 when not reported).
+        attempts: HTTP attempts the call took (1 when no retry was needed).
+        finish_reason: why generation stopped (``"stop"``, ``"length"``...), when reported.
+    """
+
+    content: str
+    reasoning_content: str | None
+    prompt_tokens: int
+    completion_tokens: int
+    attempts: int
+    finish_reason: str | None = None
+
+
+@dataclass
+class ModelUsage:
+    """Counters of a client's calls; picklable, mergeable across workers.
+
+    Attributes:
+        requests: HTTP attempts sent.
+        successes: calls that returned a ``ChatResult``.
+        failures: calls that raised.
+        retries: attempts after the first of a call.
+        rate_limited: 429 answers received.
+        prompt_tokens: prompt tokens of successful calls.
+        completion_tokens: completion tokens of successful calls.
+    """
+
+    requests: int = 0
+    successes: int = 0
+    failures: int = 0
+    retries: int = 0
+    rate_limited: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+    def merge(self, other: ModelUsage) -> ModelUsage:
+        """Add ``other``'s counters to this one in place; return self."""
+        for f in fields(self):
+            setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
+        return self
+
+    def to_dict(self) -> dict[str, int]:
+        """The counters as a plain dict."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, int]) -> ModelUsage:
+        """Rebuild usage from ``to_dict()`` output (unknown keys are ignored)."""
+        return cls(**{f.name: int(data.get(f.name, 0)) for f in fields(cls)})
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How retryable failures are retried.
+
+    Attributes:
+        max_retries: retries after the first attempt; None means the model config's
+            ``max_retries``.
+        backoff_base: the first backoff ceiling, in seconds; doubles per attempt.
+        backoff_max: the largest computed backoff, in seconds.
+    """
+
+    max_retries: int | None = None
+    backoff_base: float = 0.25
+    backoff_max: float = 10.0
+
+    def __post_init__(self) -> None:
+        if self.max_retries is not None and self.max_retries < 0:
+            raise ConfigValidationError(f"max_retries={self.max_retries}: want >= 0")
+        if self.backoff_base < 0 or self.backoff_max < 0:
+            raise ConfigValidationError("backoff_base and backoff_max must be >= 0")
+
+    def delay(self, attempt: int, retry_after: float | None = None, rng: Any = random) -> float:
+        """Seconds to wait after failed attempt number ``attempt`` (1-based).
+
+        Full jitter: uniform in ``[0, min(backoff_max, backoff_base * 2**(attempt-1))]``.
+        A server's ``Retry-After`` replaces it, capped at ``3 * backoff_max``.
+        """
+        if retry_after is not None:
+            return min(max(0.0, retry_after), 3 * self.backoff_max)
+        ceiling = min(self.backoff_max, self.backoff_base * 2.0 ** min(attempt - 1, 60))
+        return float(rng.uniform(0.0, ceiling))
+
+
+class _Secret:
+    """Holds the request headers that carry the API key; never shows them."""
+
+    __slots__ = ("headers",)
+
+    def __init__(self, headers: dict[str, str]) -> None:
+        self.headers = headers
+
+    def __repr__(self) -> str:
+        return "<hidden>"
+
+
+class ModelClient:
+    """Calls one model of an OpenAI-compatible endpoint, with retries and a limiter.
+
+    Args:
+        config: the model; ``endpoint`` must be set.
+        limiter: the concurrency limiter; a new one capped at
+            ``config.max_parallel_requests`` when None.
+        retry: the retry policy; ``RetryPolicy()`` when None.
+        session: an aiohttp session to use (and not close); one is created on first use
+            when None.
+
+    Raises:
+        ConfigValidationError: ``config.endpoint`` is None.
+        ModelAuthError: ``config.api_key_env`` names a variable that is unset or empty.
+    """
+
+    def __init__(
+        self,
+        config: ModelConfig,
+        *,
+        limiter: AdaptiveLimiter | None = None,
+        retry: RetryPolicy | None = None,
+        session: aiohttp.ClientSession | None = None,
+    ) -> None:
+        if config.endpoint is None:
+            raise ConfigValidationError(
+                f"model '{config.alias}' has no endpoint; the engine sets one (or starts the "
+                "mock server) before creating a client"
+            )
+        self.config = config
+        self.url = config.endpoint.rstrip("/") + "/chat/completions"
+        headers = {"Content-Type": "application/json"}
+        self._key: str | None = None
+        if config.api_key_env:
+            self._key = os.environ.get(config.api_key_env) or None
+            if self._key is None:
+                raise ModelAuthError(
+                    f"model '{config.alias}': environment variable {config.api_key_env} "
+                    "(api_key_env) is not set or empty"
+                )
+            headers["Authorization"] = f"Bearer {self._key}"
+        self._headers = _Secret(headers)
+        self.limiter = limiter or AdaptiveLimiter(config.max_parallel_requests)
+        self.retry = retry or RetryPolicy()
+        self.max_retries = (
+            self.retry.max_retries if self.retry.max_retries is not None else config.max_retries
+        )
+        self._session = session
+        self._owns_session = session is None
+        self._timeout = aiohttp.ClientTimeout(total=config.timeout)
+        self._rng = random.Random()
+        self.usage = ModelUsage()
+
+    def __repr__(self) -> str:
+        return (
+            f"ModelClient(alias={self.config.alias!r}, model={self.config.model!r}, "
+            f"endpoint={self.config.endpoint!r}, limiter={self.limiter!r})"
+        )
+
+    def build_body(
+        self,
+        messages: list[dict[str, Any]],
+        *,
+        response_format: dict[str, Any] | None = None,
+        extra_body: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """The JSON body ``chat`` sends: model, messages, the inference parameters that
+        are not None, the config's ``extra_body``, then the call's, then
+        ``response_format``."""
+        params = self.config.inference_parameters
+        body: dict[str, Any] = {"model": self.config.model, "messages": messages}
+        for name in ("temperature", "top_p", "max_tokens"):
+            value = getattr(params, name)
+            if value is not None:
+                body[name] = value
+        body.update(params.extra_body)
+        body.update(extra_body or {})
+        if response_format is not None:
+            body["response_format"] = response_format
+        return body
+
+    async def chat(
+        self,
+        messages: list[dict[str, Any]],
+        *,
+        response_format: dict[str, Any] | None = None,
+        extra_body: dict[str, Any] | None = None,
+    ) -> ChatResult:
+        """Send a chat completion request, retrying retryable failures.
+
+        Args:
+            messages: OpenAI chat messages.
+            response_format: e.g. ``{"type": "json_schema", "json_schema": {...}}``.
+            extra_body: fields merged into the request body for this call.
+
+        Returns:
+            The content, reasoning, token counts and number of attempts.
+
+        Raises:
+            RateLimitError, ModelConnectionError, ModelTimeoutError: still failing after
+                ``max_retries`` retries.
+            ModelRequestError: the endpoint rejected the request (incl. context length).
+            ModelAuthError: the endpoint rejected the credentials.
+            ModelOutputError: a 200 without ``choices[0].message.content``.
+        """
+        body = self.build_body(messages, response_format=response_format, extra_body=extra_body)
+        payload = json.dumps(body).encode()
+        usage = self.usage
+        attempt = 0
+        while True:
+            attempt += 1
+            usage.requests += 1
+            usage.retries += attempt > 1
+            try:
+                async with self.limiter:
+                    status, retry_after, raw = await self._post(payload, attempt)
+                    if status == 429:
+                        self.limiter.on_overload()
+                    elif 200 <= status < 300:
+                        self.limiter.on_success()
+                result = self._result(status, retry_after, raw, attempt)
+            except ModelRetryableError as exc:
+                usage.rate_limited += isinstance(exc, RateLimitError)
+                if attempt > self.max_retries:
+                    usage.failures += 1
+                    raise
+                await asyncio.sleep(self.retry.delay(attempt, exc.retry_after, self._rng))
+                continue
+            except ModelError:
+                usage.failures += 1
+                raise
+            usage.successes += 1
+            usage.prompt_tokens += result.prompt_tokens
+            usage.completion_tokens += result.completion_tokens
+            return result
+
+    async def aclose(self) -> None:
+        """Close the session this client created (a session passed in is left open)."""
+        if self._owns_session and self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    # -- one attempt ---------------------------------------------------------------------
+
+    def _where(self, attempt: int) -> str:
+        tries = self.max_retries + 1
+        return f"model '{self.config.alias}' at {self.config.endpoint} (attempt {attempt}/{tries})"
+
+    def _get_session(self) -> aiohttp.ClientSession:
+        if self._session is None or (self._owns_session and self._session.closed):
+            connector = aiohttp.TCPConnector(limit=0, keepalive_timeout=60.0)
+            self._session = aiohttp.ClientSession(connector=connector)
+            self._owns_session = True
+        return self._session
+
+    async def _post(self, payload: bytes, attempt: int) -> tuple[int, str | None, bytes]:
+        """POST once; return (status, Retry-After header, body) or raise a retryable error."""
+        try:
+            async with self._get_session().post(
+                self.url, data=payload, headers=self._headers.headers, timeout=self._timeout
+            ) as response:
+                raw = await response.read()
+                return response.status, response.headers.get("Retry-After"), raw
+        except TimeoutError as exc:  # asyncio's and aiohttp's timeouts
+            message = f"{self._where(attempt)}: no answer within {self.config.timeout:g}s"
+            raise ModelTimeoutError(message) from exc
+        except aiohttp.ClientError as exc:
+            detail = self._redact(str(exc) or type(exc).__name__)
+            message = f"{self._where(attempt)}: connection failed: {detail}"
+            raise ModelConnectionError(message) from exc
+
+    def _result(self, status: int, retry_after: str | None, raw: bytes, attempt: int) -> ChatResult:
+        """Turn an HTTP answer into a ``ChatResult`` or raise the matching ``ModelError``."""
+        if not 200 <= status < 300:
+            raise self._http_error(status, retry_after, raw, attempt)
+        where = f"{self._where(attempt)}: HTTP {status}"
+        try:
+            data = json.loads(raw)
+            message = data["choices"][0]["message"]
+            content = message["content"]
+        except ValueError as exc:
+            raise ModelOutputError(f"{where}: body is not JSON: {self._snippet(raw)}") from exc
+        except (KeyError, IndexError, TypeError) as exc:
+            text = f"{where}: no choices[0].message.content in {self._snippet(raw)}"
+            raise ModelOutputError(text) from exc
+        if not isinstance(content, str):
+            text = f"{where}: choices[0].message.content is {type(content).__name__}, not text"
+            raise ModelOutputError(text)
+        reasoning = message.get("reasoning_content") or message.get("reasoning")
+        usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}
+        finish = data["choices"][0].get("finish_reason")
+        return ChatResult(
+            content=content,
+            reasoning_content=reasoning if isinstance(reasoning, str) else None,
+            prompt_tokens=_int(usage.get("prompt_tokens")),
+            completion_tokens=_int(usage.get("completion_tokens")),
+            attempts=attempt,
+            finish_reason=finish if isinstance(finish, str) else None,
+        )
+
+    def _http_error(
+        self, status: int, retry_after: str | None, raw: bytes, attempt: int
+    ) -> ModelError:
+        server = self._server_message(raw)
+        text = f"{self._where(attempt)}: HTTP {status}: {server}"
+        error: ModelError
+        if status == 429:
+            limited = RateLimitError(text)
+            limited.retry_after = _parse_retry_after(retry_after)
+            error = limited
+        elif status >= 500:
+            error = ModelConnectionError(text)
+        elif status == 408:
+            error = ModelTimeoutError(text)
+        elif status in (401, 403):
+            error = ModelAuthError(text)
+        elif 400 <= status < 500:
+            if _CONTEXT_LENGTH.search(server):
+                text = f"{self._where(attempt)}: HTTP {status}: context length exceeded: {server}"
+            error = ModelRequestError(text)
+        else:  # 1xx/3xx that aiohttp did not follow: the endpoint is misbehaving
+            error = ModelConnectionError(text)
+        return error
+
+    def _server_message(self, raw: bytes) -> str:
+        """The server's error message: OpenAI ``error.message``, FastAPI ``detail``, or text."""
+        try:
+            data = json.loads(raw)
+        except ValueError:
+            data = None
+        message: Any = None
+        if isinstance(data, dict):
+            error = data.get("error")
+            if isinstance(error, dict):
+                message = error.get("message")
+                code = error.get("code")
+                if isinstance(code, str) and code not in str(message):
+                    message = f"{message} ({code})"
+            else:
+                message = error or data.get("detail") or data.get("message")
+        if not message:
+            return self._snippet(raw)
+        text = message if isinstance(message, str) else json.dumps(message)
+        return self._redact(_truncate(" ".join(text.split())))
+
+    def _snippet(self, raw: bytes) -> str:
+        text = raw.decode("utf-8", errors="replace")
+        return self._redact(_truncate(" ".join(text.split()) or "(empty body)"))
+
+    def _redact(self, text: str) -> str:
+        # A proxy might echo the request headers back: never let the key through.
+        return text.replace(self._key, "***") if self._key else text
+
+
+def _truncate(text: str) -> str:
+    if len(text) <= _MAX_SERVER_MESSAGE:
+        return text
+    return text[: _MAX_SERVER_MESSAGE - 3] + "..."
+
+
+def _int(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def _parse_retry_after(value: str | None) -> float | None:
+    """Seconds from a ``Retry-After`` header: delay-seconds or an HTTP date; else None."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+# -- the per-loop pool ---------------------------------------------------------------
+
+# event loop -> (alias, config as JSON) -> client
+_POOL: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[str, str], ModelClient]]
+_POOL = weakref.WeakKeyDictionary()
+_POOL_LOCK = threading.Lock()
+
+
+def client_for(config: ModelConfig, *, ceiling: int | None = None) -> ModelClient:
+    """Return the running loop's client for ``config``, creating it on first use.
+
+    The same (loop, alias, config) always gets the same client, hence the same session
+    and limiter: one Dask worker reuses one connection pool for all its calls.
+
+    Args:
+        config: the model.
+        ceiling: the limiter's ceiling; ``config.max_parallel_requests`` for a new
+            client when None. A different value updates an existing client's limiter.
+
+    Raises:
+        RuntimeError: no event loop is running (call it from async code).
+        ConfigValidationError, ModelAuthError: as ``ModelClient``.
+    """
+    loop = asyncio.get_running_loop()
+    key = (config.alias, config.model_dump_json())
+    with _POOL_LOCK:
+        clients = _POOL.setdefault(loop, {})
+        client = clients.get(key)
+        if client is None:
+            limiter = AdaptiveLimiter(ceiling or config.max_parallel_requests)
+            client = clients[key] = ModelClient(config, limiter=limiter)
+        elif ceiling is not None and ceiling != client.limiter.ceiling:
+            client.limiter.set_ceiling(ceiling)
+    return client
+
+
+async def close_clients() -> None:
+    """Close and forget the running loop's pooled clients."""
+    loop = asyncio.get_running_loop()
+    with _POOL_LOCK:
+        clients = _POOL.pop(loop, {})
+    for client in clients.values():
+        await client.aclose()

@@ -1,0 +1,508 @@
+"""Deterministic answers of the mock LLM server: plain text, JSON that fits a schema, code.
+
+Policy: an answer is a pure function of the request. The SHA-256 of ``(model, messages)``
+seeds a private ``random.Random``, and every choice (which sentence, which enum value, how
+many array items) is drawn from it, so the same request always gets the same answer and a
+different prompt almost always gets a different one. Three kinds of answer exist:
+
+- **json** when the request has ``response_format`` of type ``json_schema`` (or
+  ``json_object``, or a vLLM-style ``guided_json`` schema): JSON that validates against the
+  schema. ``schema_value`` is a small generator covering the subset dagen's structured
+  columns produce (object, array, string formats, bounded numbers, enum, const,
+  anyOf/oneOf/allOf, ``$ref`` into ``#/$defs`` or ``#/definitions``, null).
+- **code** when the last user message asks for a "fenced code block": one explanatory
+  sentence, then a fenced block in the language named before the word "code".
+- **text** otherwise: one to three sentences that start by quoting the first words of the
+  last user message, so a test can see that the prompt reached the server.
+
+A *malformed* answer is the same answer broken on purpose: JSON cut in half (never valid
+JSON), code without its fence. Plain text has no format to break and is left unchanged.
+
+Directives such as ``[[mock:status=500]]`` embedded in any message steer the server (see
+``parse_directives``); they are dropped from the quoted words and nothing else is removed.
+
+Example:
+    >>> a = build_answer("m", [{"role": "user", "content": "Name a colour"}],
+    ...                  response_format={"type": "json_schema", "json_schema": {
+    ...                      "schema": {"type": "string", "enum": ["red", "blue"]}}})
+    >>> a.kind, json.loads(a.content) in ("red", "blue")
+    ('json', True)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import random
+import re
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = [
+    "Answer",
+    "Directives",
+    "build_answer",
+    "message_text",
+    "parse_directives",
+    "request_digest",
+    "schema_value",
+    "word_count",
+]
+
+_DIRECTIVE = re.compile(r"\[\[mock:([a-z_-]+)(?:=([^\]]*))?\]\]", re.IGNORECASE)
+_FENCED = re.compile(r"fenced\s+code\s+block", re.IGNORECASE)
+_LANG_WORD = re.compile(r"([A-Za-z][\w+#.-]*)\s+code\b")
+_NOT_A_LANGUAGE = frozenset(
+    "fenced the a an of some your this that in with source single valid working following "
+    "only and no block all any example write writing generate return me us more".split()
+)
+_MAX_DEPTH = 6  # below this depth only required properties and minItems are generated
+_HARD_DEPTH = 40  # a schema that still recurses here is unsatisfiable: answer null
+
+_SUBJECTS = ("The data", "This row", "A careful reader", "The model", "Every sample",
+             "The answer", "Our record", "The summary")  # fmt: skip
+_VERBS = ("suggests", "shows", "describes", "implies", "captures", "reflects",
+          "highlights", "explains")  # fmt: skip
+_OBJECTS = ("a steady trend", "an unusual pattern", "three key points", "a simple answer",
+            "the expected outcome", "a quiet morning", "a bright idea", "the main idea")  # fmt: skip
+_ENDINGS = (".", " today.", " in short.", " overall.")
+_WORDS = ("alpha", "amber", "birch", "cedar", "delta", "ember", "fjord", "grove", "harbor",
+          "iris", "juniper", "kestrel", "lumen", "maple", "nova", "orchid")  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Directives:
+    """The ``[[mock:...]]`` directives found in a request's messages.
+
+    Attributes:
+        status: answer this HTTP status instead of a completion (``[[mock:status=NNN]]``).
+        context_length: with status 400, say the context length was exceeded.
+        malformed: always break the content (``[[mock:malformed]]``).
+        malformed_first: break the content until the conversation holds an assistant
+            message (``[[mock:malformed-first]]``), to test a repair round trip.
+        sleep: seconds to sleep before answering (``[[mock:sleep=SECONDS]]``).
+        fail_times: answer 500 to the first K identical requests (``[[mock:fail-times=K]]``).
+    """
+
+    status: int | None = None
+    context_length: bool = False
+    malformed: bool = False
+    malformed_first: bool = False
+    sleep: float = 0.0
+    fail_times: int = 0
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The assistant message the mock server sends back.
+
+    Attributes:
+        content: the message content.
+        reasoning_content: the reasoning trace, for reasoning requests; else None.
+        kind: ``"text"``, ``"json"`` or ``"code"``.
+        malformed: True when the content was broken on purpose.
+    """
+
+    content: str
+    reasoning_content: str | None
+    kind: str
+    malformed: bool
+
+
+def message_text(content: Any) -> str:
+    """Return the text of a message ``content`` (a string or a list of OpenAI parts)."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        parts = (p.get("text", "") for p in content if isinstance(p, dict))
+        return " ".join(p for p in parts if isinstance(p, str))
+    return ""
+
+
+def word_count(text: str) -> int:
+    """Whitespace word count, the mock's notion of a token."""
+    return len(text.split())
+
+
+def request_digest(model: str, messages: list[dict[str, Any]]) -> bytes:
+    """SHA-256 of ``(model, messages)`` in canonical JSON: the identity of a request."""
+    canon = json.dumps([model, messages], sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canon.encode("utf-8")).digest()
+
+
+def parse_directives(messages: list[dict[str, Any]]) -> Directives:
+    """Collect the ``[[mock:...]]`` directives of all messages.
+
+    Raises:
+        ValueError: a directive is unknown or its value does not parse.
+    """
+    found: dict[str, Any] = {}
+    for message in messages:
+        for name, value in _DIRECTIVE.findall(message_text(message.get("content"))):
+            name = name.lower().replace("_", "-")
+            try:
+                if name == "status":
+                    found["status"] = int(value)
+                elif name == "sleep":
+                    found["sleep"] = max(0.0, float(value))
+                elif name == "fail-times":
+                    found["fail_times"] = max(0, int(value))
+                elif name in ("malformed", "malformed-first", "context-length") and not value:
+                    found[name.replace("-", "_")] = True
+                else:
+                    raise ValueError(f"unknown mock directive [[mock:{name}]]")
+            except (TypeError, ValueError) as exc:
+                raise ValueError(f"bad mock directive [[mock:{name}={value}]]: {exc}") from exc
+    return Directives(**found)
+
+
+def build_answer(
+    model: str,
+    messages: list[dict[str, Any]],
+    *,
+    response_format: Any = None,
+    guided_json: Any = None,
+    malformed: bool = False,
+    reasoning: bool = False,
+    digest: bytes | None = None,
+) -> Answer:
+    """Build the deterministic answer to a chat request.
+
+    Args:
+        model: the requested model name.
+        messages: the OpenAI chat messages.
+        response_format: the request's ``response_format``, if any.
+        guided_json: a vLLM ``guided_json`` schema from the request body, if any.
+        malformed: break the content on purpose (JSON cut short, code without fence).
+        reasoning: add a ``reasoning_content``.
+        digest: ``request_digest(model, messages)`` if the caller has it already.
+
+    Returns:
+        The answer; ``kind`` says which of json, code or text it is.
+    """
+    digest = digest or request_digest(model, messages)
+    rng = random.Random(int.from_bytes(digest[:8], "big"))
+    last_user = _strip_directives(_last_user_text(messages))
+    wants_json, schema = _requested_schema(response_format, guided_json)
+    if wants_json:
+        value = schema_value(schema, rng) if schema is not None else _free_object(rng)
+        content = json.dumps(value, ensure_ascii=False)
+        kind = "json"
+        if malformed:  # half a JSON text plus " ..." is never valid JSON
+            content = content[: max(1, len(content) // 2)] + " ..."
+    elif _FENCED.search(last_user):
+        lang = _language(last_user)
+        code = _code_snippet(lang, rng)
+        intro = f"Here is a short {lang} snippet that does what you asked."
+        kind = "code"
+        content = f"{intro}\n\n{code}\n" if malformed else f"{intro}\n\n```{lang}\n{code}\n```\n"
+    else:
+        kind, malformed = "text", False
+        content = _text(last_user, rng)
+    thought = None
+    if reasoning:
+        thought = f"Request {digest.hex()[:8]} asks for {kind}; I answer it directly and briefly."
+    return Answer(content=content, reasoning_content=thought, kind=kind, malformed=malformed)
+
+
+def schema_value(schema: Any, rng: random.Random) -> Any:
+    """Generate a value that validates against a JSON schema (the common subset).
+
+    Optional properties are always filled down to a depth of six; deeper, only required
+    properties and ``minItems`` items are generated, so recursive ``$ref`` schemas end.
+    ``pattern`` is not supported (the value may not match it).
+
+    Args:
+        schema: the JSON schema; its ``$defs``/``definitions`` resolve ``$ref``.
+        rng: the source of every choice.
+    """
+    return _SchemaGen(schema, rng).value(schema, 0)
+
+
+# -- text and code -------------------------------------------------------------------
+
+
+def _last_user_text(messages: list[dict[str, Any]]) -> str:
+    for message in reversed(messages):
+        if message.get("role") == "user":
+            return message_text(message.get("content"))
+    return ""
+
+
+def _strip_directives(text: str) -> str:
+    return _DIRECTIVE.sub(" ", text)
+
+
+def _text(prompt: str, rng: random.Random) -> str:
+    sentences = [
+        f"{rng.choice(_SUBJECTS)} {rng.choice(_VERBS)} {rng.choice(_OBJECTS)}{rng.choice(_ENDINGS)}"
+        for _ in range(rng.randint(1, 3))
+    ]
+    quote = " ".join(prompt.split()[:6]).replace('"', "'")
+    body = " ".join(sentences)
+    return f'"{quote}": {body}' if quote else body
+
+
+def _language(prompt: str) -> str:
+    # The line that asks for the fenced block names the language ("Respond with python
+    # code in a single fenced code block."); otherwise look anywhere in the prompt.
+    lines = [line for line in prompt.splitlines() if _FENCED.search(line)]
+    for text in (*reversed(lines), prompt):
+        for word in _LANG_WORD.findall(text):
+            if word.lower() not in _NOT_A_LANGUAGE:
+                return word.lower()
+    return "python"
+
+
+def _code_snippet(lang: str, rng: random.Random) -> str:
+    name = f"{rng.choice(('scale', 'total', 'clean', 'count', 'pick'))}_{rng.getrandbits(16):04x}"
+    k = rng.randint(2, 9)
+    if lang in ("python", "py", "python3"):
+        return rng.choice(_PYTHON_SNIPPETS).format(name=name, k=k)
+    if lang in ("sql", "sqlite", "postgresql", "mysql"):
+        return f"SELECT id, name\nFROM items_{name}\nWHERE score > {k}\nORDER BY id;"
+    if lang in ("javascript", "js", "typescript", "ts"):
+        return f"function {name}(values) {{\n  return values.map((v) => v * {k});\n}}"
+    if lang in ("bash", "sh", "shell", "zsh"):
+        return f'for i in $(seq 1 {k}); do\n  echo "item $i"\ndone'
+    return f"// {lang} snippet\n{name}({k});"
+
+
+_PYTHON_SNIPPETS = (
+    'def {name}(values):\n    """Return the values scaled by {k}."""\n'
+    "    return [v * {k} for v in values]",
+    'def {name}(text):\n    """Count the words longer than {k} characters."""\n'
+    "    return sum(1 for word in text.split() if len(word) > {k})",
+    'def {name}(items):\n    """Return the {k} smallest items."""\n    return sorted(items)[:{k}]',
+    'import math\n\n\ndef {name}(x):\n    """Return the distance of (x, {k}) from the origin."""\n'
+    "    return math.hypot(x, {k})",
+)
+
+
+# -- JSON ----------------------------------------------------------------------------
+
+
+def _requested_schema(response_format: Any, guided_json: Any) -> tuple[bool, Any]:
+    """Return (wants JSON, schema or None for a free JSON object)."""
+    if isinstance(guided_json, dict):
+        return True, guided_json
+    if isinstance(guided_json, str):
+        try:
+            return True, json.loads(guided_json)
+        except ValueError:
+            return True, None
+    if not isinstance(response_format, dict):
+        return False, None
+    kind = response_format.get("type")
+    if kind == "json_schema":
+        spec = response_format.get("json_schema")
+        schema = spec.get("schema") if isinstance(spec, dict) else None
+        return True, schema if isinstance(schema, (dict, bool)) else None
+    return kind == "json_object", None
+
+
+def _free_object(rng: random.Random) -> dict[str, Any]:
+    return {"id": rng.randint(1, 9999), "answer": f"{rng.choice(_SUBJECTS)} {rng.choice(_VERBS)}"}
+
+
+class _SchemaGen:
+    """Walks a schema and draws a valid value; ``root`` resolves ``$ref``."""
+
+    def __init__(self, root: Any, rng: random.Random) -> None:
+        self.root = root
+        self.rng = rng
+
+    def value(self, schema: Any, depth: int) -> Any:
+        if schema is True or not isinstance(schema, dict) or depth > _HARD_DEPTH:
+            return None if depth > _HARD_DEPTH else self._string({}, depth)
+        if "$ref" in schema:
+            return self.value(self._resolve(schema["$ref"]), depth + 1)
+        if "const" in schema:
+            return schema["const"]
+        if isinstance(schema.get("enum"), list) and schema["enum"]:
+            return self.rng.choice(schema["enum"])
+        for key in ("anyOf", "oneOf"):
+            options = schema.get(key)
+            if isinstance(options, list) and options:
+                return self.value(self._pick(options, depth), depth + 1)
+        if isinstance(schema.get("allOf"), list):
+            return self.value(_merge_all_of(schema), depth)
+        kind = schema.get("type")
+        if isinstance(kind, list):
+            kind = next((k for k in kind if k != "null"), "null")
+        if kind is None:
+            kind = _infer_type(schema)
+        handler = getattr(self, f"_{kind}", None)
+        return handler(schema, depth) if handler else None
+
+    def _pick(self, options: list[Any], depth: int) -> Any:
+        # The first option, except deep down where a null option stops a recursion.
+        if depth >= _MAX_DEPTH:
+            for option in options:
+                if isinstance(option, dict) and option.get("type") == "null":
+                    return option
+        return options[0]
+
+    def _resolve(self, ref: Any) -> Any:
+        if not isinstance(ref, str) or not ref.startswith("#"):
+            return {}
+        node = self.root
+        for part in ref[1:].split("/")[1:]:
+            part = part.replace("~1", "/").replace("~0", "~")
+            node = node.get(part, {}) if isinstance(node, dict) else {}
+        return node
+
+    def _object(self, schema: dict[str, Any], depth: int) -> dict[str, Any]:
+        props = schema.get("properties") or {}
+        required = set(schema.get("required") or ())
+        out = {
+            name: self.value(sub, depth + 1)
+            for name, sub in props.items()
+            if name in required or depth < _MAX_DEPTH
+        }
+        extra = schema.get("additionalProperties", True)
+        wanted = int(schema.get("minProperties", 0))
+        if isinstance(extra, dict) and not props and depth < _MAX_DEPTH:
+            wanted = max(wanted, self.rng.randint(1, 2))
+        if extra is not False:
+            sub = extra if isinstance(extra, dict) else {"type": "string"}
+            i = 0
+            while len(out) < wanted:
+                i += 1
+                out.setdefault(f"key_{i}", self.value(sub, depth + 1))
+        return out
+
+    def _array(self, schema: dict[str, Any], depth: int) -> list[Any]:
+        items = schema.get("items", {})
+        prefix = schema.get("prefixItems") or (items if isinstance(items, list) else [])
+        rest = schema.get("additionalItems", {}) if isinstance(items, list) else items
+        low = int(schema.get("minItems", 0))
+        high = schema.get("maxItems")
+        n = low if depth >= _MAX_DEPTH else self.rng.randint(max(low, 1), max(low, 1) + 2)
+        if high is not None:
+            n = min(n, int(high))
+        if rest is False:
+            n = min(n, len(prefix))
+        n = max(n, low)
+        out: list[Any] = []
+        seen: set[str] = set()
+        for i in range(n):
+            sub = prefix[i] if i < len(prefix) else rest
+            item = self.value(sub, depth + 1)
+            if schema.get("uniqueItems"):
+                for _ in range(8):  # best effort: redraw duplicates a few times
+                    if json.dumps(item, sort_keys=True) not in seen:
+                        break
+                    item = self.value(sub, depth + 1)
+                seen.add(json.dumps(item, sort_keys=True))
+            out.append(item)
+        return out
+
+    def _string(self, schema: dict[str, Any], depth: int) -> str:
+        rng, fmt = self.rng, schema.get("format")
+        date = f"20{rng.randint(10, 29)}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}"
+        clock = f"{rng.randint(0, 23):02d}:{rng.randint(0, 59):02d}:{rng.randint(0, 59):02d}"
+        word = rng.choice(_WORDS)
+        if fmt == "date":
+            text = date
+        elif fmt == "date-time":
+            text = f"{date}T{clock}Z"
+        elif fmt == "time":
+            text = clock
+        elif fmt in ("email", "idn-email"):
+            text = f"{word}{rng.randint(1, 999)}@example.com"
+        elif fmt in ("uri", "url", "iri"):
+            text = f"https://example.com/{word}/{rng.randint(1, 999)}"
+        elif fmt == "uuid":
+            text = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+        elif fmt == "ipv4":
+            text = f"10.{rng.randint(0, 255)}.{rng.randint(0, 255)}.{rng.randint(1, 254)}"
+        elif fmt in ("hostname", "idn-hostname"):
+            text = f"{word}-{rng.randint(1, 99)}.example.com"
+        else:
+            text = " ".join(rng.choice(_WORDS) for _ in range(rng.randint(1, 3)))
+        low = int(schema.get("minLength", 0))
+        high = schema.get("maxLength")
+        if len(text) < low:
+            text += "x" * (low - len(text))
+        if high is not None:
+            text = text[: int(high)]
+        return text
+
+    def _integer(self, schema: dict[str, Any], depth: int) -> int:
+        low, high, low_open, high_open = _bounds(schema)
+        lo = None if low is None else math.floor(low) + 1 if low_open else math.ceil(low)
+        hi = None if high is None else math.ceil(high) - 1 if high_open else math.floor(high)
+        lo, hi = _default_range(lo, hi)
+        step = schema.get("multipleOf")
+        if isinstance(step, int) and step > 0:
+            first, last = -(-lo // step), hi // step
+            return (self.rng.randint(first, last) if first <= last else first) * step
+        return self.rng.randint(lo, hi) if lo <= hi else lo
+
+    def _number(self, schema: dict[str, Any], depth: int) -> float:
+        low, high, low_open, high_open = _bounds(schema)
+        lo, hi = _default_range(low, high)
+        value = round(self.rng.uniform(lo, hi), 2)
+        too_low = value < lo or (low_open and value <= lo)
+        too_high = value > hi or (high_open and value >= hi)
+        return float((lo + hi) / 2 if too_low or too_high else value)
+
+    def _boolean(self, schema: dict[str, Any], depth: int) -> bool:
+        return self.rng.random() < 0.5
+
+    def _null(self, schema: dict[str, Any], depth: int) -> None:
+        return None
+
+
+def _infer_type(schema: dict[str, Any]) -> str:
+    if {"properties", "additionalProperties", "required", "minProperties"} & schema.keys():
+        return "object"
+    if {"items", "prefixItems", "minItems", "maxItems"} & schema.keys():
+        return "array"
+    if {"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"} & schema.keys():
+        return "number"
+    return "string"
+
+
+def _merge_all_of(schema: dict[str, Any]) -> dict[str, Any]:
+    merged = {k: v for k, v in schema.items() if k != "allOf"}
+    for part in schema["allOf"]:
+        if not isinstance(part, dict):
+            continue
+        for key, value in part.items():
+            if key == "properties":
+                merged["properties"] = {**merged.get("properties", {}), **value}
+            elif key == "required":
+                merged["required"] = [*merged.get("required", []), *value]
+            else:
+                merged.setdefault(key, value)
+    return merged
+
+
+def _bounds(schema: dict[str, Any]) -> tuple[float | None, float | None, bool, bool]:
+    """Return (low, high, low is exclusive, high is exclusive), draft 4 and 2020 forms."""
+
+    def side(plain: str, exclusive: str, tighter: Any) -> tuple[float | None, bool]:
+        bound, excl = schema.get(plain), schema.get(exclusive)
+        if isinstance(excl, bool):  # draft 4: a flag on minimum/maximum
+            return bound, excl and bound is not None
+        if isinstance(excl, (int, float)) and (bound is None or tighter(excl, bound)):
+            return excl, True
+        return bound, False
+
+    low, low_open = side("minimum", "exclusiveMinimum", lambda e, b: e >= b)
+    high, high_open = side("maximum", "exclusiveMaximum", lambda e, b: e <= b)
+    return low, high, low_open, high_open
+
+
+def _default_range(low: Any, high: Any) -> tuple[Any, Any]:
+    if low is None and high is None:
+        return 0, 100
+    if low is None:
+        return high - 100, high
+    if high is None:
+        return low, low + 100
+    return low, high

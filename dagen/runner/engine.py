@@ -1,0 +1,245 @@
+"""The run loop: admit row groups through a window, watch their futures, checkpoint each.
+
+Policy:
+
+    1. Build the column graph and the generators once; install them on the workers.
+    2. Admit row groups while fewer than ``max_concurrent_row_groups`` are in flight:
+       each is lowered to a Dask graph and submitted in one message.
+    3. As futures finish, the tracker counts cells; a result whose type says it holds
+       failures is fetched and its dropped rows recorded (a fatal one, such as rejected
+       credentials, stops the run at once).
+    4. When a row group's checkpoint task finishes, its parquet bytes are written, the
+       metadata is rewritten, its futures are released and the next row group is admitted.
+
+State lives in three places, each with one owner: the graph (what depends on what), the
+tracker (what is done, what was dropped), Dask (what runs where). The engine is the loop
+that joins them; it holds only the futures of the row groups in flight.
+
+Example:
+    >>> result = generate(config, num_records=10_000, output_dir="out/people")  # doctest: +SKIP
+    >>> result.to_pandas().shape  # doctest: +SKIP
+    (10000, 6)
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from collections import deque
+from pathlib import Path
+from typing import Any
+
+from distributed import Client
+
+from dagen.config.dataset import DatasetConfig
+from dagen.config.run import RunSettings
+from dagen.errors import DagenError, GenerationError, ModelAuthError, RunError
+from dagen.generators import build_generators
+from dagen.graph import ColumnGraph
+from dagen.lowering.cluster import RunSession, open_client
+from dagen.lowering.plan import RowGroup, RowGroupPlan, column_slugs, row_groups
+from dagen.lowering.tasks import RunContext
+from dagen.runner.result import GenerationResult
+from dagen.sinks.assemble import AssemblySpec, RowGroupResult
+from dagen.sinks.metadata import RunMetadata
+from dagen.sinks.parquet import MemorySink, ParquetSink
+from dagen.sinks.processors import build_processors
+from dagen.tracking.tracker import CompletionTracker
+from dagen.tracking.watcher import Finished, Watcher
+
+__all__ = ["generate"]
+
+log = logging.getLogger("dagen")
+
+
+def generate(
+    config: DatasetConfig,
+    num_records: int,
+    output_dir: str | Path | None = None,
+    *,
+    client: Client | None = None,
+    scheduler: str | None = None,
+    settings: RunSettings | None = None,
+    overwrite: bool = False,
+) -> GenerationResult:
+    """Generate ``num_records`` rows of ``config`` on a Dask cluster.
+
+    Args:
+        config: the dataset config.
+        num_records: rows to generate.
+        output_dir: folder for parquet files and ``metadata.json``; None keeps the rows in
+            memory.
+        client: a Dask client to run on; see ``dagen.lowering.cluster`` for the default.
+        scheduler: address of a Dask scheduler to connect to when no client is given.
+        settings: row-group size, window, seed and local-cluster settings.
+        overwrite: replace an existing non-empty output folder.
+
+    Raises:
+        ConfigError: the config is invalid (before anything runs).
+        OutputDirError: the output folder cannot be used.
+        ClusterError: the cluster cannot be reached or started.
+        CheckpointError: a row group cannot be written (earlier ones are kept).
+        ModelAuthError: a model rejected the credentials (the run stops at once).
+    """
+    if num_records < 1:
+        raise RunError(f"num_records must be at least 1, got {num_records}")
+    settings = settings or RunSettings()
+    run = _Run(config, num_records, settings)
+    sink = ParquetSink(output_dir) if output_dir is not None else MemorySink()
+    sink.open(overwrite=overwrite)
+    slots = max(2, settings.cells_per_task > 1 and 2 or 2)
+    with open_client(client, scheduler, settings.cluster, slots=slots) as dask_client:
+        with RunSession(dask_client, run.context) as session:
+            run.execute(session, sink)
+    return GenerationResult(
+        output_dir=Path(output_dir) if output_dir is not None else None,
+        metadata=run.metadata.to_dict(),
+        sink=sink,
+    )
+
+
+class _Run:
+    """One run's static parts (graph, generators, plans) and its loop."""
+
+    def __init__(self, config: DatasetConfig, num_records: int, settings: RunSettings) -> None:
+        self.config = config
+        self.settings = settings
+        self.graph = ColumnGraph.from_config(config)
+        generators = build_generators(config, self.graph)
+        outputs = {c.name: (c.name, *c.side_effect_columns) for c in config.columns}
+        all_outputs = [o for outs in outputs.values() for o in outs]
+        assembly = AssemblySpec(
+            columns=self.graph.columns,
+            outputs=outputs,
+            dropped_columns=frozenset(c.name for c in config.columns if c.drop),
+            processors=build_processors(config, all_outputs),
+        )
+        seed = settings.seed if settings.seed is not None else config.seed
+        self.seed = seed if seed is not None else secrets.randbelow(2**31)
+        self.run_id = "r" + secrets.token_hex(4)
+        self.context = RunContext(self.run_id, self.seed, generators, assembly)
+        self.slugs = column_slugs(self.graph.columns)
+        self.row_groups = row_groups(num_records, settings.row_group_size)
+        self.tracker = CompletionTracker()
+        self.metadata = RunMetadata(
+            config=config.to_dict(),
+            fingerprint=config.fingerprint(),
+            seed=self.seed,
+            num_records=num_records,
+            row_group_size=settings.row_group_size,
+        )
+
+    def plan(self, row_group: RowGroup) -> RowGroupPlan:
+        return RowGroupPlan.build(
+            self.graph,
+            row_group,
+            run=self.run_id,
+            cells_per_task=self.settings.cells_per_task,
+            slugs=self.slugs,
+        )
+
+    def execute(self, session: RunSession, sink: ParquetSink | MemorySink) -> None:
+        """The loop of the module docstring; always leaves the metadata describing the files."""
+        pending = deque(self.row_groups)
+        in_flight: dict[int, dict[Any, Any]] = {}  # rg -> key -> future
+        starts = {rg.index: rg.start for rg in self.row_groups}
+        watcher = Watcher(session.client)
+        started = time.perf_counter()
+        self.max_live_tasks = 0
+        last_log = started
+        try:
+            while pending or in_flight:
+                while pending and len(in_flight) < self.settings.max_concurrent_row_groups:
+                    row_group = pending.popleft()
+                    plan = self.plan(row_group)
+                    futures = session.submit(plan)
+                    in_flight[row_group.index] = futures
+                    watcher.add(plan.tasks, futures)
+                    self.tracker.admit(
+                        row_group.index,
+                        {c: row_group.size for c in self.graph.columns},
+                        tasks=len(plan.tasks),
+                    )
+                self.max_live_tasks = max(self.max_live_tasks, sum(map(len, in_flight.values())))
+                for finished in watcher.next_batch():
+                    self._on_finished(finished, session, sink, in_flight, starts)
+                if time.perf_counter() - last_log >= self.settings.progress_interval:
+                    last_log = time.perf_counter()
+                    self._log_progress(started)
+            self.metadata.status = "complete"
+        except BaseException as exc:
+            self.metadata.status = "stopped"
+            self.metadata.stop_reason = f"{type(exc).__name__}: {exc}"
+            session.cancel([f for futures in in_flight.values() for f in futures.values()])
+            raise
+        finally:
+            watcher.clear()
+            self.metadata.timings["generation_seconds"] = round(time.perf_counter() - started, 3)
+            self.metadata.timings["max_live_tasks"] = self.max_live_tasks
+            sink.write_metadata(self.metadata.to_dict())
+        self._log_progress(started)
+
+    def _on_finished(
+        self,
+        finished: Finished,
+        session: RunSession,
+        sink: ParquetSink | MemorySink,
+        in_flight: dict[int, dict[Any, Any]],
+        starts: dict[int, int],
+    ) -> None:
+        ref = finished.ref
+        if finished.errored:
+            raise self._task_error(finished)
+        if ref.kind == "checkpoint":
+            result: RowGroupResult = session.fetch(finished.future)
+            self.tracker.record_failures(ref.row_group, result.dropped.values())
+            file = sink.write(result)
+            self.tracker.row_group_written(ref.row_group, result.rows)
+            self.metadata.add_row_group(result, file, starts[ref.row_group])
+            sink.write_metadata(self.metadata.to_dict())
+            session.release(in_flight.pop(ref.row_group))
+            return
+        cells = ref.rows if ref.kind in ("cell", "batch") else 0
+        self.tracker.task_finished(ref.row_group, ref.column if cells else None, cells)
+        if finished.has_failures and ref.kind == "cell":
+            chunk = session.fetch(finished.future)
+            failures = [f for f in chunk if hasattr(f, "fatal")]
+            self.tracker.record_failures(ref.row_group, failures)
+            fatal = next((f for f in failures if f.fatal), None)
+            if fatal is not None:
+                raise ModelAuthError(
+                    f"column {fatal.column!r}: {fatal.message}",
+                    column=fatal.column,
+                    row_group=fatal.row_group,
+                    row=fatal.row,
+                )
+
+    def _task_error(self, finished: Finished) -> DagenError:
+        ref = finished.ref
+        where = f"row group {ref.row_group}" + (f", column {ref.column!r}" if ref.column else "")
+        try:
+            exc = finished.future.exception(timeout=5)
+        except Exception as inner:  # cancelled futures raise here
+            exc = inner
+        if isinstance(exc, DagenError):
+            return exc
+        return GenerationError(
+            f"{where}: task failed: {type(exc).__name__}: {exc}",
+            column=ref.column,
+            row_group=ref.row_group,
+        )
+
+    def _log_progress(self, started: float) -> None:
+        elapsed = max(time.perf_counter() - started, 1e-9)
+        t = self.tracker
+        cells = ", ".join(f"{c} {t.done[c]}/{t.total[c]}" for c in self.graph.columns)
+        log.info(
+            "%d/%d row groups, %d rows written (%d dropped), %.0f rows/s; cells: %s",
+            len(t.written),
+            len(self.row_groups),
+            t.rows_written,
+            t.rows_dropped,
+            t.rows_written / elapsed,
+            cells,
+        )

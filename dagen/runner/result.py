@@ -1,0 +1,46 @@
+"""What a run returns: where the data is, its metadata, and a way to read it back."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from dagen.sinks.parquet import MemorySink, ParquetSink
+
+__all__ = ["GenerationResult"]
+
+
+@dataclass(frozen=True)
+class GenerationResult:
+    """The outcome of ``dagen.generate``.
+
+    Attributes:
+        output_dir: the output folder, or None for an in-memory run.
+        metadata: the run's metadata (the content of ``metadata.json``).
+    """
+
+    output_dir: Path | None
+    metadata: dict[str, Any]
+    sink: ParquetSink | MemorySink
+
+    @property
+    def num_records(self) -> int:
+        """Rows written."""
+        return int(self.metadata["rows_written"])
+
+    @property
+    def dropped(self) -> list[dict[str, Any]]:
+        """One entry per dropped row: row group, row, column, error type, message."""
+        return list(self.metadata["dropped_rows"])
+
+    @property
+    def usage(self) -> dict[str, Any]:
+        """Model usage per alias: requests, failures, tokens."""
+        return dict(self.metadata.get("usage", {}))
+
+    def to_pandas(self) -> pd.DataFrame:
+        """The dataset, rows in declared order."""
+        return self.sink.to_pandas()

@@ -1,0 +1,135 @@
+"""The run's ``metadata.json``: what was asked, what was written, what was dropped and why.
+
+Rewritten (atomically) after every checkpointed row group, so that it always describes
+exactly the files present; ``--resume`` trusts it.
+
+Shape:
+
+    {"dagen_version", "fingerprint", "seed", "config",
+     "num_records": requested, "rows_written", "rows_dropped", "row_group_size",
+     "row_groups": [{"index", "size", "rows", "dropped", "file"}],      # written ones only
+     "columns": {output column: non-null rows written},
+     "dropped_rows": [{"row_group", "row", "global_row", "column", "error_type", "message"}],
+     "drop_summary": [{"column", "error_type", "rows"}],
+     "usage": {model alias: {...}},
+     "timings": {"started", "finished", "wall_seconds", ...},
+     "status": "running" | "complete" | "stopped", "stop_reason",
+     "versions": {"python", "dask", "distributed", "pandas", "pyarrow", ...}}
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import platform
+from collections import Counter
+from importlib import metadata as importlib_metadata
+from typing import Any
+
+from dagen.generators.base import CellFailure
+from dagen.sinks.assemble import RowGroupResult
+
+__all__ = ["RunMetadata", "versions"]
+
+MAX_DROPPED_LISTED = 100_000
+
+
+def versions() -> dict[str, str]:
+    """Versions of Python and of the packages that shape the output."""
+    found = {"python": platform.python_version()}
+    for name in ("dagen", "dask", "distributed", "pandas", "pyarrow", "pydantic", "numpy"):
+        try:
+            found[name] = importlib_metadata.version(name)
+        except importlib_metadata.PackageNotFoundError:
+            found[name] = "unknown"
+    return found
+
+
+class RunMetadata:
+    """Accumulates a run's facts and renders them as the metadata document."""
+
+    def __init__(
+        self,
+        *,
+        config: dict[str, Any],
+        fingerprint: str,
+        seed: int,
+        num_records: int,
+        row_group_size: int,
+        previous: dict[str, Any] | None = None,
+    ) -> None:
+        self.config = config
+        self.fingerprint = fingerprint
+        self.seed = seed
+        self.num_records = num_records
+        self.row_group_size = row_group_size
+        self.started = dt.datetime.now(dt.UTC)
+        self.row_groups: dict[int, dict[str, Any]] = {}
+        self.columns: Counter[str] = Counter()
+        self.dropped: list[dict[str, Any]] = []
+        self.usage: dict[str, Any] = {}
+        self.status = "running"
+        self.stop_reason: str | None = None
+        self.timings: dict[str, float] = {}
+        if previous:
+            for rg in previous.get("row_groups", []):
+                self.row_groups[rg["index"]] = rg
+            self.columns.update(previous.get("columns", {}))
+            self.dropped.extend(previous.get("dropped_rows", []))
+            self.usage = previous.get("usage", {})
+
+    def add_row_group(self, result: RowGroupResult, file: str | None, start_row: int) -> None:
+        """Record a checkpointed row group."""
+        self.row_groups[result.row_group] = {
+            "index": result.row_group,
+            "size": result.size,
+            "rows": result.rows,
+            "dropped": len(result.dropped),
+            "file": file,
+        }
+        self.columns.update(result.counts)
+        for row, failure in sorted(result.dropped.items()):
+            if len(self.dropped) < MAX_DROPPED_LISTED:
+                self.dropped.append(_dropped_row(failure, row, start_row))
+
+    @property
+    def rows_written(self) -> int:
+        return sum(rg["rows"] for rg in self.row_groups.values())
+
+    def to_dict(self) -> dict[str, Any]:
+        finished = dt.datetime.now(dt.UTC)
+        summary = Counter((d["column"], d["error_type"]) for d in self.dropped)
+        return {
+            "dagen_version": versions().get("dagen", "unknown"),
+            "status": self.status,
+            "stop_reason": self.stop_reason,
+            "fingerprint": self.fingerprint,
+            "seed": self.seed,
+            "num_records": self.num_records,
+            "rows_written": self.rows_written,
+            "rows_dropped": sum(rg["dropped"] for rg in self.row_groups.values()),
+            "row_group_size": self.row_group_size,
+            "row_groups": [self.row_groups[i] for i in sorted(self.row_groups)],
+            "columns": dict(self.columns),
+            "drop_summary": [
+                {"column": c, "error_type": e, "rows": n} for (c, e), n in summary.most_common()
+            ],
+            "dropped_rows": self.dropped,
+            "usage": self.usage,
+            "timings": {
+                "started": self.started.isoformat(),
+                "finished": finished.isoformat(),
+                "wall_seconds": round((finished - self.started).total_seconds(), 3),
+                **self.timings,
+            },
+            "versions": versions(),
+            "config": self.config,
+        }
+
+
+def _dropped_row(failure: CellFailure, row: int, start_row: int) -> dict[str, Any]:
+    return {
+        "row_group": failure.row_group,
+        "row": row,
+        "global_row": start_row + row,
+        **failure.to_dict(),
+    }

@@ -1,0 +1,99 @@
+"""The completion tracker: what is done, what was dropped. Pure bookkeeping, no I/O.
+
+The tracker is fed by the engine as futures finish; it never talks to the cluster and never
+writes a file. It is the one owner of a run's dropped rows.
+
+State:
+
+    done[column]          -> cells of the column finished so far (whole run)
+    total[column]         -> cells of the column admitted so far
+    open[rg]              -> tasks of row group rg not yet finished
+    dropped[rg][row]      -> CellFailure, the first reason row ``row`` of ``rg`` was dropped
+    written[rg]           -> rows of rg written to the sink
+
+Example:
+    >>> t = CompletionTracker()
+    >>> t.admit(0, {"a": 2}, tasks=3)
+    >>> t.task_finished(0, "a", 2), t.task_finished(0, None, 0)
+    (False, False)
+    >>> t.record_failures(0, [CellFailure("a", 0, 1, "KeyError", "x")])
+    [CellFailure(column='a', row_group=0, row=1, error_type='KeyError', message='x', retryable=False, fatal=False)]
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping
+
+from dagen.generators.base import CellFailure
+
+__all__ = ["CompletionTracker"]
+
+
+class CompletionTracker:
+    """Counts finished tasks and cells, records dropped rows and written row groups."""
+
+    def __init__(self) -> None:
+        self.done: Counter[str] = Counter()  # column -> cells finished
+        self.total: Counter[str] = Counter()  # column -> cells admitted
+        self.open: dict[int, int] = {}  # rg -> tasks not finished
+        self.dropped: dict[int, dict[int, CellFailure]] = {}  # rg -> row -> first failure
+        self.written: dict[int, int] = {}  # rg -> rows written
+
+    def admit(self, row_group: int, cells: Mapping[str, int], *, tasks: int) -> None:
+        """A row group's tasks were handed to the scheduler.
+
+        Args:
+            row_group: the row group index.
+            cells: per column, the cells (rows) the row group will produce.
+            tasks: the number of Dask tasks submitted for it.
+        """
+        self.open[row_group] = tasks
+        self.total.update(cells)
+
+    def task_finished(self, row_group: int, column: str | None, cells: int) -> bool:
+        """A task finished; True when it was the row group's last one."""
+        if column is not None:
+            self.done[column] += cells
+        self.open[row_group] -= 1
+        return self.open[row_group] == 0
+
+    def record_failures(self, row_group: int, failures: Iterable[CellFailure]) -> list[CellFailure]:
+        """Record why rows were dropped; returns the failures that were new."""
+        known = self.dropped.setdefault(row_group, {})
+        new = []
+        for failure in failures:
+            if failure.row not in known:
+                known[failure.row] = failure
+                new.append(failure)
+        return new
+
+    def row_group_written(self, row_group: int, rows: int) -> None:
+        """A row group's surviving rows reached the sink."""
+        self.written[row_group] = rows
+        self.open.pop(row_group, None)
+
+    # -- views -------------------------------------------------------------------------
+
+    @property
+    def rows_written(self) -> int:
+        return sum(self.written.values())
+
+    @property
+    def rows_dropped(self) -> int:
+        return sum(len(rows) for rows in self.dropped.values())
+
+    def drop_reasons(self) -> Counter[tuple[str, str]]:
+        """How many rows were dropped per (column, error type)."""
+        return Counter((f.column, f.error_type) for rows in self.dropped.values() for f in rows.values())
+
+    def most_common_failure(self) -> CellFailure | None:
+        """An example of the most frequent (column, error type) of dropped rows."""
+        reasons = self.drop_reasons()
+        if not reasons:
+            return None
+        (column, error_type), _ = reasons.most_common(1)[0]
+        return next(
+            f for rows in self.dropped.values() for f in rows.values()
+            if (f.column, f.error_type) == (column, error_type)
+        )
