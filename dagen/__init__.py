@@ -1,0 +1,53 @@
+"""dagen: synthetic tabular datasets for training and evaluating AI models, generated on Dask.
+
+import dagen
+cfg = dagen.load_config("examples/people.yaml")
+result = dagen.generate(cfg, num_records=10_000, output_dir="out/people")
+df = result.to_pandas()
+rows = dagen.preview(cfg, n=5)
+"""
+
+from dagen.config.columns import (
+    CustomColumnConfig,
+    ExpressionColumnConfig,
+    GenerationStrategy,
+    LLMCodeColumnConfig,
+    LLMJudgeColumnConfig,
+    LLMStructuredColumnConfig,
+    LLMTextColumnConfig,
+    SamplerColumnConfig,
+    Score,
+)
+from dagen.config.dataset import DatasetConfig, DropColumnsProcessorConfig, load_config
+from dagen.config.models import InferenceParameters, ModelConfig
+from dagen.config.run import ClusterSettings, RunSettings
+from dagen.errors import DagenError
+from dagen.graph import ColumnGraph
+from dagen.runner.engine import generate
+from dagen.runner.preview import describe, preview
+from dagen.runner.result import GenerationResult
+
+__all__ = [
+    "ClusterSettings",
+    "ColumnGraph",
+    "CustomColumnConfig",
+    "DagenError",
+    "DatasetConfig",
+    "DropColumnsProcessorConfig",
+    "ExpressionColumnConfig",
+    "GenerationResult",
+    "GenerationStrategy",
+    "InferenceParameters",
+    "LLMCodeColumnConfig",
+    "LLMJudgeColumnConfig",
+    "LLMStructuredColumnConfig",
+    "LLMTextColumnConfig",
+    "ModelConfig",
+    "RunSettings",
+    "SamplerColumnConfig",
+    "Score",
+    "describe",
+    "generate",
+    "load_config",
+    "preview",
+]

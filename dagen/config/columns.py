@@ -55,7 +55,7 @@ REASONING_SUFFIX = "__reasoning_content"
 _TEMPLATE_ENV = ImmutableSandboxedEnvironment()
 
 
-class GenerationStrategy(str, enum.Enum):
+class GenerationStrategy(enum.StrEnum):
     """How a column's generator is called: once per row, or once per row group."""
 
     CELL_BY_CELL = "cell_by_cell"
@@ -108,12 +108,15 @@ class _Column(StrictModel):
     def model_alias(self) -> str | None:
         return None
 
-    def required_columns(self, earlier: list[str]) -> frozenset[str]:
+    def required_columns(
+        self, earlier: list[str], search_path: tuple[Any, ...] = ()
+    ) -> frozenset[str]:
         """The columns this column reads.
 
         Args:
             earlier: names of the columns declared before this one (and their side-effect
                 columns), for generators that infer what they read.
+            search_path: folders to import custom functions from (the config's folder).
         """
         return frozenset()
 
@@ -139,7 +142,9 @@ class SamplerColumnConfig(_Column):
     def typed_params(self) -> Any:
         return SAMPLER_PARAMS[self.sampler_type].model_validate(self.params)
 
-    def required_columns(self, earlier: list[str]) -> frozenset[str]:
+    def required_columns(
+        self, earlier: list[str], search_path: tuple[Any, ...] = ()
+    ) -> frozenset[str]:
         if self.sampler_type == "subcategory":
             return frozenset({self.params["category"]})
         return frozenset()
@@ -154,7 +159,9 @@ class ExpressionColumnConfig(_Column):
 
     _check = field_validator("expr")(_check_template)
 
-    def required_columns(self, earlier: list[str]) -> frozenset[str]:
+    def required_columns(
+        self, earlier: list[str], search_path: tuple[Any, ...] = ()
+    ) -> frozenset[str]:
         return template_variables(self.expr)
 
 
@@ -191,12 +198,15 @@ class CustomColumnConfig(_Column):
     def stateful(self) -> bool:
         return self.is_stateful
 
-    def required_columns(self, earlier: list[str]) -> frozenset[str]:
+    def required_columns(
+        self, earlier: list[str], search_path: tuple[Any, ...] = ()
+    ) -> frozenset[str]:
         if self.required_columns_ is not None:
             return frozenset(self.required_columns_)
         from dagen.config.functions import infer_required_columns, resolve_function
 
-        return infer_required_columns(resolve_function(self.function, column=self.name), earlier)
+        function = resolve_function(self.function, column=self.name, search_path=search_path)
+        return infer_required_columns(function, earlier)
 
 
 class _LLMColumn(_Column):
@@ -229,7 +239,9 @@ class _LLMColumn(_Column):
             extra.append(self.name + TRACE_SUFFIX)
         return tuple(extra)
 
-    def required_columns(self, earlier: list[str]) -> frozenset[str]:
+    def required_columns(
+        self, earlier: list[str], search_path: tuple[Any, ...] = ()
+    ) -> frozenset[str]:
         found = template_variables(self.prompt)
         if self.system_prompt:
             found |= template_variables(self.system_prompt)

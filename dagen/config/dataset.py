@@ -85,7 +85,13 @@ class DatasetConfig(StrictModel):
         data = self.model_dump(mode="json", by_alias=True)
         for model in data["models"]:
             # where a model is served and how hard it is pushed do not change the data
-            for key in ("endpoint", "api_key_env", "timeout", "max_parallel_requests", "max_retries"):
+            for key in (
+                "endpoint",
+                "api_key_env",
+                "timeout",
+                "max_parallel_requests",
+                "max_retries",
+            ):
                 model.pop(key, None)
         text = json.dumps(data, sort_keys=True, default=_callable_name)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
@@ -126,13 +132,20 @@ def _describe(exc: pydantic.ValidationError, data: Any, source: str) -> str:
             except (KeyError, IndexError, TypeError, AttributeError):
                 name = "?"
             # drop the discriminator tag pydantic inserts after the index
-            rest = [str(p) for p in loc[2:] if not str(p).startswith(("llm-", "sampler", "expression", "custom"))]
-            where = f"column {name!r} (columns[{loc[1]}])" + (f" field {'.'.join(rest)}" if rest else "")
+            rest = [
+                str(p)
+                for p in loc[2:]
+                if not str(p).startswith(("llm-", "sampler", "expression", "custom"))
+            ]
+            where = f"column {name!r} (columns[{loc[1]}])" + (
+                f" field {'.'.join(rest)}" if rest else ""
+            )
         message = err["msg"]
         if err["type"] == "extra_forbidden":
             message = "unknown field"
         elif err["type"] == "union_tag_invalid":
-            message = f"unknown {err['ctx']['discriminator']} {err['ctx']['tag']!r}; expected one of {err['ctx']['expected_tags']}"
+            ctx = err["ctx"]
+            message = f"unknown {ctx['discriminator']} {ctx['tag']!r}; expected one of {ctx['expected_tags']}"
         lines.append(f"  {where}: {message}")
     return "\n".join(lines)
 

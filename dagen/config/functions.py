@@ -119,7 +119,9 @@ def infer_required_columns(function: Callable[..., Any], earlier: list[str]) -> 
             found.add(key.value)
         elif isinstance(key, ast.List | ast.Tuple):  # df[["a", "b"]]
             found.update(
-                e.value for e in key.elts if isinstance(e, ast.Constant) and isinstance(e.value, str)
+                e.value
+                for e in key.elts
+                if isinstance(e, ast.Constant) and isinstance(e.value, str)
             )
     return frozenset(found) if found else frozenset(earlier)
 

@@ -26,13 +26,14 @@ class ClusterSettings:
         threads_per_worker: task slots per worker; async (LLM) tasks take a slot each
             while awaiting, so I/O-bound runs need many (default: chosen by the engine
             from the models' concurrency caps).
-        dashboard_address: where the Dask dashboard listens (loopback by default).
+        dashboard_address: where the Dask dashboard listens (loopback by default; None
+            for no dashboard).
         processes: worker processes (True) or threads of this process (False).
     """
 
     n_workers: int | None = None
     threads_per_worker: int | None = None
-    dashboard_address: str = "127.0.0.1:8787"
+    dashboard_address: str | None = "127.0.0.1:8787"
     processes: bool = True
 
 
@@ -48,7 +49,7 @@ class RunSettings:
             (column, row).
         seed: overrides the config's seed.
         cluster: how to start a local cluster when none is given.
-        progress_interval: seconds between progress log lines.
+        progress_interval: seconds between progress log lines; None logs none.
     """
 
     row_group_size: int = 1000
@@ -56,9 +57,11 @@ class RunSettings:
     cells_per_task: int = 1
     seed: int | None = None
     cluster: ClusterSettings = field(default_factory=ClusterSettings)
-    progress_interval: float = 5.0
+    progress_interval: float | None = 5.0
 
     def __post_init__(self) -> None:
         for name in ("row_group_size", "max_concurrent_row_groups", "cells_per_task"):
             if getattr(self, name) < 1:
-                raise ConfigValidationError(f"setting {name} must be at least 1, got {getattr(self, name)}")
+                raise ConfigValidationError(
+                    f"setting {name} must be at least 1, got {getattr(self, name)}"
+                )

@@ -26,7 +26,6 @@ Example:
 
 from __future__ import annotations
 
-from abc import ABC
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -107,7 +106,9 @@ class ColumnBlock:
         columns = list(self.frame.columns)
         return {
             row: dict(zip(columns, values, strict=True))
-            for row, values in zip(self.frame.index, self.frame.itertuples(index=False, name=None), strict=True)
+            for row, values in zip(
+                self.frame.index, self.frame.itertuples(index=False, name=None), strict=True
+            )
         }
 
 
@@ -130,7 +131,7 @@ class BatchContext:
     seed: int
 
 
-class ColumnGenerator(ABC):
+class ColumnGenerator:
     """Produces one column (and its side-effect columns) from the columns it reads.
 
     Subclasses implement ``generate_cell`` (or ``agenerate_cell``) for cell-by-cell
@@ -174,7 +175,9 @@ class ColumnGenerator(ABC):
 
     # -- called by the engine ----------------------------------------------------------
 
-    def run_cell(self, row: dict[str, Any], ctx: BatchContext, index: int) -> dict[str, Any] | CellFailure:
+    def run_cell(
+        self, row: dict[str, Any], ctx: BatchContext, index: int
+    ) -> dict[str, Any] | CellFailure:
         """One cell (sync generators), a failure becoming a ``CellFailure`` value."""
         try:
             return self.generate_cell(row, ctx, index)
@@ -211,8 +214,12 @@ class ColumnGenerator(ABC):
                 column=self.column,
                 row_group=ctx.row_group,
             )
-        failures = {int(r): failure_from(exc, self.column, ctx.row_group, int(r)) for r in frame.index}
-        empty = pd.DataFrame({c: pd.Series(dtype=object) for c in self.outputs}, index=pd.Index([], dtype="int64"))
+        failures = {
+            int(r): failure_from(exc, self.column, ctx.row_group, int(r)) for r in frame.index
+        }
+        empty = pd.DataFrame(
+            {c: pd.Series(dtype=object) for c in self.outputs}, index=pd.Index([], dtype="int64")
+        )
         return FailedBlock(empty, failures) if failures else ColumnBlock(empty)
 
 
@@ -221,4 +228,3 @@ def _checked(block: ColumnBlock, frame: pd.DataFrame, column: str) -> ColumnBloc
     if block.failures and not isinstance(block, FailedBlock):
         return FailedBlock(block.frame, block.failures)
     return block
-

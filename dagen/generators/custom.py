@@ -36,7 +36,7 @@ class CustomGenerator(ColumnGenerator):
         self.function = function
         self.params = dict(config.params)
         self._async = inspect.iscoroutinefunction(function) or inspect.iscoroutinefunction(
-            getattr(function, "__call__", None)
+            type(function).__call__
         )
 
     @property
@@ -51,7 +51,9 @@ class CustomGenerator(ColumnGenerator):
     def generate_cell(self, row: dict[str, Any], ctx: BatchContext, index: int) -> dict[str, Any]:
         return self._cell_value(self.function(row, **self.params))
 
-    async def agenerate_cell(self, row: dict[str, Any], ctx: BatchContext, index: int) -> dict[str, Any]:
+    async def agenerate_cell(
+        self, row: dict[str, Any], ctx: BatchContext, index: int
+    ) -> dict[str, Any]:
         if not self._async:
             return self.generate_cell(row, ctx, index)
         return self._cell_value(await self.function(row, **self.params))

@@ -62,9 +62,13 @@ class Template:
         try:
             return _ENV.from_string(self.source)
         except jinja2.TemplateSyntaxError as exc:
-            raise TemplateError(f"column {self.column!r}: {self.what} does not compile: {exc}") from exc
+            raise TemplateError(
+                f"column {self.column!r}: {self.what} does not compile: {exc}"
+            ) from exc
 
-    def render(self, row: dict[str, Any], row_group: int | None = None, index: int | None = None) -> str:
+    def render(
+        self, row: dict[str, Any], row_group: int | None = None, index: int | None = None
+    ) -> str:
         """Render for one row.
 
         Raises:
@@ -120,5 +124,7 @@ class ExpressionGenerator(ColumnGenerator):
                 raise
             except Exception as exc:
                 failures[int(index)] = failure_from(exc, self.column, ctx.row_group, int(index))
-        series = pd.Series(list(values.values()), index=pd.Index(list(values), dtype="int64"), dtype=object)
+        series = pd.Series(
+            list(values.values()), index=pd.Index(list(values), dtype="int64"), dtype=object
+        )
         return ColumnBlock(pd.DataFrame({self.column: series}), failures)

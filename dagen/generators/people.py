@@ -15,33 +15,143 @@ from dagen.config.samplers import PersonParams
 
 __all__ = ["draw_people"]
 
-FEMALE = (
-    "Ada Amara Ana Astrid Chiara Daria Elena Emma Fatima Grace Hana Ines Ingrid Isabel "
-    "Jia Kaja Leila Lucia Maya Mei Mira Nadia Nora Olivia Priya Rosa Sara Sofia Yara Zoe"
-).split()
-MALE = (
-    "Aarav Adam Ali Anders Arjun Bruno Carlos Daniel David Diego Elias Emil Felix Hugo "
-    "Ivan Jonas Kai Kenji Leo Luca Marco Mateo Noah Omar Oskar Paulo Rafael Sami Tomas Yusuf"
-).split()
-LAST = (
-    "Almeida Andersen Bakker Banerjee Berg Costa Dubois Eriksen Fischer Garcia Haddad "
-    "Hansen Ito Johansson Kim Kowalski Larsen Lopez Mendes Meyer Moreau Nakamura Novak "
-    "Okafor Olsen Patel Quispe Rossi Sato Silva Singh Suzuki Tanaka Torres Wang Weber Yilmaz"
-).split()
-CITIES = (
-    "Oslo Lima Pune Lagos Kyoto Porto Lyon Quito Accra Busan Cork Graz Hanoi Izmir "
-    "Kochi Leeds Malmo Nantes Ottawa Perth Recife Split Tartu Utrecht Valencia"
-).split()
+FEMALE = [
+    "Ada",
+    "Amara",
+    "Ana",
+    "Astrid",
+    "Chiara",
+    "Daria",
+    "Elena",
+    "Emma",
+    "Fatima",
+    "Grace",
+    "Hana",
+    "Ines",
+    "Ingrid",
+    "Isabel",
+    "Jia",
+    "Kaja",
+    "Leila",
+    "Lucia",
+    "Maya",
+    "Mei",
+    "Mira",
+    "Nadia",
+    "Nora",
+    "Olivia",
+    "Priya",
+    "Rosa",
+    "Sara",
+    "Sofia",
+    "Yara",
+    "Zoe",
+]
+MALE = [
+    "Aarav",
+    "Adam",
+    "Ali",
+    "Anders",
+    "Arjun",
+    "Bruno",
+    "Carlos",
+    "Daniel",
+    "David",
+    "Diego",
+    "Elias",
+    "Emil",
+    "Felix",
+    "Hugo",
+    "Ivan",
+    "Jonas",
+    "Kai",
+    "Kenji",
+    "Leo",
+    "Luca",
+    "Marco",
+    "Mateo",
+    "Noah",
+    "Omar",
+    "Oskar",
+    "Paulo",
+    "Rafael",
+    "Sami",
+    "Tomas",
+    "Yusuf",
+]
+LAST = [
+    "Almeida",
+    "Andersen",
+    "Bakker",
+    "Banerjee",
+    "Berg",
+    "Costa",
+    "Dubois",
+    "Eriksen",
+    "Fischer",
+    "Garcia",
+    "Haddad",
+    "Hansen",
+    "Ito",
+    "Johansson",
+    "Kim",
+    "Kowalski",
+    "Larsen",
+    "Lopez",
+    "Mendes",
+    "Meyer",
+    "Moreau",
+    "Nakamura",
+    "Novak",
+    "Okafor",
+    "Olsen",
+    "Patel",
+    "Quispe",
+    "Rossi",
+    "Sato",
+    "Silva",
+    "Singh",
+    "Suzuki",
+    "Tanaka",
+    "Torres",
+    "Wang",
+    "Weber",
+    "Yilmaz",
+]
+CITIES = [
+    "Oslo",
+    "Lima",
+    "Pune",
+    "Lagos",
+    "Kyoto",
+    "Porto",
+    "Lyon",
+    "Quito",
+    "Accra",
+    "Busan",
+    "Cork",
+    "Graz",
+    "Hanoi",
+    "Izmir",
+    "Kochi",
+    "Leeds",
+    "Malmo",
+    "Nantes",
+    "Ottawa",
+    "Perth",
+    "Recife",
+    "Split",
+    "Tartu",
+    "Utrecht",
+    "Valencia",
+]
 
 
 def draw_people(params: PersonParams, rng: np.random.Generator, n: int) -> list[dict[str, Any]]:
     """``n`` people drawn with ``rng`` under ``params``."""
     cities = params.cities or CITIES
     low, high = params.age_range
-    if params.sex is None:
-        female = rng.random(n) < 0.5
-    else:
-        female = np.full(n, params.sex == "female")
+    female = rng.random(n) < 0.5 if params.sex is None else np.full(n, params.sex == "female")
     first_idx = rng.integers(0, len(FEMALE), size=n)
     last_idx = rng.integers(0, len(LAST), size=n)
     ages = rng.integers(low, high + 1, size=n)

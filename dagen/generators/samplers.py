@@ -61,7 +61,9 @@ def _category(p: CategoryParams, rng: np.random.Generator, n: int, frame: pd.Dat
     return values[picks]
 
 
-def _subcategory(p: SubcategoryParams, rng: np.random.Generator, n: int, frame: pd.DataFrame) -> Any:
+def _subcategory(
+    p: SubcategoryParams, rng: np.random.Generator, n: int, frame: pd.DataFrame
+) -> Any:
     u = rng.random(n)
     out = np.empty(n, dtype=object)
     parents = frame[p.category].reindex(range(n))

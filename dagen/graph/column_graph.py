@@ -82,11 +82,12 @@ class ColumnGraph:
                         f"column name {out!r} is used twice (by {producers[out]!r} and {col.name!r})"
                     )
                 producers[out] = col.name
+        search_path = (config.source_dir,) if config.source_dir else ()
         upstream: dict[str, frozenset[str]] = {}
         reads_of: dict[str, frozenset[str]] = {}
         earlier: list[str] = []
         for col in config.columns:
-            reads = col.required_columns(list(earlier))
+            reads = col.required_columns(list(earlier), search_path)
             resolved = set()
             for name in sorted(reads):
                 if name not in producers:
@@ -103,9 +104,7 @@ class ColumnGraph:
         return cls(
             upstream=MappingProxyType(upstream),
             strategy=MappingProxyType({c.name: c.strategy for c in config.columns}),
-            side_effects=MappingProxyType(
-                {out: p for out, p in producers.items() if out != p}
-            ),
+            side_effects=MappingProxyType({out: p for out, p in producers.items() if out != p}),
             stateful=frozenset(c.name for c in config.columns if c.stateful),
             declared=tuple(c.name for c in config.columns),
             reads=MappingProxyType(reads_of),
@@ -155,7 +154,7 @@ class ColumnGraph:
         while True:
             nxt = sorted(u for u in self.upstream[path[-1]] if u not in done)[0]
             if nxt in path:
-                cycle = path[path.index(nxt) :] + [nxt]
+                cycle = [*path[path.index(nxt) :], nxt]
                 return list(reversed(cycle))
             path.append(nxt)
 
@@ -219,7 +218,9 @@ class ColumnGraph:
         ids = {c: f"c{i}" for i, c in enumerate(self.columns)}
         for col in self.columns:
             label = col.replace('"', "'")
-            lines.append(f'    {ids[col]}("{label}")' if self.is_cell(col) else f'    {ids[col]}["{label}"]')
+            lines.append(
+                f'    {ids[col]}("{label}")' if self.is_cell(col) else f'    {ids[col]}["{label}"]'
+            )
         for col in self.order:
             for up in sorted(self.upstream[col], key=self.order.index):
                 lines.append(f"    {ids[up]} --> {ids[col]}")

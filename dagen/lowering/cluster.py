@@ -37,7 +37,7 @@ log = logging.getLogger("dagen")
 def open_client(
     client: Client | None = None,
     address: str | None = None,
-    settings: ClusterSettings = ClusterSettings(),
+    settings: ClusterSettings | None = None,
     *,
     slots: int = 2,
 ) -> Iterator[Client]:
@@ -66,21 +66,15 @@ def open_client(
     with contextlib.suppress(ValueError):
         yield Client.current(allow_global=True)
         return
+    settings = settings or ClusterSettings()
     n_workers = settings.n_workers or min(os.cpu_count() or 1, 4)
     try:
         with dask.config.set({"distributed.worker.daemon": False}):
-            cluster = LocalCluster(
-                n_workers=n_workers,
-                threads_per_worker=settings.threads_per_worker or slots,
-                processes=settings.processes,
-                host="127.0.0.1",
-                dashboard_address=settings.dashboard_address,
-                silence_logs=logging.ERROR,
-            )
+            cluster = LocalCluster(**_local_cluster_kwargs(settings, n_workers, slots))
     except (OSError, RuntimeError) as exc:
         raise ClusterError(f"cannot start a local Dask cluster: {exc}") from exc
     with cluster, Client(cluster, set_as_default=False) as local:
-        if cluster.dashboard_link:
+        if settings.dashboard_address is not None:
             log.info("Dask dashboard: %s", cluster.dashboard_link)
         yield local
 
@@ -132,7 +126,17 @@ class RunSession:
         is_async = self.context.generators[column].is_async
         if ref.kind == "cell":
             fn = tasks.cells_async if is_async else tasks.cells
-            return (fn, self.run_id, column, rg.index, rg.start, rg.size, ref.first_row, ref.rows, deps)
+            return (
+                fn,
+                self.run_id,
+                column,
+                rg.index,
+                rg.start,
+                rg.size,
+                ref.first_row,
+                ref.rows,
+                deps,
+            )
         fn = tasks.batch_async if is_async else tasks.batch
         return (fn, self.run_id, column, rg.index, rg.start, rg.size, deps)
 
@@ -150,3 +154,19 @@ class RunSession:
         """Cancel unfinished work (a stopped run)."""
         with contextlib.suppress(Exception):
             self.client.cancel(futures, force=True)
+
+
+def _local_cluster_kwargs(settings: ClusterSettings, n_workers: int, slots: int) -> dict[str, Any]:
+    kwargs: dict[str, Any] = {
+        "n_workers": n_workers,
+        "threads_per_worker": settings.threads_per_worker or slots,
+        "processes": settings.processes,
+        "silence_logs": logging.ERROR,
+    }
+    if settings.processes:
+        kwargs["host"] = "127.0.0.1"  # in-process clusters talk over inproc:// instead
+    if settings.dashboard_address is None:
+        kwargs["scheduler_kwargs"] = {"dashboard": False}
+    else:
+        kwargs["dashboard_address"] = settings.dashboard_address
+    return kwargs

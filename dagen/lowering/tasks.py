@@ -114,12 +114,16 @@ def _chunk(results: list[Any]) -> Chunk:
     return results
 
 
-def cells(run_id: str, column: str, rg: int, start: int, size: int, first: int, n: int, inputs: list[Any]) -> Chunk:
+def cells(
+    run_id: str, column: str, rg: int, start: int, size: int, first: int, n: int, inputs: list[Any]
+) -> Chunk:
     """Rows [first, first + n) of a cell-by-cell column, one after another (sync generators)."""
     context = _context(run_id)
     gen = context.generators[column]
     ctx = BatchContext(column, rg, start, size, context.seed)
-    return _chunk([None if row is None else gen.run_cell(row, ctx, i) for i, row in _rows(inputs, first, n)])
+    return _chunk(
+        [None if row is None else gen.run_cell(row, ctx, i) for i, row in _rows(inputs, first, n)]
+    )
 
 
 async def cells_async(
@@ -173,7 +177,9 @@ def _frame(inputs: Sequence[ColumnBlock], size: int) -> pd.DataFrame:
     return pd.concat([block.frame.reindex(alive) for block in inputs], axis=1)
 
 
-def batch(run_id: str, column: str, rg: int, start: int, size: int, inputs: list[ColumnBlock]) -> ColumnBlock:
+def batch(
+    run_id: str, column: str, rg: int, start: int, size: int, inputs: list[ColumnBlock]
+) -> ColumnBlock:
     """A full-column column for one row group (sync generators)."""
     context = _context(run_id)
     ctx = BatchContext(column, rg, start, size, context.seed)
@@ -192,4 +198,6 @@ async def batch_async(
 def checkpoint(run_id: str, rg: int, size: int, blocks: list[ColumnBlock]) -> RowGroupResult:
     """Assemble a finished row group into parquet bytes (see ``dagen.sinks.assemble``)."""
     spec = _context(run_id).assembly
-    return assemble_row_group(dict(zip(spec.columns, blocks, strict=True)), spec, row_group=rg, size=size)
+    return assemble_row_group(
+        dict(zip(spec.columns, blocks, strict=True)), spec, row_group=rg, size=size
+    )

@@ -172,12 +172,15 @@ class RetryPolicy:
 
 
 class _Secret:
-    """Holds the request headers that carry the API key; never shows them."""
+    """Holds the API key and the headers that carry it; never shows them."""
 
-    __slots__ = ("headers",)
+    __slots__ = ("headers", "key")
 
-    def __init__(self, headers: dict[str, str]) -> None:
-        self.headers = headers
+    def __init__(self, key: str | None) -> None:
+        self.key = key
+        self.headers = {"Content-Type": "application/json"}
+        if key is not None:
+            self.headers["Authorization"] = f"Bearer {key}"
 
     def __repr__(self) -> str:
         return "<hidden>"
@@ -214,17 +217,15 @@ class ModelClient:
             )
         self.config = config
         self.url = config.endpoint.rstrip("/") + "/chat/completions"
-        headers = {"Content-Type": "application/json"}
-        self._key: str | None = None
+        key = None
         if config.api_key_env:
-            self._key = os.environ.get(config.api_key_env) or None
-            if self._key is None:
+            key = os.environ.get(config.api_key_env) or None
+            if key is None:
                 raise ModelAuthError(
                     f"model '{config.alias}': environment variable {config.api_key_env} "
                     "(api_key_env) is not set or empty"
                 )
-            headers["Authorization"] = f"Bearer {self._key}"
-        self._headers = _Secret(headers)
+        self._secret = _Secret(key)
         self.limiter = limiter or AdaptiveLimiter(config.max_parallel_requests)
         self.retry = retry or RetryPolicy()
         self.max_retries = (
@@ -342,7 +343,7 @@ class ModelClient:
         """POST once; return (status, Retry-After header, body) or raise a retryable error."""
         try:
             async with self._get_session().post(
-                self.url, data=payload, headers=self._headers.headers, timeout=self._timeout
+                self.url, data=payload, headers=self._secret.headers, timeout=self._timeout
             ) as response:
                 raw = await response.read()
                 return response.status, response.headers.get("Retry-After"), raw
@@ -434,7 +435,8 @@ class ModelClient:
 
     def _redact(self, text: str) -> str:
         # A proxy might echo the request headers back: never let the key through.
-        return text.replace(self._key, "***") if self._key else text
+        key = self._secret.key
+        return text.replace(key, "***") if key else text
 
 
 def _truncate(text: str) -> str:

@@ -28,6 +28,7 @@ Example:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import deque
 
 from dagen.errors import ConfigValidationError
@@ -86,7 +87,7 @@ class AdaptiveLimiter:
     @property
     def limit(self) -> int:
         """How many calls may be in flight now."""
-        return max(self.floor, int(self._limit))
+        return max(self.floor, int(self._limit + 1e-9))  # 1e-9: float sums of 1/limit
 
     @property
     def ceiling(self) -> int:
@@ -121,10 +122,8 @@ class AdaptiveLimiter:
                 self._in_flight -= 1
                 self._wake()
             else:
-                try:
+                with contextlib.suppress(ValueError):
                     self._waiters.remove(waiter)
-                except ValueError:
-                    pass
             raise
         return self
 

@@ -55,8 +55,38 @@ _DIRECTIVE = re.compile(r"\[\[mock:([a-z_-]+)(?:=([^\]]*))?\]\]", re.IGNORECASE)
 _FENCED = re.compile(r"fenced\s+code\s+block", re.IGNORECASE)
 _LANG_WORD = re.compile(r"([A-Za-z][\w+#.-]*)\s+code\b")
 _NOT_A_LANGUAGE = frozenset(
-    "fenced the a an of some your this that in with source single valid working following "
-    "only and no block all any example write writing generate return me us more".split()
+    [
+        "fenced",
+        "the",
+        "a",
+        "an",
+        "of",
+        "some",
+        "your",
+        "this",
+        "that",
+        "in",
+        "with",
+        "source",
+        "single",
+        "valid",
+        "working",
+        "following",
+        "only",
+        "and",
+        "no",
+        "block",
+        "all",
+        "any",
+        "example",
+        "write",
+        "writing",
+        "generate",
+        "return",
+        "me",
+        "us",
+        "more",
+    ]
 )
 _MAX_DEPTH = 6  # below this depth only required properties and minItems are generated
 _HARD_DEPTH = 40  # a schema that still recurses here is unsatisfiable: answer null

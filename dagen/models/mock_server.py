@@ -168,7 +168,7 @@ def _is_number(value: Any) -> bool:
 
 
 class _ModelStats:
-    __slots__ = ("requests", "completed", "in_flight", "peak_concurrency", "rate_limited")
+    __slots__ = ("completed", "in_flight", "peak_concurrency", "rate_limited", "requests")
 
     def __init__(self, in_flight: int = 0) -> None:
         self.requests = self.completed = self.rate_limited = 0
@@ -185,7 +185,7 @@ class _ModelStats:
 class _Stats(_ModelStats):
     """Global counters plus ``by_model`` (model name -> its counters)."""
 
-    __slots__ = ("server_errors", "client_errors", "malformed", "by_model")
+    __slots__ = ("by_model", "client_errors", "malformed", "server_errors")
 
     def __init__(self, previous: _Stats | None = None) -> None:
         # A reset keeps what is in flight now, so counts never go negative.
@@ -380,7 +380,9 @@ async def _models(request: web.Request) -> web.Response:
     state = request.app[STATE_KEY]
     if not state.authorized(request):
         return state.error(401, "Incorrect API key provided.", None)
-    data = [{"id": m, "object": "model", "created": 0, "owned_by": "dagen-mock"} for m in state.models]
+    data = [
+        {"id": m, "object": "model", "created": 0, "owned_by": "dagen-mock"} for m in state.models
+    ]
     return web.json_response({"object": "list", "data": data})
 
 

@@ -28,9 +28,7 @@ import secrets
 import time
 from collections import deque
 from pathlib import Path
-from typing import Any
-
-from distributed import Client
+from typing import TYPE_CHECKING, Any
 
 from dagen.config.dataset import DatasetConfig
 from dagen.config.run import RunSettings
@@ -47,6 +45,9 @@ from dagen.sinks.parquet import MemorySink, ParquetSink
 from dagen.sinks.processors import build_processors
 from dagen.tracking.tracker import CompletionTracker
 from dagen.tracking.watcher import Finished, Watcher
+
+if TYPE_CHECKING:
+    from distributed import Client
 
 __all__ = ["generate"]
 
@@ -88,10 +89,11 @@ def generate(
     run = _Run(config, num_records, settings)
     sink = ParquetSink(output_dir) if output_dir is not None else MemorySink()
     sink.open(overwrite=overwrite)
-    slots = max(2, settings.cells_per_task > 1 and 2 or 2)
-    with open_client(client, scheduler, settings.cluster, slots=slots) as dask_client:
-        with RunSession(dask_client, run.context) as session:
-            run.execute(session, sink)
+    with (
+        open_client(client, scheduler, settings.cluster, slots=run.slots) as dask_client,
+        RunSession(dask_client, run.context) as session,
+    ):
+        run.execute(session, sink)
     return GenerationResult(
         output_dir=Path(output_dir) if output_dir is not None else None,
         metadata=run.metadata.to_dict(),
@@ -122,6 +124,10 @@ class _Run:
         self.slugs = column_slugs(self.graph.columns)
         self.row_groups = row_groups(num_records, settings.row_group_size)
         self.tracker = CompletionTracker()
+        # task slots per worker when dagen starts the cluster: async model calls hold a slot
+        # while they wait, so give each worker room for its share of every model's cap
+        caps = sum(m.max_parallel_requests for m in config.models)
+        self.slots = max(2, caps // max(settings.cluster.n_workers or 2, 1) + 2)
         self.metadata = RunMetadata(
             config=config.to_dict(),
             fingerprint=config.fingerprint(),
@@ -164,7 +170,8 @@ class _Run:
                 self.max_live_tasks = max(self.max_live_tasks, sum(map(len, in_flight.values())))
                 for finished in watcher.next_batch():
                     self._on_finished(finished, session, sink, in_flight, starts)
-                if time.perf_counter() - last_log >= self.settings.progress_interval:
+                interval = self.settings.progress_interval
+                if interval is not None and time.perf_counter() - last_log >= interval:
                     last_log = time.perf_counter()
                     self._log_progress(started)
             self.metadata.status = "complete"
@@ -178,7 +185,8 @@ class _Run:
             self.metadata.timings["generation_seconds"] = round(time.perf_counter() - started, 3)
             self.metadata.timings["max_live_tasks"] = self.max_live_tasks
             sink.write_metadata(self.metadata.to_dict())
-        self._log_progress(started)
+        if self.settings.progress_interval is not None:
+            self._log_progress(started)
 
     def _on_finished(
         self,

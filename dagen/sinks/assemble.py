@@ -18,6 +18,7 @@ from __future__ import annotations
 import io
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -107,4 +108,3 @@ def _to_parquet(frame: pd.DataFrame, row_group: int) -> bytes:
     sink = io.BytesIO()
     pq.write_table(table, sink, compression="zstd")
     return sink.getvalue()
-

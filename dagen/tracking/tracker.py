@@ -85,7 +85,9 @@ class CompletionTracker:
 
     def drop_reasons(self) -> Counter[tuple[str, str]]:
         """How many rows were dropped per (column, error type)."""
-        return Counter((f.column, f.error_type) for rows in self.dropped.values() for f in rows.values())
+        return Counter(
+            (f.column, f.error_type) for rows in self.dropped.values() for f in rows.values()
+        )
 
     def most_common_failure(self) -> CellFailure | None:
         """An example of the most frequent (column, error type) of dropped rows."""
@@ -94,6 +96,8 @@ class CompletionTracker:
             return None
         (column, error_type), _ = reasons.most_common(1)[0]
         return next(
-            f for rows in self.dropped.values() for f in rows.values()
+            f
+            for rows in self.dropped.values()
+            for f in rows.values()
             if (f.column, f.error_type) == (column, error_type)
         )

@@ -1,0 +1,62 @@
+"""Previews and dry views: a few rows without writing, and the shape of a run.
+
+``preview`` runs the real engine on a handful of rows, in memory. With no client given it
+uses a small in-process cluster (threads, no dashboard), so it starts in about a second and
+exercises exactly the lowering a full run uses.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from dagen.config.dataset import DatasetConfig
+from dagen.config.run import ClusterSettings, RunSettings
+from dagen.graph import ColumnGraph
+from dagen.runner.engine import generate
+
+if TYPE_CHECKING:
+    from distributed import Client
+
+__all__ = ["describe", "preview"]
+
+
+def preview(
+    config: DatasetConfig, n: int = 5, *, client: Client | None = None, seed: int | None = None
+) -> pd.DataFrame:
+    """``n`` rows of ``config``, generated for real and kept in memory."""
+    settings = RunSettings(
+        row_group_size=n,
+        max_concurrent_row_groups=1,
+        seed=seed,
+        cluster=ClusterSettings(n_workers=1, processes=False, dashboard_address=None),
+        progress_interval=None,
+    )
+    return generate(config, n, None, client=client, settings=settings).to_pandas()
+
+
+def describe(config: DatasetConfig, num_records: int, settings: RunSettings) -> dict[str, Any]:
+    """The column DAG of ``config`` as facts: order, critical path, task counts."""
+    graph = ColumnGraph.from_config(config)
+    counts = graph.task_counts(num_records, settings.row_group_size, settings.cells_per_task)
+    n_groups = -(-num_records // settings.row_group_size)
+    llm = {c.name for c in config.columns if c.model_alias is not None}
+    return {
+        "columns": [
+            {
+                "name": col,
+                "strategy": graph.strategy[col].value,
+                "reads": sorted(graph.reads.get(col, ())),
+                "tasks": counts[col],
+            }
+            for col in graph.order
+        ],
+        "critical_path": list(graph.critical_path()),
+        "llm_critical_path": list(graph.critical_path(lambda c: 1.0 if c in llm else 0.0))
+        if llm
+        else [],
+        "row_groups": n_groups,
+        "tasks_total": sum(counts.values()) + n_groups,
+        "mermaid": graph.to_mermaid(),
+    }
