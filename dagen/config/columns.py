@@ -28,7 +28,7 @@ from typing import Annotated, Any, Literal
 import jinja2
 import jinja2.meta
 from jinja2.sandbox import ImmutableSandboxedEnvironment
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from dagen.config.base import StrictModel
 from dagen.config.samplers import SAMPLER_PARAMS
@@ -126,17 +126,25 @@ class SamplerColumnConfig(_Column):
 
     column_type: Literal["sampler"] = "sampler"
     sampler_type: str
-    params: dict[str, Any] = Field(default_factory=dict)
+    params: dict[str, Any] = Field(default_factory=dict, validate_default=True)
     convert_to: Literal["int", "float", "str"] | None = None
 
-    @model_validator(mode="after")
-    def _validate_params(self) -> SamplerColumnConfig:
-        model = SAMPLER_PARAMS.get(self.sampler_type)
-        if model is None:
+    @field_validator("sampler_type")
+    @classmethod
+    def _known_sampler(cls, value: str) -> str:
+        if value not in SAMPLER_PARAMS:
             known = ", ".join(sorted(SAMPLER_PARAMS))
-            raise ValueError(f"unknown sampler_type {self.sampler_type!r}; known: {known}")
-        model.model_validate(self.params)
-        return self
+            raise ValueError(f"unknown sampler_type {value!r}; known: {known}")
+        return value
+
+    # a field validator (not a model validator) so that errors are located at params.<name>
+    @field_validator("params")
+    @classmethod
+    def _validate_params(cls, value: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        model = SAMPLER_PARAMS.get(info.data.get("sampler_type", ""))
+        if model is not None:  # None: sampler_type is itself invalid, reported there
+            model.model_validate(value)
+        return value
 
     @property
     def typed_params(self) -> Any:

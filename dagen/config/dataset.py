@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import pydantic
+import pydantic_core
 import yaml
 from pydantic import Field, PrivateAttr
 
@@ -82,7 +83,7 @@ class DatasetConfig(StrictModel):
 
     def fingerprint(self) -> str:
         """A hash of everything that changes the generated data (not endpoints or caps)."""
-        data = self.model_dump(mode="json", by_alias=True)
+        data = self.to_dict()  # not model_dump(mode="json"): it fails on a callable function
         for model in data["models"]:
             # where a model is served and how hard it is pushed do not change the data
             for key in (
@@ -99,7 +100,8 @@ class DatasetConfig(StrictModel):
     def to_dict(self) -> dict[str, Any]:
         """The config as plain JSON-able data (callables written as ``module:name``)."""
         data = self.model_dump(mode="python", by_alias=True, exclude_defaults=False)
-        return json.loads(json.dumps(data, default=_callable_name))
+        # dates (unquoted in YAML) as ISO text, like model_dump(mode="json") would write them
+        return pydantic_core.to_jsonable_python(data, fallback=_callable_name)
 
     @classmethod
     def from_dict(cls, data: Any, *, source: str = "config") -> DatasetConfig:
@@ -131,11 +133,11 @@ def _describe(exc: pydantic.ValidationError, data: Any, source: str) -> str:
                 name = data["columns"][loc[1]].get("name", "?")
             except (KeyError, IndexError, TypeError, AttributeError):
                 name = "?"
-            # drop the discriminator tag pydantic inserts after the index
+            # drop the discriminator tag pydantic inserts after the index (not sampler_type)
             rest = [
                 str(p)
                 for p in loc[2:]
-                if not str(p).startswith(("llm-", "sampler", "expression", "custom"))
+                if not (str(p) in ("sampler", "expression", "custom") or str(p).startswith("llm-"))
             ]
             where = f"column {name!r} (columns[{loc[1]}])" + (
                 f" field {'.'.join(rest)}" if rest else ""

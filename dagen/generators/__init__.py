@@ -18,6 +18,7 @@ from dagen.generators.base import (
 )
 from dagen.generators.custom import CustomGenerator
 from dagen.generators.expression import ExpressionGenerator
+from dagen.generators.llm import build_llm_generator
 from dagen.generators.samplers import SamplerGenerator
 from dagen.graph import ColumnGraph
 
@@ -31,8 +32,22 @@ __all__ = [
 ]
 
 
-def build_generators(config: DatasetConfig, graph: ColumnGraph) -> dict[str, ColumnGenerator]:
-    """One generator per column of ``config``, keyed by column name."""
+def build_generators(
+    config: DatasetConfig,
+    graph: ColumnGraph,
+    ceilings: dict[str, int] | None = None,
+    scope: str = "",
+) -> dict[str, ColumnGenerator]:
+    """One generator per column of ``config``, keyed by column name.
+
+    Args:
+        config: the dataset config.
+        graph: its column graph (for what each column reads).
+        ceilings: model alias -> concurrency share of the worker running the generator;
+            one dict shared by every LLM generator, updated by the engine.
+        scope: the run token, keeping model clients and usage per run.
+    """
+    ceilings = {} if ceilings is None else ceilings
     search_path = [config.source_dir] if config.source_dir else []
     generators: dict[str, ColumnGenerator] = {}
     for col in config.columns:
@@ -45,7 +60,5 @@ def build_generators(config: DatasetConfig, graph: ColumnGraph) -> dict[str, Col
             function = resolve_function(col.function, column=col.name, search_path=search_path)
             generators[col.name] = CustomGenerator(col, function, reads)
         else:
-            from dagen.generators.llm import build_llm_generator
-
-            generators[col.name] = build_llm_generator(col, config)
+            generators[col.name] = build_llm_generator(col, config, reads, ceilings, scope)
     return generators

@@ -3,7 +3,9 @@
 Cell by cell, the function gets a dict of the columns it reads and returns the value (or a
 dict with the column and its side effects); full column, it gets the row group's surviving
 rows as a DataFrame (index = row position) and returns a Series, list or array of the same
-length. ``params`` from the config are passed as keyword arguments.
+length. ``params`` from the config are passed as keyword arguments, and a function with a
+parameter named ``context`` also gets the ``BatchContext`` (row group, its first global
+row, its size, the run seed) to seed its own randomness or number rows.
 
 Example:
     >>> gen = CustomGenerator(CustomColumnConfig(name="n2", function=lambda row: row["n"] * 2), lambda r: r, ("n",))
@@ -35,6 +37,10 @@ class CustomGenerator(ColumnGenerator):
         super().__init__(config.name, (config.name,), reads)
         self.function = function
         self.params = dict(config.params)
+        try:
+            self._wants_context = "context" in inspect.signature(function).parameters
+        except (TypeError, ValueError):
+            self._wants_context = False
         self._async = inspect.iscoroutinefunction(function) or inspect.iscoroutinefunction(
             type(function).__call__
         )
@@ -48,15 +54,18 @@ class CustomGenerator(ColumnGenerator):
             return result
         return {self.column: result}
 
+    def _kwargs(self, ctx: BatchContext) -> dict[str, Any]:
+        return {**self.params, "context": ctx} if self._wants_context else self.params
+
     def generate_cell(self, row: dict[str, Any], ctx: BatchContext, index: int) -> dict[str, Any]:
-        return self._cell_value(self.function(row, **self.params))
+        return self._cell_value(self.function(row, **self._kwargs(ctx)))
 
     async def agenerate_cell(
         self, row: dict[str, Any], ctx: BatchContext, index: int
     ) -> dict[str, Any]:
         if not self._async:
             return self.generate_cell(row, ctx, index)
-        return self._cell_value(await self.function(row, **self.params))
+        return self._cell_value(await self.function(row, **self._kwargs(ctx)))
 
     def _block(self, result: Any, frame: pd.DataFrame, ctx: BatchContext) -> ColumnBlock:
         if isinstance(result, pd.DataFrame):
@@ -78,9 +87,9 @@ class CustomGenerator(ColumnGenerator):
         return ColumnBlock(pd.DataFrame({self.column: pd.Series(values, index=frame.index)}))
 
     def generate_batch(self, frame: pd.DataFrame, ctx: BatchContext) -> ColumnBlock:
-        return self._block(self.function(frame.copy(), **self.params), frame, ctx)
+        return self._block(self.function(frame.copy(), **self._kwargs(ctx)), frame, ctx)
 
     async def agenerate_batch(self, frame: pd.DataFrame, ctx: BatchContext) -> ColumnBlock:
         if not self._async:
             return self.generate_batch(frame, ctx)
-        return self._block(await self.function(frame.copy(), **self.params), frame, ctx)
+        return self._block(await self.function(frame.copy(), **self._kwargs(ctx)), frame, ctx)

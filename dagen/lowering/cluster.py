@@ -17,7 +17,8 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import dask
@@ -28,7 +29,7 @@ from dagen.errors import ClusterError
 from dagen.lowering import tasks
 from dagen.lowering.plan import Key, RowGroupPlan, TaskRef
 
-__all__ = ["RunSession", "open_client"]
+__all__ = ["RunSession", "open_client", "shares"]
 
 log = logging.getLogger("dagen")
 
@@ -79,6 +80,24 @@ def open_client(
         yield local
 
 
+def shares(cap: int, workers: int) -> list[int]:
+    """``cap`` split over ``workers`` as evenly as possible (some may get 0).
+
+    >>> shares(10, 4)
+    [3, 3, 2, 2]
+    """
+    base, extra = divmod(cap, workers)
+    return [base + (1 if i < extra else 0) for i in range(workers)]
+
+
+@dataclass(frozen=True)
+class _Placement:
+    """Where a group of tasks may run: pinned workers, and a resource they each need."""
+
+    pin: tuple[str, ...] = ()
+    resource: str | None = None
+
+
 class RunSession:
     """One run's use of a client: install the run, submit row groups, release them.
 
@@ -92,6 +111,8 @@ class RunSession:
         self.context = context
         self.run_id = context.run_id
         self._plugin = tasks.RunPlugin(context)
+        self._pin: tuple[str, ...] = ()
+        self._share_workers: tuple[str, ...] = ()
 
     def __enter__(self) -> RunSession:
         try:
@@ -108,12 +129,97 @@ class RunSession:
     def dashboard_link(self) -> str | None:
         return self.client.dashboard_link
 
-    def submit(self, plan: RowGroupPlan) -> dict[Key, Future]:
-        """Submit every task of a row group in one graph; futures by key."""
-        dsk = {ref.key: self._task(ref, plan) for ref in plan.tasks}
-        keys = [ref.key for ref in plan.tasks]
-        futures = self.client.get(dsk, keys, sync=False)
-        return dict(zip(keys, futures, strict=True))
+    def submit(
+        self, plan: RowGroupPlan, held: Mapping[Key, Future] | None = None
+    ) -> dict[Key, Future]:
+        """Submit every task of a row group; futures by key.
+
+        Tasks go in one graph, except that tasks of stateful columns are sent on their
+        own, pinned (as a preference) to one worker so that the state stays in one
+        process; their neighbours in topological order form the other graphs.
+
+        Args:
+            plan: the row group's tasks.
+            held: futures of earlier row groups that tasks of ``plan`` wait on.
+        """
+        held = held or {}
+        futures: dict[Key, Future] = {}
+        for placement, refs in self._segments(plan):
+            dsk: dict[Key, Any] = {ref.key: self._task(ref, plan) for ref in refs}
+            for ref in refs:
+                for dep in (*ref.dependencies, ref.after):
+                    if dep is not None and dep not in dsk:
+                        dsk[dep] = futures[dep] if dep in futures else held[dep]
+            keys = [ref.key for ref in refs]
+            got = self.client.get(
+                dsk,
+                keys,
+                sync=False,
+                workers=list(placement.pin) if placement.pin else None,
+                allow_other_workers=True if placement.pin else None,
+                resources={placement.resource: 1} if placement.resource else None,
+            )
+            futures.update(zip(keys, got, strict=True))
+        return futures
+
+    def _segments(self, plan: RowGroupPlan) -> list[tuple[_Placement, list[TaskRef]]]:
+        """Consecutive tasks grouped by placement: stateful columns pin to one worker,
+        LLM columns take one unit of their model's resource."""
+        segments: list[tuple[_Placement, list[TaskRef]]] = []
+        for ref in plan.tasks:
+            placement = self._placement(ref)
+            if segments and segments[-1][0] == placement:
+                segments[-1][1].append(ref)
+            else:
+                segments.append((placement, [ref]))
+        return segments
+
+    def _placement(self, ref: TaskRef) -> _Placement:
+        pin = self._pinned_worker() if ref.column in self.context.stateful else None
+        alias = self.context.column_models.get(ref.column or "") if ref.kind == "cell" else None
+        resource = tasks.resource_name(self.run_id, alias) if alias else None
+        return _Placement(pin, resource)
+
+    def _pinned_worker(self) -> tuple[str, ...]:
+        if not self._pin:
+            self._pin = tuple(sorted(self.client.scheduler_info(n_workers=-1)["workers"])[:1])
+        return self._pin
+
+    # -- model concurrency -------------------------------------------------------------
+
+    def install_shares(self) -> None:
+        """Split each model's cap over the workers present (see ``shares``) and install it.
+
+        Each worker gets its share as its limiter's ceiling and as a Dask resource that
+        every LLM cell task of that model needs one unit of, so the scheduler never runs
+        more of a model's tasks on a worker than its share and the sum over workers never
+        exceeds the cap. Re-run when workers come or go.
+        """
+        if not self.context.caps:
+            return
+        workers = tuple(sorted(self.client.scheduler_info(n_workers=-1)["workers"]))
+        if workers == self._share_workers:
+            return
+        for index, worker in enumerate(workers):
+            share = {
+                alias: shares(cap, len(workers))[index] for alias, cap in self.context.caps.items()
+            }
+            self.client.run(tasks.install_shares, self.run_id, share, workers=[worker])
+        self._share_workers = workers
+
+    def finish(self) -> dict[str, dict[str, int]]:
+        """Close the run's model clients on every worker; usage summed per model alias."""
+        total: dict[str, dict[str, int]] = {}
+        try:
+            per_worker = self.client.run(tasks.finish_run, self.run_id)
+        except Exception:  # a cluster that is going away: usage is best effort
+            return total
+        for usage in per_worker.values():
+            for alias, counts in usage.items():
+                into = total.setdefault(alias, {})
+                for name, n in counts.items():
+                    into[name] = into.get(name, 0) + n
+        return total
 
     def _task(self, ref: TaskRef, plan: RowGroupPlan) -> tuple[Any, ...]:
         rg = plan.row_group
@@ -138,7 +244,7 @@ class RunSession:
                 deps,
             )
         fn = tasks.batch_async if is_async else tasks.batch
-        return (fn, self.run_id, column, rg.index, rg.start, rg.size, deps)
+        return (fn, self.run_id, column, rg.index, rg.start, rg.size, deps, ref.after)
 
     def fetch(self, future: Future) -> Any:
         """The result of a finished future."""

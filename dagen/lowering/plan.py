@@ -86,6 +86,8 @@ class TaskRef:
         rows: rows the task covers (cell chunk: chunk size; batch/collect: row group size).
         key: the Dask key.
         dependencies: keys of the tasks whose results this task reads, in argument order.
+        after: key of a task that must finish first without being read (a stateful
+            column's previous row group).
     """
 
     kind: TaskKind
@@ -95,6 +97,7 @@ class TaskRef:
     rows: int
     key: Key
     dependencies: tuple[Key, ...] = field(default=())
+    after: Key | None = None
 
 
 @dataclass(frozen=True)
@@ -122,8 +125,18 @@ class RowGroupPlan:
         run: str,
         cells_per_task: int,
         slugs: dict[str, str] | None = None,
+        previous: int | None = None,
     ) -> RowGroupPlan:
-        """Lower the column graph for one row group (see the module docstring)."""
+        """Lower the column graph for one row group (see the module docstring).
+
+        Args:
+            graph: the column graph.
+            row_group: the row group to lower.
+            run: the run token put in every key.
+            cells_per_task: rows per task of cell-by-cell columns.
+            slugs: key prefixes per column (computed when not given).
+            previous: the row group whose stateful tasks must finish before this one's.
+        """
         slugs = slugs or column_slugs(graph.columns)
         rg = row_group.index
         chunks = range(0, row_group.size, cells_per_task)
@@ -154,7 +167,12 @@ class RowGroupPlan:
             else:
                 deps = tuple(block[up] for up in sorted(graph.upstream[col], key=graph.order.index))
                 key = (slug, run, rg)
-                tasks.append(TaskRef("batch", col, rg, None, row_group.size, key, deps))
+                after = (
+                    (slug, run, previous)
+                    if col in graph.stateful and previous is not None
+                    else None
+                )
+                tasks.append(TaskRef("batch", col, rg, None, row_group.size, key, deps, after))
                 block[col] = key
 
         checkpoint = TaskRef(

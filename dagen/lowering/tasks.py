@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import cloudpickle
@@ -31,6 +31,7 @@ from distributed.diagnostics.plugin import WorkerPlugin
 
 from dagen.errors import ClusterError
 from dagen.generators import BatchContext, CellFailure, ColumnBlock, ColumnGenerator, FailedBlock
+from dagen.models.client import close_clients, scope_usage
 from dagen.sinks.assemble import AssemblySpec, RowGroupResult, assemble_row_group
 
 __all__ = [
@@ -44,6 +45,9 @@ __all__ = [
     "cells_async",
     "checkpoint",
     "collect",
+    "finish_run",
+    "install_shares",
+    "resource_name",
 ]
 
 Chunk = list[dict[str, Any] | CellFailure | None]
@@ -61,6 +65,17 @@ class RunContext:
     seed: int
     generators: dict[str, ColumnGenerator]
     assembly: AssemblySpec
+    stateful: frozenset[str] = frozenset()
+    # model alias -> this worker's share of the model's cluster-wide cap; the same dict
+    # object the LLM generators read (pickled together, so identity survives)
+    ceilings: dict[str, int] = field(default_factory=dict)
+    column_models: dict[str, str] = field(default_factory=dict)  # LLM column -> model alias
+    caps: dict[str, int] = field(default_factory=dict)  # model alias -> max_parallel_requests
+
+
+def resource_name(run_id: str, alias: str) -> str:
+    """The Dask worker resource that caps a model's calls on each worker during a run."""
+    return f"dagen-{run_id}-{alias}"
 
 
 RUNS: dict[str, RunContext] = {}  # run token -> context, per worker process
@@ -178,16 +193,32 @@ def _frame(inputs: Sequence[ColumnBlock], size: int) -> pd.DataFrame:
 
 
 def batch(
-    run_id: str, column: str, rg: int, start: int, size: int, inputs: list[ColumnBlock]
+    run_id: str,
+    column: str,
+    rg: int,
+    start: int,
+    size: int,
+    inputs: list[ColumnBlock],
+    after: Any = None,
 ) -> ColumnBlock:
-    """A full-column column for one row group (sync generators)."""
+    """A full-column column for one row group (sync generators).
+
+    ``after`` is the previous row group's result of a stateful column: an ordering-only
+    dependency, so that its calls happen one row group after another.
+    """
     context = _context(run_id)
     ctx = BatchContext(column, rg, start, size, context.seed)
     return context.generators[column].run_batch(_frame(inputs, size), ctx)
 
 
 async def batch_async(
-    run_id: str, column: str, rg: int, start: int, size: int, inputs: list[ColumnBlock]
+    run_id: str,
+    column: str,
+    rg: int,
+    start: int,
+    size: int,
+    inputs: list[ColumnBlock],
+    after: Any = None,
 ) -> ColumnBlock:
     """A full-column column for one row group (async generators)."""
     context = _context(run_id)
@@ -201,3 +232,20 @@ def checkpoint(run_id: str, rg: int, size: int, blocks: list[ColumnBlock]) -> Ro
     return assemble_row_group(
         dict(zip(spec.columns, blocks, strict=True)), spec, row_group=rg, size=size
     )
+
+
+async def install_shares(run_id: str, shares: dict[str, int], dask_worker: Any = None) -> None:
+    """Give this worker its share of each model's cap: limiter ceiling and Dask resource."""
+    _context(run_id).ceilings.update(shares)
+    await dask_worker.set_resources(**{resource_name(run_id, a): n for a, n in shares.items()})
+
+
+async def finish_run(run_id: str, dask_worker: Any = None) -> dict[str, dict[str, int]]:
+    """Close this worker's model clients of the run; their usage, per model alias."""
+    usage = {alias: u.to_dict() for alias, u in scope_usage(run_id).items()}
+    await close_clients(run_id)
+    if dask_worker is not None and run_id in RUNS:
+        names = [resource_name(run_id, a) for a in RUNS[run_id].caps]
+        if names:
+            await dask_worker.set_resources(**dict.fromkeys(names, 0))
+    return usage

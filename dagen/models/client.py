@@ -68,6 +68,7 @@ __all__ = [
     "RetryPolicy",
     "client_for",
     "close_clients",
+    "scope_usage",
 ]
 
 _MAX_SERVER_MESSAGE = 300
@@ -467,12 +468,12 @@ def _parse_retry_after(value: str | None) -> float | None:
 # -- the per-loop pool ---------------------------------------------------------------
 
 # event loop -> (alias, config as JSON) -> client
-_POOL: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[str, str], ModelClient]]
+_POOL: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[str, str, str], ModelClient]]
 _POOL = weakref.WeakKeyDictionary()
 _POOL_LOCK = threading.Lock()
 
 
-def client_for(config: ModelConfig, *, ceiling: int | None = None) -> ModelClient:
+def client_for(config: ModelConfig, *, ceiling: int | None = None, scope: str = "") -> ModelClient:
     """Return the running loop's client for ``config``, creating it on first use.
 
     The same (loop, alias, config) always gets the same client, hence the same session
@@ -482,13 +483,14 @@ def client_for(config: ModelConfig, *, ceiling: int | None = None) -> ModelClien
         config: the model.
         ceiling: the limiter's ceiling; ``config.max_parallel_requests`` for a new
             client when None. A different value updates an existing client's limiter.
+        scope: keeps clients (and so their usage counters) apart, e.g. one per run.
 
     Raises:
         RuntimeError: no event loop is running (call it from async code).
         ConfigValidationError, ModelAuthError: as ``ModelClient``.
     """
     loop = asyncio.get_running_loop()
-    key = (config.alias, config.model_dump_json())
+    key = (scope, config.alias, config.model_dump_json())
     with _POOL_LOCK:
         clients = _POOL.setdefault(loop, {})
         client = clients.get(key)
@@ -500,10 +502,23 @@ def client_for(config: ModelConfig, *, ceiling: int | None = None) -> ModelClien
     return client
 
 
-async def close_clients() -> None:
-    """Close and forget the running loop's pooled clients."""
+async def close_clients(scope: str | None = None) -> None:
+    """Close and forget the running loop's pooled clients (of one ``scope``, or all)."""
     loop = asyncio.get_running_loop()
     with _POOL_LOCK:
-        clients = _POOL.pop(loop, {})
-    for client in clients.values():
+        pooled = _POOL.get(loop, {})
+        keys = [k for k in pooled if scope is None or k[0] == scope]
+        clients = [pooled.pop(k) for k in keys]
+    for client in clients:
         await client.aclose()
+
+
+def scope_usage(scope: str) -> dict[str, ModelUsage]:
+    """Usage of the pooled clients of ``scope`` on every loop of this process, per alias."""
+    usage: dict[str, ModelUsage] = {}
+    with _POOL_LOCK:
+        for clients in _POOL.values():
+            for (client_scope, alias, _), client in clients.items():
+                if client_scope == scope:
+                    usage.setdefault(alias, ModelUsage()).merge(client.usage)
+    return usage

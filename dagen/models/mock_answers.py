@@ -36,14 +36,18 @@ import json
 import math
 import random
 import re
+import time
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
 __all__ = [
+    "CONTEXT_LENGTH_MESSAGE",
     "Answer",
     "Directives",
     "build_answer",
+    "completion_body",
+    "error_body",
     "message_text",
     "parse_directives",
     "request_digest",
@@ -100,6 +104,21 @@ _OBJECTS = ("a steady trend", "an unusual pattern", "three key points", "a simpl
 _ENDINGS = (".", " today.", " in short.", " overall.")
 _WORDS = ("alpha", "amber", "birch", "cedar", "delta", "ember", "fjord", "grove", "harbor",
           "iris", "juniper", "kestrel", "lumen", "maple", "nova", "orchid")  # fmt: skip
+
+
+CONTEXT_LENGTH_MESSAGE = (
+    "This model's maximum context length is 4096 tokens. However, your messages resulted in "
+    "{n} tokens. Please reduce the length of the messages."
+)
+_ERROR_TYPES = {  # status -> OpenAI error (type, code)
+    400: ("invalid_request_error", None),
+    401: ("invalid_request_error", "invalid_api_key"),
+    403: ("permission_error", None),
+    404: ("not_found_error", "model_not_found"),
+    413: ("invalid_request_error", "request_too_large"),
+    422: ("invalid_request_error", None),
+    429: ("rate_limit_error", "rate_limit_exceeded"),
+}
 
 
 @dataclass(frozen=True)
@@ -235,6 +254,34 @@ def build_answer(
     if reasoning:
         thought = f"Request {digest.hex()[:8]} asks for {kind}; I answer it directly and briefly."
     return Answer(content=content, reasoning_content=thought, kind=kind, malformed=malformed)
+
+
+def completion_body(
+    model: str, answer: Answer, *, prompt_tokens: int, completion_id: str
+) -> dict[str, Any]:
+    """The OpenAI ``chat.completion`` JSON for an answer (token counts are at least 1)."""
+    message: dict[str, Any] = {"role": "assistant", "content": answer.content}
+    if answer.reasoning_content is not None:
+        message["reasoning_content"] = answer.reasoning_content
+    prompt, completion = max(1, prompt_tokens), max(1, word_count(answer.content))
+    return {
+        "id": completion_id,
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
+        "usage": {
+            "prompt_tokens": prompt,
+            "completion_tokens": completion,
+            "total_tokens": prompt + completion,
+        },
+    }
+
+
+def error_body(status: int, message: str, code: str | None = None) -> dict[str, Any]:
+    """The OpenAI error JSON ``{"error": {"message", "type", "code"}}`` for a status."""
+    kind, default_code = _ERROR_TYPES.get(status, ("server_error", None))
+    return {"error": {"message": message, "type": kind, "code": code or default_code}}
 
 
 def schema_value(schema: Any, rng: random.Random) -> Any:

@@ -16,19 +16,20 @@ single rows can be targeted with directives embedded in a prompt:
 Endpoints: ``POST /v1/chat/completions`` (non-streaming), ``GET /v1/models``, ``GET /stats``,
 ``POST /stats/reset``, ``GET|POST /admin/settings``.
 
-State (``_State``, one per app): the current settings, the fault RNG, the counters
-(``_Stats``: global and per model), the models seen, and the fail-times counts
-(``digest -> failures answered so far``, bounded). ``in_flight`` counts completion requests
-being served: from the moment a request passes the auth, body and ``max_concurrency``
-checks until its answer (200, a dice 429/500, a directive status) is sent. Requests rejected
-because ``max_concurrency`` was reached are answered 429 at once and never count as in
-flight, so ``peak_concurrency`` (the largest ``in_flight`` ever, since the last reset) is
-exactly what a test reads to prove a client-side concurrency cap held. ``latency``,
-``jitter`` and the sleep directive apply to every in-flight request, faults included.
+State (``_State``, one per app): the settings, the fault RNG, the counters (global and per
+model; ``/stats/reset`` zeroes them in place but keeps what is in flight), the models seen
+and the fail-times counts (``digest -> 500s answered so far``, bounded, reset with the
+stats). ``in_flight`` counts completion requests being served: from the moment a request
+passes the auth, body and ``max_concurrency`` checks until its answer (200, a dice 429/500,
+a directive status) is sent. Requests rejected because ``max_concurrency`` was reached are
+answered 429 at once and never count as in flight, so ``peak_concurrency`` (the largest
+``in_flight`` since the last reset) is what a test reads to prove a client-side concurrency
+cap held. ``latency``, ``jitter`` and the sleep directive delay every in-flight request,
+faults included.
 
 Example:
-    >>> with MockServerThread(MockServerSettings(port=0, latency=0.01)) as base_url:
-    ...     ...  # point a ModelConfig's endpoint at base_url ("http://127.0.0.1:PORT/v1")
+    >>> with MockServerThread(MockServerSettings(port=0, latency=0.01)) as server:
+    ...     ...  # point a ModelConfig's endpoint at server.url ("http://127.0.0.1:PORT/v1")
 
     $ python -m dagen.models.mock_server --port 0 --latency 0.2 --rate-limit-rate 0.1
     dagen mock-llm listening on http://127.0.0.1:41234/v1
@@ -36,8 +37,10 @@ Example:
 
 from __future__ import annotations
 
+import abc
 import argparse
 import asyncio
+import contextlib
 import dataclasses
 import hmac
 import json
@@ -51,16 +54,20 @@ import threading
 import time
 import urllib.request
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from aiohttp import web
 
 from dagen.errors import ConfigValidationError, RunError
 from dagen.models.mock_answers import (
+    CONTEXT_LENGTH_MESSAGE,
     Directives,
     build_answer,
+    completion_body,
+    error_body,
     message_text,
     parse_directives,
     request_digest,
@@ -77,31 +84,8 @@ __all__ = [
 ]
 
 READY_LINE = "dagen mock-llm listening on {url}"
-RUNTIME_FIELDS = (
-    "latency",
-    "jitter",
-    "max_concurrency",
-    "error_rate",
-    "rate_limit_rate",
-    "malformed_rate",
-    "retry_after",
-    "seed",
-)
 DEFAULT_MODEL = "mock-model"
 _FAIL_TIMES_MAX = 100_000  # bound on the fail-times dict (oldest entries are dropped)
-_CONTEXT_LENGTH = (
-    "This model's maximum context length is 4096 tokens. However, your messages resulted in "
-    "{n} tokens. Please reduce the length of the messages."
-)
-_ERROR_TYPES = {
-    400: ("invalid_request_error", None),
-    401: ("invalid_request_error", "invalid_api_key"),
-    403: ("permission_error", None),
-    404: ("not_found_error", "model_not_found"),
-    413: ("invalid_request_error", "request_too_large"),
-    422: ("invalid_request_error", None),
-    429: ("rate_limit_error", "rate_limit_exceeded"),
-}
 
 
 @dataclass(frozen=True)
@@ -135,91 +119,92 @@ class MockServerSettings:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        def bad(name: str, want: str) -> ConfigValidationError:
+        for name, (valid, want) in _CHECKS.items():
             value = getattr(self, name)
-            return ConfigValidationError(f"mock server setting {name}={value!r}: want {want}")
-
-        for name in ("latency", "jitter"):
-            if not _is_number(getattr(self, name)) or getattr(self, name) < 0:
-                raise bad(name, "a number >= 0")
-        for name in ("error_rate", "rate_limit_rate", "malformed_rate"):
-            if not _is_number(getattr(self, name)) or not 0 <= getattr(self, name) <= 1:
-                raise bad(name, "a probability between 0 and 1")
-        mc, ra = self.max_concurrency, self.retry_after
-        if mc is not None and (not isinstance(mc, int) or isinstance(mc, bool) or mc < 0):
-            raise bad("max_concurrency", "None or an integer >= 0")
-        if ra is not None and (not _is_number(ra) or ra < 0):
-            raise bad("retry_after", "None or a number >= 0")
-        if not isinstance(self.port, int) or not 0 <= self.port <= 65535:
-            raise bad("port", "an integer port, 0 for any free port")
-        if not isinstance(self.seed, int):
-            raise bad("seed", "an integer")
+            if not valid(value):
+                raise ConfigValidationError(f"mock server setting {name}={value!r}: want {want}")
 
     def runtime(self) -> dict[str, Any]:
         """The settings ``POST /admin/settings`` may change, as a JSON-able dict."""
         return {name: getattr(self, name) for name in RUNTIME_FIELDS}
 
 
+# The settings POST /admin/settings may change: all but where to listen and the key.
+RUNTIME_FIELDS = tuple(
+    f.name
+    for f in dataclasses.fields(MockServerSettings)
+    if f.name not in ("host", "port", "api_key")
+)
+
+
 def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+_POSITIVE = (lambda v: _is_number(v) and v >= 0, "a number >= 0")
+_PROBABILITY = (lambda v: _is_number(v) and 0 <= v <= 1, "a probability between 0 and 1")
+_CHECKS: dict[str, tuple[Any, str]] = {  # setting -> (is it valid?, what is wanted)
+    "port": (lambda v: _is_count(v) and v <= 65535, "a port, 0 for any free port"),
+    "latency": _POSITIVE,
+    "jitter": _POSITIVE,
+    "max_concurrency": (lambda v: v is None or _is_count(v), "None or an integer >= 0"),
+    "error_rate": _PROBABILITY,
+    "rate_limit_rate": _PROBABILITY,
+    "malformed_rate": _PROBABILITY,
+    "retry_after": (lambda v: v is None or _POSITIVE[0](v), "None or a number >= 0"),
+    "seed": (lambda v: isinstance(v, int), "an integer"),
+}
 
 
 # -- state ---------------------------------------------------------------------------
 
 
-class _ModelStats:
-    __slots__ = ("completed", "in_flight", "peak_concurrency", "rate_limited", "requests")
-
-    def __init__(self, in_flight: int = 0) -> None:
-        self.requests = self.completed = self.rate_limited = 0
-        self.in_flight = self.peak_concurrency = in_flight
-
-    def enter(self) -> None:
-        self.in_flight += 1
-        self.peak_concurrency = max(self.peak_concurrency, self.in_flight)
-
-    def to_dict(self) -> dict[str, int]:
-        return {name: getattr(self, name) for name in self.__slots__}
+_MODEL_COUNTERS = ("requests", "completed", "in_flight", "peak_concurrency", "rate_limited")
+_COUNTERS = (*_MODEL_COUNTERS, "server_errors", "client_errors", "malformed")
 
 
-class _Stats(_ModelStats):
-    """Global counters plus ``by_model`` (model name -> its counters)."""
+def _enter(counters: dict[str, int]) -> None:
+    counters["in_flight"] += 1
+    counters["peak_concurrency"] = max(counters["peak_concurrency"], counters["in_flight"])
 
-    __slots__ = ("by_model", "client_errors", "malformed", "server_errors")
 
-    def __init__(self, previous: _Stats | None = None) -> None:
-        # A reset keeps what is in flight now, so counts never go negative.
-        super().__init__(previous.in_flight if previous else 0)
-        self.server_errors = self.client_errors = self.malformed = 0
-        self.by_model: dict[str, _ModelStats] = {}
-        for name, old in (previous.by_model if previous else {}).items():
-            if old.in_flight:
-                self.by_model[name] = _ModelStats(old.in_flight)
-
-    def model(self, name: str) -> _ModelStats:
-        stats = self.by_model.get(name)
-        if stats is None:
-            stats = self.by_model[name] = _ModelStats()
-        return stats
-
-    def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {name: getattr(self, name) for name in _ModelStats.__slots__}
-        out.update(server_errors=self.server_errors, client_errors=self.client_errors)
-        out["malformed"] = self.malformed
-        out["by_model"] = {name: s.to_dict() for name, s in self.by_model.items()}
-        return out
+def _zero(counters: dict[str, int]) -> None:
+    # In place, and what is in flight stays in flight: the handlers serving it hold these
+    # very dicts and decrement them when they answer, so counts never go negative.
+    for name in counters:
+        counters[name] = 0 if name != "in_flight" else counters[name]
+    counters["peak_concurrency"] = counters["in_flight"]
 
 
 class _State:
     def __init__(self, settings: MockServerSettings) -> None:
         self.settings = settings
         self.rng = random.Random(settings.seed)
-        self.stats = _Stats()
+        self.stats = dict.fromkeys(_COUNTERS, 0)  # counter -> value
+        self.by_model: dict[str, dict[str, int]] = {}  # model -> counter -> value
         self.models: dict[str, None] = {DEFAULT_MODEL: None}  # insertion-ordered set
         self.failures: OrderedDict[bytes, int] = OrderedDict()  # digest -> 500s answered
 
+    def model_stats(self, model: str) -> dict[str, int]:
+        counters = self.by_model.get(model)
+        if counters is None:
+            counters = self.by_model[model] = dict.fromkeys(_MODEL_COUNTERS, 0)
+        return counters
+
+    def stats_json(self) -> dict[str, Any]:
+        return {**self.stats, "by_model": self.by_model}
+
     def reset(self) -> None:
-        self.stats = _Stats(self.stats)
+        _zero(self.stats)
+        for model, counters in list(self.by_model.items()):
+            if counters["in_flight"]:
+                _zero(counters)
+            else:
+                del self.by_model[model]
         self.failures.clear()
 
     def authorized(self, request: web.Request) -> bool:
@@ -230,35 +215,24 @@ class _State:
         return hmac.compare_digest(given.encode(), f"Bearer {key}".encode())
 
     def reply(
-        self, status: int, payload: Any, model: _ModelStats | None, headers: Any = None
+        self, status: int, payload: Any, model: dict[str, int] | None, headers: Any = None
     ) -> web.Response:
         """Count the answer in the stats and build the response."""
-        stats = self.stats
-        if status == 200:
-            stats.completed += 1
-        elif status == 429:
-            stats.rate_limited += 1
-        elif status >= 500:
-            stats.server_errors += 1
-        elif status >= 400:
-            stats.client_errors += 1
-        if model is not None:
-            model.completed += status == 200
-            model.rate_limited += status == 429
-        body = json.dumps(payload).encode()
-        return web.Response(
-            status=status, body=body, content_type="application/json", headers=headers
-        )
+        counter = "completed" if status == 200 else "rate_limited" if status == 429 else None
+        if counter is None:
+            counter = "server_errors" if status >= 500 else "client_errors"
+        self.stats[counter] += 1
+        if model is not None and counter in model:
+            model[counter] += 1
+        return web.json_response(payload, status=status, headers=headers)
 
     def error(
-        self, status: int, message: str, model: _ModelStats | None, code: str | None = None
+        self, status: int, message: str, model: dict[str, int] | None, code: str | None = None
     ) -> web.Response:
-        kind, default_code = _ERROR_TYPES.get(status, ("server_error", None))
-        payload = {"error": {"message": message, "type": kind, "code": code or default_code}}
         headers = None
         if status == 429 and self.settings.retry_after is not None:
             headers = {"Retry-After": f"{self.settings.retry_after:g}"}
-        return self.reply(status, payload, model, headers)
+        return self.reply(status, error_body(status, message, code), model, headers)
 
 
 STATE_KEY = web.AppKey("dagen_mock_state", _State)
@@ -270,24 +244,26 @@ STATE_KEY = web.AppKey("dagen_mock_state", _State)
 async def _chat_completions(request: web.Request) -> web.Response:
     state = request.app[STATE_KEY]
     stats = state.stats
-    stats.requests += 1
+    stats["requests"] += 1
     try:
         body = json.loads(await request.read())
     except ValueError:
         return state.error(400, "The request body is not valid JSON.", None)
     if not isinstance(body, dict):
         return state.error(400, "The request body must be a JSON object.", None)
-    model = body.get("model") if isinstance(body.get("model"), str) else DEFAULT_MODEL
-    per_model = stats.model(model)
-    per_model.requests += 1
+    model = body["model"] if isinstance(body.get("model"), str) else DEFAULT_MODEL
+    per_model = state.model_stats(model)
+    per_model["requests"] += 1
     state.models[model] = None
     if not state.authorized(request):
         return state.error(401, "Incorrect API key provided.", per_model)
     messages = body.get("messages")
-    if not isinstance(messages, list) or not messages:
-        return state.error(400, "'messages' must be a non-empty list.", per_model)
-    if not all(isinstance(m, dict) for m in messages):
-        return state.error(400, "Each message must be an object.", per_model)
+    if (
+        not isinstance(messages, list)
+        or not messages
+        or not all(isinstance(m, dict) for m in messages)
+    ):
+        return state.error(400, "'messages' must be a non-empty list of objects.", per_model)
     if body.get("stream"):
         return state.error(400, "The mock server does not support stream=true.", per_model)
     try:
@@ -295,10 +271,10 @@ async def _chat_completions(request: web.Request) -> web.Response:
     except ValueError as exc:
         return state.error(400, str(exc), per_model)
     settings = state.settings
-    if settings.max_concurrency is not None and stats.in_flight >= settings.max_concurrency:
+    if settings.max_concurrency is not None and stats["in_flight"] >= settings.max_concurrency:
         return state.error(429, "Too many concurrent requests.", per_model)
-    stats.enter()
-    per_model.enter()
+    _enter(stats)
+    _enter(per_model)
     try:
         delay = settings.latency + directives.sleep
         if settings.jitter:
@@ -307,8 +283,8 @@ async def _chat_completions(request: web.Request) -> web.Response:
             await asyncio.sleep(delay)
         return _answer(state, body, model, messages, directives, per_model)
     finally:
-        stats.in_flight -= 1
-        per_model.in_flight -= 1
+        stats["in_flight"] -= 1
+        per_model["in_flight"] -= 1
 
 
 def _answer(
@@ -317,16 +293,16 @@ def _answer(
     model: str,
     messages: list[dict[str, Any]],
     directives: Directives,
-    per_model: _ModelStats,
+    per_model: dict[str, int],
 ) -> web.Response:
     settings, rng = state.settings, state.rng
     words = sum(word_count(message_text(m.get("content"))) for m in messages)
     if directives.status is not None and directives.status != 200:
         if directives.status == 400 and directives.context_length:
-            message = _CONTEXT_LENGTH.format(n=max(words, 4097))
-            return state.error(400, message, per_model, code="context_length_exceeded")
-        message = f"Mock error {directives.status} requested by the prompt."
-        return state.error(directives.status, message, per_model)
+            text = CONTEXT_LENGTH_MESSAGE.format(n=max(words, 4097))
+            return state.error(400, text, per_model, code="context_length_exceeded")
+        text = f"Mock error {directives.status} requested by the prompt."
+        return state.error(directives.status, text, per_model)
     digest = request_digest(model, messages)
     if directives.fail_times:
         failed = state.failures.get(digest, 0)
@@ -335,9 +311,10 @@ def _answer(
             state.failures.move_to_end(digest)
             while len(state.failures) > _FAIL_TIMES_MAX:
                 state.failures.popitem(last=False)
-            return state.error(500, f"Mock failure {failed + 1} of {directives.fail_times}.", None)
+            text = f"Mock failure {failed + 1} of {directives.fail_times}."
+            return state.error(500, text, per_model)
     if settings.error_rate and rng.random() < settings.error_rate:
-        return state.error(500, "The mock server had an error (injected).", None)
+        return state.error(500, "The mock server had an error (injected).", per_model)
     if settings.rate_limit_rate and rng.random() < settings.rate_limit_rate:
         return state.error(429, "Rate limit reached (injected).", per_model)
     has_assistant = any(m.get("role") == "assistant" for m in messages)
@@ -355,24 +332,9 @@ def _answer(
         reasoning="reasoning_effort" in body or "reason" in model.lower(),
         digest=digest,
     )
-    state.stats.malformed += answer.malformed
-    message: dict[str, Any] = {"role": "assistant", "content": answer.content}
-    if answer.reasoning_content is not None:
-        message["reasoning_content"] = answer.reasoning_content
-    completion = max(1, word_count(answer.content))
-    prompt = max(1, words)
-    payload = {
-        "id": f"chatcmpl-{digest.hex()[:12]}{state.stats.completed:06d}",
-        "object": "chat.completion",
-        "created": int(time.time()),
-        "model": model,
-        "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
-        "usage": {
-            "prompt_tokens": prompt,
-            "completion_tokens": completion,
-            "total_tokens": prompt + completion,
-        },
-    }
+    state.stats["malformed"] += answer.malformed
+    completion_id = f"chatcmpl-{digest.hex()[:12]}{state.stats['completed']:06d}"
+    payload = completion_body(model, answer, prompt_tokens=words, completion_id=completion_id)
     return state.reply(200, payload, per_model)
 
 
@@ -387,13 +349,13 @@ async def _models(request: web.Request) -> web.Response:
 
 
 async def _stats(request: web.Request) -> web.Response:
-    return web.json_response(request.app[STATE_KEY].stats.to_dict())
+    return web.json_response(request.app[STATE_KEY].stats_json())
 
 
 async def _stats_reset(request: web.Request) -> web.Response:
     state = request.app[STATE_KEY]
     state.reset()
-    return web.json_response(state.stats.to_dict())
+    return web.json_response(state.stats_json())
 
 
 async def _admin_settings(request: web.Request) -> web.Response:
@@ -401,17 +363,11 @@ async def _admin_settings(request: web.Request) -> web.Response:
     if request.method == "POST":
         try:
             changes = json.loads(await request.read())
-        except ValueError:
-            changes = None
-        if not isinstance(changes, dict):
-            return web.json_response({"error": {"message": "want a JSON object"}}, status=400)
-        unknown = sorted(set(changes) - set(RUNTIME_FIELDS))
-        if unknown:
-            message = f"settings {unknown} cannot be changed; allowed: {list(RUNTIME_FIELDS)}"
-            return web.json_response({"error": {"message": message}}, status=400)
-        try:
+            unknown = sorted(set(changes) - set(RUNTIME_FIELDS))
+            if unknown:
+                raise ConfigValidationError(f"{unknown} cannot change; only {RUNTIME_FIELDS}")
             settings = dataclasses.replace(state.settings, **changes)
-        except ConfigValidationError as exc:
+        except (ValueError, TypeError, ConfigValidationError) as exc:  # not a JSON object too
             return web.json_response({"error": {"message": str(exc)}}, status=400)
         if "seed" in changes:
             state.rng = random.Random(settings.seed)
@@ -451,40 +407,57 @@ async def _start(settings: MockServerSettings) -> tuple[web.AppRunner, str]:
 
 
 def _raise_fd_limit() -> None:
-    try:
+    try:  # thousands of concurrent connections need thousands of descriptors
         import resource
 
         soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-        want = hard if hard != resource.RLIM_INFINITY else 65536
+        want = 65536 if hard == resource.RLIM_INFINITY else min(hard, 65536)
         if soft != resource.RLIM_INFINITY and soft < want:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (min(want, 65536), hard))
+            resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
     except (ImportError, ValueError, OSError):  # not on this platform, or not allowed
         pass
+
+
+def _serve_forever(
+    loop: asyncio.AbstractEventLoop, settings: MockServerSettings, ready: Callable[[str], None]
+) -> None:
+    """Serve on ``loop`` until ``loop.stop()``; call ``ready(url)`` once listening."""
+    try:
+        runner, url = loop.run_until_complete(_start(settings))
+        ready(url)
+        loop.run_forever()
+        loop.run_until_complete(runner.cleanup())
+    finally:
+        loop.close()
 
 
 def serve(settings: MockServerSettings) -> None:
     """Serve until SIGINT or SIGTERM; print the readiness line once listening."""
     _raise_fd_limit()
-
-    async def run() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        runner, url = await _start(settings)
-        print(READY_LINE.format(url=url), flush=True)
-        try:
-            await stop.wait()
-        finally:
-            await runner.cleanup()
-
-    asyncio.run(run())
+    loop = asyncio.new_event_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, loop.stop)
+    _serve_forever(loop, settings, lambda url: print(READY_LINE.format(url=url), flush=True))
 
 
-class _Admin:
-    """HTTP helpers shared by the thread and process handles (``url`` is the /v1 base)."""
+class _Handle(abc.ABC):
+    """What the thread and process handles share: start/stop as a context manager, and
+    HTTP helpers for the stats and settings (``url`` is the ``/v1`` base)."""
 
     url: str
+
+    @abc.abstractmethod
+    def start(self) -> str: ...
+
+    @abc.abstractmethod
+    def stop(self) -> None: ...
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
 
     def _call(self, method: str, path: str, data: dict[str, Any] | None = None) -> Any:
         root = self.url.removesuffix("/v1")
@@ -507,12 +480,13 @@ class _Admin:
         return self._call("POST", "/admin/settings", settings)  # type: ignore[no-any-return]
 
 
-class MockServerThread(_Admin):
+class MockServerThread(_Handle):
     """The mock server on its own event loop in a background thread.
 
     Example:
-        >>> with MockServerThread(MockServerSettings(port=0)) as url:
-        ...     pass
+        >>> with MockServerThread(MockServerSettings(port=0)) as server:
+        ...     server.url.endswith("/v1")
+        True
     """
 
     def __init__(self, settings: MockServerSettings | None = None) -> None:
@@ -521,8 +495,7 @@ class MockServerThread(_Admin):
         self._ready = threading.Event()
         self._error: BaseException | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._stop: asyncio.Event | None = None
-        self._thread: threading.Thread | None = None
+        self._thread = threading.Thread(target=self._run, name="dagen-mock-llm", daemon=True)
 
     def start(self, timeout: float = 30.0) -> str:
         """Start serving; return the ``/v1`` base URL once listening.
@@ -530,7 +503,6 @@ class MockServerThread(_Admin):
         Raises:
             RunError: the server did not start.
         """
-        self._thread = threading.Thread(target=self._run, name="dagen-mock-llm", daemon=True)
         self._thread.start()
         if not self._ready.wait(timeout):
             raise RunError(f"mock LLM server thread did not start within {timeout}s")
@@ -539,42 +511,27 @@ class MockServerThread(_Admin):
         return self.url
 
     def _run(self) -> None:
-        loop = self._loop = asyncio.new_event_loop()
+        def ready(url: str) -> None:
+            self.url = url
+            self._ready.set()
+
+        self._loop = asyncio.new_event_loop()
         try:
-            loop.run_until_complete(self._main())
+            _serve_forever(self._loop, self.settings, ready)
         except BaseException as exc:  # handed to start() in the calling thread
             self._error = exc
         finally:
             self._ready.set()
-            loop.close()
-
-    async def _main(self) -> None:
-        self._stop = asyncio.Event()
-        runner, self.url = await _start(self.settings)
-        self._ready.set()
-        try:
-            await self._stop.wait()
-        finally:
-            await runner.cleanup()
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop serving and join the thread."""
-        if self._loop is not None and self._stop is not None and not self._loop.is_closed():
-            try:
-                self._loop.call_soon_threadsafe(self._stop.set)
-            except RuntimeError:  # the loop closed meanwhile
-                pass
-        if self._thread is not None:
+        if self._loop is not None and self._thread.is_alive():
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+                self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(timeout)
 
-    def __enter__(self) -> str:
-        return self.start()
 
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-
-class MockServerProcess(_Admin):
+class MockServerProcess(_Handle):
     """The mock server as a separate ``python -m dagen.models.mock_server`` process.
 
     The process always binds port 0 (a free port) on ``settings.host``; ``settings.port``
@@ -600,7 +557,7 @@ class MockServerProcess(_Admin):
         for f in dataclasses.fields(self.settings):
             value = 0 if f.name == "port" else getattr(self.settings, f.name)
             if value is not None:
-                args += ["--" + f.name.replace("_", "-"), str(value)]
+                args += [_flag(f.name), str(value)]
         return args
 
     def start(self) -> str:
@@ -609,10 +566,9 @@ class MockServerProcess(_Admin):
         Raises:
             RunError: the process exited or stayed silent for ``startup_timeout`` seconds.
         """
-        package_root = str(Path(__file__).resolve().parents[2])
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
-        env["PYTHONUNBUFFERED"] = "1"
+        root = str(Path(__file__).resolve().parents[2])  # the directory holding dagen/
+        path = os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))
+        env = {**os.environ, "PYTHONPATH": path, "PYTHONUNBUFFERED": "1"}
         self.process = subprocess.Popen(
             self.argv(), stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True, env=env
         )
@@ -655,32 +611,21 @@ class MockServerProcess(_Admin):
             self.process.kill()
             self.process.wait()
 
-    def __enter__(self) -> MockServerProcess:
-        self.start()
-        return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
 
 
 def main(argv: list[str] | None = None) -> None:
     """Command line entry point: ``python -m dagen.models.mock_server --port 0 ...``."""
     parser = argparse.ArgumentParser(
         prog="python -m dagen.models.mock_server",
-        description="Serve a deterministic OpenAI-compatible mock LLM on loopback.",
+        description="Serve a deterministic OpenAI-compatible mock LLM on loopback "
+        "(flags: see MockServerSettings; --port 0 picks a free port).",
     )
-    defaults = MockServerSettings()
-    parser.add_argument("--host", default=defaults.host)
-    parser.add_argument("--port", type=int, default=defaults.port, help="0 = any free port")
-    parser.add_argument("--latency", type=float, default=0.0, help="seconds per completion")
-    parser.add_argument("--jitter", type=float, default=0.0, help="uniform +- seconds")
-    parser.add_argument("--max-concurrency", type=int, default=None)
-    parser.add_argument("--error-rate", type=float, default=0.0, help="probability of 500")
-    parser.add_argument("--rate-limit-rate", type=float, default=0.0, help="probability of 429")
-    parser.add_argument("--malformed-rate", type=float, default=0.0)
-    parser.add_argument("--retry-after", type=float, default=None, help="seconds, on 429s")
-    parser.add_argument("--api-key", default=None)
-    parser.add_argument("--seed", type=int, default=0)
+    for f in dataclasses.fields(MockServerSettings):
+        kind = {"int": int, "flo": float}.get(str(f.type)[:3], str)  # from the annotation
+        parser.add_argument(_flag(f.name), type=kind, default=f.default, metavar=kind.__name__)
     args = parser.parse_args(argv)
     try:
         settings = MockServerSettings(**vars(args))

@@ -38,6 +38,7 @@ from dagen.graph import ColumnGraph
 from dagen.lowering.cluster import RunSession, open_client
 from dagen.lowering.plan import RowGroup, RowGroupPlan, column_slugs, row_groups
 from dagen.lowering.tasks import RunContext
+from dagen.runner.models import resolved_models
 from dagen.runner.result import GenerationResult
 from dagen.sinks.assemble import AssemblySpec, RowGroupResult
 from dagen.sinks.metadata import RunMetadata
@@ -86,14 +87,15 @@ def generate(
     if num_records < 1:
         raise RunError(f"num_records must be at least 1, got {num_records}")
     settings = settings or RunSettings()
-    run = _Run(config, num_records, settings)
     sink = ParquetSink(output_dir) if output_dir is not None else MemorySink()
-    sink.open(overwrite=overwrite)
-    with (
-        open_client(client, scheduler, settings.cluster, slots=run.slots) as dask_client,
-        RunSession(dask_client, run.context) as session,
-    ):
-        run.execute(session, sink)
+    with resolved_models(config) as resolved:
+        run = _Run(resolved, num_records, settings)
+        sink.open(overwrite=overwrite)
+        with (
+            open_client(client, scheduler, settings.cluster, slots=run.slots) as dask_client,
+            RunSession(dask_client, run.context) as session,
+        ):
+            run.execute(session, sink)
     return GenerationResult(
         output_dir=Path(output_dir) if output_dir is not None else None,
         metadata=run.metadata.to_dict(),
@@ -108,7 +110,9 @@ class _Run:
         self.config = config
         self.settings = settings
         self.graph = ColumnGraph.from_config(config)
-        generators = build_generators(config, self.graph)
+        self.run_id = "r" + secrets.token_hex(4)
+        ceilings: dict[str, int] = {}
+        generators = build_generators(config, self.graph, ceilings, self.run_id)
         outputs = {c.name: (c.name, *c.side_effect_columns) for c in config.columns}
         all_outputs = [o for outs in outputs.values() for o in outs]
         assembly = AssemblySpec(
@@ -119,15 +123,29 @@ class _Run:
         )
         seed = settings.seed if settings.seed is not None else config.seed
         self.seed = seed if seed is not None else secrets.randbelow(2**31)
-        self.run_id = "r" + secrets.token_hex(4)
-        self.context = RunContext(self.run_id, self.seed, generators, assembly)
+        column_models = {c.name: c.model_alias for c in config.columns if c.model_alias is not None}
+        caps = {
+            m.alias: m.max_parallel_requests
+            for m in config.models
+            if m.alias in column_models.values()
+        }
+        self.context = RunContext(
+            self.run_id,
+            self.seed,
+            generators,
+            assembly,
+            self.graph.stateful,
+            ceilings,
+            column_models,
+            caps,
+        )
         self.slugs = column_slugs(self.graph.columns)
         self.row_groups = row_groups(num_records, settings.row_group_size)
         self.tracker = CompletionTracker()
         # task slots per worker when dagen starts the cluster: async model calls hold a slot
         # while they wait, so give each worker room for its share of every model's cap
-        caps = sum(m.max_parallel_requests for m in config.models)
-        self.slots = max(2, caps // max(settings.cluster.n_workers or 2, 1) + 2)
+        workers = settings.cluster.n_workers or 2
+        self.slots = 2 + sum(-(-cap // workers) for cap in self.context.caps.values())
         self.metadata = RunMetadata(
             config=config.to_dict(),
             fingerprint=config.fingerprint(),
@@ -136,13 +154,14 @@ class _Run:
             row_group_size=settings.row_group_size,
         )
 
-    def plan(self, row_group: RowGroup) -> RowGroupPlan:
+    def plan(self, row_group: RowGroup, previous: int | None) -> RowGroupPlan:
         return RowGroupPlan.build(
             self.graph,
             row_group,
             run=self.run_id,
             cells_per_task=self.settings.cells_per_task,
             slugs=self.slugs,
+            previous=previous,
         )
 
     def execute(self, session: RunSession, sink: ParquetSink | MemorySink) -> None:
@@ -151,15 +170,23 @@ class _Run:
         in_flight: dict[int, dict[Any, Any]] = {}  # rg -> key -> future
         starts = {rg.index: rg.start for rg in self.row_groups}
         watcher = Watcher(session.client)
+        previous: int | None = None
+        stateful_tail: dict[Any, Any] = {}
         started = time.perf_counter()
         self.max_live_tasks = 0
         last_log = started
+        session.install_shares()
         try:
             while pending or in_flight:
                 while pending and len(in_flight) < self.settings.max_concurrent_row_groups:
                     row_group = pending.popleft()
-                    plan = self.plan(row_group)
-                    futures = session.submit(plan)
+                    plan = self.plan(row_group, previous)
+                    futures = session.submit(plan, stateful_tail)
+                    previous = row_group.index
+                    # the last stateful task of each column, held until the next one waits on it
+                    stateful_tail = {
+                        r.key: futures[r.key] for r in plan.tasks if r.column in self.graph.stateful
+                    }
                     in_flight[row_group.index] = futures
                     watcher.add(plan.tasks, futures)
                     self.tracker.admit(
@@ -171,9 +198,11 @@ class _Run:
                 for finished in watcher.next_batch():
                     self._on_finished(finished, session, sink, in_flight, starts)
                 interval = self.settings.progress_interval
-                if interval is not None and time.perf_counter() - last_log >= interval:
+                if time.perf_counter() - last_log >= (interval or 5.0):
                     last_log = time.perf_counter()
-                    self._log_progress(started)
+                    session.install_shares()  # workers may have come or gone
+                    if interval is not None:
+                        self._log_progress(started)
             self.metadata.status = "complete"
         except BaseException as exc:
             self.metadata.status = "stopped"
@@ -182,6 +211,7 @@ class _Run:
             raise
         finally:
             watcher.clear()
+            self.metadata.usage = session.finish()
             self.metadata.timings["generation_seconds"] = round(time.perf_counter() - started, 3)
             self.metadata.timings["max_live_tasks"] = self.max_live_tasks
             sink.write_metadata(self.metadata.to_dict())

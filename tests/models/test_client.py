@@ -273,7 +273,7 @@ def test_client_side_cap_holds_at_the_server(server, make_config):
 
     asyncio.run(scenario())
     stats = server.stats()
-    assert stats["completed"] == 60 and stats["peak_concurrency"] == 6
+    assert stats["completed"] == 60 and 4 <= stats["peak_concurrency"] <= 6
 
 
 def test_client_for_pools_one_client_per_loop_and_config(server, make_config):

@@ -74,7 +74,7 @@ def test_text_answer_is_deterministic_and_quotes_the_prompt(server, post_chat):
     assert usage["total_tokens"] == usage["prompt_tokens"] + usage["completion_tokens"]
 
 
-class Colour(str, enum.Enum):
+class Colour(enum.StrEnum):
     RED = "red"
     GREEN = "green"
     BLUE = "blue"
@@ -164,9 +164,13 @@ def test_schema_generator_covers_the_supported_keywords():
         assert len(value["k"]) <= 2
 
 
-def test_json_object_mode_answers_a_json_object(server, post_chat):
+def test_json_object_mode_and_guided_json_answer_json(server, post_chat):
     _, _, data = post_chat(server.url, chat_body("any", response_format={"type": "json_object"}))
     assert isinstance(json.loads(data["choices"][0]["message"]["content"]), dict)
+    guided = {"type": "array", "items": {"type": "integer"}, "minItems": 2}
+    _, _, data = post_chat(server.url, chat_body("vllm style", guided_json=guided))
+    values = json.loads(data["choices"][0]["message"]["content"])
+    assert len(values) >= 2 and all(isinstance(v, int) for v in values)
 
 
 @pytest.mark.parametrize("lang", ["python", "SQL", "rust"])
@@ -270,7 +274,7 @@ def test_stats_count_every_outcome(server, post_chat):
 
 
 def test_peak_concurrency_counts_served_requests_not_rejected_ones(server):
-    server.set(latency=0.3)
+    server.set(latency=0.5)
     statuses = asyncio.run(fire(server.url, [chat_body(f"r{i}") for i in range(20)]))
     assert statuses == [200] * 20
     assert server.stats()["peak_concurrency"] == 20
@@ -282,6 +286,24 @@ def test_peak_concurrency_counts_served_requests_not_rejected_ones(server):
     assert statuses.count(200) == 5 and statuses.count(429) == 15
     assert stats["peak_concurrency"] == 5 and stats["rate_limited"] == 15
     assert stats["by_model"]["mock-writer"]["peak_concurrency"] == 5
+
+
+def test_reset_during_requests_keeps_in_flight_consistent(server):
+    server.set(latency=0.5)
+
+    async def scenario() -> list[int]:
+        requests = asyncio.create_task(fire(server.url, [chat_body(f"r{i}") for i in range(5)]))
+        while (await asyncio.to_thread(server.stats))["in_flight"] < 5:
+            await asyncio.sleep(0.01)
+        during = await asyncio.to_thread(server.reset)
+        assert during["in_flight"] == 5 and during["peak_concurrency"] == 5
+        assert during["requests"] == 0
+        return await requests
+
+    assert asyncio.run(scenario()) == [200] * 5
+    stats = server.stats()
+    assert stats["in_flight"] == 0 and stats["completed"] == 5
+    assert stats["by_model"]["mock-writer"]["in_flight"] == 0
 
 
 def test_admin_settings_script_a_429_storm_then_recovery(server, post_chat):
@@ -326,8 +348,8 @@ def test_models_lists_the_models_seen(server, post_chat, get_json):
 
 
 def test_thread_server_serves_until_stopped(post_chat):
-    thread = MockServerThread(MockServerSettings(port=0))
-    with thread as url:
+    with MockServerThread(MockServerSettings(port=0)) as thread:
+        url = thread.url
         assert url.startswith("http://127.0.0.1:") and url.endswith("/v1")
         assert post_chat(url, chat_body("in a thread"))[0] == 200
         assert thread.stats()["completed"] == 1

@@ -1,0 +1,263 @@
+"""LLM generators: a Jinja prompt per row, one chat call, the answer parsed by column type.
+
+    llm-text         the answer, stripped
+    llm-code         the first fenced code block of the answer
+    llm-structured   a JSON object validated against ``output_format`` (a JSON schema)
+    llm-judge        {score name: {"score": option, "reasoning": text}} for each rubric score
+
+Structured, judge and code answers that do not parse are sent back to the model with the
+error, at most ``max_repairs`` times; then the cell fails with ``ModelOutputError`` and the
+row is dropped with that reason. Side-effect outputs: ``<col>__reasoning_content`` (the
+endpoint's reasoning, when asked for) and ``<col>__trace`` (the messages exchanged).
+
+The generator is async: its cells run on the Dask worker's event loop, and every cell of
+one worker shares one HTTP session per model (``dagen.models.client.client_for``). The
+worker's share of the model's cluster-wide concurrency cap is in ``ceilings`` (set by the
+engine per worker); clients, and so their usage counters, are kept per run (``scope``).
+
+Example:
+    >>> gen = LLMGenerator(LLMTextColumnConfig(name="t", prompt="Say hi to {{ who }}"), model, ("who",), {})
+    >>> asyncio.run(gen.arun_cell({"who": "Ada"}, ctx, 0))  # doctest: +SKIP
+    {'t': '...'}
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import jsonschema
+
+from dagen.config.columns import (
+    LLMCodeColumnConfig,
+    LLMJudgeColumnConfig,
+    LLMStructuredColumnConfig,
+    LLMTextColumnConfig,
+)
+from dagen.config.dataset import DatasetConfig
+from dagen.config.models import ModelConfig
+from dagen.errors import ConfigValidationError, ModelOutputError
+from dagen.generators.base import BatchContext, ColumnGenerator
+from dagen.generators.expression import Template
+from dagen.models.client import client_for
+
+__all__ = ["LLMGenerator", "build_llm_generator", "extract_code", "judge_schema", "parse_json"]
+
+LLMColumn = (
+    LLMTextColumnConfig | LLMCodeColumnConfig | LLMStructuredColumnConfig | LLMJudgeColumnConfig
+)
+
+_FENCE = re.compile(r"```[ \t]*([\w+#.-]*)[^\n]*\n(.*?)```", re.DOTALL)
+
+
+def extract_code(text: str, lang: str) -> str:
+    """The code of the first fenced block (preferring one tagged ``lang``).
+
+    Raises:
+        ModelOutputError: the answer has no fenced code block.
+    """
+    blocks = _FENCE.findall(text)
+    if not blocks:
+        raise ModelOutputError("the answer has no fenced code block")
+    for tag, body in blocks:
+        if tag.lower() == lang.lower():
+            return body.strip("\n")
+    return blocks[0][1].strip("\n")
+
+
+def parse_json(text: str) -> Any:
+    """The JSON value of an answer, allowing a surrounding ```json fence.
+
+    Raises:
+        ModelOutputError: the answer is not JSON.
+    """
+    stripped = text.strip()
+    fenced = _FENCE.search(stripped)
+    if fenced and not stripped.startswith(("{", "[")):
+        stripped = fenced.group(2).strip()
+    try:
+        return json.loads(stripped)
+    except json.JSONDecodeError as exc:
+        raise ModelOutputError(
+            f"the answer is not valid JSON: {exc.msg} at line {exc.lineno}"
+        ) from exc
+
+
+def _option(key: str) -> Any:
+    return int(key) if key.lstrip("-").isdigit() else key
+
+
+def judge_schema(config: LLMJudgeColumnConfig) -> dict[str, Any]:
+    """The JSON schema a judge answer must satisfy."""
+    properties = {
+        score.name: {
+            "type": "object",
+            "properties": {
+                "score": {"enum": [_option(k) for k in score.options]},
+                "reasoning": {"type": "string"},
+            },
+            "required": ["score", "reasoning"],
+        }
+        for score in config.scores
+    }
+    return {"type": "object", "properties": properties, "required": list(properties)}
+
+
+def _judge_rubric(config: LLMJudgeColumnConfig) -> str:
+    lines = ["Judge the above on each of these criteria:"]
+    for score in config.scores:
+        lines.append(f"- {score.name}: {score.description}")
+        lines.extend(f"    {key}: {meaning}" for key, meaning in score.options.items())
+    lines.append(
+        'For each criterion give {"score": <option>, "reasoning": <one or two sentences>}.'
+    )
+    return "\n".join(lines)
+
+
+class LLMGenerator(ColumnGenerator):
+    """A cell-by-cell generator calling one model per row.
+
+    Args:
+        config: the LLM column.
+        model: the model the column's alias names (endpoint resolved).
+        reads: the columns a row passed in holds.
+        ceilings: alias -> this worker's share of the model's concurrency cap (shared,
+            updated by the engine when workers come and go).
+        scope: the run token: clients and usage are kept per run.
+    """
+
+    def __init__(
+        self,
+        config: LLMColumn,
+        model: ModelConfig,
+        reads: tuple[str, ...],
+        ceilings: dict[str, int],
+        scope: str = "",
+    ) -> None:
+        super().__init__(config.name, (config.name, *config.side_effect_columns), reads)
+        self.config = config
+        self.model = model
+        self.ceilings = ceilings
+        self.scope = scope
+        self.prompt = Template(config.prompt, config.name, "prompt")
+        self.system = (
+            Template(config.system_prompt, config.name, "system prompt")
+            if config.system_prompt
+            else None
+        )
+        self.schema: dict[str, Any] | None = None
+        self.suffix = ""
+        if isinstance(config, LLMStructuredColumnConfig):
+            self.schema = config.output_format
+            self.suffix = (
+                "\n\nRespond with only a JSON object that conforms to this JSON schema:\n"
+                f"```json\n{json.dumps(self.schema)}\n```"
+            )
+        elif isinstance(config, LLMJudgeColumnConfig):
+            self.schema = judge_schema(config)
+            self.suffix = "\n\n" + _judge_rubric(config) + "\nRespond with only a JSON object."
+        elif isinstance(config, LLMCodeColumnConfig):
+            self.suffix = f"\n\nRespond with {config.code_lang} code in a single fenced code block."
+        self.max_repairs = getattr(
+            config, "max_repairs", 0 if isinstance(config, LLMTextColumnConfig) else 2
+        )
+
+    @property
+    def is_async(self) -> bool:
+        return True
+
+    def _response_format(self) -> dict[str, Any] | None:
+        if self.schema is None:
+            return None
+        name = re.sub(r"[^A-Za-z0-9_-]", "_", self.column)[:64] or "answer"
+        return {"type": "json_schema", "json_schema": {"name": name, "schema": self.schema}}
+
+    def parse(self, content: str) -> Any:
+        """The cell value of an answer.
+
+        Raises:
+            ModelOutputError: the answer does not parse or validate.
+        """
+        if isinstance(self.config, LLMCodeColumnConfig):
+            return extract_code(content, self.config.code_lang)
+        if self.schema is None:
+            return content.strip()
+        value = parse_json(content)
+        try:
+            jsonschema.validate(value, self.schema)
+        except jsonschema.ValidationError as exc:
+            where = "/".join(str(p) for p in exc.absolute_path) or "(root)"
+            raise ModelOutputError(
+                f"the answer does not match the schema at {where}: {exc.message}"
+            ) from exc
+        return value
+
+    async def agenerate_cell(
+        self, row: dict[str, Any], ctx: BatchContext, index: int
+    ) -> dict[str, Any]:
+        messages: list[dict[str, Any]] = []
+        if self.system is not None:
+            messages.append(
+                {"role": "system", "content": self.system.render(row, ctx.row_group, index)}
+            )
+        messages.append(
+            {"role": "user", "content": self.prompt.render(row, ctx.row_group, index) + self.suffix}
+        )
+        client = client_for(
+            self.model, ceiling=self.ceilings.get(self.model.alias), scope=self.scope
+        )
+        for attempt in range(self.max_repairs + 1):
+            result = await client.chat(messages, response_format=self._response_format())
+            messages.append({"role": "assistant", "content": result.content})
+            try:
+                value = self.parse(result.content)
+                break
+            except ModelOutputError as exc:
+                if attempt == self.max_repairs:
+                    raise ModelOutputError(
+                        f"column {self.column!r}: {exc} (after {attempt} repair attempts)",
+                        column=self.column,
+                        row_group=ctx.row_group,
+                        row=index,
+                    ) from exc
+                messages.append(
+                    {
+                        "role": "user",
+                        "content": f"Your answer could not be used: {exc}. Answer again, following the "
+                        "instructions exactly.",
+                    }
+                )
+        outputs = {self.column: value}
+        if self.config.extract_reasoning_content:
+            outputs[self.column + "__reasoning_content"] = result.reasoning_content
+        if self.config.with_trace:
+            outputs[self.column + "__trace"] = messages
+        return outputs
+
+
+def resolve_model(config: DatasetConfig, column: LLMColumn) -> ModelConfig:
+    """The model an LLM column names.
+
+    Raises:
+        ConfigValidationError: no model has the column's alias.
+    """
+    try:
+        return config.model(column.model_alias_)
+    except KeyError:
+        known = ", ".join(m.alias for m in config.models) or "none"
+        raise ConfigValidationError(
+            f"column {column.name!r} uses model alias {column.model_alias_!r}, which is not "
+            f"in models (known: {known})"
+        ) from None
+
+
+def build_llm_generator(
+    column: LLMColumn,
+    config: DatasetConfig,
+    reads: tuple[str, ...],
+    ceilings: dict[str, int],
+    scope: str,
+) -> LLMGenerator:
+    """The generator of an LLM column."""
+    return LLMGenerator(column, resolve_model(config, column), reads, ceilings, scope)

@@ -1,0 +1,59 @@
+"""Models a run calls: the bundled mock server stands in for any model without an endpoint.
+
+A config whose models name no ``endpoint`` runs offline: dagen starts its own
+OpenAI-compatible mock server on 127.0.0.1 for the length of the run and points those
+models at it. Configs say how to point at a real endpoint (vLLM, NIM, OpenAI...): set
+``endpoint`` and ``api_key_env``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterator
+
+from dagen.config.dataset import DatasetConfig
+from dagen.errors import ConfigValidationError
+from dagen.models.mock_server import MockServerSettings, MockServerThread
+
+__all__ = ["resolved_models"]
+
+log = logging.getLogger("dagen")
+
+MOCK_LATENCY = 0.05  # seconds per answer of the embedded mock: enough to look like a model
+
+
+@contextlib.contextmanager
+def resolved_models(config: DatasetConfig) -> Iterator[DatasetConfig]:
+    """``config`` with every model's endpoint set, starting the mock server if needed.
+
+    Raises:
+        ConfigValidationError: an LLM column names a model alias that is not configured.
+    """
+    used = {c.model_alias for c in config.columns if c.model_alias is not None}
+    known = {m.alias for m in config.models}
+    missing = sorted(used - known)
+    if missing:
+        users = [c.name for c in config.columns if c.model_alias in missing]
+        raise ConfigValidationError(
+            f"column(s) {users} use model alias(es) {missing}, which are not in models "
+            f"(known: {sorted(known) or 'none'})"
+        )
+    offline = [m for m in config.models if m.endpoint is None and m.alias in used]
+    if not offline:
+        yield config
+        return
+    with MockServerThread(MockServerSettings(port=0, latency=MOCK_LATENCY)) as server:
+        url = server.url
+        log.info(
+            "model(s) %s have no endpoint: using the bundled mock server at %s",
+            ", ".join(m.alias for m in offline),
+            url,
+        )
+        models = [
+            m.model_copy(update={"endpoint": url}) if m.endpoint is None else m
+            for m in config.models
+        ]
+        resolved = config.model_copy(update={"models": models})
+        resolved._source_dir = config.source_dir
+        yield resolved

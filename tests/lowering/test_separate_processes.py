@@ -1,0 +1,41 @@
+"""Runs against a scheduler and workers started as separate ``dask`` commands."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+import dagen
+
+pytestmark = [pytest.mark.cluster, pytest.mark.processes]
+
+
+def test_cli_run_against_a_separately_started_scheduler(dask_processes, tmp_path, examples):
+    out = tmp_path / "people"
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "dagen.cli", "run", str(examples / "people.yaml"), "-n", "1500",
+         "-o", str(out), "--row-group-size", "500", "--scheduler", dask_processes.address],
+        capture_output=True, text=True, timeout=180,
+    )  # fmt: skip
+
+    assert proc.returncode == 0, proc.stderr
+    assert "wrote 1500 of 1500 rows" in proc.stdout
+    df = pd.read_parquet(out / "data")
+    assert len(df) == 1500
+    meta = json.loads((out / "metadata.json").read_text())
+    assert [rg["rows"] for rg in meta["row_groups"]] == [500, 500, 500]
+
+
+def test_python_api_with_a_scheduler_address_matches_a_local_run(dask_processes, client, examples):
+    cfg = dagen.load_config(examples / "people.yaml")
+    settings = dagen.RunSettings(row_group_size=100)
+
+    remote = dagen.generate(cfg, 300, None, scheduler=dask_processes.address, settings=settings)
+    local = dagen.generate(cfg, 300, None, client=client, settings=settings)
+
+    pd.testing.assert_frame_equal(remote.to_pandas(), local.to_pandas())
