@@ -48,7 +48,9 @@ class RowGroupOrder:
         first = int(df["row_id"].iloc[0]) if len(df) else -1
         self.seen.append(first)
         # the state is the ordered history, and the process it lives in
-        return pd.Series([f"{os.getpid()}:{','.join(map(str, self.seen))}"] * len(df), index=df.index)
+        return pd.Series(
+            [f"{os.getpid()}:{','.join(map(str, self.seen))}"] * len(df), index=df.index
+        )
 
 
 row_group_order = RowGroupOrder()

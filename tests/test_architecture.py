@@ -42,4 +42,6 @@ def test_every_module_declares_all_and_starts_with_a_docstring():
         names = {t.id for node in tree.body if isinstance(node, ast.Assign) for t in node.targets
                  if isinstance(t, ast.Name)}  # fmt: skip
         if path.name not in ("__init__.py", "cli.py") or names:
-            assert "__all__" in names or path.name == "__init__.py", f"{path.relative_to(ROOT)} has no __all__"
+            assert "__all__" in names or path.name == "__init__.py", (
+                f"{path.relative_to(ROOT)} has no __all__"
+            )

@@ -21,6 +21,7 @@ from dagen.generators.expression import ExpressionGenerator
 from dagen.generators.llm import build_llm_generator
 from dagen.generators.samplers import SamplerGenerator
 from dagen.graph import ColumnGraph
+from dagen.models.client import ApiKey
 
 __all__ = [
     "BatchContext",
@@ -37,6 +38,7 @@ def build_generators(
     graph: ColumnGraph,
     ceilings: dict[str, int] | None = None,
     scope: str = "",
+    api_keys: dict[str, ApiKey] | None = None,
 ) -> dict[str, ColumnGenerator]:
     """One generator per column of ``config``, keyed by column name.
 
@@ -46,6 +48,7 @@ def build_generators(
         ceilings: model alias -> concurrency share of the worker running the generator;
             one dict shared by every LLM generator, updated by the engine.
         scope: the run token, keeping model clients and usage per run.
+        api_keys: model alias -> API key read by the process that starts the run.
     """
     ceilings = {} if ceilings is None else ceilings
     search_path = [config.source_dir] if config.source_dir else []
@@ -60,5 +63,7 @@ def build_generators(
             function = resolve_function(col.function, column=col.name, search_path=search_path)
             generators[col.name] = CustomGenerator(col, function, reads)
         else:
-            generators[col.name] = build_llm_generator(col, config, reads, ceilings, scope)
+            generators[col.name] = build_llm_generator(
+                col, config, reads, ceilings, scope, (api_keys or {}).get(col.model_alias_)
+            )
     return generators

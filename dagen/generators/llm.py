@@ -40,7 +40,7 @@ from dagen.config.models import ModelConfig
 from dagen.errors import ConfigValidationError, ModelOutputError
 from dagen.generators.base import BatchContext, ColumnGenerator
 from dagen.generators.expression import Template
-from dagen.models.client import client_for
+from dagen.models.client import ApiKey, client_for
 
 __all__ = ["LLMGenerator", "build_llm_generator", "extract_code", "judge_schema", "parse_json"]
 
@@ -125,6 +125,7 @@ class LLMGenerator(ColumnGenerator):
         ceilings: alias -> this worker's share of the model's concurrency cap (shared,
             updated by the engine when workers come and go).
         scope: the run token: clients and usage are kept per run.
+        api_key: the model's key, read where the run started (None: read on the worker).
     """
 
     def __init__(
@@ -134,12 +135,14 @@ class LLMGenerator(ColumnGenerator):
         reads: tuple[str, ...],
         ceilings: dict[str, int],
         scope: str = "",
+        api_key: ApiKey | None = None,
     ) -> None:
         super().__init__(config.name, (config.name, *config.side_effect_columns), reads)
         self.config = config
         self.model = model
         self.ceilings = ceilings
         self.scope = scope
+        self.api_key = api_key
         self.prompt = Template(config.prompt, config.name, "prompt")
         self.system = (
             Template(config.system_prompt, config.name, "system prompt")
@@ -205,7 +208,10 @@ class LLMGenerator(ColumnGenerator):
             {"role": "user", "content": self.prompt.render(row, ctx.row_group, index) + self.suffix}
         )
         client = client_for(
-            self.model, ceiling=self.ceilings.get(self.model.alias), scope=self.scope
+            self.model,
+            ceiling=self.ceilings.get(self.model.alias),
+            scope=self.scope,
+            api_key=self.api_key,
         )
         for attempt in range(self.max_repairs + 1):
             result = await client.chat(messages, response_format=self._response_format())
@@ -258,6 +264,7 @@ def build_llm_generator(
     reads: tuple[str, ...],
     ceilings: dict[str, int],
     scope: str,
+    api_key: ApiKey | None = None,
 ) -> LLMGenerator:
     """The generator of an LLM column."""
-    return LLMGenerator(column, resolve_model(config, column), reads, ceilings, scope)
+    return LLMGenerator(column, resolve_model(config, column), reads, ceilings, scope, api_key)

@@ -62,6 +62,7 @@ from dagen.errors import (
 from dagen.models.limiter import AdaptiveLimiter
 
 __all__ = [
+    "ApiKey",
     "ChatResult",
     "ModelClient",
     "ModelUsage",
@@ -172,6 +173,29 @@ class RetryPolicy:
         return float(rng.uniform(0.0, ceiling))
 
 
+class ApiKey:
+    """An API key in transit from the process that read it to the workers that use it.
+
+    Its ``repr`` and ``str`` never show the key; only ``reveal()`` does.
+    """
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "ApiKey(<hidden>)"
+
+    __str__ = __repr__
+
+    def __reduce__(self):  # type: ignore[no-untyped-def]
+        return (ApiKey, (self._value,))
+
+
 class _Secret:
     """Holds the API key and the headers that carry it; never shows them."""
 
@@ -195,12 +219,15 @@ class ModelClient:
         limiter: the concurrency limiter; a new one capped at
             ``config.max_parallel_requests`` when None.
         retry: the retry policy; ``RetryPolicy()`` when None.
+        api_key: the API key, when it was read elsewhere; else it is read from
+            ``config.api_key_env``.
         session: an aiohttp session to use (and not close); one is created on first use
             when None.
 
     Raises:
         ConfigValidationError: ``config.endpoint`` is None.
-        ModelAuthError: ``config.api_key_env`` names a variable that is unset or empty.
+        ModelAuthError: ``config.api_key_env`` names a variable that is unset or empty
+            (and no ``api_key`` is given).
     """
 
     def __init__(
@@ -210,6 +237,7 @@ class ModelClient:
         limiter: AdaptiveLimiter | None = None,
         retry: RetryPolicy | None = None,
         session: aiohttp.ClientSession | None = None,
+        api_key: ApiKey | None = None,
     ) -> None:
         if config.endpoint is None:
             raise ConfigValidationError(
@@ -218,8 +246,8 @@ class ModelClient:
             )
         self.config = config
         self.url = config.endpoint.rstrip("/") + "/chat/completions"
-        key = None
-        if config.api_key_env:
+        key = api_key.reveal() if api_key is not None else None
+        if config.api_key_env and key is None:
             key = os.environ.get(config.api_key_env) or None
             if key is None:
                 raise ModelAuthError(
@@ -473,7 +501,13 @@ _POOL = weakref.WeakKeyDictionary()
 _POOL_LOCK = threading.Lock()
 
 
-def client_for(config: ModelConfig, *, ceiling: int | None = None, scope: str = "") -> ModelClient:
+def client_for(
+    config: ModelConfig,
+    *,
+    ceiling: int | None = None,
+    scope: str = "",
+    api_key: ApiKey | None = None,
+) -> ModelClient:
     """Return the running loop's client for ``config``, creating it on first use.
 
     The same (loop, alias, config) always gets the same client, hence the same session
@@ -484,6 +518,8 @@ def client_for(config: ModelConfig, *, ceiling: int | None = None, scope: str = 
         ceiling: the limiter's ceiling; ``config.max_parallel_requests`` for a new
             client when None. A different value updates an existing client's limiter.
         scope: keeps clients (and so their usage counters) apart, e.g. one per run.
+        api_key: the key, when it was read elsewhere (the process that started the run);
+            else it is read from ``config.api_key_env`` here.
 
     Raises:
         RuntimeError: no event loop is running (call it from async code).
@@ -496,7 +532,7 @@ def client_for(config: ModelConfig, *, ceiling: int | None = None, scope: str = 
         client = clients.get(key)
         if client is None:
             limiter = AdaptiveLimiter(ceiling or config.max_parallel_requests)
-            client = clients[key] = ModelClient(config, limiter=limiter)
+            client = clients[key] = ModelClient(config, limiter=limiter, api_key=api_key)
         elif ceiling is not None and ceiling != client.limiter.ceiling:
             client.limiter.set_ceiling(ceiling)
     return client

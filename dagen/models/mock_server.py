@@ -29,7 +29,7 @@ faults included.
 
 Example:
     >>> with MockServerThread(MockServerSettings(port=0, latency=0.01)) as server:
-    ...     ...  # point a ModelConfig's endpoint at server.url ("http://127.0.0.1:PORT/v1")
+    ...     endpoint = server.url  # "http://127.0.0.1:PORT/v1", for a ModelConfig
 
     $ python -m dagen.models.mock_server --port 0 --latency 0.2 --rate-limit-rate 0.1
     dagen mock-llm listening on http://127.0.0.1:41234/v1

@@ -38,7 +38,7 @@ from dagen.graph import ColumnGraph
 from dagen.lowering.cluster import RunSession, open_client
 from dagen.lowering.plan import RowGroup, RowGroupPlan, column_slugs, row_groups
 from dagen.lowering.tasks import RunContext
-from dagen.runner.models import resolved_models
+from dagen.runner.models import read_api_keys, resolved_models
 from dagen.runner.result import GenerationResult
 from dagen.sinks.assemble import AssemblySpec, RowGroupResult
 from dagen.sinks.metadata import RunMetadata
@@ -112,7 +112,9 @@ class _Run:
         self.graph = ColumnGraph.from_config(config)
         self.run_id = "r" + secrets.token_hex(4)
         ceilings: dict[str, int] = {}
-        generators = build_generators(config, self.graph, ceilings, self.run_id)
+        generators = build_generators(
+            config, self.graph, ceilings, self.run_id, read_api_keys(config)
+        )
         outputs = {c.name: (c.name, *c.side_effect_columns) for c in config.columns}
         all_outputs = [o for outs in outputs.values() for o in outs]
         assembly = AssemblySpec(

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 from collections.abc import Iterator
 
 from dagen.config.dataset import DatasetConfig
-from dagen.errors import ConfigValidationError
+from dagen.errors import ConfigValidationError, ModelAuthError
+from dagen.models.client import ApiKey
 from dagen.models.mock_server import MockServerSettings, MockServerThread
 
-__all__ = ["resolved_models"]
+__all__ = ["read_api_keys", "resolved_models"]
 
 log = logging.getLogger("dagen")
 
@@ -29,6 +31,7 @@ def resolved_models(config: DatasetConfig) -> Iterator[DatasetConfig]:
 
     Raises:
         ConfigValidationError: an LLM column names a model alias that is not configured.
+
     """
     used = {c.model_alias for c in config.columns if c.model_alias is not None}
     known = {m.alias for m in config.models}
@@ -57,3 +60,26 @@ def resolved_models(config: DatasetConfig) -> Iterator[DatasetConfig]:
         resolved = config.model_copy(update={"models": models})
         resolved._source_dir = config.source_dir
         yield resolved
+
+
+def read_api_keys(config: DatasetConfig) -> dict[str, ApiKey]:
+    """The API keys of the models LLM columns use, read from this process's environment.
+
+    They travel to the workers inside the run's plugin, so workers need not have the
+    variables set; they are never logged or written (``ApiKey`` hides its value).
+
+    Raises:
+        ModelAuthError: a model's ``api_key_env`` variable is not set, naming the variable.
+    """
+    used = {c.model_alias for c in config.columns if c.model_alias is not None}
+    keys = {}
+    for model in config.models:
+        if model.alias not in used or not model.api_key_env:
+            continue
+        value = os.environ.get(model.api_key_env)
+        if not value:
+            raise ModelAuthError(
+                f"model {model.alias!r}: environment variable {model.api_key_env} (its API key) is not set"
+            )
+        keys[model.alias] = ApiKey(value)
+    return keys

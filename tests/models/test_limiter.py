@@ -100,7 +100,7 @@ def test_waiters_are_served_fifo_and_woken_when_the_limit_grows():
         async with limiter:
             limiter.on_overload()
         assert limiter.limit == 2
-        release, entered = asyncio.Event(), []
+        release, entered = asyncio.Event(), list[int]()
         tasks = []
         for i in range(6):
             tasks.append(asyncio.create_task(hold(limiter, release, entered, i)))
@@ -120,7 +120,7 @@ def test_waiters_are_served_fifo_and_woken_when_the_limit_grows():
 def test_a_cancelled_waiter_leaks_no_slot():
     async def scenario() -> AdaptiveLimiter:
         limiter = AdaptiveLimiter(1)
-        release, entered = asyncio.Event(), []
+        release, entered = asyncio.Event(), list[int]()
         first = asyncio.create_task(hold(limiter, release, entered, 0))
         await settle()
         waiter = asyncio.create_task(hold(limiter, release, entered, 1))

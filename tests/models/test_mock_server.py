@@ -6,6 +6,7 @@ import ast
 import asyncio
 import enum
 import json
+import random
 import re
 import time
 import urllib.error
@@ -127,7 +128,7 @@ def test_schema_answer_validates_nested_pydantic_models(server, post_chat):
 
 
 def test_schema_generator_covers_the_supported_keywords():
-    schema = {
+    schema: dict[str, Any] = {
         "definitions": {"Point": {"type": "object", "properties": {"x": {"const": 7}}}},
         "type": "object",
         "additionalProperties": False,
@@ -146,8 +147,6 @@ def test_schema_generator_covers_the_supported_keywords():
             "k": {"type": "string", "maxLength": 2},
         },
     }
-    import random
-
     for seed in range(30):
         value = schema_value(schema, random.Random(seed))
         assert set(value) == set(schema["properties"])

@@ -116,7 +116,9 @@ def test_a_failing_cell_drops_its_row_only_and_downstream_never_sees_it(client, 
     )  # fmt: skip
     out = tmp_path / "drops"
 
-    result = dagen.generate(cfg, 50, out, client=client, settings=dagen.RunSettings(row_group_size=20))
+    result = dagen.generate(
+        cfg, 50, out, client=client, settings=dagen.RunSettings(row_group_size=20)
+    )
 
     df = pd.read_parquet(out / "data")
     expected = [n for n in range(50) if n % 7 != 0]
@@ -139,12 +141,16 @@ def test_a_full_column_function_returning_the_wrong_length_drops_its_row_group(c
              "generation_strategy": "full_column", "required_columns": ["n"]},
     )  # fmt: skip
 
-    result = dagen.generate(cfg, 30, None, client=client, settings=dagen.RunSettings(row_group_size=10))
+    result = dagen.generate(
+        cfg, 30, None, client=client, settings=dagen.RunSettings(row_group_size=10)
+    )
 
     assert result.num_records == 0
     reasons = {d["message"] for d in result.dropped}
     assert len(result.dropped) == 30
-    assert any("column 'bad'" in m and "row group" in m and "1 values for 10 rows" in m for m in reasons)
+    assert any(
+        "column 'bad'" in m and "row group" in m and "1 values for 10 rows" in m for m in reasons
+    )
 
 
 def test_stateful_column_sees_row_groups_in_order_in_one_process(client):
@@ -156,7 +162,11 @@ def test_stateful_column_sees_row_groups_in_order_in_one_process(client):
     ]})  # fmt: skip
 
     df = dagen.generate(
-        cfg, 60, None, client=client, settings=dagen.RunSettings(row_group_size=10, max_concurrent_row_groups=6)
+        cfg,
+        60,
+        None,
+        client=client,
+        settings=dagen.RunSettings(row_group_size=10, max_concurrent_row_groups=6),
     ).to_pandas()
 
     histories = df.groupby(df["row_id"] // 10)["history"].first().tolist()

@@ -1,0 +1,103 @@
+"""Expression generators: one sandboxed Jinja render per row; a bad row drops alone."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from dagen.config.columns import ExpressionColumnConfig
+from dagen.errors import TemplateError
+from dagen.generators import BatchContext, ColumnBlock, FailedBlock
+from dagen.generators.expression import ExpressionGenerator, Template
+
+
+def render(expr: str, frame: pd.DataFrame, *, dtype: str = "str", row_group: int = 3):
+    gen = ExpressionGenerator(
+        ExpressionColumnConfig(name="out", expr=expr, dtype=dtype), tuple(frame.columns)
+    )
+    return gen.run_batch(frame, BatchContext("out", row_group, 300, 10, seed=0))
+
+
+def test_each_row_is_rendered_from_its_own_values_and_keeps_its_position():
+    frame = pd.DataFrame(
+        {"name": ["Ada", "Leo", "Mei"], "city": ["Oslo", "Lima", "Pune"]}, index=[0, 4, 7]
+    )
+    block = render("{{ name }} from {{ city | upper }}", frame)
+    assert block.frame["out"].to_dict() == {0: "Ada from OSLO", 4: "Leo from LIMA", 7: "Mei from PUNE"}
+    assert not block.failures
+
+
+def test_struct_fields_and_numpy_values_render_as_plain_python():
+    frame = pd.DataFrame(
+        {
+            "person": [{"first_name": "Ada", "age": 36}],
+            "visits": np.array([3], dtype=np.int64),
+            "score": [np.nan],
+        }
+    )
+    block = render("{{ person.first_name }} {{ person.age + visits }} {{ score is none }}", frame)
+    assert block.frame["out"].tolist() == ["Ada 39 True"]
+
+
+@pytest.mark.parametrize(
+    ("dtype", "expr", "value"),
+    [
+        ("int", "{{ a + b }}", 5),
+        ("float", "{{ a / b }}", 2 / 3),
+        ("bool", "{{ a < b }}", True),
+        ("bool", "{{ a > b }}", False),
+        ("str", "{{ a }}{{ b }}", "23"),
+    ],
+)
+def test_the_rendered_text_is_cast_to_the_dtype(dtype, expr, value):
+    block = render(expr, pd.DataFrame({"a": [2], "b": [3]}), dtype=dtype)
+    result = block.frame["out"].iloc[0]
+    assert result == pytest.approx(value) if dtype == "float" else result == value
+    assert type(result) is type(value)
+
+
+def test_a_missing_variable_fails_only_its_row_naming_the_column_and_the_variable():
+    frame = pd.DataFrame(
+        {"person": [{"nickname": "Ace"}, {}, {"nickname": "Bo"}]}, index=[0, 1, 2]
+    )
+    block = render("Call me {{ person.nickname }}", frame, row_group=3)
+    assert isinstance(block, FailedBlock)
+    assert block.frame["out"].to_dict() == {0: "Call me Ace", 2: "Call me Bo"}
+    assert block.failures.keys() == {1}
+    failure = block.failures[1]
+    assert failure.error_type == "TemplateRenderError"
+    assert (failure.column, failure.row_group, failure.row) == ("out", 3, 1)
+    assert "'out'" in failure.message
+    assert "nickname" in failure.message
+
+
+def test_a_value_that_does_not_cast_fails_only_its_row():
+    frame = pd.DataFrame({"n": ["7", "seven", "8"]})
+    block = render("{{ n }}", frame, dtype="int")
+    assert block.frame["out"].to_dict() == {0: 7, 2: 8}
+    assert block.failures[1].error_type == "ValueError"
+
+
+def test_an_undefined_top_level_variable_fails_every_row():
+    block = render("{{ missing }}", pd.DataFrame({"a": [1, 2]}))
+    assert block.rows == []
+    assert sorted(block.failures) == [0, 1]
+    assert all("missing" in f.message for f in block.failures.values())
+
+
+def test_an_empty_row_group_renders_nothing():
+    block = render("{{ a }}", pd.DataFrame({"a": pd.Series([], dtype=object)}))
+    assert type(block) is ColumnBlock
+    assert block.rows == []
+
+
+def test_a_template_that_does_not_compile_is_an_error_naming_the_column():
+    template = Template("{{ name ", column="greeting", what="expression")
+    with pytest.raises(TemplateError, match="column 'greeting': expression does not compile"):
+        template.render({"name": "Ada"})
+
+
+def test_the_sandbox_refuses_unsafe_attributes():
+    block = render("{{ name.__class__.__mro__ }}", pd.DataFrame({"name": ["Ada"]}))
+    assert block.failures[0].error_type == "TemplateRenderError"

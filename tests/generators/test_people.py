@@ -1,0 +1,57 @@
+"""The person sampler: synthetic people with consistent names, sex, age, email and city."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+
+from dagen.config.samplers import PersonParams
+from dagen.generators.people import CITIES, FEMALE, LAST, MALE, draw_people
+
+
+def people(n: int = 3000, seed: int = 1, **params) -> list[dict]:
+    return draw_people(PersonParams(**params), np.random.default_rng(seed), n)
+
+
+def test_a_person_has_every_field_and_a_matching_email():
+    for person in people():
+        assert person.keys() == {"first_name", "last_name", "sex", "age", "email", "city"}
+        assert person["last_name"] in LAST
+        assert person["city"] in CITIES
+        match = re.fullmatch(r"([a-z]+)\.([a-z]+)(\d+)@example\.com", person["email"])
+        assert match, person["email"]
+        assert match.group(1) == person["first_name"].lower()
+        assert match.group(2) == person["last_name"].lower()
+        assert 1 <= int(match.group(3)) <= 99
+
+
+def test_first_names_match_the_sex_and_both_sexes_appear():
+    drawn = people()
+    for person in drawn:
+        names = FEMALE if person["sex"] == "female" else MALE
+        assert person["first_name"] in names
+    female = sum(p["sex"] == "female" for p in drawn) / len(drawn)
+    assert female == pytest.approx(0.5, abs=0.05)
+    assert len({p["first_name"] for p in drawn}) > 50  # names from both lists
+
+
+@pytest.mark.parametrize("sex", ["female", "male"])
+def test_a_fixed_sex(sex):
+    drawn = people(500, sex=sex)
+    assert {p["sex"] for p in drawn} == {sex}
+    names = FEMALE if sex == "female" else MALE
+    assert {p["first_name"] for p in drawn} <= set(names)
+
+
+def test_age_range_is_inclusive_and_cities_can_be_given():
+    drawn = people(2000, age_range=(30, 32), cities=["Tromso", "Bergen"])
+    assert {p["age"] for p in drawn} == {30, 31, 32}
+    assert {p["city"] for p in drawn} == {"Tromso", "Bergen"}
+    assert all(isinstance(p["age"], int) for p in drawn)
+
+
+def test_the_same_generator_state_gives_the_same_people():
+    assert people(50, seed=5) == people(50, seed=5)
+    assert people(50, seed=5) != people(50, seed=6)

@@ -1,0 +1,263 @@
+"""LLM columns end to end: a real LocalCluster calling the mock server over real HTTP."""
+
+from __future__ import annotations
+
+import json
+
+import jsonschema
+import pandas as pd
+import pytest
+
+import dagen
+from dagen.errors import ModelAuthError
+from dagen.models.mock_server import MockServerProcess, MockServerSettings
+
+pytestmark = pytest.mark.cluster
+
+SECRET = "sk-test-7f3a9c-DO-NOT-LEAK"
+PROFILE_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "name": {"type": "string", "minLength": 1},
+        "level": {"type": "string", "enum": ["junior", "senior"]},
+        "skills": {"type": "array", "items": {"type": "string"}, "minItems": 1, "maxItems": 3},
+    },
+    "required": ["name", "level", "skills"],
+}
+
+
+@pytest.fixture(scope="module")
+def llm_process():
+    with MockServerProcess(MockServerSettings(port=0, latency=0.02)) as process:
+        yield process
+
+
+@pytest.fixture
+def llm(llm_process):
+    """The mock server, counters zeroed, no faults."""
+    llm_process.set(latency=0.02, jitter=0.0, max_concurrency=None, error_rate=0.0,
+                    rate_limit_rate=0.0, malformed_rate=0.0, retry_after=None)  # fmt: skip
+    llm_process.reset()
+    return llm_process
+
+
+def config(server, columns, *, cap=8, retries=5, models=None) -> dagen.DatasetConfig:
+    models = models or [{"alias": "writer", "model": "mock-writer", "endpoint": server.url,
+                         "max_parallel_requests": cap, "max_retries": retries}]  # fmt: skip
+    base = [{"name": "n", "column_type": "custom", "function": "scenario_functions:row_ids",
+             "generation_strategy": "full_column", "required_columns": []}]  # fmt: skip
+    return dagen.DatasetConfig.from_dict({"seed": 3, "models": models, "columns": base + columns})
+
+
+def run(cfg, rows, client, out=None, **settings):
+    return dagen.generate(cfg, rows, out, client=client,
+                          settings=dagen.RunSettings(**{"row_group_size": 20, **settings}))  # fmt: skip
+
+
+def test_every_llm_column_type_with_side_effects_and_structured_prompt_values(
+    llm, client, tmp_path
+):
+    cfg = config(llm, [
+        {"name": "profile", "column_type": "llm-structured", "model_alias": "writer",
+         "prompt": "Invent engineer number {{ n }}.", "output_format": PROFILE_SCHEMA},
+        {"name": "bio", "column_type": "llm-text", "model_alias": "writer", "with_trace": True,
+         "system_prompt": "You write short bios.",
+         "prompt": "Write a bio of {{ profile.name }}, a {{ profile.level }} engineer."},
+        {"name": "snippet", "column_type": "llm-code", "model_alias": "writer", "code_lang": "python",
+         "prompt": "Write a function {{ profile.name | lower | replace(' ', '_') }} would like."},
+        {"name": "verdict", "column_type": "llm-judge", "model_alias": "writer",
+         "extract_reasoning_content": True, "prompt": "Bio: {{ bio }}",
+         "scores": [{"name": "clarity", "description": "Is it clear?", "options": {1: "no", 2: "yes"}},
+                    {"name": "tone", "description": "Tone", "options": {"calm": "calm", "loud": "loud"}}]},
+    ])  # fmt: skip
+
+    result = run(cfg, 30, client, tmp_path / "out")
+
+    df = pd.read_parquet(tmp_path / "out" / "data")
+    assert len(df) == 30 and df["n"].tolist() == list(range(30))
+    for profile in df["profile"]:
+        jsonschema.validate({**profile, "skills": list(profile["skills"])}, PROFILE_SCHEMA)
+    # the mock answers by quoting the prompt: the rendered structured values reached it
+    # (it quotes the first words of the prompt)
+    assert all(
+        row.bio.startswith(f'"Write a bio of {row.profile["name"].split()[0]}')
+        for row in df.itertuples()
+    )
+    for code in df["snippet"]:
+        compile(code, "<snippet>", "exec")
+    assert set(df["verdict"].iloc[0]) == {"clarity", "tone"}
+    assert all(
+        v["clarity"]["score"] in (1, 2) and v["tone"]["score"] in ("calm", "loud")
+        for v in df["verdict"]
+    )
+    trace = list(df["bio__trace"].iloc[0])
+    assert [m["role"] for m in trace] == ["system", "user", "assistant"]
+    assert trace[-1]["content"] == df["bio"].iloc[0]
+    assert "verdict__reasoning_content" in df.columns
+    usage = result.usage["writer"]
+    assert usage["successes"] == 4 * 30 and usage["failures"] == 0
+    assert usage["prompt_tokens"] > 0 and usage["completion_tokens"] > 0
+    assert llm.stats()["completed"] == usage["requests"] == 120
+
+
+def test_a_prompt_that_fails_to_render_drops_rows_naming_column_and_variable(llm, client):
+    cfg = config(llm, [
+        {"name": "profile", "column_type": "llm-structured", "model_alias": "writer",
+         "prompt": "Invent engineer {{ n }}.", "output_format": PROFILE_SCHEMA},
+        {"name": "bio", "column_type": "llm-text", "model_alias": "writer",
+         "prompt": "Bio of {{ profile.nickname }}"},
+    ])  # fmt: skip
+
+    result = run(cfg, 10, client)
+
+    assert result.num_records == 0
+    reasons = {(d["column"], d["error_type"]) for d in result.dropped}
+    assert reasons == {("bio", "TemplateRenderError")}
+    assert "nickname" in result.dropped[0]["message"] and "'bio'" in result.dropped[0]["message"]
+    assert llm.stats()["completed"] == 10  # only the profile calls were paid for
+
+
+def test_429s_and_5xx_are_retried_until_every_row_succeeds(llm, client):
+    llm.set(rate_limit_rate=0.25, error_rate=0.1)
+    cfg = config(llm, [{"name": "t", "column_type": "llm-text", "model_alias": "writer",
+                        "prompt": "Row {{ n }}"}], retries=12)  # fmt: skip
+
+    result = run(cfg, 60, client)
+
+    assert result.num_records == 60
+    usage = result.usage["writer"]
+    stats = llm.stats()
+    assert usage["rate_limited"] == stats["rate_limited"] > 0
+    assert usage["retries"] == stats["rate_limited"] + stats["server_errors"]
+    assert usage["requests"] == stats["requests"] == 60 + usage["retries"]
+
+
+def test_non_retryable_errors_drop_only_their_rows_and_stop_their_downstream_calls(
+    llm, client, tmp_path
+):
+    cfg = config(llm, [
+        {"name": "first", "column_type": "llm-text", "model_alias": "writer",
+         "prompt": "{% if n % 5 == 0 %}[[mock:status=400]][[mock:context_length]]{% endif %}Row {{ n }}"},
+        {"name": "second", "column_type": "llm-text", "model_alias": "writer",
+         "prompt": "Follow up on {{ first }}"},
+    ])  # fmt: skip
+
+    result = run(cfg, 40, client, tmp_path / "o")
+
+    df = pd.read_parquet(tmp_path / "o" / "data")
+    assert df["n"].tolist() == [n for n in range(40) if n % 5]
+    dropped = json.loads((tmp_path / "o" / "metadata.json").read_text())["dropped_rows"]
+    assert sorted(d["global_row"] for d in dropped) == list(range(0, 40, 5))
+    assert {d["error_type"] for d in dropped} == {"ModelRequestError"}
+    assert "context length" in dropped[0]["message"]
+    stats = llm.stats()
+    assert stats["requests"] == 40 + 32  # 8 failed first calls were not retried nor followed up
+    assert result.usage["writer"]["failures"] == 8
+
+
+def test_structured_output_is_repaired_with_the_error_fed_back(llm, client):
+    cfg = config(llm, [{"name": "p", "column_type": "llm-structured", "model_alias": "writer",
+                        "prompt": "[[mock:malformed-first]] Engineer {{ n }}", "output_format": PROFILE_SCHEMA,
+                        "with_trace": True}])  # fmt: skip
+
+    df = run(cfg, 12, client).to_pandas()
+
+    assert len(df) == 12
+    trace = list(df["p__trace"].iloc[0])
+    assert [m["role"] for m in trace] == ["user", "assistant", "user", "assistant"]
+    assert "could not be used" in trace[2]["content"]
+    assert llm.stats()["completed"] == 24
+
+
+def test_output_that_never_validates_drops_the_row_after_bounded_repairs(llm, client):
+    cfg = config(llm, [{"name": "p", "column_type": "llm-structured", "model_alias": "writer",
+                        "prompt": "{% if n < 3 %}[[mock:malformed]]{% endif %} Engineer {{ n }}",
+                        "output_format": PROFILE_SCHEMA, "max_repairs": 1}])  # fmt: skip
+
+    result = run(cfg, 10, client)
+
+    assert result.num_records == 7
+    assert {d["error_type"] for d in result.dropped} == {"ModelOutputError"}
+    assert all("after 1 repair" in d["message"] for d in result.dropped)
+    assert llm.stats()["completed"] == 7 + 3 * 2
+
+
+def test_the_cap_holds_across_two_workers_and_models_do_not_throttle_each_other(llm, client):
+    llm.set(latency=0.05)
+    models = [
+        {"alias": "a", "model": "model-a", "endpoint": llm.url, "max_parallel_requests": 3},
+        {"alias": "b", "model": "model-b", "endpoint": llm.url, "max_parallel_requests": 3},
+    ]
+    cfg = config(llm, [
+        {"name": "x", "column_type": "llm-text", "model_alias": "a", "prompt": "x {{ n }}"},
+        {"name": "y", "column_type": "llm-text", "model_alias": "b", "prompt": "y {{ n }}"},
+    ], models=models)  # fmt: skip
+
+    result = run(cfg, 80, client, row_group_size=40, max_concurrent_row_groups=2)
+
+    assert result.num_records == 80
+    stats = llm.stats()
+    assert stats["by_model"]["model-a"]["peak_concurrency"] <= 3
+    assert stats["by_model"]["model-b"]["peak_concurrency"] <= 3
+    assert stats["peak_concurrency"] > 3  # both models were busy at once
+
+
+def test_a_server_side_concurrency_limit_is_met_by_backing_off(llm, client):
+    llm.set(max_concurrency=2, latency=0.03, retry_after=0.01)
+    cfg = config(llm, [{"name": "t", "column_type": "llm-text", "model_alias": "writer",
+                        "prompt": "Row {{ n }}"}], cap=8, retries=30)  # fmt: skip
+
+    result = run(cfg, 60, client)
+
+    assert result.num_records == 60
+    assert result.usage["writer"]["rate_limited"] > 0
+
+
+def test_rejected_credentials_stop_the_run_at_once_without_leaking_the_key(
+    client, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("DAGEN_TEST_KEY", "sk-wrong-key-123")
+    with MockServerProcess(MockServerSettings(port=0, api_key=SECRET)) as keyed:
+        models = [
+            {"alias": "w", "model": "m", "endpoint": keyed.url, "api_key_env": "DAGEN_TEST_KEY"}
+        ]
+        cfg = config(keyed, [{"name": "t", "column_type": "llm-text", "model_alias": "w",
+                              "prompt": "Row {{ n }}"}], models=models)  # fmt: skip
+
+        with pytest.raises(ModelAuthError) as caught:
+            run(cfg, 400, client, tmp_path / "o")
+
+        assert "'w'" in str(caught.value) and "401" in str(caught.value)
+        assert "sk-wrong-key-123" not in str(caught.value)
+        assert keyed.stats()["requests"] < 400  # it stopped instead of failing every row
+    meta = json.loads((tmp_path / "o" / "metadata.json").read_text())
+    assert meta["status"] == "stopped" and "ModelAuthError" in meta["stop_reason"]
+
+
+def test_a_missing_key_variable_is_named_before_anything_runs(client, monkeypatch):
+    monkeypatch.delenv("DAGEN_ABSENT_KEY", raising=False)
+    cfg = config(None, [{"name": "t", "column_type": "llm-text", "model_alias": "w", "prompt": "{{ n }}"}],
+                 models=[{"alias": "w", "model": "m", "endpoint": "http://127.0.0.1:9/v1",
+                          "api_key_env": "DAGEN_ABSENT_KEY"}])  # fmt: skip
+
+    with pytest.raises(ModelAuthError, match="DAGEN_ABSENT_KEY"):
+        run(cfg, 5, client)
+
+
+def test_the_api_key_never_reaches_outputs_metadata_or_logs(client, tmp_path, monkeypatch, caplog):
+    monkeypatch.setenv("DAGEN_TEST_KEY", SECRET)
+    with MockServerProcess(MockServerSettings(port=0, api_key=SECRET)) as keyed:
+        models = [
+            {"alias": "w", "model": "m", "endpoint": keyed.url, "api_key_env": "DAGEN_TEST_KEY"}
+        ]
+        cfg = config(keyed, [{"name": "t", "column_type": "llm-text", "model_alias": "w",
+                              "prompt": "Row {{ n }}", "with_trace": True}], models=models)  # fmt: skip
+        with caplog.at_level("DEBUG"):
+            result = run(cfg, 10, client, tmp_path / "o")
+
+    assert result.num_records == 10
+    for path in (tmp_path / "o").rglob("*"):
+        if path.is_file():
+            assert SECRET.encode() not in path.read_bytes(), path
+    assert SECRET not in caplog.text
+    assert SECRET not in repr(result.metadata)
