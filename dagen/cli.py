@@ -46,7 +46,9 @@ def _friendly_errors(command: Callable[..., Any]) -> Callable[..., Any]:
             click.echo(f"error: {exc}", err=True)
             sys.exit(1)
         except KeyboardInterrupt:
-            click.echo("interrupted: row groups already written are kept", err=True)
+            click.echo(
+                "interrupted: row groups already written are kept; continue with --resume", err=True
+            )
             sys.exit(130)
 
     return wrapper
@@ -97,6 +99,7 @@ def cli(verbose: bool) -> None:
               help="Where the local cluster's dashboard listens.")  # fmt: skip
 @click.option("--seed", type=int, default=None, help="Overrides the config's seed.")
 @click.option("--overwrite", is_flag=True, help="Replace a non-empty output folder.")
+@click.option("--resume", is_flag=True, help="Continue an interrupted run in OUTPUT (-n may grow).")
 @_friendly_errors
 def run(
     config: str,
@@ -111,6 +114,7 @@ def run(
     dashboard_address: str,
     seed: int | None,
     overwrite: bool,
+    resume: bool,
 ) -> None:
     """Generate NUM_RECORDS rows of CONFIG into OUTPUT (parquet + metadata.json)."""
     cfg = _load(config)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from dagen.errors import ConfigValidationError
 
-__all__ = ["ClusterSettings", "RunSettings"]
+__all__ = ["ClusterSettings", "EarlyShutdown", "RunSettings"]
 
 
 @dataclass(frozen=True)
@@ -38,6 +38,22 @@ class ClusterSettings:
 
 
 @dataclass(frozen=True)
+class EarlyShutdown:
+    """When to give up on a run whose rows keep failing.
+
+    Attributes:
+        error_rate: stop when more than this share of the cells in the window failed for
+            good with a non-retryable error; None never stops.
+        window: cells in the sliding window (the most recently finished ones).
+        min_cells: cells seen before the rate is trusted.
+    """
+
+    error_rate: float | None = 0.5
+    window: int = 500
+    min_cells: int = 100
+
+
+@dataclass(frozen=True)
 class RunSettings:
     """How a run is executed.
 
@@ -50,6 +66,10 @@ class RunSettings:
         seed: overrides the config's seed.
         cluster: how to start a local cluster when none is given.
         progress_interval: seconds between progress log lines; None logs none.
+        early_shutdown: when to stop a run whose rows keep failing.
+        salvage_rounds: extra attempts, after a row group's main work, for its rows that
+            failed with a retryable error (429, 5xx, timeout) after all retries.
+        salvage_pause: seconds before the first salvage round (doubling each round).
     """
 
     row_group_size: int = 1000
@@ -58,6 +78,9 @@ class RunSettings:
     seed: int | None = None
     cluster: ClusterSettings = field(default_factory=ClusterSettings)
     progress_interval: float | None = 5.0
+    early_shutdown: EarlyShutdown = field(default_factory=EarlyShutdown)
+    salvage_rounds: int = 2
+    salvage_pause: float = 5.0
 
     def __post_init__(self) -> None:
         for name in ("row_group_size", "max_concurrent_row_groups", "cells_per_task"):

@@ -18,10 +18,9 @@ from dagen.generators.base import (
 )
 from dagen.generators.custom import CustomGenerator
 from dagen.generators.expression import ExpressionGenerator
-from dagen.generators.llm import build_llm_generator
+from dagen.generators.llm import ModelRuntime, build_llm_generator
 from dagen.generators.samplers import SamplerGenerator
 from dagen.graph import ColumnGraph
-from dagen.models.client import ApiKey
 
 __all__ = [
     "BatchContext",
@@ -29,6 +28,7 @@ __all__ = [
     "ColumnBlock",
     "ColumnGenerator",
     "FailedBlock",
+    "ModelRuntime",
     "build_generators",
 ]
 
@@ -36,21 +36,16 @@ __all__ = [
 def build_generators(
     config: DatasetConfig,
     graph: ColumnGraph,
-    ceilings: dict[str, int] | None = None,
-    scope: str = "",
-    api_keys: dict[str, ApiKey] | None = None,
+    runtime: ModelRuntime | None = None,
 ) -> dict[str, ColumnGenerator]:
     """One generator per column of ``config``, keyed by column name.
 
     Args:
         config: the dataset config.
         graph: its column graph (for what each column reads).
-        ceilings: model alias -> concurrency share of the worker running the generator;
-            one dict shared by every LLM generator, updated by the engine.
-        scope: the run token, keeping model clients and usage per run.
-        api_keys: model alias -> API key read by the process that starts the run.
+        runtime: what the run's LLM generators share (one object for all of them).
     """
-    ceilings = {} if ceilings is None else ceilings
+    runtime = runtime or ModelRuntime()
     search_path = [config.source_dir] if config.source_dir else []
     generators: dict[str, ColumnGenerator] = {}
     for col in config.columns:
@@ -63,7 +58,5 @@ def build_generators(
             function = resolve_function(col.function, column=col.name, search_path=search_path)
             generators[col.name] = CustomGenerator(col, function, reads)
         else:
-            generators[col.name] = build_llm_generator(
-                col, config, reads, ceilings, scope, (api_keys or {}).get(col.model_alias_)
-            )
+            generators[col.name] = build_llm_generator(col, config, reads, runtime)
     return generators

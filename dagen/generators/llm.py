@@ -12,8 +12,9 @@ endpoint's reasoning, when asked for) and ``<col>__trace`` (the messages exchang
 
 The generator is async: its cells run on the Dask worker's event loop, and every cell of
 one worker shares one HTTP session per model (``dagen.models.client.client_for``). The
-worker's share of the model's cluster-wide concurrency cap is in ``ceilings`` (set by the
-engine per worker); clients, and so their usage counters, are kept per run (``scope``).
+worker's share of the model's cluster-wide concurrency cap, the API keys and the salvage
+policy are in the run's ``ModelRuntime``; clients, and so their usage counters, are kept
+per run.
 
 Example:
     >>> gen = LLMGenerator(LLMTextColumnConfig(name="t", prompt="Say hi to {{ who }}"), model, ("who",), {})
@@ -23,8 +24,10 @@ Example:
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
+from dataclasses import dataclass, field
 from typing import Any
 
 import jsonschema
@@ -37,12 +40,19 @@ from dagen.config.columns import (
 )
 from dagen.config.dataset import DatasetConfig
 from dagen.config.models import ModelConfig
-from dagen.errors import ConfigValidationError, ModelOutputError
+from dagen.errors import ConfigValidationError, ModelOutputError, ModelRetryableError
 from dagen.generators.base import BatchContext, ColumnGenerator
 from dagen.generators.expression import Template
 from dagen.models.client import ApiKey, client_for
 
-__all__ = ["LLMGenerator", "build_llm_generator", "extract_code", "judge_schema", "parse_json"]
+__all__ = [
+    "LLMGenerator",
+    "ModelRuntime",
+    "build_llm_generator",
+    "extract_code",
+    "judge_schema",
+    "parse_json",
+]
 
 LLMColumn = (
     LLMTextColumnConfig | LLMCodeColumnConfig | LLMStructuredColumnConfig | LLMJudgeColumnConfig
@@ -115,6 +125,27 @@ def _judge_rubric(config: LLMJudgeColumnConfig) -> str:
     return "\n".join(lines)
 
 
+@dataclass
+class ModelRuntime:
+    """What the LLM generators of one run share in a worker process.
+
+    Attributes:
+        scope: the run token: model clients, and so usage counters, are kept per run.
+        ceilings: model alias -> this worker's share of the model's cluster-wide cap,
+            updated by the engine when workers come and go.
+        api_keys: model alias -> key read by the process that started the run.
+        salvage_rounds: after a call failed with a retryable error on every retry, how
+            many more rounds of retries it gets, each after a pause.
+        salvage_pause: seconds before the first salvage round (doubling each round).
+    """
+
+    scope: str = ""
+    ceilings: dict[str, int] = field(default_factory=dict)
+    api_keys: dict[str, ApiKey] = field(default_factory=dict)
+    salvage_rounds: int = 0
+    salvage_pause: float = 5.0
+
+
 class LLMGenerator(ColumnGenerator):
     """A cell-by-cell generator calling one model per row.
 
@@ -122,10 +153,7 @@ class LLMGenerator(ColumnGenerator):
         config: the LLM column.
         model: the model the column's alias names (endpoint resolved).
         reads: the columns a row passed in holds.
-        ceilings: alias -> this worker's share of the model's concurrency cap (shared,
-            updated by the engine when workers come and go).
-        scope: the run token: clients and usage are kept per run.
-        api_key: the model's key, read where the run started (None: read on the worker).
+        runtime: what the run's LLM generators share on a worker.
     """
 
     def __init__(
@@ -133,16 +161,12 @@ class LLMGenerator(ColumnGenerator):
         config: LLMColumn,
         model: ModelConfig,
         reads: tuple[str, ...],
-        ceilings: dict[str, int],
-        scope: str = "",
-        api_key: ApiKey | None = None,
+        runtime: ModelRuntime | None = None,
     ) -> None:
         super().__init__(config.name, (config.name, *config.side_effect_columns), reads)
         self.config = config
         self.model = model
-        self.ceilings = ceilings
-        self.scope = scope
-        self.api_key = api_key
+        self.runtime = runtime or ModelRuntime()
         self.prompt = Template(config.prompt, config.name, "prompt")
         self.system = (
             Template(config.system_prompt, config.name, "system prompt")
@@ -196,6 +220,20 @@ class LLMGenerator(ColumnGenerator):
             ) from exc
         return value
 
+    async def _call(self, client: Any, messages: list[dict[str, Any]]) -> Any:
+        """One chat call; retryable failures that outlast the client's retries get
+        ``salvage_rounds`` more rounds after a pause (doubling) before the cell fails."""
+        pause = self.runtime.salvage_pause
+        for salvage in range(self.runtime.salvage_rounds + 1):
+            try:
+                return await client.chat(messages, response_format=self._response_format())
+            except ModelRetryableError:
+                if salvage == self.runtime.salvage_rounds:
+                    raise
+                await asyncio.sleep(pause)
+                pause *= 2
+        raise AssertionError("unreachable")  # pragma: no cover
+
     async def agenerate_cell(
         self, row: dict[str, Any], ctx: BatchContext, index: int
     ) -> dict[str, Any]:
@@ -209,12 +247,12 @@ class LLMGenerator(ColumnGenerator):
         )
         client = client_for(
             self.model,
-            ceiling=self.ceilings.get(self.model.alias),
-            scope=self.scope,
-            api_key=self.api_key,
+            ceiling=self.runtime.ceilings.get(self.model.alias),
+            scope=self.runtime.scope,
+            api_key=self.runtime.api_keys.get(self.model.alias),
         )
         for attempt in range(self.max_repairs + 1):
-            result = await client.chat(messages, response_format=self._response_format())
+            result = await self._call(client, messages)
             messages.append({"role": "assistant", "content": result.content})
             try:
                 value = self.parse(result.content)
@@ -262,9 +300,7 @@ def build_llm_generator(
     column: LLMColumn,
     config: DatasetConfig,
     reads: tuple[str, ...],
-    ceilings: dict[str, int],
-    scope: str,
-    api_key: ApiKey | None = None,
+    runtime: ModelRuntime,
 ) -> LLMGenerator:
     """The generator of an LLM column."""
-    return LLMGenerator(column, resolve_model(config, column), reads, ceilings, scope, api_key)
+    return LLMGenerator(column, resolve_model(config, column), reads, runtime)

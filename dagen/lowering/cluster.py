@@ -250,6 +250,11 @@ class RunSession:
         """The result of a finished future."""
         return future.result()
 
+    def failures(self, future: Future) -> list[Any]:
+        """The ``CellFailure`` values a finished chunk or block holds, extracted where the
+        result lives so that only the failures cross the network."""
+        return self.client.submit(tasks.failures_of, future, pure=False).result()
+
     def release(self, futures: dict[Key, Future]) -> None:
         """Forget a row group's futures so the scheduler frees their results."""
         for future in futures.values():

@@ -35,6 +35,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Literal
 
+from dask.utils import key_split
+
 from dagen.graph import ColumnGraph
 
 __all__ = ["CHECKPOINT", "Key", "RowGroup", "RowGroupPlan", "TaskRef", "column_slugs", "row_groups"]
@@ -67,8 +69,10 @@ def column_slugs(columns: tuple[str, ...]) -> dict[str, str]:
     taken = {CHECKPOINT}
     for col in columns:
         slug = re.sub(r"[^0-9A-Za-z_.]", "_", col) or "column"
-        while slug in taken or slug.endswith(".rows"):
-            slug += "_"
+        # dask must group the keys under the slug itself: it shows "_id" as "id", "_" as
+        # "Other" and 32 hex digits as "data"; a leading letter avoids that
+        while slug in taken or slug.endswith(".rows") or key_split(slug) != slug:
+            slug = slug + "_" if key_split(slug) == slug else "c" + slug
         taken.update({slug, slug + ".rows"})
         slugs[col] = slug
     return slugs

@@ -30,7 +30,14 @@ import pandas as pd
 from distributed.diagnostics.plugin import WorkerPlugin
 
 from dagen.errors import ClusterError
-from dagen.generators import BatchContext, CellFailure, ColumnBlock, ColumnGenerator, FailedBlock
+from dagen.generators import (
+    BatchContext,
+    CellFailure,
+    ColumnBlock,
+    ColumnGenerator,
+    FailedBlock,
+    ModelRuntime,
+)
 from dagen.models.client import close_clients, scope_usage
 from dagen.sinks.assemble import AssemblySpec, RowGroupResult, assemble_row_group
 
@@ -45,6 +52,7 @@ __all__ = [
     "cells_async",
     "checkpoint",
     "collect",
+    "failures_of",
     "finish_run",
     "install_shares",
     "resource_name",
@@ -66,9 +74,9 @@ class RunContext:
     generators: dict[str, ColumnGenerator]
     assembly: AssemblySpec
     stateful: frozenset[str] = frozenset()
-    # model alias -> this worker's share of the model's cluster-wide cap; the same dict
-    # object the LLM generators read (pickled together, so identity survives)
-    ceilings: dict[str, int] = field(default_factory=dict)
+    # what the run's LLM generators share (pickled with them, so identity survives):
+    # the engine updates runtime.ceilings with this worker's share of each model's cap
+    runtime: ModelRuntime = field(default_factory=ModelRuntime)
     column_models: dict[str, str] = field(default_factory=dict)  # LLM column -> model alias
     caps: dict[str, int] = field(default_factory=dict)  # model alias -> max_parallel_requests
 
@@ -236,7 +244,7 @@ def checkpoint(run_id: str, rg: int, size: int, blocks: list[ColumnBlock]) -> Ro
 
 async def install_shares(run_id: str, shares: dict[str, int], dask_worker: Any = None) -> None:
     """Give this worker its share of each model's cap: limiter ceiling and Dask resource."""
-    _context(run_id).ceilings.update(shares)
+    _context(run_id).runtime.ceilings.update(shares)
     await dask_worker.set_resources(**{resource_name(run_id, a): n for a, n in shares.items()})
 
 
@@ -249,3 +257,11 @@ async def finish_run(run_id: str, dask_worker: Any = None) -> dict[str, dict[str
         if names:
             await dask_worker.set_resources(**dict.fromkeys(names, 0))
     return usage
+
+
+def failures_of(result: Any) -> list[CellFailure]:
+    """The failures a cell chunk or a column block holds (run next to the result, so only
+    the failures travel to the client)."""
+    if isinstance(result, ColumnBlock):
+        return list(result.failures.values())
+    return [r for r in result if isinstance(r, CellFailure)]

@@ -553,7 +553,10 @@ class MockServerProcess(_Handle):
 
     def argv(self) -> list[str]:
         """The command line that starts the server process."""
-        args = [sys.executable, "-m", "dagen.models.mock_server"]
+        # `import dagen` may import this module before runpy runs it as __main__; runpy
+        # then warns that it "may result in unpredictable behaviour". It does not here.
+        args = [sys.executable, "-W", "ignore::RuntimeWarning:runpy"]
+        args += ["-m", "dagen.models.mock_server"]
         for f in dataclasses.fields(self.settings):
             value = 0 if f.name == "port" else getattr(self.settings, f.name)
             if value is not None:

@@ -32,14 +32,22 @@ from typing import TYPE_CHECKING, Any
 
 from dagen.config.dataset import DatasetConfig
 from dagen.config.run import RunSettings
-from dagen.errors import DagenError, GenerationError, ModelAuthError, RunError
-from dagen.generators import build_generators
+from dagen.errors import (
+    CheckpointError,
+    DagenError,
+    EarlyShutdownError,
+    GenerationError,
+    ModelAuthError,
+    RunError,
+)
+from dagen.generators import ModelRuntime, build_generators
 from dagen.graph import ColumnGraph
 from dagen.lowering.cluster import RunSession, open_client
 from dagen.lowering.plan import RowGroup, RowGroupPlan, column_slugs, row_groups
 from dagen.lowering.tasks import RunContext
-from dagen.runner.models import read_api_keys, resolved_models
+from dagen.runner.models import check_endpoints, read_api_keys, resolved_models
 from dagen.runner.result import GenerationResult
+from dagen.runner.resume import ResumePlan, plan_resume
 from dagen.sinks.assemble import AssemblySpec, RowGroupResult
 from dagen.sinks.metadata import RunMetadata
 from dagen.sinks.parquet import MemorySink, ParquetSink
@@ -64,6 +72,7 @@ def generate(
     scheduler: str | None = None,
     settings: RunSettings | None = None,
     overwrite: bool = False,
+    resume: bool = False,
 ) -> GenerationResult:
     """Generate ``num_records`` rows of ``config`` on a Dask cluster.
 
@@ -76,6 +85,8 @@ def generate(
         scheduler: address of a Dask scheduler to connect to when no client is given.
         settings: row-group size, window, seed and local-cluster settings.
         overwrite: replace an existing non-empty output folder.
+        resume: continue the run in ``output_dir`` from its written row groups (see
+            ``dagen.runner.resume``); ``num_records`` may grow to extend the dataset.
 
     Raises:
         ConfigError: the config is invalid (before anything runs).
@@ -83,14 +94,25 @@ def generate(
         ClusterError: the cluster cannot be reached or started.
         CheckpointError: a row group cannot be written (earlier ones are kept).
         ModelAuthError: a model rejected the credentials (the run stops at once).
+        ResumeError: ``resume`` and the folder holds another config's data.
+        EarlyShutdownError: too many cells failed for good (written row groups are kept).
     """
     if num_records < 1:
         raise RunError(f"num_records must be at least 1, got {num_records}")
     settings = settings or RunSettings()
     sink = ParquetSink(output_dir) if output_dir is not None else MemorySink()
+    if resume and overwrite:
+        raise RunError("resume and overwrite exclude each other")
     with resolved_models(config) as resolved:
-        run = _Run(resolved, num_records, settings)
-        sink.open(overwrite=overwrite)
+        resume_plan = None
+        if resume and isinstance(sink, ParquetSink):
+            sink.open(resume=True)
+            resume_plan = plan_resume(
+                sink, resolved, num_records, settings.row_group_size, settings.seed
+            )
+        else:
+            sink.open(overwrite=overwrite)
+        run = _Run(resolved, num_records, settings, resume_plan)
         with (
             open_client(client, scheduler, settings.cluster, slots=run.slots) as dask_client,
             RunSession(dask_client, run.context) as session,
@@ -106,15 +128,25 @@ def generate(
 class _Run:
     """One run's static parts (graph, generators, plans) and its loop."""
 
-    def __init__(self, config: DatasetConfig, num_records: int, settings: RunSettings) -> None:
+    def __init__(
+        self,
+        config: DatasetConfig,
+        num_records: int,
+        settings: RunSettings,
+        resumed: ResumePlan | None = None,
+    ) -> None:
         self.config = config
         self.settings = settings
         self.graph = ColumnGraph.from_config(config)
         self.run_id = "r" + secrets.token_hex(4)
-        ceilings: dict[str, int] = {}
-        generators = build_generators(
-            config, self.graph, ceilings, self.run_id, read_api_keys(config)
+        runtime = ModelRuntime(
+            scope=self.run_id,
+            api_keys=read_api_keys(config),
+            salvage_rounds=settings.salvage_rounds,
+            salvage_pause=settings.salvage_pause,
         )
+        check_endpoints(config, runtime.api_keys)
+        generators = build_generators(config, self.graph, runtime)
         outputs = {c.name: (c.name, *c.side_effect_columns) for c in config.columns}
         all_outputs = [o for outs in outputs.values() for o in outs]
         assembly = AssemblySpec(
@@ -125,6 +157,8 @@ class _Run:
         )
         seed = settings.seed if settings.seed is not None else config.seed
         self.seed = seed if seed is not None else secrets.randbelow(2**31)
+        if resumed is not None:
+            self.seed = resumed.seed
         column_models = {c.name: c.model_alias for c in config.columns if c.model_alias is not None}
         caps = {
             m.alias: m.max_parallel_requests
@@ -137,13 +171,17 @@ class _Run:
             generators,
             assembly,
             self.graph.stateful,
-            ceilings,
+            runtime,
             column_models,
             caps,
         )
         self.slugs = column_slugs(self.graph.columns)
-        self.row_groups = row_groups(num_records, settings.row_group_size)
-        self.tracker = CompletionTracker()
+        self.row_groups = (
+            resumed.pending
+            if resumed is not None
+            else row_groups(num_records, settings.row_group_size)
+        )
+        self.tracker = CompletionTracker(window_cells=settings.early_shutdown.window)
         # task slots per worker when dagen starts the cluster: async model calls hold a slot
         # while they wait, so give each worker room for its share of every model's cap
         workers = settings.cluster.n_workers or 2
@@ -154,6 +192,7 @@ class _Run:
             seed=self.seed,
             num_records=num_records,
             row_group_size=settings.row_group_size,
+            previous=resumed.previous if resumed is not None else None,
         )
 
     def plan(self, row_group: RowGroup, previous: int | None) -> RowGroupPlan:
@@ -213,10 +252,15 @@ class _Run:
             raise
         finally:
             watcher.clear()
-            self.metadata.usage = session.finish()
+            self.metadata.add_usage(session.finish())
             self.metadata.timings["generation_seconds"] = round(time.perf_counter() - started, 3)
             self.metadata.timings["max_live_tasks"] = self.max_live_tasks
-            sink.write_metadata(self.metadata.to_dict())
+            try:
+                sink.write_metadata(self.metadata.to_dict())
+            except CheckpointError as exc:  # keep the error that stopped the run, if any
+                if self.metadata.status == "complete":
+                    raise
+                log.error("%s", exc)
         if self.settings.progress_interval is not None:
             self._log_progress(started)
 
@@ -242,18 +286,38 @@ class _Run:
             return
         cells = ref.rows if ref.kind in ("cell", "batch") else 0
         self.tracker.task_finished(ref.row_group, ref.column if cells else None, cells)
-        if finished.has_failures and ref.kind == "cell":
-            chunk = session.fetch(finished.future)
-            failures = [f for f in chunk if hasattr(f, "fatal")]
-            self.tracker.record_failures(ref.row_group, failures)
-            fatal = next((f for f in failures if f.fatal), None)
-            if fatal is not None:
-                raise ModelAuthError(
-                    f"column {fatal.column!r}: {fatal.message}",
-                    column=fatal.column,
-                    row_group=fatal.row_group,
-                    row=fatal.row,
-                )
+        if not cells:
+            return
+        failures = session.failures(finished.future) if finished.has_failures else []
+        self.tracker.record_failures(ref.row_group, failures)
+        self.tracker.observe(cells, sum(1 for f in failures if not f.retryable))
+        fatal = next((f for f in failures if f.fatal), None)
+        if fatal is not None:
+            raise ModelAuthError(
+                f"column {fatal.column!r}: {fatal.message}",
+                column=fatal.column,
+                row_group=fatal.row_group,
+                row=fatal.row,
+            )
+        self._check_failure_rate()
+
+    def _check_failure_rate(self) -> None:
+        """Stop when too many cells fail for good (``RunSettings.early_shutdown``)."""
+        policy = self.settings.early_shutdown
+        if policy.error_rate is None:
+            return
+        rate = self.tracker.failure_rate(policy.min_cells)
+        if rate is not None and rate > policy.error_rate:
+            common = self.tracker.most_common_failure()
+            detail = (
+                f"; most frequent: column {common.column!r}, {common.error_type}: {common.message}"
+                if common
+                else ""
+            )
+            raise EarlyShutdownError(
+                f"{rate:.0%} of the last {self.tracker.window_cells} cells failed with non-retryable "
+                f"errors (threshold {policy.error_rate:.0%}){detail}. Row groups already written are kept."
+            )
 
     def _task_error(self, finished: Finished) -> DagenError:
         ref = finished.ref

@@ -11,14 +11,15 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 
 from dagen.config.dataset import DatasetConfig
-from dagen.errors import ConfigValidationError, ModelAuthError
+from dagen.errors import ConfigValidationError, ModelAuthError, ModelConnectionError
 from dagen.models.client import ApiKey
-from dagen.models.mock_server import MockServerSettings, MockServerThread
 
-__all__ = ["read_api_keys", "resolved_models"]
+__all__ = ["check_endpoints", "read_api_keys", "resolved_models"]
 
 log = logging.getLogger("dagen")
 
@@ -46,6 +47,8 @@ def resolved_models(config: DatasetConfig) -> Iterator[DatasetConfig]:
     if not offline:
         yield config
         return
+    from dagen.models.mock_server import MockServerSettings, MockServerThread  # only when needed
+
     with MockServerThread(MockServerSettings(port=0, latency=MOCK_LATENCY)) as server:
         url = server.url
         log.info(
@@ -83,3 +86,38 @@ def read_api_keys(config: DatasetConfig) -> dict[str, ApiKey]:
             )
         keys[model.alias] = ApiKey(value)
     return keys
+
+
+def check_endpoints(
+    config: DatasetConfig, api_keys: dict[str, ApiKey], timeout: float = 10.0
+) -> None:
+    """Fail fast, before anything runs, when a model's endpoint cannot be reached.
+
+    Asks ``GET {endpoint}/models`` once per endpoint. Endpoints that do not serve that
+    route are not faulted for it; only a refused connection, a timeout or rejected
+    credentials stop the run.
+
+    Raises:
+        ModelConnectionError: the endpoint is unreachable (naming the model and endpoint).
+        ModelAuthError: the endpoint rejects the model's credentials.
+    """
+    used = {c.model_alias for c in config.columns if c.model_alias is not None}
+    for model in config.models:
+        if model.alias not in used or model.endpoint is None:
+            continue
+        request = urllib.request.Request(model.endpoint.rstrip("/") + "/models")
+        if model.alias in api_keys:
+            request.add_header("Authorization", f"Bearer {api_keys[model.alias].reveal()}")
+        try:
+            with urllib.request.urlopen(request, timeout=timeout):
+                pass
+        except urllib.error.HTTPError as exc:
+            if exc.code in (401, 403):
+                raise ModelAuthError(
+                    f"model {model.alias!r}: {model.endpoint} rejected the credentials (HTTP {exc.code})"
+                ) from None
+        except (urllib.error.URLError, OSError) as exc:
+            reason = getattr(exc, "reason", exc)
+            raise ModelConnectionError(
+                f"model {model.alias!r}: endpoint {model.endpoint} is unreachable: {reason}"
+            ) from None

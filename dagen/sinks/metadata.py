@@ -7,7 +7,7 @@ Shape:
 
     {"dagen_version", "fingerprint", "seed", "config",
      "num_records": requested, "rows_written", "rows_dropped", "row_group_size",
-     "row_groups": [{"index", "size", "rows", "dropped", "file"}],      # written ones only
+     "row_groups": [{"index", "start", "size", "rows", "dropped", "file"}],   # written ones only
      "columns": {output column: non-null rows written},
      "dropped_rows": [{"row_group", "row", "global_row", "column", "error_type", "message"}],
      "drop_summary": [{"column", "error_type", "rows"}],
@@ -81,6 +81,7 @@ class RunMetadata:
         """Record a checkpointed row group."""
         self.row_groups[result.row_group] = {
             "index": result.row_group,
+            "start": start_row,
             "size": result.size,
             "rows": result.rows,
             "dropped": len(result.dropped),
@@ -90,6 +91,13 @@ class RunMetadata:
         for row, failure in sorted(result.dropped.items()):
             if len(self.dropped) < MAX_DROPPED_LISTED:
                 self.dropped.append(_dropped_row(failure, row, start_row))
+
+    def add_usage(self, usage: dict[str, dict[str, int]]) -> None:
+        """Add a run's model usage (per alias) to what earlier runs of this output used."""
+        for alias, counts in usage.items():
+            into = self.usage.setdefault(alias, {})
+            for name, n in counts.items():
+                into[name] = into.get(name, 0) + n
 
     @property
     def rows_written(self) -> int:

@@ -10,6 +10,9 @@ State:
     open[rg]              -> tasks of row group rg not yet finished
     dropped[rg][row]      -> CellFailure, the first reason row ``row`` of ``rg`` was dropped
     written[rg]           -> rows of rg written to the sink
+    window                -> (cells, permanent failures) of the most recent finished tasks,
+                             at most ``window_cells`` cells: the sliding window early
+                             shutdown looks at
 
 Example:
     >>> t = CompletionTracker()
@@ -22,7 +25,7 @@ Example:
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Iterable, Mapping
 
 from dagen.generators.base import CellFailure
@@ -33,7 +36,10 @@ __all__ = ["CompletionTracker"]
 class CompletionTracker:
     """Counts finished tasks and cells, records dropped rows and written row groups."""
 
-    def __init__(self) -> None:
+    def __init__(self, window_cells: int = 500) -> None:
+        self.window_cells = window_cells
+        self.window: deque[tuple[int, int]] = deque()  # (cells, non-retryable failures)
+        self._window_totals = [0, 0]
         self.done: Counter[str] = Counter()  # column -> cells finished
         self.total: Counter[str] = Counter()  # column -> cells admitted
         self.open: dict[int, int] = {}  # rg -> tasks not finished
@@ -67,6 +73,21 @@ class CompletionTracker:
                 known[failure.row] = failure
                 new.append(failure)
         return new
+
+    def observe(self, cells: int, failures: int) -> None:
+        """A task finished with ``cells`` cells, ``failures`` of them failing for good."""
+        self.window.append((cells, failures))
+        self._window_totals[0] += cells
+        self._window_totals[1] += failures
+        while self.window and self._window_totals[0] - self.window[0][0] >= self.window_cells:
+            old_cells, old_failures = self.window.popleft()
+            self._window_totals[0] -= old_cells
+            self._window_totals[1] -= old_failures
+
+    def failure_rate(self, min_cells: int) -> float | None:
+        """Share of failed cells in the window; None until it holds ``min_cells`` cells."""
+        cells, failures = self._window_totals
+        return failures / cells if cells >= min_cells else None
 
     def row_group_written(self, row_group: int, rows: int) -> None:
         """A row group's surviving rows reached the sink."""

@@ -23,9 +23,9 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     monkeypatch.setattr(sys, "path", list(sys.path))
     importlib.invalidate_caches()
     yield folder
+    roots = (str(tmp_path), str(tmp_path.resolve()))
     for name, module in list(sys.modules.items()):
-        file = getattr(module, "__file__", None)
-        if file and Path(file).resolve().is_relative_to(tmp_path.resolve()):
+        if str(getattr(module, "__file__", None) or "").startswith(roots):
             del sys.modules[name]
 
 

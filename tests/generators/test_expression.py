@@ -24,7 +24,11 @@ def test_each_row_is_rendered_from_its_own_values_and_keeps_its_position():
         {"name": ["Ada", "Leo", "Mei"], "city": ["Oslo", "Lima", "Pune"]}, index=[0, 4, 7]
     )
     block = render("{{ name }} from {{ city | upper }}", frame)
-    assert block.frame["out"].to_dict() == {0: "Ada from OSLO", 4: "Leo from LIMA", 7: "Mei from PUNE"}
+    assert block.frame["out"].to_dict() == {
+        0: "Ada from OSLO",
+        4: "Leo from LIMA",
+        7: "Mei from PUNE",
+    }
     assert not block.failures
 
 
@@ -58,9 +62,7 @@ def test_the_rendered_text_is_cast_to_the_dtype(dtype, expr, value):
 
 
 def test_a_missing_variable_fails_only_its_row_naming_the_column_and_the_variable():
-    frame = pd.DataFrame(
-        {"person": [{"nickname": "Ace"}, {}, {"nickname": "Bo"}]}, index=[0, 1, 2]
-    )
+    frame = pd.DataFrame({"person": [{"nickname": "Ace"}, {}, {"nickname": "Bo"}]}, index=[0, 1, 2])
     block = render("Call me {{ person.nickname }}", frame, row_group=3)
     assert isinstance(block, FailedBlock)
     assert block.frame["out"].to_dict() == {0: "Call me Ace", 2: "Call me Bo"}

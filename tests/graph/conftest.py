@@ -44,6 +44,11 @@ def fan_out_fan_in() -> ColumnGraph:
 @pytest.fixture
 def diamond() -> ColumnGraph:
     return ColumnGraph.from_edges(
-        {"product": [], "review": ["product"], "price": ["product"], "verdict": ["review", "price"]},
+        {
+            "product": [],
+            "review": ["product"],
+            "price": ["product"],
+            "verdict": ["review", "price"],
+        },
         {"product": FULL, "review": CELL, "price": FULL, "verdict": FULL},
     )

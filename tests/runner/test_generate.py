@@ -183,7 +183,7 @@ def test_an_existing_output_folder_is_kept_unless_overwrite(client, tmp_path):
     dagen.generate(cfg, 10, out, client=client)
     before = (out / "data" / "part-000000.parquet").read_bytes()
 
-    with pytest.raises(OutputDirError, match="not empty.*--overwrite"):
+    with pytest.raises(OutputDirError, match=r"not empty.*--overwrite"):
         dagen.generate(cfg, 10, out, client=client)
     assert (out / "data" / "part-000000.parquet").read_bytes() == before
 

@@ -213,14 +213,10 @@ def test_a_server_side_concurrency_limit_is_met_by_backing_off(llm, client):
     assert result.usage["writer"]["rate_limited"] > 0
 
 
-def test_rejected_credentials_stop_the_run_at_once_without_leaking_the_key(
-    client, tmp_path, monkeypatch
-):
+def test_rejected_credentials_are_found_before_anything_runs(client, tmp_path, monkeypatch):
     monkeypatch.setenv("DAGEN_TEST_KEY", "sk-wrong-key-123")
     with MockServerProcess(MockServerSettings(port=0, api_key=SECRET)) as keyed:
-        models = [
-            {"alias": "w", "model": "m", "endpoint": keyed.url, "api_key_env": "DAGEN_TEST_KEY"}
-        ]
+        models = [{"alias": "w", "model": "m", "endpoint": keyed.url, "api_key_env": "DAGEN_TEST_KEY"}]
         cfg = config(keyed, [{"name": "t", "column_type": "llm-text", "model_alias": "w",
                               "prompt": "Row {{ n }}"}], models=models)  # fmt: skip
 
@@ -229,9 +225,22 @@ def test_rejected_credentials_stop_the_run_at_once_without_leaking_the_key(
 
         assert "'w'" in str(caught.value) and "401" in str(caught.value)
         assert "sk-wrong-key-123" not in str(caught.value)
-        assert keyed.stats()["requests"] < 400  # it stopped instead of failing every row
+        assert keyed.stats()["requests"] == 0
+
+
+def test_credentials_rejected_mid_run_stop_it_at_once(llm, client, tmp_path):
+    cfg = config(llm, [{"name": "t", "column_type": "llm-text", "model_alias": "writer",
+                        "prompt": "{% if n >= 100 %}[[mock:status=401]]{% endif %}Row {{ n }}"}])  # fmt: skip
+
+    with pytest.raises(ModelAuthError, match="'t'.*401"):
+        run(cfg, 2000, client, tmp_path / "o", row_group_size=50, max_concurrent_row_groups=2)
+
+    assert llm.stats()["requests"] < 400  # it stopped instead of failing every row
     meta = json.loads((tmp_path / "o" / "metadata.json").read_text())
     assert meta["status"] == "stopped" and "ModelAuthError" in meta["stop_reason"]
+    # row group 2 is admitted only once row group 0 or 1 is written: at least one was kept
+    assert meta["rows_written"] in (50, 100)
+    assert pd.read_parquet(tmp_path / "o" / "data")["n"].tolist() == list(range(meta["rows_written"]))
 
 
 def test_a_missing_key_variable_is_named_before_anything_runs(client, monkeypatch):

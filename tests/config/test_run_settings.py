@@ -8,7 +8,9 @@ from dagen.config.run import RunSettings
 from dagen.errors import ConfigValidationError
 
 
-@pytest.mark.parametrize("setting", ["row_group_size", "max_concurrent_row_groups", "cells_per_task"])
+@pytest.mark.parametrize(
+    "setting", ["row_group_size", "max_concurrent_row_groups", "cells_per_task"]
+)
 @pytest.mark.parametrize("value", [0, -5])
 def test_sizes_below_one_are_rejected_naming_the_setting(setting, value):
     with pytest.raises(ConfigValidationError) as info:

@@ -53,7 +53,9 @@ class HalfFailing(ColumnGenerator):
             for r in frame.index
             if r % 2
         }
-        return ColumnBlock(pd.DataFrame({self.column: [r * 10 for r in even]}, index=even), failures)
+        return ColumnBlock(
+            pd.DataFrame({self.column: [r * 10 for r in even]}, index=even), failures
+        )
 
 
 def test_a_block_with_failures_comes_back_marked_by_its_type():

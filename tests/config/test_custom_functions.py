@@ -163,12 +163,12 @@ def test_a_config_finds_its_functions_next_to_it_and_infers_what_they_read(proje
 
 def test_a_config_whose_function_module_is_missing_names_the_column(write):
     config = load_config(write("shop.yaml", CONFIG.format(function="gone_functions:score")))
-    with pytest.raises(ImportFunctionError, match="column 'loyalty'.*'gone_functions'"):
+    with pytest.raises(ImportFunctionError, match=r"column 'loyalty'.*'gone_functions'"):
         ColumnGraph.from_config(config)
 
 
 def test_a_config_whose_function_is_missing_names_the_column(write):
     write("loyalty_functions.py", "def score(row):\n    return 1\n")
     config = load_config(write("shop.yaml", CONFIG.format(function="loyalty_functions:points")))
-    with pytest.raises(ImportFunctionError, match="column 'loyalty'.*'points'"):
+    with pytest.raises(ImportFunctionError, match=r"column 'loyalty'.*'points'"):
         ColumnGraph.from_config(config)

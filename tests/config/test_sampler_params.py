@@ -33,7 +33,9 @@ def load_sampler(sampler_type: str, params: dict[str, Any], name: str = "col") -
         ("person", "person", {"age_range": [60, 20]}, "age_range", "low <= high"),
     ],
 )
-def test_bad_sampler_values_name_the_column_and_the_field(name, sampler_type, params, field, reason):
+def test_bad_sampler_values_name_the_column_and_the_field(
+    name, sampler_type, params, field, reason
+):
     with pytest.raises(ConfigValidationError) as info:
         load_sampler(sampler_type, params, name=name)
     message = str(info.value)

@@ -1,0 +1,164 @@
+"""Resuming a run: which row groups are done, which remain, and whether the config matches.
+
+A run's ``metadata.json`` lists every row group whose parquet file was written, with its
+first row and size, and is rewritten after each one; a file that is not listed there is
+left over from an interrupted write and is removed. Resuming:
+
+    1. the config fingerprint must match (else the error lists what changed);
+    2. the row-group size and seed must match the interrupted run's;
+    3. row groups listed and present are kept as they are (never regenerated, never paid
+       for twice); the rest of [0, num_records) is cut into new row groups around them, so
+       ``-n`` may grow to extend a dataset.
+
+Example: a run of 2,500 rows (row groups of 1,000) interrupted after row groups 0 and 2,
+resumed with ``-n 4000``:
+
+    kept   0: [0, 1000)     2: [2000, 2500)
+    new    1: [1000, 2000)  3: [2500, 3500)  4: [3500, 4000)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from dagen.config.dataset import DatasetConfig
+from dagen.errors import ResumeError
+from dagen.lowering.plan import RowGroup
+from dagen.sinks.parquet import ParquetSink, part_name
+
+__all__ = ["ResumePlan", "plan_resume"]
+
+
+@dataclass(frozen=True)
+class ResumePlan:
+    """What a resumed run does.
+
+    Attributes:
+        previous: the interrupted run's metadata.
+        kept: row groups already written (index -> row group).
+        pending: row groups still to generate, in order.
+        seed: the interrupted run's seed.
+    """
+
+    previous: dict[str, Any]
+    kept: dict[int, RowGroup]
+    pending: list[RowGroup]
+    seed: int
+
+
+def plan_resume(
+    sink: ParquetSink,
+    config: DatasetConfig,
+    num_records: int,
+    row_group_size: int,
+    seed: int | None,
+) -> ResumePlan | None:
+    """The plan to resume the run in ``sink``'s folder, or None when there is none.
+
+    Args:
+        sink: the output folder.
+        config: the config of the resumed run.
+        num_records: rows the resumed run must end with.
+        row_group_size: rows per row group of the resumed run.
+        seed: the seed asked for (None: take the interrupted run's).
+
+    Raises:
+        ResumeError: the folder holds another config's data, or settings that cannot
+            continue it; the message says what differs.
+    """
+    previous = sink.read_metadata()
+    if previous is None:
+        if sink.written_row_groups():
+            raise ResumeError(
+                f"{sink.output_dir} has parquet files but no metadata.json: cannot resume it"
+            )
+        return None
+    if previous.get("fingerprint") != config.fingerprint():
+        changes = _differences(previous.get("config", {}), config.to_dict())
+        raise ResumeError(
+            f"{sink.output_dir} was generated from a different config (fingerprint "
+            f"{previous.get('fingerprint')} vs {config.fingerprint()}); changed: "
+            + "; ".join(changes[:8])
+        )
+    if previous["row_group_size"] != row_group_size:
+        raise ResumeError(
+            f"{sink.output_dir} was written with --row-group-size {previous['row_group_size']}, "
+            f"not {row_group_size}"
+        )
+    if seed is not None and seed != previous["seed"]:
+        raise ResumeError(f"{sink.output_dir} was written with seed {previous['seed']}, not {seed}")
+    files = sink.written_row_groups()
+    kept = {
+        rg["index"]: RowGroup(rg["index"], rg["start"], rg["size"])
+        for rg in previous.get("row_groups", [])
+        if rg["file"] is None or rg["index"] in files
+    }
+    for stray in files - set(kept):  # written, never recorded: an interrupted checkpoint
+        (sink.data_dir / part_name(stray)).unlink()
+    previous["row_groups"] = [rg for rg in previous.get("row_groups", []) if rg["index"] in kept]
+    covered = max((rg.start + rg.size for rg in kept.values()), default=0)
+    if num_records < covered:
+        raise ResumeError(
+            f"{sink.output_dir} already holds row groups up to row {covered}; -n must be at least {covered}"
+        )
+    return ResumePlan(
+        previous, kept, _pending(kept, num_records, row_group_size), int(previous["seed"])
+    )
+
+
+def _pending(kept: dict[int, RowGroup], num_records: int, row_group_size: int) -> list[RowGroup]:
+    """New row groups filling [0, num_records) around the kept ones, indices in row order."""
+    pending: list[RowGroup] = []
+    position, index = 0, 0
+    while position < num_records:
+        if index in kept:
+            group = kept[index]
+            if group.start != position:
+                raise ResumeError(
+                    f"row group {index} starts at row {group.start}, expected {position}"
+                )
+            position = group.start + group.size
+        else:
+            following = min((g.start for i, g in kept.items() if i > index), default=num_records)
+            size = min(row_group_size, num_records - position, following - position)
+            pending.append(RowGroup(index, position, size))
+            position += size
+        index += 1
+    return pending
+
+
+def _differences(old: Any, new: Any, path: str = "") -> list[str]:
+    """Paths where two JSON-like values differ (model serving settings ignored)."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        found = []
+        for key in sorted(set(old) | set(new), key=str):
+            if key in (
+                "endpoint",
+                "api_key_env",
+                "timeout",
+                "max_parallel_requests",
+                "max_retries",
+            ):
+                continue
+            where = f"{path}.{key}" if path else str(key)
+            if key not in old:
+                found.append(f"{where} added")
+            elif key not in new:
+                found.append(f"{where} removed")
+            else:
+                found.extend(_differences(old[key], new[key], where))
+        return found
+    if isinstance(old, list) and isinstance(new, list):
+        if len(old) != len(new):
+            return [f"{path} has {len(new)} entries instead of {len(old)}"]
+        found = []
+        for i, (a, b) in enumerate(zip(old, new, strict=True)):
+            label = a.get("name") if isinstance(a, dict) and "name" in a else i
+            found.extend(
+                _differences(
+                    a, b, f"{path}[{label!r}]" if isinstance(label, str) else f"{path}[{i}]"
+                )
+            )
+        return found
+    return [] if old == new else [f"{path}: {old!r} -> {new!r}"]

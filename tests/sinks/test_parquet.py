@@ -1,0 +1,166 @@
+"""The parquet sink: an output folder of atomically written, row-ordered part files."""
+
+from __future__ import annotations
+
+import errno
+import os
+
+import pandas as pd
+import pytest
+
+from dagen.errors import CheckpointError, OutputDirError
+from dagen.generators import CellFailure
+from dagen.sinks.parquet import MemorySink, ParquetSink, part_name
+
+
+def every_file(folder) -> list[str]:
+    """Every file under ``folder``, hidden ones included, relative and sorted."""
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
+
+
+@pytest.fixture
+def sink(tmp_path) -> ParquetSink:
+    sink = ParquetSink(tmp_path / "out")
+    sink.open()
+    return sink
+
+
+def cities(*names: str) -> pd.DataFrame:
+    return pd.DataFrame({"city": list(names)})
+
+
+def dropped(row_group: int, *rows: int) -> dict[int, CellFailure]:
+    return {r: CellFailure("city", row_group, r, "ValueError", "no city") for r in rows}
+
+
+def fail(*args, **kwargs):
+    raise OSError(errno.EIO, "Input/output error")
+
+
+# -- opening -------------------------------------------------------------------------------
+
+
+def test_opening_a_new_folder_creates_it_with_an_empty_data_folder(tmp_path):
+    sink = ParquetSink(tmp_path / "runs" / "people")
+    sink.open()
+    assert sink.data_dir == tmp_path / "runs" / "people" / "data"
+    assert sink.data_dir.is_dir()
+    assert every_file(sink.output_dir) == []
+
+
+def test_a_folder_with_data_is_refused_without_overwrite(sink, result):
+    sink.write(result(0, cities("Oslo")))
+    sink.write_metadata({"status": "complete"})
+    with pytest.raises(OutputDirError, match=r"not empty.*overwrite"):
+        ParquetSink(sink.output_dir).open()
+    assert every_file(sink.output_dir) == ["data/part-000000.parquet", "metadata.json"]
+
+
+def test_overwrite_clears_the_previous_data_and_metadata_only(sink, result):
+    sink.write(result(0, cities("Oslo")))
+    sink.write(result(1, cities("Lima")))
+    sink.write_metadata({"status": "complete"})
+    (sink.output_dir / "notes.txt").write_text("mine")
+    again = ParquetSink(sink.output_dir)
+    again.open(overwrite=True)
+    assert every_file(sink.output_dir) == ["notes.txt"]
+    assert again.read_metadata() is None
+    assert again.to_pandas().empty
+
+
+def test_an_output_path_that_is_a_file_is_refused(tmp_path):
+    path = tmp_path / "out"
+    path.write_text("not a folder")
+    with pytest.raises(OutputDirError, match="not a folder"):
+        ParquetSink(path).open(overwrite=True)
+
+
+def test_resuming_keeps_parts_and_removes_leftover_temporary_files(sink, result):
+    sink.write(result(0, cities("Oslo")))
+    (sink.data_dir / ".part-000001.parquet.tmp-4242").write_bytes(b"half a file")
+    resumed = ParquetSink(sink.output_dir)
+    resumed.open(resume=True)
+    assert every_file(sink.data_dir) == ["part-000000.parquet"]
+    assert resumed.written_row_groups() == {0}
+
+
+# -- writing -------------------------------------------------------------------------------
+
+
+def test_a_row_group_is_written_as_its_part_file_and_reads_back(sink, result):
+    name = sink.write(result(3, cities("Oslo", "Lima")))
+    assert name == "part-000003.parquet"
+    assert every_file(sink.output_dir) == ["data/part-000003.parquet"]  # no temporary left
+    assert sink.to_pandas()["city"].tolist() == ["Oslo", "Lima"]
+    assert sink.written_row_groups() == {3}
+
+
+def test_a_row_group_without_rows_writes_no_file(sink, result):
+    empty = result(2, cities(), dropped=dropped(2, 0, 1))
+    assert empty.rows == 0
+    assert sink.write(empty) is None
+    assert every_file(sink.output_dir) == []
+
+
+def test_parts_read_back_in_row_order_whatever_order_they_were_written_in(sink, result):
+    for rg in (10, 2, 0, 11, 1, 9):
+        sink.write(result(rg, pd.DataFrame({"row_group": [rg, rg]})))
+    assert sink.to_pandas()["row_group"].tolist() == [0, 0, 1, 1, 2, 2, 9, 9, 10, 10, 11, 11]
+
+
+def test_part_names_sort_in_row_group_order():
+    indices = [0, 1, 9, 10, 99, 100, 999, 1000, 12345, 999_999]
+    assert sorted(part_name(i) for i in reversed(indices)) == [part_name(i) for i in indices]
+
+
+def test_a_failed_rename_leaves_no_part_and_no_temporary_file(sink, result, monkeypatch):
+    monkeypatch.setattr(os, "replace", fail)
+    with pytest.raises(CheckpointError) as info:
+        sink.write(result(5, cities("Oslo")))
+    assert "row group 5" in str(info.value)
+    assert "part-000005.parquet" in str(info.value)
+    assert every_file(sink.output_dir) == []
+
+
+def test_a_full_disk_is_reported_as_such_and_leaves_nothing(sink, result, monkeypatch):
+    def no_space(fd):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", no_space)
+    with pytest.raises(CheckpointError, match=r"row group 1: .*disk full"):
+        sink.write(result(1, cities("Oslo")))
+    assert every_file(sink.output_dir) == []
+
+
+def test_a_failed_rewrite_keeps_the_previous_file_whole(sink, result, monkeypatch):
+    sink.write(result(0, cities("Oslo")))
+    monkeypatch.setattr(os, "replace", fail)
+    with pytest.raises(CheckpointError):
+        sink.write(result(0, cities("Lima", "Pune")))
+    monkeypatch.undo()
+    assert every_file(sink.output_dir) == ["data/part-000000.parquet"]
+    assert sink.to_pandas()["city"].tolist() == ["Oslo"]
+
+
+def test_metadata_is_written_atomically_and_reads_back(sink, monkeypatch):
+    sink.write_metadata({"status": "running", "rows_written": 10})
+    monkeypatch.setattr(os, "replace", fail)
+    with pytest.raises(CheckpointError, match=r"metadata\.json"):
+        sink.write_metadata({"status": "complete", "rows_written": 20})
+    monkeypatch.undo()
+    assert sink.read_metadata() == {"status": "running", "rows_written": 10}
+    assert every_file(sink.output_dir) == ["metadata.json"]
+
+
+# -- in memory -----------------------------------------------------------------------------
+
+
+def test_the_memory_sink_keeps_row_groups_in_row_order(result):
+    sink = MemorySink()
+    sink.open()
+    assert sink.to_pandas().empty
+    sink.write(result(1, cities("Lima")))
+    sink.write(result(2, cities(), dropped=dropped(2, 0)))
+    sink.write(result(0, cities("Oslo")))
+    assert sink.to_pandas()["city"].tolist() == ["Oslo", "Lima"]
+    assert sorted(sink.tables) == [0, 1]
