@@ -131,7 +131,13 @@ def run(
     )
     started = time.perf_counter()
     result = generate(
-        cfg, num_records, output, scheduler=scheduler, settings=settings, overwrite=overwrite
+        cfg,
+        num_records,
+        output,
+        scheduler=scheduler,
+        settings=settings,
+        overwrite=overwrite,
+        resume=resume,
     )
     meta = result.metadata
     click.echo(

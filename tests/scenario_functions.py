@@ -62,3 +62,16 @@ def wrong_length(df: pd.DataFrame) -> list:
 
 def row_ids(df: pd.DataFrame, context) -> list:
     return list(range(context.start_row, context.start_row + context.size))
+
+
+def slow_square(row: dict) -> int:
+    import time
+
+    time.sleep(0.01)
+    return row["n"] ** 2
+
+
+def fail_from_300(row: dict) -> int:
+    if row["n"] >= 300:
+        raise ValueError("the upstream service rejects this row")
+    return row["n"]

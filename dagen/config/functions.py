@@ -105,8 +105,12 @@ def infer_required_columns(function: Callable[..., Any], earlier: list[str]) -> 
     found: set[str] = set()
     for node in ast.walk(func):
         key = None
-        if isinstance(node, ast.Subscript) and _is_name(node.value, arg):
-            key = node.slice
+        if (
+            isinstance(node, ast.Subscript)
+            and isinstance(node.ctx, ast.Load)
+            and _is_name(node.value, arg)
+        ):
+            key = node.slice  # row["a"] is a read; df["new"] = ... is not
         elif (
             isinstance(node, ast.Call)
             and isinstance(node.func, ast.Attribute)
@@ -114,7 +118,9 @@ def infer_required_columns(function: Callable[..., Any], earlier: list[str]) -> 
             and _is_name(node.func.value, arg)
             and node.args
         ):
-            key = node.args[0]
+            # row.get("a", default) tolerates a missing column: a read only if "a" exists
+            if isinstance(node.args[0], ast.Constant) and node.args[0].value in earlier:
+                key = node.args[0]
         if isinstance(key, ast.Constant) and isinstance(key.value, str):
             found.add(key.value)
         elif isinstance(key, ast.List | ast.Tuple):  # df[["a", "b"]]

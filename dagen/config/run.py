@@ -1,7 +1,8 @@
 """Run settings: how a run is cut into row groups and where it runs (not what it makes).
 
-These never change the generated values (the seed aside), so they are not part of the
-config fingerprint: a run may be resumed with another window or cluster size.
+They are not part of the config fingerprint. The window, cells per task and cluster never
+change the generated values; the seed does, and so does the row-group size (samplers are
+seeded per row group), which is why ``--resume`` insists on the interrupted run's.
 
 Example:
     >>> RunSettings(row_group_size=500).max_concurrent_row_groups

@@ -96,7 +96,12 @@ def _poisson(p: PoissonParams, rng: np.random.Generator, n: int, frame: pd.DataF
 
 def _datetime(p: DatetimeParams, rng: np.random.Generator, n: int, frame: pd.DataFrame) -> Any:
     start, end = pd.Timestamp(p.start), pd.Timestamp(p.end)
-    span = (end - start).value  # nanoseconds
+    if p.unit in ("Y", "M"):
+        first = start.to_period(p.unit).to_timestamp()
+        start = first if first == start else (start.to_period(p.unit) + 1).to_timestamp()
+    else:
+        start = start.ceil({"D": "D", "h": "h", "m": "min", "s": "s"}[p.unit])
+    span = max((end - start).value, 0)  # nanoseconds; values start on a whole unit >= start
     offsets = (rng.random(n) * span).astype("int64")
     stamps = pd.to_datetime(start.value + offsets)
     if p.unit in ("Y", "M"):

@@ -152,7 +152,8 @@ class _Run:
         assembly = AssemblySpec(
             columns=self.graph.columns,
             outputs=outputs,
-            dropped_columns=frozenset(c.name for c in config.columns if c.drop),
+            # a dropped column takes its side-effect columns with it
+            dropped_columns=frozenset(o for c in config.columns if c.drop for o in outputs[c.name]),
             processors=build_processors(config, all_outputs),
         )
         seed = settings.seed if settings.seed is not None else config.seed
