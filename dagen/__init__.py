@@ -20,7 +20,7 @@ from dagen.config.columns import (
 )
 from dagen.config.dataset import DatasetConfig, DropColumnsProcessorConfig, load_config
 from dagen.config.models import InferenceParameters, ModelConfig
-from dagen.config.run import ClusterSettings, RunSettings
+from dagen.config.run import ClusterSettings, EarlyShutdown, RunSettings
 from dagen.errors import DagenError
 from dagen.graph import ColumnGraph
 from dagen.runner.engine import generate
@@ -34,6 +34,7 @@ __all__ = [
     "DagenError",
     "DatasetConfig",
     "DropColumnsProcessorConfig",
+    "EarlyShutdown",
     "ExpressionColumnConfig",
     "GenerationResult",
     "GenerationStrategy",

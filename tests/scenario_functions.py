@@ -75,3 +75,13 @@ def fail_from_300(row: dict) -> int:
     if row["n"] >= 300:
         raise ValueError("the upstream service rejects this row")
     return row["n"]
+
+
+def logged_square(row: dict) -> int:
+    """Squares n and logs the call (one line per call) to $DAGEN_TEST_CALL_LOG."""
+    import time
+
+    time.sleep(0.005)
+    with open(os.environ["DAGEN_TEST_CALL_LOG"], "a") as log:
+        log.write(f"{row['n']}\n")
+    return row["n"] ** 2

@@ -291,7 +291,7 @@ class _Run:
             return
         failures = session.failures(finished.future) if finished.has_failures else []
         self.tracker.record_failures(ref.row_group, failures)
-        self.tracker.observe(cells, sum(1 for f in failures if not f.retryable))
+        self.tracker.observe(ref.column, cells, sum(1 for f in failures if not f.retryable))
         fatal = next((f for f in failures if f.fatal), None)
         if fatal is not None:
             raise ModelAuthError(
@@ -307,8 +307,9 @@ class _Run:
         policy = self.settings.early_shutdown
         if policy.error_rate is None:
             return
-        rate = self.tracker.failure_rate(policy.min_cells)
-        if rate is not None and rate > policy.error_rate:
+        found = self.tracker.failure_rate(policy.min_cells)
+        if found is not None and found[0] > policy.error_rate:
+            rate, column = found
             common = self.tracker.most_common_failure()
             detail = (
                 f"; most frequent: column {common.column!r}, {common.error_type}: {common.message}"
@@ -316,7 +317,8 @@ class _Run:
                 else ""
             )
             raise EarlyShutdownError(
-                f"{rate:.0%} of the last {self.tracker.window_cells} cells failed with non-retryable "
+                f"{rate:.0%} of the last {self.tracker.window_cells} cells of column {column!r} failed "
+                "with non-retryable "
                 f"errors (threshold {policy.error_rate:.0%}){detail}. Row groups already written are kept."
             )
 

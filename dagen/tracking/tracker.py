@@ -10,9 +10,10 @@ State:
     open[rg]              -> tasks of row group rg not yet finished
     dropped[rg][row]      -> CellFailure, the first reason row ``row`` of ``rg`` was dropped
     written[rg]           -> rows of rg written to the sink
-    window                -> (cells, permanent failures) of the most recent finished tasks,
-                             at most ``window_cells`` cells: the sliding window early
-                             shutdown looks at
+    windows[column]       -> (cells, permanent failures) of the column's most recent
+                             finished tasks, about ``window_cells`` cells: the sliding
+                             window early shutdown looks at (per column, so that columns
+                             that cannot fail do not dilute one that always does)
 
 Example:
     >>> t = CompletionTracker()
@@ -38,8 +39,7 @@ class CompletionTracker:
 
     def __init__(self, window_cells: int = 500) -> None:
         self.window_cells = window_cells
-        self.window: deque[tuple[int, int]] = deque()  # (cells, non-retryable failures)
-        self._window_totals = [0, 0]
+        self.windows: dict[str, _Window] = {}  # column -> its most recent outcomes
         self.done: Counter[str] = Counter()  # column -> cells finished
         self.total: Counter[str] = Counter()  # column -> cells admitted
         self.open: dict[int, int] = {}  # rg -> tasks not finished
@@ -74,20 +74,16 @@ class CompletionTracker:
                 new.append(failure)
         return new
 
-    def observe(self, cells: int, failures: int) -> None:
-        """A task finished with ``cells`` cells, ``failures`` of them failing for good."""
-        self.window.append((cells, failures))
-        self._window_totals[0] += cells
-        self._window_totals[1] += failures
-        while self.window and self._window_totals[0] - self.window[0][0] >= self.window_cells:
-            old_cells, old_failures = self.window.popleft()
-            self._window_totals[0] -= old_cells
-            self._window_totals[1] -= old_failures
+    def observe(self, column: str, cells: int, failures: int) -> None:
+        """A task of ``column`` finished ``cells`` cells, ``failures`` of them failing for good."""
+        window = self.windows.setdefault(column, _Window(self.window_cells))
+        window.add(cells, failures)
 
-    def failure_rate(self, min_cells: int) -> float | None:
-        """Share of failed cells in the window; None until it holds ``min_cells`` cells."""
-        cells, failures = self._window_totals
-        return failures / cells if cells >= min_cells else None
+    def failure_rate(self, min_cells: int) -> tuple[float, str] | None:
+        """The highest share of failed cells in a column's window, and that column; None
+        until some column's window holds ``min_cells`` cells."""
+        rates = [(w.rate, c) for c, w in self.windows.items() if w.cells >= min_cells]
+        return max(rates) if rates else None
 
     def row_group_written(self, row_group: int, rows: int) -> None:
         """A row group's surviving rows reached the sink."""
@@ -122,3 +118,26 @@ class CompletionTracker:
             for f in rows.values()
             if (f.column, f.error_type) == (column, error_type)
         )
+
+
+class _Window:
+    """A sliding window over (cells, failures) of finished tasks, about ``size`` cells."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.entries: deque[tuple[int, int]] = deque()
+        self.cells = 0
+        self.failures = 0
+
+    def add(self, cells: int, failures: int) -> None:
+        self.entries.append((cells, failures))
+        self.cells += cells
+        self.failures += failures
+        while self.entries and self.cells - self.entries[0][0] >= self.size:
+            old_cells, old_failures = self.entries.popleft()
+            self.cells -= old_cells
+            self.failures -= old_failures
+
+    @property
+    def rate(self) -> float:
+        return self.failures / self.cells if self.cells else 0.0

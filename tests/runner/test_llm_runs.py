@@ -216,7 +216,9 @@ def test_a_server_side_concurrency_limit_is_met_by_backing_off(llm, client):
 def test_rejected_credentials_are_found_before_anything_runs(client, tmp_path, monkeypatch):
     monkeypatch.setenv("DAGEN_TEST_KEY", "sk-wrong-key-123")
     with MockServerProcess(MockServerSettings(port=0, api_key=SECRET)) as keyed:
-        models = [{"alias": "w", "model": "m", "endpoint": keyed.url, "api_key_env": "DAGEN_TEST_KEY"}]
+        models = [
+            {"alias": "w", "model": "m", "endpoint": keyed.url, "api_key_env": "DAGEN_TEST_KEY"}
+        ]
         cfg = config(keyed, [{"name": "t", "column_type": "llm-text", "model_alias": "w",
                               "prompt": "Row {{ n }}"}], models=models)  # fmt: skip
 
@@ -240,7 +242,9 @@ def test_credentials_rejected_mid_run_stop_it_at_once(llm, client, tmp_path):
     assert meta["status"] == "stopped" and "ModelAuthError" in meta["stop_reason"]
     # row group 2 is admitted only once row group 0 or 1 is written: at least one was kept
     assert meta["rows_written"] in (50, 100)
-    assert pd.read_parquet(tmp_path / "o" / "data")["n"].tolist() == list(range(meta["rows_written"]))
+    assert pd.read_parquet(tmp_path / "o" / "data")["n"].tolist() == list(
+        range(meta["rows_written"])
+    )
 
 
 def test_a_missing_key_variable_is_named_before_anything_runs(client, monkeypatch):
