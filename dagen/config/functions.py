@@ -117,10 +117,11 @@ def infer_required_columns(function: Callable[..., Any], earlier: list[str]) -> 
             and node.func.attr == "get"
             and _is_name(node.func.value, arg)
             and node.args
-        ):
             # row.get("a", default) tolerates a missing column: a read only if "a" exists
-            if isinstance(node.args[0], ast.Constant) and node.args[0].value in earlier:
-                key = node.args[0]
+            and isinstance(node.args[0], ast.Constant)
+            and node.args[0].value in earlier
+        ):
+            key = node.args[0]
         if isinstance(key, ast.Constant) and isinstance(key.value, str):
             found.add(key.value)
         elif isinstance(key, ast.List | ast.Tuple):  # df[["a", "b"]]

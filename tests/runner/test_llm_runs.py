@@ -234,7 +234,7 @@ def test_credentials_rejected_mid_run_stop_it_at_once(llm, client, tmp_path):
     cfg = config(llm, [{"name": "t", "column_type": "llm-text", "model_alias": "writer",
                         "prompt": "{% if n >= 100 %}[[mock:status=401]]{% endif %}Row {{ n }}"}])  # fmt: skip
 
-    with pytest.raises(ModelAuthError, match="'t'.*401"):
+    with pytest.raises(ModelAuthError, match=r"'t'.*401"):
         run(cfg, 2000, client, tmp_path / "o", row_group_size=50, max_concurrent_row_groups=2)
 
     assert llm.stats()["requests"] < 400  # it stopped instead of failing every row
