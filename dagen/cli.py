@@ -161,9 +161,8 @@ def preview_command(config: str, num_records: int, seed: int | None, as_json: bo
     """Print a few generated rows; write nothing."""
     frame = preview(_load(config), num_records, seed=seed)
     if as_json:
-        click.echo(
-            frame.to_json(orient="records", lines=True, date_format="iso", default_handler=str)
-        )
+        text = frame.to_json(orient="records", lines=True, date_format="iso", default_handler=str)
+        click.echo(text.rstrip("\n"))
     else:
         import pandas as pd
 

@@ -53,9 +53,9 @@ def describe(config: DatasetConfig, num_records: int, settings: RunSettings) -> 
             for col in graph.order
         ],
         "critical_path": list(graph.critical_path()),
-        "llm_critical_path": list(graph.critical_path(lambda c: 1.0 if c in llm else 0.0))
-        if llm
-        else [],
+        "llm_critical_path": [
+            c for c in graph.critical_path(lambda c: 1.0 if c in llm else 0.0) if c in llm
+        ],
         "row_groups": n_groups,
         "tasks_total": sum(counts.values()) + n_groups,
         "mermaid": graph.to_mermaid(),

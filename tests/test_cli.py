@@ -1,0 +1,136 @@
+"""The command line as a user meets it: clear errors naming what is at fault, exit codes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+
+import pytest
+from click.testing import CliRunner
+
+from dagen.cli import cli
+
+
+def invoke(*args: str):
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+@pytest.fixture
+def write(tmp_path):
+    def write(text: str, name: str = "config.yaml"):
+        path = tmp_path / name
+        path.write_text(textwrap.dedent(text))
+        return str(path)
+
+    return write
+
+
+def test_validate_accepts_the_examples(examples):
+    for name in ("people.yaml", "reviews.yaml"):
+        result = invoke("validate", str(examples / name))
+        assert result.exit_code == 0, result.output
+        assert "valid" in result.output and "fingerprint" in result.output
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("columns:\n  - {name: a, column_type: sampler\n", r"invalid YAML at line \d+"),
+        ("colums: []\n", "colums: unknown field"),
+        ("columns:\n  - {name: a, column_type: sampler, sampler_type: uniform, params: {low: 1, hgh: 2}}\n",
+         r"column 'a' \(columns\[0\]\) field params"),
+        ("columns:\n  - {name: a, column_type: expression, expr: '{{ b }}'}\n"
+         "  - {name: b, column_type: expression, expr: '{{ a }}'}\n", "cycle: a -> b -> a|cycle: b -> a -> b"),
+        ("columns:\n  - {name: city, column_type: sampler, sampler_type: category, params: {values: [x]}}\n"
+         "  - {name: g, column_type: expression, expr: 'Hi {{ cty }}'}\n",
+         "column 'g' references unknown column 'cty' \\(did you mean 'city'\\?\\)"),
+        ("columns:\n  - {name: g, column_type: expression, expr: 'Hi {{ x '}\n", "column 'g'.*does not compile"),
+        ("columns:\n  - {name: s, column_type: custom, function: 'no_such_module:f'}\n",
+         "column 's': cannot import module 'no_such_module'"),
+        ("columns:\n  - {name: t, column_type: llm-text, model_alias: nope, prompt: hi}\n",
+         "column.*'t'.*model alias.*'nope'"),
+    ],
+    ids=["yaml-syntax", "unknown-field", "sampler-param", "cycle", "unknown-reference", "bad-jinja",
+         "missing-module", "unknown-model"],
+)  # fmt: skip
+def test_bad_configs_exit_2_with_a_message_naming_the_fault(write, text, expected):
+    result = invoke("validate", write(text))
+
+    assert result.exit_code == 2
+    assert result.output.startswith("error: ")
+    import re
+
+    assert re.search(expected, result.output), result.output
+
+
+def test_invalid_json_names_the_line(write):
+    path = write('{"columns": [\n  {"name": "a",,}\n]}', name="config.json")
+
+    result = invoke("validate", path)
+
+    assert result.exit_code == 2 and "invalid JSON at line 2" in result.output
+
+
+def test_graph_shows_order_strategies_tasks_and_critical_path(examples):
+    result = invoke(
+        "graph", str(examples / "reviews.yaml"), "-n", "1000", "--row-group-size", "250"
+    )
+
+    assert result.exit_code == 0
+    assert "review       cell_by_cell" in result.output or "review" in result.output
+    assert "critical path:" in result.output
+    assert "model calls on the critical path: review -> facts" in result.output
+    # 4 row groups: 3 sampler tasks each, 3 llm columns x (250 cells + 1 collector), 1 checkpoint
+    assert (
+        "1000 rows in 4 row groups: " + str(4 * (3 + 3 * 251 + 1)) + " Dask tasks" in result.output
+    )
+
+
+def test_graph_mermaid_and_json(examples):
+    mermaid = invoke("graph", str(examples / "people.yaml"), "--mermaid").output
+    assert mermaid.startswith("flowchart LR") and "-->" in mermaid
+    info = json.loads(invoke("graph", str(examples / "people.yaml"), "--json").output)
+    assert info["columns"][0]["name"] == "person"
+
+
+def test_an_unreachable_endpoint_is_named_before_anything_runs(write, tmp_path):
+    path = write("""
+        models: [{alias: m, model: x, endpoint: "http://127.0.0.1:9/v1"}]
+        columns:
+          - {name: t, column_type: llm-text, model_alias: m, prompt: hi}
+    """)
+
+    result = subprocess.run([sys.executable, "-m", "dagen.cli", "run", path, "-n", "5", "-o", str(tmp_path / "o")],
+                            capture_output=True, text=True, timeout=60)  # fmt: skip
+
+    assert result.returncode == 1
+    assert "model 'm': endpoint http://127.0.0.1:9/v1 is unreachable" in result.stderr
+    assert not (tmp_path / "o" / "data").exists() or not any((tmp_path / "o" / "data").iterdir())
+
+
+def test_a_missing_api_key_variable_is_named(write, tmp_path, monkeypatch):
+    monkeypatch.delenv("DAGEN_NO_SUCH_KEY", raising=False)
+    path = write("""
+        models: [{alias: m, model: x, endpoint: "http://127.0.0.1:9/v1", api_key_env: DAGEN_NO_SUCH_KEY}]
+        columns:
+          - {name: t, column_type: llm-text, model_alias: m, prompt: hi}
+    """)
+
+    result = subprocess.run([sys.executable, "-m", "dagen.cli", "run", path, "-n", "5", "-o", str(tmp_path / "o")],
+                            capture_output=True, text=True, timeout=60)  # fmt: skip
+
+    assert result.returncode == 1
+    assert "environment variable DAGEN_NO_SUCH_KEY" in result.stderr
+
+
+def test_preview_prints_rows_of_the_llm_example_offline(examples):
+    result = subprocess.run([sys.executable, "-m", "dagen.cli", "preview", str(examples / "reviews.yaml"),
+                             "-n", "3", "--json"], capture_output=True, text=True, timeout=120)  # fmt: skip
+
+    assert result.returncode == 0, result.stderr
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(rows) == 3
+    assert {"product", "review", "facts", "quality"} <= set(rows[0])
+    assert rows[0]["quality"]["realism"]["score"] in (1, 2, 3)
