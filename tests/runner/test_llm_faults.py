@@ -8,7 +8,7 @@ import threading
 import time
 
 import pytest
-from conftest import free_port
+from clusters import free_port
 
 import dagen
 from dagen.models.mock_server import MockServerProcess, MockServerSettings

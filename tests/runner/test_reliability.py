@@ -19,7 +19,7 @@ import pandas as pd
 import psutil
 import pytest
 import yaml
-from conftest import DaskProcesses
+from clusters import DaskProcesses
 
 import dagen
 from dagen.errors import CheckpointError, EarlyShutdownError, ResumeError

@@ -1,0 +1,1 @@
+"""dagen's benchmark suite: ``python bench/run.py [--quick]`` (see bench/README.md)."""
