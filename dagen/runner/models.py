@@ -47,7 +47,8 @@ def resolved_models(config: DatasetConfig) -> Iterator[DatasetConfig]:
     if not offline:
         yield config
         return
-    from dagen.models.mock_server import MockServerSettings, MockServerThread  # only when needed
+    from dagen.models.mock_handles import MockServerThread  # only when needed
+    from dagen.models.mock_server import MockServerSettings
 
     with MockServerThread(MockServerSettings(port=0, latency=MOCK_LATENCY)) as server:
         url = server.url

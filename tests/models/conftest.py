@@ -20,7 +20,8 @@ import pytest
 
 from dagen.config.models import ModelConfig
 from dagen.models.client import RetryPolicy
-from dagen.models.mock_server import MockServerProcess, MockServerSettings
+from dagen.models.mock_handles import MockServerProcess
+from dagen.models.mock_server import MockServerSettings
 
 SERVER_KEY = "sk-mock-0123456789abcdef-SECRET"
 DEFAULT_FAULTS = MockServerSettings(port=0).runtime()

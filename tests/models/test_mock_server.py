@@ -19,7 +19,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from dagen.errors import ConfigValidationError, RunError
 from dagen.models.mock_answers import parse_directives, schema_value
-from dagen.models.mock_server import MockServerProcess, MockServerSettings, MockServerThread
+from dagen.models.mock_handles import MockServerProcess, MockServerThread
+from dagen.models.mock_server import MockServerSettings
 
 CODE_PROMPT = "Sort the list.\nRespond with {lang} code in a single fenced code block."
 

@@ -11,7 +11,8 @@ import pytest
 from clusters import free_port
 
 import dagen
-from dagen.models.mock_server import MockServerProcess, MockServerSettings
+from dagen.models.mock_handles import MockServerProcess
+from dagen.models.mock_server import MockServerSettings
 
 pytestmark = pytest.mark.cluster
 

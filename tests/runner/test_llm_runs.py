@@ -10,7 +10,8 @@ import pytest
 
 import dagen
 from dagen.errors import ModelAuthError
-from dagen.models.mock_server import MockServerProcess, MockServerSettings
+from dagen.models.mock_handles import MockServerProcess
+from dagen.models.mock_server import MockServerSettings
 
 pytestmark = pytest.mark.cluster
 
