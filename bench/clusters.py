@@ -49,7 +49,7 @@ class Target:
 
 
 @contextlib.contextmanager
-def LocalDefault() -> Iterator[Target]:  # noqa: N802 - reads like the class next to it
+def LocalDefault() -> Iterator[Target]:
     """dagen's own LocalCluster (the default), with the task counter preloaded."""
 
     def counts() -> dict[str, Any]:
@@ -117,12 +117,8 @@ class SchedulerProcesses:
     def _spawn(self, argv: list[str]) -> None:
         path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
         env = {**os.environ, "PYTHONPATH": path}
-        self.procs.append(
-            subprocess.Popen(
-                argv, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )  # fmt: skip
-        )
+        quiet = subprocess.DEVNULL
+        self.procs.append(subprocess.Popen(argv, env=env, stdin=quiet, stdout=quiet, stderr=quiet))
 
 
 def _free_port() -> int:

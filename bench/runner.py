@@ -18,7 +18,7 @@ per-cell engine cost, the rest is cluster start and stop; peak summed RSS; tasks
 peak of live keys against the window's implied bound.
 
 Example:
-    >>> spec = RunSpec("capacity", "narrow", 200, 16, 1, "1 (default)")
+    >>> spec = RunSpec("capacity", "narrow", 200, 16, 1, "1")
     >>> record = run_dagen(spec, server, processes=False)  # doctest: +SKIP
 """
 
@@ -47,15 +47,15 @@ LATENCY = 0.2  # seconds per call of the mock server
 class RunSpec:
     """What to run: the target it serves, a shape (or ``people``), rows, cap, cells per task.
 
-    ``cap`` is every model's ``max_parallel_requests``; ``note`` says why a run is smaller
-    than its target asks for.
+    ``cap`` is every model's ``max_parallel_requests``; ``cells_per_task`` None leaves the
+    engine's default; ``note`` says why a run is smaller than its target asks for.
     """
 
     target: str
     shape: str
     num_records: int
     cap: int
-    cells_per_task: int
+    cells_per_task: int | None
     label: str
     note: str = ""
 
@@ -72,10 +72,11 @@ class RunSpec:
         return people_config()
 
     def settings(self) -> dagen.RunSettings:
+        chosen = {} if self.cells_per_task is None else {"cells_per_task": self.cells_per_task}
         return dagen.RunSettings(
-            cells_per_task=self.cells_per_task,
             progress_interval=None,
             cluster=dagen.ClusterSettings(dashboard_address=None),
+            **chosen,
         )
 
 

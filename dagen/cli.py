@@ -85,8 +85,9 @@ def cli(verbose: bool) -> None:
               help="Rows per row group and per parquet file.")  # fmt: skip
 @click.option("--max-concurrent-row-groups", type=click.IntRange(min=1), default=4, show_default=True,
               help="Row groups in flight at once (bounds the live task graph and memory).")  # fmt: skip
-@click.option("--cells-per-task", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Rows of a cell-by-cell column per Dask task (1: one task per cell).")  # fmt: skip
+@click.option("--cells-per-task", type=click.IntRange(min=1), default=None,
+              help="Rows of a cell-by-cell column per Dask task; 1 is one task per (column, row) "
+                   "(default: a measured choice, see docs/architecture.md).")  # fmt: skip
 @click.option(
     "--scheduler", "scheduler", default=None, help="Dask scheduler address (tcp://host:8786)."
 )
@@ -107,7 +108,7 @@ def run(
     output: str,
     row_group_size: int,
     max_concurrent_row_groups: int,
-    cells_per_task: int,
+    cells_per_task: int | None,
     scheduler: str | None,
     workers: int | None,
     threads_per_worker: int | None,
@@ -190,7 +191,8 @@ def validate(config: str) -> None:
 @click.argument("config", type=click.Path(dir_okay=False))
 @click.option("-n", "--num-records", type=click.IntRange(min=1), default=1000, show_default=True)
 @click.option("--row-group-size", type=click.IntRange(min=1), default=1000, show_default=True)
-@click.option("--cells-per-task", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option("--cells-per-task", type=click.IntRange(min=1), default=None,
+              help="Rows of a cell-by-cell column per Dask task (default: measured auto).")  # fmt: skip
 @click.option("--mermaid", is_flag=True, help="Print only the Mermaid flowchart.")
 @click.option("--json", "as_json", is_flag=True, help="Print the description as JSON.")
 @_friendly_errors
@@ -198,7 +200,7 @@ def graph(
     config: str,
     num_records: int,
     row_group_size: int,
-    cells_per_task: int,
+    cells_per_task: int | None,
     mermaid: bool,
     as_json: bool,
 ) -> None:
@@ -212,10 +214,13 @@ def graph(
         click.echo(json.dumps(info, indent=2))
         return
     width = max(len(c["name"]) for c in info["columns"])
-    click.echo(f"{'column':<{width}}  {'strategy':<12}  {'tasks':>8}  reads")
+    click.echo(f"{'column':<{width}}  {'strategy':<12}  {'cells/task':>10}  {'tasks':>8}  reads")
     for col in info["columns"]:
         reads = ", ".join(col["reads"]) or "-"
-        click.echo(f"{col['name']:<{width}}  {col['strategy']:<12}  {col['tasks']:>8}  {reads}")
+        per_task = col["cells_per_task"] or "-"
+        click.echo(
+            f"{col['name']:<{width}}  {col['strategy']:<12}  {per_task:>10}  {col['tasks']:>8}  {reads}"
+        )
     click.echo(f"critical path: {' -> '.join(info['critical_path'])}")
     if info["llm_critical_path"]:
         click.echo(f"model calls on the critical path: {' -> '.join(info['llm_critical_path'])}")

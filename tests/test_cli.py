@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import textwrap
@@ -60,8 +61,6 @@ def test_bad_configs_exit_2_with_a_message_naming_the_fault(write, text, expecte
 
     assert result.exit_code == 2
     assert result.output.startswith("error: ")
-    import re
-
     assert re.search(expected, result.output), result.output
 
 
@@ -74,18 +73,26 @@ def test_invalid_json_names_the_line(write):
 
 
 def test_graph_shows_order_strategies_tasks_and_critical_path(examples):
+    result = invoke("graph", str(examples / "reviews.yaml"), "-n", "1000", "--row-group-size", "250",
+                    "--cells-per-task", "1")  # fmt: skip
+
+    assert result.exit_code == 0
+    assert re.search(r"review\s+cell_by_cell\s+1\s+1004\s+customer, product, stars", result.output)
+    assert "critical path:" in result.output
+    assert "model calls on the critical path: review -> facts" in result.output
+    # 4 row groups: 3 sampler tasks each, 3 llm columns x (250 cells + 1 collector), 1 checkpoint
+    assert f"1000 rows in 4 row groups: {4 * (3 + 3 * 251 + 1)} Dask tasks" in result.output
+
+
+def test_graph_by_default_groups_model_calls_in_small_chunks(examples):
+    from dagen.lowering.plan import AUTO_ASYNC_CELLS_PER_TASK as k
+
     result = invoke(
         "graph", str(examples / "reviews.yaml"), "-n", "1000", "--row-group-size", "250"
     )
 
-    assert result.exit_code == 0
-    assert "review       cell_by_cell" in result.output or "review" in result.output
-    assert "critical path:" in result.output
-    assert "model calls on the critical path: review -> facts" in result.output
-    # 4 row groups: 3 sampler tasks each, 3 llm columns x (250 cells + 1 collector), 1 checkpoint
-    assert (
-        "1000 rows in 4 row groups: " + str(4 * (3 + 3 * 251 + 1)) + " Dask tasks" in result.output
-    )
+    chunks = -(-250 // k)
+    assert re.search(rf"review\s+cell_by_cell\s+{k}\s+{4 * (chunks + 1)}\s", result.output)
 
 
 def test_graph_mermaid_and_json(examples):

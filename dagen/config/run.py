@@ -63,7 +63,8 @@ class RunSettings:
         max_concurrent_row_groups: row groups in flight at once: the window that bounds
             the live task graph and the memory of a run, whatever its size.
         cells_per_task: rows of a cell-by-cell column per Dask task; 1 is one task per
-            (column, row).
+            (column, row); None (the default) groups the cells of async (LLM) columns in
+            small chunks and runs sync ones a row group per task (``chunk_sizes``).
         seed: overrides the config's seed.
         cluster: how to start a local cluster when none is given.
         progress_interval: seconds between progress log lines; None logs none.
@@ -75,7 +76,7 @@ class RunSettings:
 
     row_group_size: int = 1000
     max_concurrent_row_groups: int = 4
-    cells_per_task: int = 1
+    cells_per_task: int | None = None
     seed: int | None = None
     cluster: ClusterSettings = field(default_factory=ClusterSettings)
     progress_interval: float | None = 5.0
@@ -85,7 +86,7 @@ class RunSettings:
 
     def __post_init__(self) -> None:
         for name in ("row_group_size", "max_concurrent_row_groups", "cells_per_task"):
-            if getattr(self, name) < 1:
+            if getattr(self, name) is not None and getattr(self, name) < 1:
                 raise ConfigValidationError(
                     f"setting {name} must be at least 1, got {getattr(self, name)}"
                 )

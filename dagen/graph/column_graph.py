@@ -195,7 +195,7 @@ class ColumnGraph:
         return tuple(reversed(path))
 
     def task_counts(
-        self, num_records: int, row_group_size: int, cells_per_task: int = 1
+        self, num_records: int, row_group_size: int, cells_per_task: int | Mapping[str, int] = 1
     ) -> dict[str, int]:
         """Dask tasks each column creates for a run of ``num_records`` rows.
 
@@ -207,7 +207,8 @@ class ColumnGraph:
         counts = {}
         for col in self.columns:
             if self.is_cell(col):
-                counts[col] = sum(math.ceil(n / cells_per_task) + 1 for n in groups)
+                k = cells_per_task if isinstance(cells_per_task, int) else cells_per_task[col]
+                counts[col] = sum(math.ceil(n / k) + 1 for n in groups)
             else:
                 counts[col] = len(groups)
         return counts

@@ -32,6 +32,7 @@ Example:
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -39,7 +40,17 @@ from dask.utils import key_split
 
 from dagen.graph import ColumnGraph
 
-__all__ = ["CHECKPOINT", "Key", "RowGroup", "RowGroupPlan", "TaskRef", "column_slugs", "row_groups"]
+__all__ = [
+    "AUTO_ASYNC_CELLS_PER_TASK",
+    "CHECKPOINT",
+    "Key",
+    "RowGroup",
+    "RowGroupPlan",
+    "TaskRef",
+    "chunk_sizes",
+    "column_slugs",
+    "row_groups",
+]
 
 Key = tuple[str | int, ...]
 TaskKind = Literal["cell", "collect", "batch", "checkpoint"]
@@ -76,6 +87,40 @@ def column_slugs(columns: tuple[str, ...]) -> dict[str, str]:
         taken.update({slug, slug + ".rows"})
         slugs[col] = slug
     return slugs
+
+
+AUTO_ASYNC_CELLS_PER_TASK = 20
+
+
+def chunk_sizes(
+    graph: ColumnGraph, row_group_size: int, cells_per_task: int | None, async_columns: set[str]
+) -> dict[str, int]:
+    """Rows per Dask task of each cell-by-cell column.
+
+    Args:
+        graph: the column graph.
+        row_group_size: rows per row group.
+        cells_per_task: a number for every column (1: one task per cell), or None for the
+            measured default: ``AUTO_ASYNC_CELLS_PER_TASK`` rows per task for async
+            generators (model calls run concurrently inside the task), the whole row group
+            for sync ones (they run one cell after another anyway).
+        async_columns: the columns whose generators are async.
+    """
+    sizes = {}
+    for col in graph.columns:
+        if cells_per_task is not None:
+            sizes[col] = cells_per_task
+        elif col in async_columns:
+            sizes[col] = min(AUTO_ASYNC_CELLS_PER_TASK, row_group_size)
+        else:
+            sizes[col] = row_group_size
+    return sizes
+
+
+def _per_column(graph: ColumnGraph, cells_per_task: int | Mapping[str, int]) -> Mapping[str, int]:
+    if isinstance(cells_per_task, int):
+        return dict.fromkeys(graph.columns, cells_per_task)
+    return cells_per_task
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,7 +172,7 @@ class RowGroupPlan:
         row_group: RowGroup,
         *,
         run: str,
-        cells_per_task: int,
+        cells_per_task: int | Mapping[str, int],
         slugs: dict[str, str] | None = None,
         previous: int | None = None,
     ) -> RowGroupPlan:
@@ -137,13 +182,14 @@ class RowGroupPlan:
             graph: the column graph.
             row_group: the row group to lower.
             run: the run token put in every key.
-            cells_per_task: rows per task of cell-by-cell columns.
+            cells_per_task: rows per task of cell-by-cell columns, one number for all or
+                one per column (see ``chunk_sizes``).
             slugs: key prefixes per column (computed when not given).
             previous: the row group whose stateful tasks must finish before this one's.
         """
         slugs = slugs or column_slugs(graph.columns)
         rg = row_group.index
-        chunks = range(0, row_group.size, cells_per_task)
+        per_task = _per_column(graph, cells_per_task)
         tasks: list[TaskRef] = []
         block: dict[str, Key] = {}  # column -> key of its ColumnBlock
         cell: dict[str, dict[int, Key]] = {}  # cell column -> first row -> chunk key
@@ -152,13 +198,16 @@ class RowGroupPlan:
             slug = slugs[col]
             if graph.is_cell(col):
                 cell[col] = {}
-                for first in chunks:
+                k = per_task[col]
+                for first in range(0, row_group.size, k):
+                    # the upstream chunk covering the same rows when chunks align, else the
+                    # upstream's whole column (exact when either chunk is the row group)
                     deps = tuple(
-                        cell[up][first] if graph.is_cell(up) else block[up]
+                        cell[up][first] if graph.is_cell(up) and per_task[up] == k else block[up]
                         for up in sorted(graph.upstream[col], key=graph.order.index)
                     )
                     key = (slug, run, rg, first)
-                    size = min(cells_per_task, row_group.size - first)
+                    size = min(k, row_group.size - first)
                     tasks.append(TaskRef("cell", col, rg, first, size, key, deps))
                     cell[col][first] = key
                 key = (slug + ".rows", run, rg)

@@ -43,7 +43,7 @@ from dagen.errors import (
 from dagen.generators import ModelRuntime, build_generators
 from dagen.graph import ColumnGraph
 from dagen.lowering.cluster import RunSession, open_client
-from dagen.lowering.plan import RowGroup, RowGroupPlan, column_slugs, row_groups
+from dagen.lowering.plan import RowGroup, RowGroupPlan, chunk_sizes, column_slugs, row_groups
 from dagen.lowering.tasks import RunContext
 from dagen.runner.models import check_endpoints, read_api_keys, resolved_models
 from dagen.runner.result import GenerationResult
@@ -177,6 +177,12 @@ class _Run:
             caps,
         )
         self.slugs = column_slugs(self.graph.columns)
+        self.chunking = chunk_sizes(
+            self.graph,
+            settings.row_group_size,
+            settings.cells_per_task,
+            {c for c, g in generators.items() if g.is_async},
+        )
         self.row_groups = (
             resumed.pending
             if resumed is not None
@@ -201,7 +207,7 @@ class _Run:
             self.graph,
             row_group,
             run=self.run_id,
-            cells_per_task=self.settings.cells_per_task,
+            cells_per_task=self.chunking,
             slugs=self.slugs,
             previous=previous,
         )

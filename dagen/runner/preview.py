@@ -13,7 +13,9 @@ import pandas as pd
 
 from dagen.config.dataset import DatasetConfig
 from dagen.config.run import ClusterSettings, RunSettings
+from dagen.generators import build_generators
 from dagen.graph import ColumnGraph
+from dagen.lowering.plan import chunk_sizes
 from dagen.runner.engine import generate
 
 if TYPE_CHECKING:
@@ -39,7 +41,9 @@ def preview(
 def describe(config: DatasetConfig, num_records: int, settings: RunSettings) -> dict[str, Any]:
     """The column DAG of ``config`` as facts: order, critical path, task counts."""
     graph = ColumnGraph.from_config(config)
-    counts = graph.task_counts(num_records, settings.row_group_size, settings.cells_per_task)
+    async_columns = {c for c, g in build_generators(config, graph).items() if g.is_async}
+    chunking = chunk_sizes(graph, settings.row_group_size, settings.cells_per_task, async_columns)
+    counts = graph.task_counts(num_records, settings.row_group_size, chunking)
     n_groups = -(-num_records // settings.row_group_size)
     llm = {c.name for c in config.columns if c.model_alias is not None}
     return {
@@ -49,6 +53,7 @@ def describe(config: DatasetConfig, num_records: int, settings: RunSettings) -> 
                 "strategy": graph.strategy[col].value,
                 "reads": sorted(graph.reads.get(col, ())),
                 "tasks": counts[col],
+                "cells_per_task": chunking[col] if graph.is_cell(col) else None,
             }
             for col in graph.order
         ],
