@@ -19,21 +19,24 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import dask
-from distributed import Client
+from distributed import Client, LocalCluster
 
 from bench import taskcount
+from bench.probe import ProcessMonitor
 
-__all__ = ["LocalDefault", "SchedulerProcesses", "Target"]
+__all__ = ["LocalDefault", "SchedulerProcesses", "Target", "idle_cpu_rate"]
 
 ROOT = Path(__file__).resolve().parents[1]  # holds bench/ and dagen/
 PRELOAD = "bench.taskcount"
@@ -136,3 +139,27 @@ def _stop(proc: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def idle_cpu_rate(processes: bool, *, settle: float = 2.0, seconds: float = 5.0) -> float:
+    """CPU seconds per second that an idle cluster of the kind a run uses burns
+    (heartbeats, system monitors, periodic callbacks): a floor under CPU per cell that
+    grows with a run's duration, not with its cells."""
+    with contextlib.ExitStack() as stack:
+        if processes:
+            stack.enter_context(SchedulerProcesses(nthreads=4))
+        else:  # what dagen starts (dagen.lowering.cluster): 2 worker processes on loopback
+            cluster = stack.enter_context(
+                LocalCluster(
+                    n_workers=min(os.cpu_count() or 1, 4),
+                    threads_per_worker=2,
+                    host="127.0.0.1",
+                    scheduler_kwargs={"dashboard": False},
+                    silence_logs=logging.ERROR,
+                )
+            )
+            stack.enter_context(Client(cluster, set_as_default=False))
+        time.sleep(settle)
+        with ProcessMonitor() as monitor:
+            time.sleep(seconds)
+        return monitor.cpu_seconds / seconds

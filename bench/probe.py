@@ -49,6 +49,7 @@ class ProcessMonitor:
         self.rescan = rescan
         self.peak_rss = 0
         self._procs: dict[int, psutil.Process] = {}
+        self._roles: dict[int, str] = {}  # pid -> client | scheduler | workers | other
         self._base: dict[int, float] = {}
         self._last: dict[int, float] = {}
         self._times: list[float] = []  # wall clock (time.time) of each sample
@@ -72,9 +73,15 @@ class ProcessMonitor:
         """CPU seconds used by the measured processes while watching (sampler excluded)."""
         return self._cpu[-1] - self._own[-1]
 
-    @property
-    def started(self) -> float:
-        return self._times[0]
+    def by_role(self) -> dict[str, float]:
+        """CPU seconds while watching, per role: ``client`` (this process, sampler
+        excluded; with dagen's LocalCluster it also hosts the scheduler and the nannies),
+        ``scheduler``, ``workers`` (and their nannies), ``other``."""
+        roles = {"client": -self._own[-1]}
+        for pid, last in self._last.items():
+            role = self._roles.get(pid, "other")
+            roles[role] = roles.get(role, 0.0) + last - self._base[pid]
+        return roles
 
     def cpu_between(self, t0: float, t1: float) -> float:
         """CPU seconds used between two ``time.time()`` instants (interpolated)."""
@@ -120,6 +127,7 @@ class ProcessMonitor:
             if proc.pid in self._procs:
                 continue
             self._procs[proc.pid] = proc
+            self._roles[proc.pid] = _role(proc)
             self._base[proc.pid] = _cpu(proc) if initial else 0.0
             self._last[proc.pid] = self._base[proc.pid]
 
@@ -136,6 +144,20 @@ class ProcessMonitor:
         self._times.append(time.time())
         self._cpu.append(sum(self._last[p] - self._base[p] for p in self._last))
         self._own.append(own)
+
+
+def _role(proc: psutil.Process) -> str:
+    if proc.pid == os.getpid():
+        return "client"
+    try:
+        argv = " ".join(proc.cmdline())
+    except psutil.Error:
+        return "other"
+    if "resource_tracker" in argv:
+        return "other"
+    if "scheduler" in argv:
+        return "scheduler"
+    return "workers" if "spawn_main" in argv or " worker " in argv else "other"
 
 
 def _cpu(proc: psutil.Process) -> float:

@@ -135,6 +135,7 @@ def run_dagen(spec: RunSpec, server: Any, *, processes: bool) -> RunRecord:
         "rows_per_s": spec.num_records / wall,
         "cpu_total_s": monitor.cpu_seconds,
         "cpu_window_s": window,
+        "cpu_by_role": monitor.by_role(),
         "window_s": _window_seconds(counts),
         "llm_cells": cells,
         "peak_rss": monitor.peak_rss,
@@ -143,6 +144,8 @@ def run_dagen(spec: RunSpec, server: Any, *, processes: bool) -> RunRecord:
         "tasks_erred": counts.get("erred"),
         "max_live_meta": timings["max_live_tasks"],
         "max_live_sched": counts.get("peak_live"),
+        "peak_live_row_groups": counts.get("peak_live_row_groups"),
+        "window_row_groups": settings.max_concurrent_row_groups,
         "live_bound": settings.max_concurrent_row_groups * per_group,
         "row_groups": planned["row_groups"],
     }

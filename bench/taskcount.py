@@ -8,7 +8,7 @@ Loaded by every scheduler the bench uses, without touching dagen:
 
 ``dask_setup`` adds a ``TaskCounter``. It counts distinct keys that reached a final state
 (``memory`` or ``erred``), the most keys the scheduler held at once (live: seen and not
-yet forgotten), and when the first transition and the last final one happened
+yet forgotten) and how many row groups they belonged to then, and when the first transition and the last final one happened
 (``time.time()``, so the bench can cut its CPU series to the run's task-processing window).
 
 Example:
@@ -45,6 +45,8 @@ class TaskCounter(SchedulerPlugin):
         self.erred = 0
         self.live: set[Any] = set()
         self.peak_live = 0
+        self.live_groups: dict[Any, int] = {}  # (run, row group) -> live keys
+        self.peak_groups = 0  # row groups with live keys when the live count peaked
         self.first: float | None = None
         self.last_final: float | None = None
 
@@ -53,21 +55,38 @@ class TaskCounter(SchedulerPlugin):
         if self.first is None:
             self.first = now
         if finish == "forgotten":
-            self.live.discard(key)
+            if key in self.live:
+                self.live.discard(key)
+                self._count_group(key, -1)
             return
-        self.live.add(key)
+        if key not in self.live:
+            self.live.add(key)
+            self._count_group(key, +1)
         if len(self.live) > self.peak_live:
             self.peak_live = len(self.live)
+            self.peak_groups = len(self.live_groups)
         if finish in ("memory", "erred"):
             self.finished.add(key)
             self.erred += finish == "erred"
             self.last_final = now
+
+    def _count_group(self, key: Any, delta: int) -> None:
+        """dagen's keys are (column, run, row group, ...): count live keys per row group."""
+        if not (isinstance(key, tuple) and len(key) >= 3 and isinstance(key[2], int)):
+            return
+        group = key[1:3]
+        left = self.live_groups.get(group, 0) + delta
+        if left:
+            self.live_groups[group] = left
+        else:
+            self.live_groups.pop(group, None)
 
     def snapshot(self) -> dict[str, Any]:
         return {
             "tasks": len(self.finished),
             "erred": self.erred,
             "peak_live": self.peak_live,
+            "peak_live_row_groups": self.peak_groups,
             "first": self.first,
             "last_final": self.last_final,
         }

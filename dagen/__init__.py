@@ -17,6 +17,7 @@ from dagen.config.columns import (
     LLMTextColumnConfig,
     SamplerColumnConfig,
     Score,
+    SeedDatasetColumnConfig,
 )
 from dagen.config.dataset import DatasetConfig, DropColumnsProcessorConfig, load_config
 from dagen.config.models import InferenceParameters, ModelConfig
@@ -47,6 +48,7 @@ __all__ = [
     "RunSettings",
     "SamplerColumnConfig",
     "Score",
+    "SeedDatasetColumnConfig",
     "describe",
     "generate",
     "load_config",

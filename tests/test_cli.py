@@ -52,9 +52,11 @@ def test_validate_accepts_the_examples(examples):
          "column 's': cannot import module 'no_such_module'"),
         ("columns:\n  - {name: t, column_type: llm-text, model_alias: nope, prompt: hi}\n",
          "column.*'t'.*model alias.*'nope'"),
+        ("columns:\n  - {name: s, column_type: seed_dataset, path: missing.csv, columns: [q]}\n",
+         r"column 's': seed dataset .*missing\.csv not found"),
     ],
     ids=["yaml-syntax", "unknown-field", "sampler-param", "cycle", "unknown-reference", "bad-jinja",
-         "missing-module", "unknown-model"],
+         "missing-module", "unknown-model", "missing-seed"],
 )  # fmt: skip
 def test_bad_configs_exit_2_with_a_message_naming_the_fault(write, text, expected):
     result = invoke("validate", write(text))

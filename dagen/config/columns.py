@@ -46,6 +46,7 @@ __all__ = [
     "LLMTextColumnConfig",
     "SamplerColumnConfig",
     "Score",
+    "SeedDatasetColumnConfig",
     "template_variables",
 ]
 
@@ -99,6 +100,11 @@ class _Column(StrictModel):
     @property
     def side_effect_columns(self) -> tuple[str, ...]:
         return ()
+
+    @property
+    def output_columns(self) -> tuple[str, ...]:
+        """The columns this column's generator writes: itself, then its side effects."""
+        return (self.name, *self.side_effect_columns)
 
     @property
     def stateful(self) -> bool:
@@ -217,6 +223,26 @@ class CustomColumnConfig(_Column):
         return infer_required_columns(function, earlier)
 
 
+class SeedDatasetColumnConfig(_Column):
+    """Rows of an existing dataset (parquet, CSV or JSON lines) as columns of the output.
+
+    ``columns`` are taken from the file (its column names become output columns other
+    columns may reference); ``name`` names the generator. Sampling: ``ordered`` (row i of
+    the output is row i mod N of the seed), ``shuffle`` (a seeded permutation, repeated)
+    or ``random`` (independent seeded draws with replacement). ``path`` is relative to the
+    config file.
+    """
+
+    column_type: Literal["seed_dataset"] = "seed_dataset"
+    path: str = Field(min_length=1)
+    columns: list[str] = Field(min_length=1)
+    sampling: Literal["ordered", "shuffle", "random"] = "ordered"
+
+    @property
+    def output_columns(self) -> tuple[str, ...]:
+        return tuple(self.columns)
+
+
 class _LLMColumn(_Column):
     """Fields every LLM column has: a prompt, a model, optional side-effect columns."""
 
@@ -313,6 +339,7 @@ class LLMJudgeColumnConfig(_LLMColumn):
 
 ColumnConfig = Annotated[
     SamplerColumnConfig
+    | SeedDatasetColumnConfig
     | ExpressionColumnConfig
     | CustomColumnConfig
     | LLMTextColumnConfig

@@ -6,7 +6,12 @@
 
 from __future__ import annotations
 
-from dagen.config.columns import CustomColumnConfig, ExpressionColumnConfig, SamplerColumnConfig
+from dagen.config.columns import (
+    CustomColumnConfig,
+    ExpressionColumnConfig,
+    SamplerColumnConfig,
+    SeedDatasetColumnConfig,
+)
 from dagen.config.dataset import DatasetConfig
 from dagen.config.functions import resolve_function
 from dagen.generators.base import (
@@ -20,6 +25,7 @@ from dagen.generators.custom import CustomGenerator
 from dagen.generators.expression import ExpressionGenerator
 from dagen.generators.llm import ModelRuntime, build_llm_generator
 from dagen.generators.samplers import SamplerGenerator
+from dagen.generators.seed import SeedDatasetGenerator, read_seed_dataset
 from dagen.graph import ColumnGraph
 
 __all__ = [
@@ -54,6 +60,10 @@ def build_generators(
             generators[col.name] = SamplerGenerator(col, reads)
         elif isinstance(col, ExpressionColumnConfig):
             generators[col.name] = ExpressionGenerator(col, reads)
+        elif isinstance(col, SeedDatasetColumnConfig):
+            generators[col.name] = SeedDatasetGenerator(
+                col, read_seed_dataset(col, config.source_dir)
+            )
         elif isinstance(col, CustomColumnConfig):
             function = resolve_function(col.function, column=col.name, search_path=search_path)
             generators[col.name] = CustomGenerator(col, function, reads)

@@ -163,7 +163,7 @@ class LLMGenerator(ColumnGenerator):
         reads: tuple[str, ...],
         runtime: ModelRuntime | None = None,
     ) -> None:
-        super().__init__(config.name, (config.name, *config.side_effect_columns), reads)
+        super().__init__(config.name, config.output_columns, reads)
         self.config = config
         self.model = model
         self.runtime = runtime or ModelRuntime()

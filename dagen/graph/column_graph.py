@@ -76,7 +76,7 @@ class ColumnGraph:
         """
         producers: dict[str, str] = {}  # output column -> generator column
         for col in config.columns:
-            for out in (col.name, *col.side_effect_columns):
+            for out in dict.fromkeys((col.name, *col.output_columns)):
                 if out in producers:
                     raise DuplicateColumnError(
                         f"column name {out!r} is used twice (by {producers[out]!r} and {col.name!r})"
@@ -100,7 +100,7 @@ class ColumnGraph:
                 raise CycleError(f"column {col.name!r} references itself")
             upstream[col.name] = frozenset(resolved)
             reads_of[col.name] = frozenset(reads)
-            earlier.extend((col.name, *col.side_effect_columns))
+            earlier.extend(col.output_columns)
         return cls(
             upstream=MappingProxyType(upstream),
             strategy=MappingProxyType({c.name: c.strategy for c in config.columns}),

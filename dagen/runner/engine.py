@@ -147,7 +147,7 @@ class _Run:
         )
         check_endpoints(config, runtime.api_keys)
         generators = build_generators(config, self.graph, runtime)
-        outputs = {c.name: (c.name, *c.side_effect_columns) for c in config.columns}
+        outputs = {c.name: c.output_columns for c in config.columns}
         all_outputs = [o for outs in outputs.values() for o in outs]
         assembly = AssemblySpec(
             columns=self.graph.columns,

@@ -199,3 +199,23 @@ def test_preview_returns_rows_and_writes_nothing(tmp_path, examples, monkeypatch
 
     assert len(rows) == 4 and "greeting" in rows.columns
     assert list(tmp_path.iterdir()) == []
+
+
+def test_seed_dataset_columns_feed_other_columns(client, examples):
+    cfg = dagen.load_config(examples / "qa_from_seed.yaml")
+
+    df = dagen.generate(
+        cfg, 20, None, client=client, settings=dagen.RunSettings(row_group_size=8)
+    ).to_pandas()
+
+    seed = pd.read_csv(examples / "data" / "questions.csv")
+    assert set(zip(df["topic"], df["question"], strict=True)) <= set(
+        zip(seed["topic"], seed["question"], strict=True)
+    )
+    assert df["question"].iloc[:8].nunique() == 8  # a shuffle: every seed row once per pass
+    assert all(
+        a.startswith(f'"Answer this {t} question')
+        for t, a in zip(df["topic"], df["answer"], strict=True)
+    )
+    assert (df["answer_words"] == df["answer"].str.split().str.len()).all()
+    assert "seed" not in df.columns  # the generator's name is not a column
