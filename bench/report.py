@@ -123,7 +123,22 @@ def concurrency_table(records: list[RunRecord], floors: Floors) -> str:
     return _table([*_LLM_HEADER, "wall <= 1.25 x floor"], rows)
 
 
-def cpu_table(records: list[RunRecord], floors: Floors) -> str:
+def _above_idle(r: RunRecord, idle: float | None) -> float | None:
+    fig = r.figures
+    if idle is None or fig.get("cpu_window_s") is None or not fig.get("llm_cells"):
+        return None
+    return 1000 * (fig["cpu_window_s"] - idle * fig["window_s"]) / fig["llm_cells"]
+
+
+def _roles(r: RunRecord) -> str:
+    cells = r.figures.get("llm_cells") or 1
+    roles = r.figures.get("cpu_by_role", {})
+    return " / ".join(
+        f"{1000 * roles.get(role, 0.0) / cells:.2f}" for role in ("client", "scheduler", "workers")
+    )
+
+
+def cpu_table(records: list[RunRecord], floors: Floors, idle: float | None) -> str:
     rows = []
     for r in records:
         run_ms = _cpu_ms(r)
@@ -131,13 +146,15 @@ def cpu_table(records: list[RunRecord], floors: Floors) -> str:
         rows.append([
             r.spec.target, r.spec.shape, f"{r.spec.num_records:,}", r.spec.label,
             f"{r.figures['llm_cells']:,}", _f(r.figures["window_s"], 1),
-            _f(r.figures["cpu_window_s"], 1), _f(run_ms), _f(r.figures["cpu_total_s"], 1),
-            _f(_cpu_ms(r, "cpu_total_s")), _f(floor["cpu_ms_per_call"]) if floor else "-",
+            _f(r.figures["cpu_window_s"], 1), _f(run_ms), _f(_above_idle(r, idle)),
+            _f(_cpu_ms(r, "cpu_total_s")), _roles(r),
+            _f(floor["cpu_ms_per_call"]) if floor else "-",
             _mark(None if run_ms is None else run_ms <= LIMITS["cpu_ms"]),
         ])  # fmt: skip
     header = [
         "target", "shape", "records", "cells/task", "LLM cells", "run window s",
-        "CPU s (run)", "CPU ms/cell (run)", "CPU s (whole call)", "CPU ms/cell (whole call)",
+        "CPU s (run)", "CPU ms/cell (run)", "ms/cell above idle cluster",
+        "CPU ms/cell (whole call)", "whole call ms/cell: client / scheduler / workers",
         "floor client CPU ms/call", "<= 1 ms/cell (run)",
     ]  # fmt: skip
     return _table(header, rows)
@@ -183,17 +200,20 @@ def window_table(records: list[RunRecord]) -> str:
         rows.append([
             r.spec.target, r.spec.shape, f"{r.spec.num_records:,}", r.spec.label,
             f"{fig['row_groups']:,}", f"{fig['max_live_meta']:,}",
-            f"{fig['max_live_sched'] or 0:,}", f"{fig['live_bound']:,}",
+            f"{fig['max_live_sched'] or 0:,}",
+            f"{fig.get('peak_live_row_groups') or 0} / {fig['window_row_groups']}",
+            f"{fig['live_bound']:,}",
             _mark(live <= fig["live_bound"]),
         ])  # fmt: skip
     header = [
         "target", "shape", "records", "cells/task", "row groups", "max_live_tasks (meta)",
-        "peak live keys (scheduler)", "window x tasks/row group", "within",
+        "peak live keys (scheduler)", "row groups live at that peak / window",
+        "window x tasks/row group", "within",
     ]  # fmt: skip
     return _table(header, rows)
 
 
-def tables(records: list[RunRecord], floors: Floors) -> dict[str, str]:
+def tables(records: list[RunRecord], floors: Floors, idle: float | None) -> dict[str, str]:
     """One markdown table per target that has runs."""
     of = {t: [r for r in records if r.spec.target == t] for t in ("capacity", "concurrency")}
     llm = of["capacity"] + of["concurrency"]
@@ -206,7 +226,7 @@ def tables(records: list[RunRecord], floors: Floors) -> dict[str, str]:
             of["concurrency"], floors
         )
     if llm:
-        out["3. CPU per LLM cell <= 1 ms"] = cpu_table(llm, floors)
+        out["3. CPU per LLM cell <= 1 ms"] = cpu_table(llm, floors, idle)
     if nomodel:
         out["4. No model: peak memory and throughput"] = nomodel_table(nomodel)
     if records:
@@ -215,7 +235,13 @@ def tables(records: list[RunRecord], floors: Floors) -> dict[str, str]:
 
 
 def section(
-    records: list[RunRecord], floors: Floors, info: dict[str, str], *, mode: str, cluster: str
+    records: list[RunRecord],
+    floors: Floors,
+    info: dict[str, str],
+    *,
+    mode: str,
+    cluster: str,
+    idle: float | None,
 ) -> str:
     """A dated RESULTS.md section: machine, how it ran, one table per target."""
     now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
@@ -225,7 +251,10 @@ def section(
         "Machine: " + ", ".join(f"{k} {v}" for k, v in info.items()) + ".",
         "Mock server: separate process, latency 0.2 s, no faults. Tasks counted on the "
         "scheduler by the `bench.taskcount` preload plugin.",
+        f"An idle cluster of this kind burns {_f(idle, 3)} CPU s per second "
+        "(measured before the runs): at cap 16 and L = 0.2 s (80 calls/s at best) that alone "
+        f"is {_f(None if idle is None else 1000 * idle / 80)} ms per LLM cell.",
         "",
     ]
-    body = [f"### {title}\n\n{table}\n" for title, table in tables(records, floors).items()]
+    body = [f"### {title}\n\n{table}\n" for title, table in tables(records, floors, idle).items()]
     return "\n".join(head) + "\n" + "\n".join(body)

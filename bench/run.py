@@ -41,6 +41,7 @@ except ImportError:  # pragma: no cover
     from dagen.models.mock_server import MockServerProcess  # type: ignore[attr-defined,no-redef]
 
 from bench import report, suite  # noqa: E402
+from bench.clusters import idle_cpu_rate  # noqa: E402
 from bench.runner import LATENCY, RunRecord, RunSpec, run_dagen, run_floor_for  # noqa: E402
 
 __all__ = ["main"]
@@ -136,10 +137,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(f"dagen bench: {mode}, {cluster}, {len(specs)} runs", flush=True)
     started = time.perf_counter()
+    idle = idle_cpu_rate(args.scheduler_processes)
+    print(f"idle cluster: {idle:.3f} CPU s per second", flush=True)
     records, floors, errors = run_suite(specs, processes=args.scheduler_processes)
     elapsed = time.perf_counter() - started
     info = report.machine(ROOT)
-    text = report.section(records, floors, info, mode=mode, cluster=cluster)
+    text = report.section(records, floors, info, mode=mode, cluster=cluster, idle=idle)
     text += f"\nSuite time: {elapsed / 60:.1f} min.\n"
     if errors:
         text += "\nFailed runs:\n\n" + "\n".join(f"- {e}" for e in errors) + "\n"
@@ -150,6 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.json is not None:
         raw = {
             "machine": info,
+            "idle_cpu_per_s": idle,
             "runs": [dataclasses.asdict(r) for r in records],
             "floors": [{"workload": list(k), **v} for k, v in floors.items()],
         }

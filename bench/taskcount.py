@@ -8,8 +8,9 @@ Loaded by every scheduler the bench uses, without touching dagen:
 
 ``dask_setup`` adds a ``TaskCounter``. It counts distinct keys that reached a final state
 (``memory`` or ``erred``), the most keys the scheduler held at once (live: seen and not
-yet forgotten) and how many row groups they belonged to then, and when the first transition and the last final one happened
-(``time.time()``, so the bench can cut its CPU series to the run's task-processing window).
+yet forgotten) and how many row groups they belonged to then, and when the first
+transition and the last final one happened (``time.time()``, so the bench can cut its CPU
+series to the run's task-processing window).
 
 Example:
     >>> counter = TaskCounter()

@@ -45,3 +45,21 @@ def test_every_module_declares_all_and_starts_with_a_docstring():
             assert "__all__" in names or path.name == "__init__.py", (
                 f"{path.relative_to(ROOT)} has no __all__"
             )
+
+
+def _tool(name: str) -> str:
+    return shutil.which(name) or str(Path(sys.executable).parent / name)
+
+
+def test_ruff_finds_nothing():
+    proc = subprocess.run(
+        [_tool("ruff"), "check", "dagen", "tests"], cwd=ROOT, capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_mypy_accepts_the_package():
+    proc = subprocess.run(
+        [_tool("mypy"), "dagen"], cwd=ROOT, capture_output=True, text=True, timeout=600
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -175,7 +175,7 @@ class RunSession:
         return segments
 
     def _placement(self, ref: TaskRef) -> _Placement:
-        pin = self._pinned_worker() if ref.column in self.context.stateful else None
+        pin = self._pinned_worker() if ref.column in self.context.stateful else ()
         alias = self.context.column_models.get(ref.column or "") if ref.kind == "cell" else None
         resource = tasks.resource_name(self.run_id, alias) if alias else None
         return _Placement(pin, resource)
@@ -227,13 +227,14 @@ class RunSession:
         if ref.kind == "checkpoint":
             return (tasks.checkpoint, self.run_id, rg.index, rg.size, deps)
         column = ref.column
+        assert column is not None  # every task but the checkpoint belongs to a column
         if ref.kind == "collect":
             return (tasks.collect, self.run_id, column, rg.index, rg.size, deps)
         is_async = self.context.generators[column].is_async
         if ref.kind == "cell":
-            fn = tasks.cells_async if is_async else tasks.cells
+            cells = tasks.cells_async if is_async else tasks.cells
             return (
-                fn,
+                cells,
                 self.run_id,
                 column,
                 rg.index,
@@ -243,8 +244,8 @@ class RunSession:
                 ref.rows,
                 deps,
             )
-        fn = tasks.batch_async if is_async else tasks.batch
-        return (fn, self.run_id, column, rg.index, rg.start, rg.size, deps, ref.after)
+        batch = tasks.batch_async if is_async else tasks.batch
+        return (batch, self.run_id, column, rg.index, rg.start, rg.size, deps, ref.after)
 
     def fetch(self, future: Future) -> Any:
         """The result of a finished future."""

@@ -206,7 +206,7 @@ class RowGroupPlan:
                         cell[up][first] if graph.is_cell(up) and per_task[up] == k else block[up]
                         for up in sorted(graph.upstream[col], key=graph.order.index)
                     )
-                    key = (slug, run, rg, first)
+                    key: Key = (slug, run, rg, first)
                     size = min(k, row_group.size - first)
                     tasks.append(TaskRef("cell", col, rg, first, size, key, deps))
                     cell[col][first] = key

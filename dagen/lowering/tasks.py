@@ -121,14 +121,15 @@ def _rows(inputs: Sequence[Any], first: int, n: int) -> Iterator[tuple[int, dict
     """Each row of a chunk with the values it reads, or None when it was dropped upstream."""
     for i in range(n):
         index = first + i
-        row: dict[str, Any] | None = {}
+        row: dict[str, Any] = {}
         for source in inputs:
             record = source.records.get(index) if isinstance(source, ColumnBlock) else source[i]
             if not isinstance(record, dict):
-                row = None
+                yield index, None
                 break
             row.update(record)
-        yield index, row
+        else:
+            yield index, row
 
 
 def _chunk(results: list[Any]) -> Chunk:

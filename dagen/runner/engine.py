@@ -297,6 +297,7 @@ class _Run:
             return
         failures = session.failures(finished.future) if finished.has_failures else []
         self.tracker.record_failures(ref.row_group, failures)
+        assert ref.column is not None  # cells belong to a column
         self.tracker.observe(ref.column, cells, sum(1 for f in failures if not f.retryable))
         fatal = next((f for f in failures if f.fatal), None)
         if fatal is not None:
