@@ -136,12 +136,12 @@ def main(argv: list[str] | None = None) -> int:
         else ("local cluster started by dagen (default)")
     )
     print(f"dagen bench: {mode}, {cluster}, {len(specs)} runs", flush=True)
+    info = report.machine(ROOT)  # the commit the runs start from
     started = time.perf_counter()
     idle = idle_cpu_rate(args.scheduler_processes)
     print(f"idle cluster: {idle:.3f} CPU s per second", flush=True)
     records, floors, errors = run_suite(specs, processes=args.scheduler_processes)
     elapsed = time.perf_counter() - started
-    info = report.machine(ROOT)
     text = report.section(records, floors, info, mode=mode, cluster=cluster, idle=idle)
     text += f"\nSuite time: {elapsed / 60:.1f} min.\n"
     if errors:

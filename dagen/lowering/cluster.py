@@ -158,6 +158,8 @@ class RunSession:
                 workers=list(placement.pin) if placement.pin else None,
                 allow_other_workers=True if placement.pin else None,
                 resources={placement.resource: 1} if placement.resource else None,
+                # older row groups first: they checkpoint sooner and free their memory
+                priority=-plan.row_group.index,
             )
             futures.update(zip(keys, got, strict=True))
         return futures
