@@ -49,6 +49,7 @@ def machine(root: Path) -> dict[str, str]:
         "dask": dask.__version__,
         "distributed": distributed.__version__,
         "commit": commit + (" (dagen/ modified)" if dirty else ""),
+        "load average": "{:.2f} {:.2f} {:.2f}".format(*os.getloadavg()),
     }
 
 
@@ -154,7 +155,8 @@ def cpu_table(records: list[RunRecord], floors: Floors, idle: float | None) -> s
     header = [
         "target", "shape", "records", "cells/task", "LLM cells", "run window s",
         "CPU s (run)", "CPU ms/cell (run)", "ms/cell above idle cluster",
-        "CPU ms/cell (whole call)", "whole call ms/cell: client / scheduler / workers",
+        "CPU ms/cell (whole call)",
+        "whole call ms/cell: client (+ in-process scheduler, nannies) / scheduler / workers",
         "floor client CPU ms/call", "<= 1 ms/cell (run)",
     ]  # fmt: skip
     return _table(header, rows)

@@ -11,7 +11,8 @@ section to ``bench/RESULTS.md``.
                             of the LocalCluster dagen starts by default
     --only NAME ...         targets (capacity, concurrency, cpu, nomodel, window) or shapes
                             (narrow, deep, wide, dual: capacity runs of those shapes only)
-    --cells-per-task N ...  variants to run besides the default (instead of the suite's)
+    --cells-per-task N ...  variants to run besides the default, instead of the suite's
+                            (given with no value: the default only)
     --no-write              print only; leave RESULTS.md alone
     --json PATH             also write every run's raw figures as JSON
 
@@ -24,6 +25,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import sys
 import time
 import warnings
@@ -56,7 +58,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--scheduler-processes", action="store_true", help="separate dask scheduler/workers"
     )
     parser.add_argument("--only", nargs="+", default=[], metavar="NAME")
-    parser.add_argument("--cells-per-task", nargs="+", type=int, default=None, metavar="N")
+    parser.add_argument("--cells-per-task", nargs="*", type=int, default=None, metavar="N")
     parser.add_argument("--no-write", action="store_true", help="do not append RESULTS.md")
     parser.add_argument("--json", type=Path, default=None, help="raw figures as JSON")
     args = parser.parse_args(argv)
@@ -143,7 +145,8 @@ def main(argv: list[str] | None = None) -> int:
     records, floors, errors = run_suite(specs, processes=args.scheduler_processes)
     elapsed = time.perf_counter() - started
     text = report.section(records, floors, info, mode=mode, cluster=cluster, idle=idle)
-    text += f"\nSuite time: {elapsed / 60:.1f} min.\n"
+    load = "{:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
+    text += f"\nSuite time: {elapsed / 60:.1f} min; load average at the end {load}.\n"
     if errors:
         text += "\nFailed runs:\n\n" + "\n".join(f"- {e}" for e in errors) + "\n"
     print("\n" + text)

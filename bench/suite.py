@@ -78,7 +78,7 @@ def plan(only: Sequence[str], *, quick: bool, variants: Sequence[int] | None) ->
         only: targets and shapes to run; shapes alone mean capacity runs of those shapes.
         quick: the quick sizes and variants.
         variants: ``cells_per_task`` values to run besides the default, instead of the
-            suite's.
+            suite's (an empty list: the default only).
     """
     sizes = QUICK if quick else FULL
     shapes = [s for s in SHAPES if s in only] or list(SHAPES)
@@ -86,7 +86,7 @@ def plan(only: Sequence[str], *, quick: bool, variants: Sequence[int] | None) ->
     targets = named or (["capacity"] if set(only) & set(SHAPES) else list(RUN_TARGETS))
     specs: list[RunSpec] = []
     for target in targets:
-        wanted = [None, *variants] if variants else list(sizes.variants[target])
+        wanted = [None, *variants] if variants is not None else list(sizes.variants[target])
         groups = [_specs(target, v, sizes, shapes) for v in dict.fromkeys(wanted)]
         for group in _merge_same(groups):
             specs += _reduced(group, sizes.max_tasks)

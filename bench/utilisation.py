@@ -28,10 +28,9 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import dagen  # noqa: E402
-from dagen.models.mock_server import MockServerSettings  # noqa: E402
-
 from bench.runner import LATENCY, RunSpec  # noqa: E402
 from bench.shapes import SHAPES  # noqa: E402
+from dagen.models.mock_server import MockServerSettings  # noqa: E402
 
 try:  # where the process handle lives moved between dagen versions
     from dagen.models.mock_handles import MockServerProcess
@@ -53,26 +52,27 @@ def summarise(samples: list[tuple[float, dict[str, int]]], caps: dict[str, int])
     start, end = samples[0][0], samples[-1][0]
     for model, cap in caps.items():
         series = [(t, f.get(model, 0)) for t, f in samples]
-        full = [t for t, n in series if n >= cap]
-        busy = [(t, n) for t, n in series if n > 0]
+        busy = [t for t, n in series if n > 0]
         if not busy:
             lines.append(f"{model}: no calls seen")
             continue
-        first, last = busy[0][0], busy[-1][0]
-        span = max(last - first, 1e-9)
-        mean = sum(n for t, n in series if first <= t <= last) / max(len([1 for t, _ in series if first <= t <= last]), 1)
+        active = [(t, n) for t, n in series if busy[0] <= t <= busy[-1]]
+        full = [t for t, n in active if n >= cap]
+        ramp = f"{full[0] - busy[0]:.1f}s" if full else "never"
+        tail = busy[-1] - (full[-1] if full else busy[0])
         lines.append(
-            f"{model}: calls from {first - start:.1f}s to {last - start:.1f}s of {end - start:.1f}s; "
-            f"ramp-up to cap {(full[0] - first) if full else float('nan'):.1f}s; "
-            f"cap full {100 * len([t for t in full if first <= t <= last]) / max(len([1 for t, _ in series if first <= t <= last]), 1):.0f}% "
-            f"of samples; mean in flight {mean:.1f}/{cap}; "
-            f"tail after cap last full {(last - full[-1]) if full else span:.1f}s"
+            f"{model}: calls from {busy[0] - start:.1f}s to {busy[-1] - start:.1f}s "
+            f"of {end - start:.1f}s; ramp-up to the cap {ramp}; cap full in "
+            f"{100 * len(full) / len(active):.0f}% of samples; mean in flight "
+            f"{sum(n for _, n in active) / len(active):.1f}/{cap}; tail {tail:.1f}s"
         )
     return lines
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="bench/utilisation.py", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="bench/utilisation.py", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("shape", choices=sorted(SHAPES))
     parser.add_argument("records", type=int)
     parser.add_argument("--cap", type=int, default=16)
@@ -92,8 +92,11 @@ def main(argv: list[str] | None = None) -> None:
         poller.join()
     bound = SHAPES[args.shape].bound(args.records, latency=LATENCY, caps=spec.caps()).seconds
     gen = result.metadata["timings"]["generation_seconds"]
-    print(f"{args.shape} {args.records} cap {args.cap} cells/task {args.cells_per_task or 'default'}: "
-          f"wall {wall:.1f}s gen {gen:.1f}s bound {bound:.1f}s")
+    chunk = args.cells_per_task or "default"
+    print(
+        f"{args.shape} {args.records} cap {args.cap} cells/task {chunk}: "
+        f"wall {wall:.1f}s gen {gen:.1f}s bound {bound:.1f}s"
+    )
     for line in summarise(samples, spec.caps()):
         print("  " + line)
 

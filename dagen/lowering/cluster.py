@@ -15,6 +15,7 @@ message, and releases a row group's futures once its checkpoint is written.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 import os
 from collections.abc import Iterator, Mapping
@@ -92,10 +93,11 @@ def shares(cap: int, workers: int) -> list[int]:
 
 @dataclass(frozen=True)
 class _Placement:
-    """Where a group of tasks may run: pinned workers, and a resource they each need."""
+    """Where a group of tasks may run: pinned workers, and units of a resource each needs."""
 
     pin: tuple[str, ...] = ()
     resource: str | None = None
+    units: int = 1
 
 
 class RunSession:
@@ -113,6 +115,8 @@ class RunSession:
         self._plugin = tasks.RunPlugin(context)
         self._pin: tuple[str, ...] = ()
         self._share_workers: tuple[str, ...] = ()
+        self._shares: dict[str, list[int]] = {}  # model alias -> share of each worker
+        self._dealers: dict[str, Iterator[str]] = {}  # model alias -> workers, by share
 
     def __enter__(self) -> RunSession:
         try:
@@ -157,7 +161,7 @@ class RunSession:
                 sync=False,
                 workers=list(placement.pin) if placement.pin else None,
                 allow_other_workers=True if placement.pin else None,
-                resources={placement.resource: 1} if placement.resource else None,
+                resources={placement.resource: placement.units} if placement.resource else None,
                 # older row groups first: they checkpoint sooner and free their memory
                 priority=-plan.row_group.index,
             )
@@ -165,22 +169,35 @@ class RunSession:
         return futures
 
     def _segments(self, plan: RowGroupPlan) -> list[tuple[_Placement, list[TaskRef]]]:
-        """Consecutive tasks grouped by placement: stateful columns pin to one worker,
-        LLM columns take one unit of their model's resource."""
+        """The plan's tasks grouped by placement, in an order that keeps dependencies
+        first: each run of same-kind tasks of one column (independent of each other) is
+        split by placement, and the groups follow one another."""
         segments: list[tuple[_Placement, list[TaskRef]]] = []
-        for ref in plan.tasks:
-            placement = self._placement(ref)
-            if segments and segments[-1][0] == placement:
-                segments[-1][1].append(ref)
-            else:
-                segments.append((placement, [ref]))
+        run: list[TaskRef] = []
+        for ref in (*plan.tasks, None):
+            if run and (ref is None or (ref.column, ref.kind) != (run[0].column, run[0].kind)):
+                grouped: dict[_Placement, list[TaskRef]] = {}
+                for task in run:
+                    grouped.setdefault(self._placement(task), []).append(task)
+                segments.extend(grouped.items())
+                run = []
+            if ref is not None:
+                run.append(ref)
         return segments
 
     def _placement(self, ref: TaskRef) -> _Placement:
         pin = self._pinned_worker() if ref.column in self.context.stateful else ()
         alias = self.context.column_models.get(ref.column or "") if ref.kind == "cell" else None
-        resource = tasks.resource_name(self.run_id, alias) if alias else None
-        return _Placement(pin, resource)
+        if alias is None:
+            return _Placement(pin)
+        # one resource unit per cell: a worker holds at most QUEUED_PER_SLOT x its share of
+        # the model's cells. Left alone the scheduler would send every chunk to the worker
+        # holding the upstream data, so chunks are dealt out in proportion to the shares,
+        # as a preference (a worker that dies or lags is worked around).
+        units = max(1, min(ref.rows, self.min_share(alias)))
+        dealer = self._dealers.get(alias)
+        preferred = (next(dealer),) if dealer else ()
+        return _Placement(pin or preferred, tasks.resource_name(self.run_id, alias), units)
 
     def _pinned_worker(self) -> tuple[str, ...]:
         if not self._pin:
@@ -202,12 +219,22 @@ class RunSession:
         workers = tuple(sorted(self.client.scheduler_info(n_workers=-1)["workers"]))
         if workers == self._share_workers:
             return
+        split = {alias: shares(cap, len(workers)) for alias, cap in self.context.caps.items()}
         for index, worker in enumerate(workers):
-            share = {
-                alias: shares(cap, len(workers))[index] for alias, cap in self.context.caps.items()
-            }
+            share = {alias: per_worker[index] for alias, per_worker in split.items()}
             self.client.run(tasks.install_shares, self.run_id, share, workers=[worker])
         self._share_workers = workers
+        self._shares = split
+        self._dealers = {
+            alias: itertools.cycle(
+                [w for w, n in zip(workers, per_worker, strict=True) for _ in range(n)]
+            )
+            for alias, per_worker in split.items()
+        }
+
+    def min_share(self, alias: str) -> int:
+        """The smallest positive per-worker share of a model's cap (1 before any split)."""
+        return min((s for s in self._shares.get(alias, ()) if s > 0), default=1)
 
     def finish(self) -> dict[str, dict[str, int]]:
         """Close the run's model clients on every worker; usage summed per model alias."""

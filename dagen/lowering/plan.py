@@ -93,7 +93,11 @@ AUTO_ASYNC_CELLS_PER_TASK = 20
 
 
 def chunk_sizes(
-    graph: ColumnGraph, row_group_size: int, cells_per_task: int | None, async_columns: set[str]
+    graph: ColumnGraph,
+    row_group_size: int,
+    cells_per_task: int | None,
+    async_columns: set[str],
+    model_shares: Mapping[str, int] | None = None,
 ) -> dict[str, int]:
     """Rows per Dask task of each cell-by-cell column.
 
@@ -101,19 +105,29 @@ def chunk_sizes(
         graph: the column graph.
         row_group_size: rows per row group.
         cells_per_task: a number for every column (1: one task per cell), or None for the
-            measured default: ``AUTO_ASYNC_CELLS_PER_TASK`` rows per task for async
-            generators (model calls run concurrently inside the task), the whole row group
-            for sync ones (they run one cell after another anyway).
+            measured default (see docs/architecture.md):
+            - model columns: the largest divisor of the smallest per-worker share of the
+              model's cap that is at most half of it and at most
+              ``AUTO_ASYNC_CELLS_PER_TASK``, so that whole tasks tile each worker's share
+              (a task takes one resource unit per cell) and two overlap;
+            - other async columns: ``AUTO_ASYNC_CELLS_PER_TASK``;
+            - sync columns: the whole row group (their cells run one after another anyway).
         async_columns: the columns whose generators are async.
+        model_shares: model column -> smallest positive per-worker share of its model's cap.
     """
+    model_shares = model_shares or {}
     sizes = {}
     for col in graph.columns:
         if cells_per_task is not None:
             sizes[col] = cells_per_task
+        elif col in model_shares:
+            limit = min(AUTO_ASYNC_CELLS_PER_TASK, max(1, model_shares[col] // 2))
+            sizes[col] = max(d for d in range(1, limit + 1) if model_shares[col] % d == 0)
         elif col in async_columns:
-            sizes[col] = min(AUTO_ASYNC_CELLS_PER_TASK, row_group_size)
+            sizes[col] = AUTO_ASYNC_CELLS_PER_TASK
         else:
             sizes[col] = row_group_size
+        sizes[col] = min(sizes[col], row_group_size)
     return sizes
 
 

@@ -42,6 +42,7 @@ from dagen.models.client import close_clients, scope_usage
 from dagen.sinks.assemble import AssemblySpec, RowGroupResult, assemble_row_group
 
 __all__ = [
+    "QUEUED_PER_SLOT",
     "RUNS",
     "FailedChunk",
     "RunContext",
@@ -243,10 +244,23 @@ def checkpoint(run_id: str, rg: int, size: int, blocks: list[ColumnBlock]) -> Ro
     )
 
 
+QUEUED_PER_SLOT = (
+    2  # model cells a worker may hold per slot of its share: one in flight, one queued
+)
+
+
 async def install_shares(run_id: str, shares: dict[str, int], dask_worker: Any = None) -> None:
-    """Give this worker its share of each model's cap: limiter ceiling and Dask resource."""
+    """Give this worker its share of each model's cap.
+
+    The share is the ceiling of the worker's limiter (calls in flight); the Dask resource
+    is ``QUEUED_PER_SLOT`` times the share (cells held, one unit each), so the next cells
+    are already on the worker when calls finish, while the rest of the queue stays with
+    the scheduler to be handed to whichever worker frees up.
+    """
     _context(run_id).runtime.ceilings.update(shares)
-    await dask_worker.set_resources(**{resource_name(run_id, a): n for a, n in shares.items()})
+    await dask_worker.set_resources(
+        **{resource_name(run_id, a): QUEUED_PER_SLOT * n for a, n in shares.items()}
+    )
 
 
 async def finish_run(run_id: str, dask_worker: Any = None) -> dict[str, dict[str, int]]:

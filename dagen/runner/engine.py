@@ -44,7 +44,7 @@ from dagen.generators import ModelRuntime, build_generators
 from dagen.graph import ColumnGraph
 from dagen.lowering.cluster import RunSession, open_client
 from dagen.lowering.plan import RowGroup, RowGroupPlan, chunk_sizes, column_slugs, row_groups
-from dagen.lowering.tasks import RunContext
+from dagen.lowering.tasks import QUEUED_PER_SLOT, RunContext
 from dagen.runner.models import check_endpoints, read_api_keys, resolved_models
 from dagen.runner.result import GenerationResult
 from dagen.runner.resume import ResumePlan, plan_resume
@@ -177,12 +177,8 @@ class _Run:
             caps,
         )
         self.slugs = column_slugs(self.graph.columns)
-        self.chunking = chunk_sizes(
-            self.graph,
-            settings.row_group_size,
-            settings.cells_per_task,
-            {c for c, g in generators.items() if g.is_async},
-        )
+        self.async_columns = {c for c, g in generators.items() if g.is_async}
+        self.chunking: dict[str, int] = {}  # set once the cluster (and so the shares) is known
         self.row_groups = (
             resumed.pending
             if resumed is not None
@@ -192,7 +188,9 @@ class _Run:
         # task slots per worker when dagen starts the cluster: async model calls hold a slot
         # while they wait, so give each worker room for its share of every model's cap
         workers = settings.cluster.n_workers or 2
-        self.slots = 2 + sum(-(-cap // workers) for cap in self.context.caps.values())
+        self.slots = 2 + sum(
+            QUEUED_PER_SLOT * -(-cap // workers) for cap in self.context.caps.values()
+        )
         self.metadata = RunMetadata(
             config=config.to_dict(),
             fingerprint=config.fingerprint(),
@@ -224,6 +222,13 @@ class _Run:
         self.max_live_tasks = 0
         last_log = started
         session.install_shares()
+        self.chunking = chunk_sizes(
+            self.graph,
+            self.settings.row_group_size,
+            self.settings.cells_per_task,
+            self.async_columns,
+            {c: session.min_share(a) for c, a in self.context.column_models.items()},
+        )
         try:
             while pending or in_flight:
                 while pending and len(in_flight) < self.settings.max_concurrent_row_groups:
@@ -284,12 +289,14 @@ class _Run:
             raise self._task_error(finished)
         if ref.kind == "checkpoint":
             result: RowGroupResult = session.fetch(finished.future)
+            # release before writing: once the file exists, no worker loss can make Dask
+            # recompute (and a model be paid again for) anything of this row group
+            session.release(in_flight.pop(ref.row_group))
             self.tracker.record_failures(ref.row_group, result.dropped.values())
             file = sink.write(result)
             self.tracker.row_group_written(ref.row_group, result.rows)
             self.metadata.add_row_group(result, file, starts[ref.row_group])
             sink.write_metadata(self.metadata.to_dict())
-            session.release(in_flight.pop(ref.row_group))
             return
         cells = ref.rows if ref.kind in ("cell", "batch") else 0
         self.tracker.task_finished(ref.row_group, ref.column if cells else None, cells)
