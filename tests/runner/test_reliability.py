@@ -7,7 +7,6 @@ on ``metadata.json``, not only on exit codes.
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -277,13 +276,16 @@ def test_an_unwritable_output_folder_is_refused_before_anything_runs(client, tmp
 
 def test_no_dask_process_outlives_a_finished_cli_run(tmp_path):
     config = write_config(tmp_path, SLOW)
+    out = tmp_path / "out"
     proc = dagen_run(
-        str(config), "-n", "200", "-o", str(tmp_path / "out"), "--dashboard-address", "127.0.0.1:0"
+        str(config), "-n", "1000", "-o", str(out), "--dashboard-address", "127.0.0.1:0"
     )
-    time.sleep(3)
-    children = descendants(proc.pid)
+    deadline = time.monotonic() + 60
+    while len(children := descendants(proc.pid)) < 2 and proc.poll() is None:  # the workers
+        assert time.monotonic() < deadline, "no worker process started"
+        time.sleep(0.1)
     assert children, "the local cluster runs in child processes"
     proc.communicate(timeout=120)
     assert proc.returncode == 0
     assert_all_gone(children, timeout=15)
-    assert os.listdir(tmp_path / "out" / "data") == ["part-000000.parquet"]
+    assert len(pd.read_parquet(out / "data")) == 1000
