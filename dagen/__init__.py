@@ -22,21 +22,34 @@ from dagen.config.columns import (
 from dagen.config.dataset import DatasetConfig, DropColumnsProcessorConfig, load_config
 from dagen.config.models import InferenceParameters, ModelConfig
 from dagen.config.run import ClusterSettings, EarlyShutdown, RunSettings
-from dagen.errors import DagenError
+from dagen.errors import (
+    CheckpointError,
+    ConfigError,
+    DagenError,
+    EarlyShutdownError,
+    GenerationError,
+    ModelAuthError,
+    OutputDirError,
+    ResumeError,
+)
 from dagen.graph import ColumnGraph
 from dagen.runner.engine import generate
 from dagen.runner.preview import describe, preview
 from dagen.runner.result import GenerationResult
 
 __all__ = [
+    "CheckpointError",
     "ClusterSettings",
     "ColumnGraph",
+    "ConfigError",
     "CustomColumnConfig",
     "DagenError",
     "DatasetConfig",
     "DropColumnsProcessorConfig",
     "EarlyShutdown",
+    "EarlyShutdownError",
     "ExpressionColumnConfig",
+    "GenerationError",
     "GenerationResult",
     "GenerationStrategy",
     "InferenceParameters",
@@ -44,7 +57,10 @@ __all__ = [
     "LLMJudgeColumnConfig",
     "LLMStructuredColumnConfig",
     "LLMTextColumnConfig",
+    "ModelAuthError",
     "ModelConfig",
+    "OutputDirError",
+    "ResumeError",
     "RunSettings",
     "SamplerColumnConfig",
     "Score",

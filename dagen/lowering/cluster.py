@@ -307,7 +307,9 @@ def _local_cluster_kwargs(settings: ClusterSettings, n_workers: int, slots: int)
     if settings.processes:
         kwargs["host"] = "127.0.0.1"  # in-process clusters talk over inproc:// instead
     if settings.dashboard_address is None:
+        # no dashboard, and the scheduler's own web server (health, metrics) on loopback
         kwargs["scheduler_kwargs"] = {"dashboard": False}
+        kwargs["dashboard_address"] = "127.0.0.1:0"
     else:
         kwargs["dashboard_address"] = settings.dashboard_address
     return kwargs

@@ -113,6 +113,12 @@ def generate(
         else:
             sink.open(overwrite=overwrite)
         run = _Run(resolved, num_records, settings, resume_plan)
+        if not run.row_groups:  # a resumed run with nothing left to do needs no cluster
+            run.metadata.status = "complete"
+            sink.write_metadata(run.metadata.to_dict())
+            return GenerationResult(
+                Path(output_dir) if output_dir else None, run.metadata.to_dict(), sink
+            )
         with (
             open_client(client, scheduler, settings.cluster, slots=run.slots) as dask_client,
             RunSession(dask_client, run.context) as session,
