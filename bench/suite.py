@@ -67,7 +67,7 @@ QUICK = Sizes(
     1000,
     (20_000, 2_000),
     max_tasks=2_500,
-    variants={"capacity": (None,), "concurrency": (None, 1), "nomodel": (None, 1)},
+    variants={"capacity": (None,), "concurrency": (None, 1), "nomodel": (None,)},
 )
 
 
