@@ -64,8 +64,8 @@ async def _run(
         async def cell(col: LLMColumn, row: dict[str, str], deps: list[asyncio.Task[None]]) -> None:
             nonlocal failures
             await asyncio.gather(*deps)
-            body = {"model": col.model, "messages": [{"role": "user", "content": ""}]}
-            body["messages"][0]["content"] = render_prompt(col, row)
+            message = {"role": "user", "content": render_prompt(col, row)}
+            body = {"model": col.model, "messages": [message]}
             async with slots[col.model]:
                 calls[col.model] += 1
                 async with session.post(url + "/chat/completions", data=json.dumps(body)) as r:

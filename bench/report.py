@@ -244,11 +244,17 @@ def section(
     mode: str,
     cluster: str,
     idle: float | None,
+    when: str | None = None,
 ) -> str:
-    """A dated RESULTS.md section: machine, how it ran, one table per target."""
-    now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    """A dated RESULTS.md section: machine, how it ran, one table per target.
+
+    Args:
+        mode: what ran, e.g. "full" or "quick, --only capacity".
+        when: when the runs started (now by default).
+    """
+    when = when or dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     head = [
-        f"## {now}: {mode} run, {cluster}",
+        f"## {when}: {mode} run, {cluster}",
         "",
         "Machine: " + ", ".join(f"{k} {v}" for k, v in info.items()) + ".",
         "Mock server: separate process, latency 0.2 s, no faults. Tasks counted on the "

@@ -15,6 +15,7 @@ section to ``bench/RESULTS.md``.
                             (given with no value: the default only)
     --no-write              print only; leave RESULTS.md alone
     --json PATH             also write every run's raw figures as JSON
+    --render PATH           run nothing: print (and append) the section of a --json file
 
 Example:
     $ /tmp/venv/bin/python bench/run.py --quick --only capacity --cells-per-task 100
@@ -24,12 +25,14 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import datetime as dt
 import json
 import os
 import sys
 import time
 import warnings
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script: make ``bench`` (and ``dagen``) importable
@@ -46,7 +49,7 @@ from bench import report, suite  # noqa: E402
 from bench.clusters import idle_cpu_rate  # noqa: E402
 from bench.runner import LATENCY, RunRecord, RunSpec, run_dagen, run_floor_for  # noqa: E402
 
-__all__ = ["main"]
+__all__ = ["execute", "main", "render"]
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 
@@ -61,6 +64,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--cells-per-task", nargs="*", type=int, default=None, metavar="N")
     parser.add_argument("--no-write", action="store_true", help="do not append RESULTS.md")
     parser.add_argument("--json", type=Path, default=None, help="raw figures as JSON")
+    parser.add_argument(
+        "--render", type=Path, default=None, help="no runs: the section of a --json file"
+    )
     args = parser.parse_args(argv)
     known = set(suite.TARGETS) | set(suite.SHAPES)
     unknown = sorted(set(args.only) - known)
@@ -127,41 +133,76 @@ def run_suite(
     return records, floors, errors
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    warnings.filterwarnings("ignore", message="Port .* is already in use")
+def _scope(args: argparse.Namespace) -> str:
+    """What a partial run left out, for its section title."""
+    parts = [f"--only {' '.join(args.only)}"] if args.only else []
+    if args.cells_per_task is not None:
+        chosen = " ".join(map(str, args.cells_per_task))
+        parts.append(f"--cells-per-task {chosen}" if chosen else "default cells per task only")
+    return f" ({'; '.join(parts)})" if parts else ""
+
+
+def execute(args: argparse.Namespace) -> dict[str, Any]:
+    """Run the suite the arguments ask for; its raw figures (what ``--json`` writes)."""
     specs = suite.plan(_only(args.only), quick=args.quick, variants=args.cells_per_task)
-    mode = "quick" if args.quick else "full"
+    mode = ("quick" if args.quick else "full") + _scope(args)
     cluster = (
         "dask scheduler + 2 worker processes"
         if args.scheduler_processes
-        else ("local cluster started by dagen (default)")
+        else "local cluster started by dagen (default)"
     )
     print(f"dagen bench: {mode}, {cluster}, {len(specs)} runs", flush=True)
     info = report.machine(ROOT)  # the commit the runs start from
+    when = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     started = time.perf_counter()
     idle = idle_cpu_rate(args.scheduler_processes)
     print(f"idle cluster: {idle:.3f} CPU s per second", flush=True)
     records, floors, errors = run_suite(specs, processes=args.scheduler_processes)
-    elapsed = time.perf_counter() - started
-    text = report.section(records, floors, info, mode=mode, cluster=cluster, idle=idle)
-    load = "{:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
-    text += f"\nSuite time: {elapsed / 60:.1f} min; load average at the end {load}.\n"
-    if errors:
-        text += "\nFailed runs:\n\n" + "\n".join(f"- {e}" for e in errors) + "\n"
+    return {
+        "mode": mode,
+        "when": when,
+        "cluster": cluster,
+        "machine": info,
+        "idle_cpu_per_s": idle,
+        "minutes": (time.perf_counter() - started) / 60,
+        "load_end": "{:.2f} {:.2f} {:.2f}".format(*os.getloadavg()),
+        "errors": errors,
+        "runs": [dataclasses.asdict(r) for r in records],
+        "floors": [{"workload": list(k), **v} for k, v in floors.items()],
+    }
+
+
+def render(raw: dict[str, Any]) -> str:
+    """The RESULTS.md section of a suite's raw figures."""
+    records = [RunRecord(RunSpec(**r["spec"]), r["cluster"], r["figures"]) for r in raw["runs"]]
+    floors = {tuple(f["workload"]): f for f in raw["floors"]}
+    text = report.section(
+        records,
+        floors,  # type: ignore[arg-type]
+        raw["machine"],
+        mode=raw["mode"],
+        cluster=raw["cluster"],
+        idle=raw["idle_cpu_per_s"],
+        when=raw.get("when"),
+    )
+    text += f"\nSuite time: {raw['minutes']:.1f} min; load average at the end {raw['load_end']}.\n"
+    if raw["errors"]:
+        text += "\nFailed runs:\n\n" + "\n".join(f"- {e}" for e in raw["errors"]) + "\n"
+    return text
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    warnings.filterwarnings("ignore", message="Port .* is already in use")
+    raw = json.loads(args.render.read_text()) if args.render else execute(args)
+    text = render(raw)
     print("\n" + text)
     if not args.no_write:
         with RESULTS.open("a", encoding="utf-8") as out:
             out.write(("\n" if RESULTS.exists() and RESULTS.stat().st_size else "") + text)
     if args.json is not None:
-        raw = {
-            "machine": info,
-            "idle_cpu_per_s": idle,
-            "runs": [dataclasses.asdict(r) for r in records],
-            "floors": [{"workload": list(k), **v} for k, v in floors.items()],
-        }
         args.json.write_text(json.dumps(raw, indent=2, default=str))
-    return 1 if errors else 0
+    return 1 if raw["errors"] else 0
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
 import tempfile
 import time
@@ -73,12 +74,12 @@ class RunSpec:
         return people_config()
 
     def settings(self) -> dagen.RunSettings:
-        chosen = {} if self.cells_per_task is None else {"cells_per_task": self.cells_per_task}
-        return dagen.RunSettings(
-            progress_interval=None,
-            cluster=dagen.ClusterSettings(dashboard_address=None),
-            **chosen,
+        settings = dagen.RunSettings(
+            progress_interval=None, cluster=dagen.ClusterSettings(dashboard_address=None)
         )
+        if self.cells_per_task is None:  # the engine's default, whatever it is
+            return settings
+        return dataclasses.replace(settings, cells_per_task=self.cells_per_task)
 
 
 @dataclass

@@ -193,6 +193,8 @@ def validate(config: str) -> None:
 @click.option("--row-group-size", type=click.IntRange(min=1), default=1000, show_default=True)
 @click.option("--cells-per-task", type=click.IntRange(min=1), default=None,
               help="Rows of a cell-by-cell column per Dask task (default: measured auto).")  # fmt: skip
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Workers the run will have (model caps are split over them).")  # fmt: skip
 @click.option("--mermaid", is_flag=True, help="Print only the Mermaid flowchart.")
 @click.option("--json", "as_json", is_flag=True, help="Print the description as JSON.")
 @_friendly_errors
@@ -201,12 +203,13 @@ def graph(
     num_records: int,
     row_group_size: int,
     cells_per_task: int | None,
+    workers: int | None,
     mermaid: bool,
     as_json: bool,
 ) -> None:
     """Show the column DAG: order, strategies, critical path, Dask task counts."""
     settings = RunSettings(row_group_size=row_group_size, cells_per_task=cells_per_task)
-    info = describe(_load(config), num_records, settings)
+    info = describe(_load(config), num_records, settings, workers)
     if mermaid:
         click.echo(info["mermaid"])
         return

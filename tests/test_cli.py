@@ -86,15 +86,15 @@ def test_graph_shows_order_strategies_tasks_and_critical_path(examples):
     assert f"1000 rows in 4 row groups: {4 * (3 + 3 * 251 + 1)} Dask tasks" in result.output
 
 
-def test_graph_by_default_groups_model_calls_in_small_chunks(examples):
-    from dagen.lowering.plan import AUTO_ASYNC_CELLS_PER_TASK as k
+def test_graph_by_default_tiles_each_workers_share_of_a_model_with_small_chunks(examples):
+    result = invoke("graph", str(examples / "reviews.yaml"), "-n", "1000", "--row-group-size", "250",
+                    "--workers", "2", "--json")  # fmt: skip
 
-    result = invoke(
-        "graph", str(examples / "reviews.yaml"), "-n", "1000", "--row-group-size", "250"
-    )
-
-    chunks = -(-250 // k)
-    assert re.search(rf"review\s+cell_by_cell\s+{k}\s+{4 * (chunks + 1)}\s", result.output)
+    per_task = {c["name"]: c["cells_per_task"] for c in json.loads(result.output)["columns"]}
+    # writer: cap 16 over 2 workers = 8 each -> chunks of 4 (two overlap per share);
+    # judge: cap 8 -> 4 each -> chunks of 2; samplers are full-column
+    assert per_task == {"product": None, "customer": None, "stars": None,
+                        "review": 4, "facts": 4, "quality": 2}  # fmt: skip
 
 
 def test_graph_mermaid_and_json(examples):

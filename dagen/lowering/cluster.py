@@ -71,7 +71,11 @@ def open_client(
     settings = settings or ClusterSettings()
     n_workers = settings.n_workers or min(os.cpu_count() or 1, 4)
     try:
-        with dask.config.set({"distributed.worker.daemon": False}):
+        # the statistical profiler costs an idle worker ~0.03 CPU-s/s: a third of an idle
+        # cluster's CPU, and ~0.4 ms per model call at a cap of 16 (bench/RESULTS.md)
+        with dask.config.set(
+            {"distributed.worker.daemon": False, "distributed.worker.profile.enabled": False}
+        ):
             cluster = LocalCluster(**_local_cluster_kwargs(settings, n_workers, slots))
     except (OSError, RuntimeError) as exc:
         raise ClusterError(f"cannot start a local Dask cluster: {exc}") from exc

@@ -7,6 +7,7 @@ exercises exactly the lowering a full run uses.
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -38,11 +39,29 @@ def preview(
     return generate(config, n, None, client=client, settings=settings).to_pandas()
 
 
-def describe(config: DatasetConfig, num_records: int, settings: RunSettings) -> dict[str, Any]:
-    """The column DAG of ``config`` as facts: order, critical path, task counts."""
+def describe(
+    config: DatasetConfig, num_records: int, settings: RunSettings, workers: int | None = None
+) -> dict[str, Any]:
+    """The column DAG of ``config`` as facts: order, critical path, task counts.
+
+    Args:
+        config: the dataset config.
+        num_records: rows of the run to describe.
+        settings: the run's settings.
+        workers: workers the run will have (model caps are split over them, which sets
+            the default chunk size of model columns); default: the local cluster's.
+    """
     graph = ColumnGraph.from_config(config)
     async_columns = {c for c, g in build_generators(config, graph).items() if g.is_async}
-    chunking = chunk_sizes(graph, settings.row_group_size, settings.cells_per_task, async_columns)
+    n = workers or settings.cluster.n_workers or min(os.cpu_count() or 1, 4)
+    model_shares = {
+        c.name: max(1, config.model(c.model_alias).max_parallel_requests // n)
+        for c in config.columns
+        if c.model_alias is not None
+    }
+    chunking = chunk_sizes(
+        graph, settings.row_group_size, settings.cells_per_task, async_columns, model_shares
+    )
     counts = graph.task_counts(num_records, settings.row_group_size, chunking)
     n_groups = -(-num_records // settings.row_group_size)
     llm = {c.name for c in config.columns if c.model_alias is not None}

@@ -20,6 +20,7 @@ Shape:
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import platform
 from collections import Counter
 from importlib import metadata as importlib_metadata
@@ -33,6 +34,7 @@ __all__ = ["RunMetadata", "versions"]
 MAX_DROPPED_LISTED = 100_000
 
 
+@functools.cache
 def versions() -> dict[str, str]:
     """Versions of Python and of the packages that shape the output."""
     found = {"python": platform.python_version()}

@@ -162,7 +162,9 @@ def test_resume_extends_a_finished_dataset_without_regenerating_it(client, tmp_p
     starts = [(rg["start"], rg["size"]) for rg in result.metadata["row_groups"]]
     assert starts == [(0, 200), (200, 200), (400, 100), (500, 200), (700, 200)]
 
-    again = dagen.generate(cfg, 900, out, settings=settings, resume=True)  # nothing left: no cluster
+    again = dagen.generate(
+        cfg, 900, out, settings=settings, resume=True
+    )  # nothing left: no cluster
     assert again.metadata["status"] == "complete" and again.num_records == 900
 
 
