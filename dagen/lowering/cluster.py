@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import dask
+from dask.highlevelgraph import HighLevelGraph, MaterializedLayer
 from distributed import Client, Future, LocalCluster
 
 from dagen.config.run import ClusterSettings
@@ -103,6 +104,15 @@ class _Placement:
     resource: str | None = None
     units: int = 1
 
+    def annotations(self) -> dict[str, Any]:
+        """The placement as Dask task annotations."""
+        found: dict[str, Any] = {}
+        if self.pin:
+            found.update(workers=list(self.pin), allow_other_workers=True)
+        if self.resource:
+            found["resources"] = {self.resource: self.units}
+        return found
+
 
 class RunSession:
     """One run's use of a client: install the run, submit row groups, release them.
@@ -140,54 +150,49 @@ class RunSession:
     def submit(
         self, plan: RowGroupPlan, held: Mapping[Key, Future] | None = None
     ) -> dict[Key, Future]:
-        """Submit every task of a row group; futures by key.
+        """Submit every task of a row group in one graph; futures by key.
 
-        Tasks go in one graph, except that tasks of stateful columns are sent on their
-        own, pinned (as a preference) to one worker so that the state stays in one
-        process; their neighbours in topological order form the other graphs.
+        The graph is a ``HighLevelGraph`` with one layer per placement (see
+        ``_placement``), the placement given as the layer's annotations, so that Dask
+        orders the whole row group at once: cells of one row across columns and models
+        interleave in priority, and a model waiting on its cap never holds back another
+        model's ready cells in a worker's queue.
 
         Args:
             plan: the row group's tasks.
             held: futures of earlier row groups that tasks of ``plan`` wait on.
         """
         held = held or {}
-        futures: dict[Key, Future] = {}
-        for placement, refs in self._segments(plan):
-            dsk: dict[Key, Any] = {ref.key: self._task(ref, plan) for ref in refs}
-            for ref in refs:
-                for dep in (*ref.dependencies, ref.after):
-                    if dep is not None and dep not in dsk:
-                        dsk[dep] = futures[dep] if dep in futures else held[dep]
-            keys = [ref.key for ref in refs]
-            got = self.client.get(
-                dsk,
-                keys,
-                sync=False,
-                workers=list(placement.pin) if placement.pin else None,
-                allow_other_workers=True if placement.pin else None,
-                resources={placement.resource: placement.units} if placement.resource else None,
-                # older row groups first: they checkpoint sooner and free their memory
-                priority=-plan.row_group.index,
-            )
-            futures.update(zip(keys, got, strict=True))
-        return futures
-
-    def _segments(self, plan: RowGroupPlan) -> list[tuple[_Placement, list[TaskRef]]]:
-        """The plan's tasks grouped by placement, in an order that keeps dependencies
-        first: each run of same-kind tasks of one column (independent of each other) is
-        split by placement, and the groups follow one another."""
-        segments: list[tuple[_Placement, list[TaskRef]]] = []
-        run: list[TaskRef] = []
-        for ref in (*plan.tasks, None):
-            if run and (ref is None or (ref.column, ref.kind) != (run[0].column, run[0].kind)):
-                grouped: dict[_Placement, list[TaskRef]] = {}
-                for task in run:
-                    grouped.setdefault(self._placement(task), []).append(task)
-                segments.extend(grouped.items())
-                run = []
-            if ref is not None:
-                run.append(ref)
-        return segments
+        groups: dict[_Placement, dict[Key, Any]] = {}
+        layer_of: dict[Key, str] = {}
+        for ref in plan.tasks:
+            placement = self._placement(ref)
+            groups.setdefault(placement, {})[ref.key] = self._task(ref, plan)
+            layer_of[ref.key] = f"p{list(groups).index(placement)}"
+        layers: dict[str, MaterializedLayer] = {}
+        for index, (placement, dsk) in enumerate(groups.items()):
+            layers[f"p{index}"] = MaterializedLayer(dsk, annotations=placement.annotations())
+        outside = {
+            dep: held[dep]
+            for ref in plan.tasks
+            for dep in (*ref.dependencies, ref.after)
+            if dep is not None and dep not in layer_of
+        }
+        if outside:  # earlier row groups' results (a stateful column's previous call)
+            layers["held"] = MaterializedLayer(dict(outside))
+        depends: dict[str, set[str]] = {name: set() for name in layers}
+        for ref in plan.tasks:
+            for dep in (*ref.dependencies, ref.after):
+                if dep is not None:
+                    depends[layer_of[ref.key]].add(layer_of.get(dep, "held"))
+        for name in depends:
+            depends[name].discard(name)
+        keys = [ref.key for ref in plan.tasks]
+        # older row groups first: they checkpoint sooner and free their memory
+        got = self.client.get(
+            HighLevelGraph(layers, depends), keys, sync=False, priority=-plan.row_group.index
+        )
+        return dict(zip(keys, got, strict=True))
 
     def _placement(self, ref: TaskRef) -> _Placement:
         pin = self._pinned_worker() if ref.column in self.context.stateful else ()

@@ -255,6 +255,9 @@ class _Run:
                     )
                 self.max_live_tasks = max(self.max_live_tasks, sum(map(len, in_flight.values())))
                 for finished in watcher.next_batch():
+                    if finished.lost:  # a worker died holding it; Dask recomputes it
+                        watcher.again(finished)
+                        continue
                     self._on_finished(finished, session, sink, in_flight, starts)
                 interval = self.settings.progress_interval
                 if time.perf_counter() - last_log >= (interval or 5.0):

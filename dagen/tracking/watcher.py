@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from distributed import Client, Future, as_completed
 
@@ -29,7 +30,12 @@ class Finished:
     @property
     def errored(self) -> bool:
         """The task raised (a bug, or a worker lost too many times), or was cancelled."""
-        return self.future.status != "finished"
+        return self.future.status in ("error", "cancelled")
+
+    @property
+    def lost(self) -> bool:
+        """The result was lost with a dying worker after finishing: Dask recomputes it."""
+        return self.future.status in ("lost", "pending")
 
     @property
     def has_failures(self) -> bool:
@@ -42,7 +48,7 @@ class Watcher:
     """Yields finished tasks in completion order, in batches."""
 
     def __init__(self, client: Client) -> None:
-        self._refs: dict[str, TaskRef] = {}
+        self._refs: dict[Any, TaskRef] = {}  # Dask key -> task
         self._ac = as_completed(with_results=False, loop=client.loop)
 
     def add(self, refs: Iterable[TaskRef], futures: dict) -> None:  # type: ignore[type-arg]
@@ -57,6 +63,11 @@ class Watcher:
     def next_batch(self) -> list[Finished]:
         """Block until at least one watched future finishes; all that have, in order."""
         return [Finished(self._refs.pop(f.key), f) for f in self._ac.next_batch(block=True)]
+
+    def again(self, finished: Finished) -> None:
+        """Watch a lost result again until Dask has recomputed it."""
+        self._refs[finished.future.key] = finished.ref
+        self._ac.add(finished.future)
 
     def __len__(self) -> int:
         return self._ac.count()

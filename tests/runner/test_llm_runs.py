@@ -183,7 +183,7 @@ def test_output_that_never_validates_drops_the_row_after_bounded_repairs(llm, cl
     assert llm.stats()["completed"] == 7 + 3 * 2
 
 
-def test_the_cap_holds_across_two_workers_and_models_do_not_throttle_each_other(llm, client):
+def test_the_cap_holds_per_model_across_two_workers_and_two_models_run_at_once(llm, client):
     llm.set(latency=0.05)
     models = [
         {"alias": "a", "model": "model-a", "endpoint": llm.url, "max_parallel_requests": 3},
