@@ -106,13 +106,13 @@ def generate(
     with resolved_models(config) as resolved:
         resume_plan = None
         if resume and isinstance(sink, ParquetSink):
-            sink.open(resume=True)
             resume_plan = plan_resume(
                 sink, resolved, num_records, settings.row_group_size, settings.seed
             )
-        else:
-            sink.open(overwrite=overwrite)
+        # everything is checked (config, functions, seeds, keys, endpoints) before the
+        # output folder is touched: a bad run never clears a good dataset
         run = _Run(resolved, num_records, settings, resume_plan)
+        sink.open(overwrite=overwrite, resume=resume)
         if not run.row_groups:  # a resumed run with nothing left to do needs no cluster
             run.metadata.status = "complete"
             sink.write_metadata(run.metadata.to_dict())

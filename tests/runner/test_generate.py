@@ -219,3 +219,21 @@ def test_seed_dataset_columns_feed_other_columns(client, examples):
     )
     assert (df["answer_words"] == df["answer"].str.split().str.len()).all()
     assert "seed" not in df.columns  # the generator's name is not a column
+
+
+def test_a_bad_config_with_overwrite_leaves_the_existing_dataset_alone(client, tmp_path):
+    out = tmp_path / "kept"
+    dagen.generate(numbers_config(), 10, out, client=client)
+    before = pd.read_parquet(out / "data")
+    broken = numbers_config(
+        bad={
+            "name": "bad",
+            "column_type": "custom",
+            "function": "scenario_functions:no_such_function",
+        }
+    )
+
+    with pytest.raises(dagen.ConfigError, match="no attribute 'no_such_function'"):
+        dagen.generate(broken, 10, out, client=client, overwrite=True)
+
+    pd.testing.assert_frame_equal(pd.read_parquet(out / "data"), before)
