@@ -196,14 +196,14 @@ class ColumnGenerator:
     def run_batch(self, frame: pd.DataFrame, ctx: BatchContext) -> ColumnBlock:
         """A whole row group (sync); an exception fails every row passed in."""
         try:
-            return _checked(self.generate_batch(frame, ctx), frame, self.column)
+            return _marked(self.generate_batch(frame, ctx))
         except Exception as exc:
             return self._all_failed(exc, frame, ctx)
 
     async def arun_batch(self, frame: pd.DataFrame, ctx: BatchContext) -> ColumnBlock:
         """A whole row group (async); an exception fails every row passed in."""
         try:
-            return _checked(await self.agenerate_batch(frame, ctx), frame, self.column)
+            return _marked(await self.agenerate_batch(frame, ctx))
         except Exception as exc:
             return self._all_failed(exc, frame, ctx)
 
@@ -223,7 +223,7 @@ class ColumnGenerator:
         return FailedBlock(empty, failures) if failures else ColumnBlock(empty)
 
 
-def _checked(block: ColumnBlock, frame: pd.DataFrame, column: str) -> ColumnBlock:
+def _marked(block: ColumnBlock) -> ColumnBlock:
     """Mark a block with failures by its type (see ``FailedBlock``)."""
     if block.failures and not isinstance(block, FailedBlock):
         return FailedBlock(block.frame, block.failures)
