@@ -44,6 +44,8 @@ def client():
 
 from clusters import DaskProcesses  # noqa: E402  (tests/ is on sys.path from here on)
 
+pytest_plugins = ["graph_shapes"]  # chain, fan_out_fan_in, diamond: shared graph fixtures
+
 
 @pytest.fixture
 def examples() -> Path:

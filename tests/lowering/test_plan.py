@@ -1,6 +1,6 @@
 """Lowering one row group of the column graph to Dask tasks: keys, kinds, dependencies.
 
-Pure: no cluster. The graph shapes are those of ``tests/graph/conftest.py`` (cell-by-cell
+Pure: no cluster. The graph shapes are the shared fixtures of ``tests/graph_shapes.py`` (cell-by-cell
 columns: question, answer, bio, hobby, profile, review; the rest full-column).
 """
 
@@ -22,44 +22,6 @@ from dagen.lowering.plan import (
 
 CELL = GenerationStrategy.CELL_BY_CELL
 FULL = GenerationStrategy.FULL_COLUMN
-
-
-@pytest.fixture
-def chain() -> ColumnGraph:
-    """topic -> question -> answer -> word_count"""
-    return ColumnGraph.from_edges(
-        {"topic": [], "question": ["topic"], "answer": ["question"], "word_count": ["answer"]},
-        {"topic": FULL, "question": CELL, "answer": CELL, "word_count": FULL},
-    )
-
-
-@pytest.fixture
-def fan_out_fan_in() -> ColumnGraph:
-    """persona -> {bio, hobby, age} -> profile"""
-    return ColumnGraph.from_edges(
-        {
-            "persona": [],
-            "bio": ["persona"],
-            "hobby": ["persona"],
-            "age": ["persona"],
-            "profile": ["bio", "hobby", "age"],
-        },
-        {"persona": FULL, "bio": CELL, "hobby": CELL, "age": FULL, "profile": CELL},
-    )
-
-
-@pytest.fixture
-def diamond() -> ColumnGraph:
-    """product -> {review, price} -> verdict"""
-    return ColumnGraph.from_edges(
-        {
-            "product": [],
-            "review": ["product"],
-            "price": ["product"],
-            "verdict": ["review", "price"],
-        },
-        {"product": FULL, "review": CELL, "price": FULL, "verdict": FULL},
-    )
 
 
 def by_key(plan: RowGroupPlan) -> dict[tuple, TaskRef]:

@@ -1,4 +1,4 @@
-"""Column graphs named after their shape, with cell-by-cell and full-column columns mixed.
+"""Shared fixtures: column graphs named after their shape, with cell-by-cell and full-column columns mixed.
 
     chain            topic -> question -> answer -> word_count
     fan_out_fan_in   persona -> {bio, hobby, age} -> profile
