@@ -41,6 +41,19 @@ class GenerationResult:
         """Model usage per alias: requests, failures, tokens."""
         return dict(self.metadata.get("usage", {}))
 
+    def summary(self) -> dict[str, Any]:
+        """The run in a few JSON-able fields: what orchestrators report after a task."""
+        meta = self.metadata
+        return {
+            "output_dir": str(self.output_dir) if self.output_dir is not None else None,
+            "rows_written": meta["rows_written"],
+            "rows_dropped": meta["rows_dropped"],
+            "fingerprint": meta["fingerprint"],
+            "wall_seconds": meta["timings"]["wall_seconds"],
+            "usage": meta.get("usage", {}),
+            "status": meta["status"],
+        }
+
     def to_pandas(self) -> pd.DataFrame:
         """The dataset, rows in declared order."""
         return self.sink.to_pandas()

@@ -237,3 +237,18 @@ def test_a_bad_config_with_overwrite_leaves_the_existing_dataset_alone(client, t
         dagen.generate(broken, 10, out, client=client, overwrite=True)
 
     pd.testing.assert_frame_equal(pd.read_parquet(out / "data"), before)
+
+
+def test_the_summary_says_what_orchestrators_report(client, tmp_path):
+    result = dagen.generate(numbers_config(), 30, tmp_path / "s", client=client,
+                            settings=dagen.RunSettings(row_group_size=20))  # fmt: skip
+
+    summary = result.summary()
+
+    assert summary["output_dir"] == str(tmp_path / "s")
+    assert (summary["rows_written"], summary["rows_dropped"], summary["status"]) == (
+        30,
+        0,
+        "complete",
+    )
+    assert summary["fingerprint"] == numbers_config().fingerprint() and summary["wall_seconds"] > 0

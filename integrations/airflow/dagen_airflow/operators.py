@@ -100,15 +100,4 @@ class GenerateDatasetOperator(BaseOperator):
             )
         except PERMANENT as exc:
             raise AirflowFailException(f"{type(exc).__name__}: {exc}") from exc
-        meta = result.metadata
-        return {
-            "output_dir": str(result.output_dir),
-            "rows_written": meta["rows_written"],
-            "rows_dropped": meta["rows_dropped"],
-            "fingerprint": meta["fingerprint"],
-            "wall_seconds": meta["timings"]["wall_seconds"],
-            "usage": meta.get("usage", {}),
-            "status": meta["status"],
-            "resumed": resumed,
-            "try_number": try_number,
-        }
+        return {**result.summary(), "resumed": resumed, "try_number": try_number}

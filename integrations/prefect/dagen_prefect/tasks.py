@@ -127,18 +127,7 @@ def _load(config: str | Path | dict[str, Any] | dagen.DatasetConfig) -> dagen.Da
 
 
 def _summary(result: dagen.GenerationResult, *, resumed: bool, attempt: int) -> dict[str, Any]:
-    meta = result.metadata
-    return {
-        "output_dir": str(result.output_dir),
-        "rows_written": meta["rows_written"],
-        "rows_dropped": meta["rows_dropped"],
-        "fingerprint": meta["fingerprint"],
-        "wall_seconds": meta["timings"]["wall_seconds"],
-        "usage": meta.get("usage", {}),
-        "status": meta["status"],
-        "resumed": resumed,
-        "attempt": attempt,
-    }
+    return {**result.summary(), "resumed": resumed, "attempt": attempt}
 
 
 def _artifact_key(output_dir: str) -> str:
