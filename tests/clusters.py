@@ -24,7 +24,7 @@ def free_port() -> int:
 class DaskProcesses:
     """A ``dask scheduler`` and ``dask worker`` processes started as separate commands."""
 
-    def __init__(self, workers: int = 2, nthreads: int = 4) -> None:
+    def __init__(self, workers: int = 2, nthreads: int = 16) -> None:
         from distributed import Client
 
         self.port = free_port()
@@ -48,7 +48,7 @@ class DaskProcesses:
                     raise RuntimeError("dask workers did not register in 60 s")
                 time.sleep(0.2)
 
-    def add_worker(self, nthreads: int = 4, env: dict | None = None):
+    def add_worker(self, nthreads: int = 16, env: dict | None = None):
         proc = subprocess.Popen(
             [DASK, "worker", self.address, "--host", "127.0.0.1", "--nthreads", str(nthreads),
              "--no-dashboard", "--nworkers", "1", "--no-nanny"],

@@ -31,7 +31,7 @@ def client():
     with (
         LocalCluster(
             n_workers=2,
-            threads_per_worker=4,
+            threads_per_worker=16,  # model cells hold a slot while their calls wait
             processes=True,
             host="127.0.0.1",
             dashboard_address=None,

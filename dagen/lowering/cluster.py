@@ -8,17 +8,17 @@ Client resolution, first match wins:
     4. a LocalCluster dagen starts on 127.0.0.1     started, closed afterwards
 
 ``RunSession`` wraps ``distributed.Client`` (never subclasses it): it installs the run's
-generators on the workers, turns a ``RowGroupPlan`` into a Dask graph submitted in one
+generators on the workers, splits each model's cap over them, turns the tasks the
+admission hands over (``dagen.lowering.admission``) into a Dask graph submitted in one
 message, and releases a row group's futures once its checkpoint is written.
 """
 
 from __future__ import annotations
 
 import contextlib
-import itertools
 import logging
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,7 +29,8 @@ from distributed import Client, Future, LocalCluster
 from dagen.config.run import ClusterSettings
 from dagen.errors import ClusterError
 from dagen.lowering import tasks
-from dagen.lowering.plan import Key, RowGroupPlan, TaskRef
+from dagen.lowering.admission import Handover
+from dagen.lowering.plan import Key
 
 __all__ = ["RunSession", "open_client", "shares"]
 
@@ -98,15 +99,17 @@ def shares(cap: int, workers: int) -> list[int]:
 
 @dataclass(frozen=True)
 class _Placement:
-    """Where a group of tasks may run: pinned workers, and units of a resource each needs."""
+    """How a group of tasks runs: their row group's priority, pinned workers, and units of
+    a resource each needs."""
 
+    priority: int
     pin: tuple[str, ...] = ()
     resource: str | None = None
     units: int = 1
 
     def annotations(self) -> dict[str, Any]:
         """The placement as Dask task annotations."""
-        found: dict[str, Any] = {}
+        found: dict[str, Any] = {"priority": self.priority}
         if self.pin:
             found.update(workers=list(self.pin), allow_other_workers=True)
         if self.resource:
@@ -130,7 +133,6 @@ class RunSession:
         self._pin: tuple[str, ...] = ()
         self._share_workers: tuple[str, ...] = ()
         self._shares: dict[str, list[int]] = {}  # model alias -> share of each worker
-        self._dealers: dict[str, Iterator[str]] = {}  # model alias -> workers, by share
 
     def __enter__(self) -> RunSession:
         try:
@@ -148,65 +150,63 @@ class RunSession:
         return self.client.dashboard_link
 
     def submit(
-        self, plan: RowGroupPlan, held: Mapping[Key, Future] | None = None
+        self, handovers: Sequence[Handover], held: Mapping[Key, Future] | None = None
     ) -> dict[Key, Future]:
-        """Submit every task of a row group in one graph; futures by key.
+        """Submit tasks handed over together in one graph; futures by key.
 
         The graph is a ``HighLevelGraph`` with one layer per placement (see
-        ``_placement``), the placement given as the layer's annotations, so that Dask
-        orders the whole row group at once: cells of one row across columns and models
-        interleave in priority, and a model waiting on its cap never holds back another
-        model's ready cells in a worker's queue.
+        ``_placement``), the placement given as the layer's annotations: older row groups
+        first, stateful columns on one worker, a model's cells on the worker whose credit
+        they took, holding one unit of the model's resource per row.
 
         Args:
-            plan: the row group's tasks.
-            held: futures of earlier row groups that tasks of ``plan`` wait on.
+            handovers: tasks in topological order (``Admission.take``).
+            held: futures of tasks handed over earlier that these tasks read or wait on.
         """
         held = held or {}
         groups: dict[_Placement, dict[Key, Any]] = {}
         layer_of: dict[Key, str] = {}
-        for ref in plan.tasks:
-            placement = self._placement(ref)
-            groups.setdefault(placement, {})[ref.key] = self._task(ref, plan)
-            layer_of[ref.key] = f"p{list(groups).index(placement)}"
+        for handover in handovers:
+            placement = self._placement(handover)
+            groups.setdefault(placement, {})[handover.ref.key] = self._task(handover)
+            layer_of[handover.ref.key] = f"p{list(groups).index(placement)}"
         layers: dict[str, MaterializedLayer] = {}
         for index, (placement, dsk) in enumerate(groups.items()):
             layers[f"p{index}"] = MaterializedLayer(dsk, annotations=placement.annotations())
+        refs = [handover.ref for handover in handovers]
         outside = {
             dep: held[dep]
-            for ref in plan.tasks
+            for ref in refs
             for dep in (*ref.dependencies, ref.after)
             if dep is not None and dep not in layer_of
         }
-        if outside:  # earlier row groups' results (a stateful column's previous call)
+        if outside:
             layers["held"] = MaterializedLayer(dict(outside))
         depends: dict[str, set[str]] = {name: set() for name in layers}
-        for ref in plan.tasks:
+        for ref in refs:
             for dep in (*ref.dependencies, ref.after):
                 if dep is not None:
                     depends[layer_of[ref.key]].add(layer_of.get(dep, "held"))
         for name in depends:
             depends[name].discard(name)
-        keys = [ref.key for ref in plan.tasks]
-        # older row groups first: they checkpoint sooner and free their memory
-        got = self.client.get(
-            HighLevelGraph(layers, depends), keys, sync=False, priority=-plan.row_group.index
-        )
+        keys = [ref.key for ref in refs]
+        got = self.client.get(HighLevelGraph(layers, depends), keys, sync=False)
         return dict(zip(keys, got, strict=True))
 
-    def _placement(self, ref: TaskRef) -> _Placement:
+    def _placement(self, handover: Handover) -> _Placement:
+        ref = handover.ref
+        # older row groups first: they checkpoint sooner and free their memory
+        priority = -ref.row_group
         pin = self._pinned_worker() if ref.column in self.context.stateful else ()
-        alias = self.context.column_models.get(ref.column or "") if ref.kind == "cell" else None
-        if alias is None:
-            return _Placement(pin)
-        # one resource unit per cell: a worker holds at most QUEUED_PER_SLOT x its share of
-        # the model's cells. Left alone the scheduler would send every chunk to the worker
-        # holding the upstream data, so chunks are dealt out in proportion to the shares,
-        # as a preference (a worker that dies or lags is worked around).
-        units = max(1, min(ref.rows, self.min_share(alias)))
-        dealer = self._dealers.get(alias)
-        preferred = (next(dealer),) if dealer else ()
-        return _Placement(pin or preferred, tasks.resource_name(self.run_id, alias), units)
+        if handover.worker is None:
+            return _Placement(priority, pin)
+        alias = self.context.column_models[ref.column or ""]
+        return _Placement(
+            priority,
+            pin or (handover.worker,),
+            tasks.resource_name(self.run_id, alias),
+            handover.units,
+        )
 
     def _pinned_worker(self) -> tuple[str, ...]:
         if not self._pin:
@@ -215,31 +215,42 @@ class RunSession:
 
     # -- model concurrency -------------------------------------------------------------
 
-    def install_shares(self) -> None:
+    def install_shares(self) -> bool:
         """Split each model's cap over the workers present (see ``shares``) and install it.
 
-        Each worker gets its share as its limiter's ceiling and as a Dask resource that
-        every LLM cell task of that model needs one unit of, so the scheduler never runs
-        more of a model's tasks on a worker than its share and the sum over workers never
-        exceeds the cap. Re-run when workers come or go.
+        Each worker gets its share as its limiter's ceiling (calls in flight) and
+        ``QUEUED_PER_SLOT`` times it as a Dask resource that a model cell task holds one
+        unit of per row, so no worker runs more of a model's calls than its share and the
+        sum over workers never exceeds the cap. Re-run when workers come or go.
+
+        Returns:
+            whether the split changed (``worker_shares`` is new).
         """
         if not self.context.caps:
-            return
+            return False
         workers = tuple(sorted(self.client.scheduler_info(n_workers=-1)["workers"]))
-        if workers == self._share_workers:
-            return
+        if workers == self._share_workers or not workers:
+            return False
         split = {alias: shares(cap, len(workers)) for alias, cap in self.context.caps.items()}
         for index, worker in enumerate(workers):
             share = {alias: per_worker[index] for alias, per_worker in split.items()}
             self.client.run(tasks.install_shares, self.run_id, share, workers=[worker])
         self._share_workers = workers
         self._shares = split
-        self._dealers = {
-            alias: itertools.cycle(
-                [w for w, n in zip(workers, per_worker, strict=True) for _ in range(n)]
-            )
-            for alias, per_worker in split.items()
+        return True
+
+    @property
+    def worker_shares(self) -> dict[str, dict[str, int]]:
+        """Each model's share of its cap on each worker (model alias -> worker -> share)."""
+        return {
+            alias: dict(zip(self._share_workers, per_worker, strict=True))
+            for alias, per_worker in self._shares.items()
         }
+
+    def worker_slots(self) -> dict[str, int]:
+        """Tasks each worker runs at once (its ``nthreads``)."""
+        info = self.client.scheduler_info(n_workers=-1)["workers"]
+        return {address: w["nthreads"] for address, w in info.items()}
 
     def min_share(self, alias: str) -> int:
         """The smallest positive per-worker share of a model's cap (1 before any split)."""
@@ -259,8 +270,8 @@ class RunSession:
                     into[name] = into.get(name, 0) + n
         return total
 
-    def _task(self, ref: TaskRef, plan: RowGroupPlan) -> tuple[Any, ...]:
-        rg = plan.row_group
+    def _task(self, handover: Handover) -> tuple[Any, ...]:
+        ref, rg = handover.ref, handover.row_group
         deps = list(ref.dependencies)
         if ref.kind == "checkpoint":
             return (tasks.checkpoint, self.run_id, rg.index, rg.size, deps)

@@ -7,10 +7,11 @@ For each admitted row group, the lowering emits:
     full-column column   one task per row group                            (col, run, rg)
     the row group        one checkpoint task assembling every column       (row_group, run, rg)
 
-With ``cells_per_task=1`` (the default) a cell-by-cell column is one Dask task per
-(column, row): true cell granularity. Dependencies follow the column graph exactly:
+With ``cells_per_task=1`` a cell-by-cell column is one Dask task per (column, row): true
+cell granularity. Dependencies follow the column graph exactly:
 
-    cell  <- cell upstream    the upstream chunk covering the same rows
+    cell  <- cell upstream    the upstream chunks covering the same rows (its collector
+                              when the cell task covers the whole row group)
     cell  <- batch upstream   the upstream's row-group task
     batch <- cell upstream    the upstream's collector (all its rows)
     batch <- batch upstream   the upstream's row-group task
@@ -137,6 +138,11 @@ def _per_column(graph: ColumnGraph, cells_per_task: int | Mapping[str, int]) -> 
     return cells_per_task
 
 
+def _covering(chunks: dict[int, Key], k: int, first: int, size: int) -> tuple[Key, ...]:
+    """Keys of the chunks of ``k`` rows covering rows [first, first + size)."""
+    return tuple(chunks[f] for f in range(first - first % k, first + size, k))
+
+
 @dataclass(frozen=True, slots=True)
 class TaskRef:
     """One Dask task of a row group, in domain coordinates.
@@ -208,20 +214,27 @@ class RowGroupPlan:
         block: dict[str, Key] = {}  # column -> key of its ColumnBlock
         cell: dict[str, dict[int, Key]] = {}  # cell column -> first row -> chunk key
 
+        def _inputs(up: str, first: int, size: int) -> tuple[Key, ...]:
+            """What a chunk of rows [first, first + size) reads of column ``up``."""
+            if not graph.is_cell(up):
+                return (block[up],)
+            covering = _covering(cell[up], per_task[up], first, size)
+            # a task of the whole row group waits for all the chunks anyway: one collector
+            return (block[up],) if len(covering) > 1 and size == row_group.size else covering
+
         for col in graph.order:
             slug = slugs[col]
             if graph.is_cell(col):
                 cell[col] = {}
                 k = per_task[col]
                 for first in range(0, row_group.size, k):
-                    # the upstream chunk covering the same rows when chunks align, else the
-                    # upstream's whole column (exact when either chunk is the row group)
+                    size = min(k, row_group.size - first)
                     deps = tuple(
-                        cell[up][first] if graph.is_cell(up) and per_task[up] == k else block[up]
+                        dep
                         for up in sorted(graph.upstream[col], key=graph.order.index)
+                        for dep in _inputs(up, first, size)
                     )
                     key: Key = (slug, run, rg, first)
-                    size = min(k, row_group.size - first)
                     tasks.append(TaskRef("cell", col, rg, first, size, key, deps))
                     cell[col][first] = key
                 key = (slug + ".rows", run, rg)

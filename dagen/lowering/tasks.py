@@ -7,7 +7,8 @@ coordinates and the results of the tasks they depend on.
 
 Results that flow between tasks:
 
-    cell chunk   list, one entry per row: {output: value} | CellFailure | None (dropped upstream)
+    cell chunk   CellChunk (a list that knows its first row), one entry per row:
+                 {output: value} | CellFailure | None (dropped upstream)
     collect      ColumnBlock for the whole row group
     batch        ColumnBlock
     checkpoint   RowGroupResult (parquet bytes + drop report)
@@ -38,12 +39,13 @@ from dagen.generators import (
     FailedBlock,
     ModelRuntime,
 )
+from dagen.lowering.admission import QUEUED_PER_SLOT
 from dagen.models.client import close_clients, scope_usage
 from dagen.sinks.assemble import AssemblySpec, RowGroupResult, assemble_row_group
 
 __all__ = [
-    "QUEUED_PER_SLOT",
     "RUNS",
+    "CellChunk",
     "FailedChunk",
     "RunContext",
     "RunPlugin",
@@ -59,10 +61,20 @@ __all__ = [
     "resource_name",
 ]
 
-Chunk = list[dict[str, Any] | CellFailure | None]
+
+class CellChunk(list):  # type: ignore[type-arg]
+    """A cell task's results, one per row from row ``first`` of its row group on.
+
+    Knowing its first row, a chunk can feed any cell task reading rows it covers, whatever
+    that task's own chunk size (``RowGroupPlan``: the chunks covering a task's rows).
+    """
+
+    def __init__(self, results: list[dict[str, Any] | CellFailure | None], first: int) -> None:
+        super().__init__(results)
+        self.first = first
 
 
-class FailedChunk(list):  # type: ignore[type-arg]
+class FailedChunk(CellChunk):
     """A cell chunk with at least one ``CellFailure`` (a distinct type, see module doc)."""
 
 
@@ -118,13 +130,21 @@ def _context(run_id: str) -> RunContext:
         ) from None
 
 
-def _rows(inputs: Sequence[Any], first: int, n: int) -> Iterator[tuple[int, dict[str, Any] | None]]:
-    """Each row of a chunk with the values it reads, or None when it was dropped upstream."""
-    for i in range(n):
-        index = first + i
+def _rows(
+    inputs: Sequence[ColumnBlock | CellChunk], first: int, n: int
+) -> Iterator[tuple[int, dict[str, Any] | None]]:
+    """Each row of rows [first, first + n) with the values it reads, or None when it was
+    dropped upstream. Inputs are upstream blocks and the upstream chunks covering the rows
+    (each row is covered by exactly one chunk of each cell-by-cell upstream)."""
+    blocks = [source for source in inputs if isinstance(source, ColumnBlock)]
+    covered: dict[int, list[Any]] = {}
+    for chunk in inputs:
+        if isinstance(chunk, CellChunk):
+            for index in range(max(first, chunk.first), min(first + n, chunk.first + len(chunk))):
+                covered.setdefault(index, []).append(chunk[index - chunk.first])
+    for index in range(first, first + n):
         row: dict[str, Any] = {}
-        for source in inputs:
-            record = source.records.get(index) if isinstance(source, ColumnBlock) else source[i]
+        for record in [*(b.records.get(index) for b in blocks), *covered.get(index, ())]:
             if not isinstance(record, dict):
                 yield index, None
                 break
@@ -133,27 +153,28 @@ def _rows(inputs: Sequence[Any], first: int, n: int) -> Iterator[tuple[int, dict
             yield index, row
 
 
-def _chunk(results: list[Any]) -> Chunk:
+def _chunk(results: list[Any], first: int) -> CellChunk:
     if any(isinstance(r, CellFailure) for r in results):
-        return FailedChunk(results)
-    return results
+        return FailedChunk(results, first)
+    return CellChunk(results, first)
 
 
 def cells(
     run_id: str, column: str, rg: int, start: int, size: int, first: int, n: int, inputs: list[Any]
-) -> Chunk:
+) -> CellChunk:
     """Rows [first, first + n) of a cell-by-cell column, one after another (sync generators)."""
     context = _context(run_id)
     gen = context.generators[column]
     ctx = BatchContext(column, rg, start, size, context.seed)
     return _chunk(
-        [None if row is None else gen.run_cell(row, ctx, i) for i, row in _rows(inputs, first, n)]
+        [None if row is None else gen.run_cell(row, ctx, i) for i, row in _rows(inputs, first, n)],
+        first,
     )
 
 
 async def cells_async(
     run_id: str, column: str, rg: int, start: int, size: int, first: int, n: int, inputs: list[Any]
-) -> Chunk:
+) -> CellChunk:
     """Rows [first, first + n) of a cell-by-cell column, concurrently on the worker's loop."""
     context = _context(run_id)
     gen = context.generators[column]
@@ -161,15 +182,15 @@ async def cells_async(
     rows = list(_rows(inputs, first, n))
     if n == 1:
         index, row = rows[0]
-        return _chunk([None if row is None else await gen.arun_cell(row, ctx, index)])
+        return _chunk([None if row is None else await gen.arun_cell(row, ctx, index)], first)
     results = await asyncio.gather(
         *(gen.arun_cell(row, ctx, index) for index, row in rows if row is not None)
     )
     it = iter(results)
-    return _chunk([None if row is None else next(it) for _, row in rows])
+    return _chunk([None if row is None else next(it) for _, row in rows], first)
 
 
-def collect(run_id: str, column: str, rg: int, size: int, chunks: list[Chunk]) -> ColumnBlock:
+def collect(run_id: str, column: str, rg: int, size: int, chunks: list[CellChunk]) -> ColumnBlock:
     """A cell-by-cell column's chunks joined into one ``ColumnBlock``."""
     outputs = _context(run_id).generators[column].outputs
     index: list[int] = []
@@ -244,18 +265,13 @@ def checkpoint(run_id: str, rg: int, size: int, blocks: list[ColumnBlock]) -> Ro
     )
 
 
-QUEUED_PER_SLOT = (
-    2  # model cells a worker may hold per slot of its share: one in flight, one queued
-)
-
-
 async def install_shares(run_id: str, shares: dict[str, int], dask_worker: Any = None) -> None:
     """Give this worker its share of each model's cap.
 
     The share is the ceiling of the worker's limiter (calls in flight); the Dask resource
     is ``QUEUED_PER_SLOT`` times the share (cells held, one unit each), so the next cells
-    are already on the worker when calls finish, while the rest of the queue stays with
-    the scheduler to be handed to whichever worker frees up.
+    are already on the worker when calls finish, while the rest wait in the engine's
+    admission (``dagen.lowering.admission``) for whichever worker frees up.
     """
     _context(run_id).runtime.ceilings.update(shares)
     await dask_worker.set_resources(

@@ -4,16 +4,20 @@ Policy:
 
     1. Build the column graph and the generators once; install them on the workers.
     2. Admit row groups while fewer than ``max_concurrent_row_groups`` are in flight:
-       each is lowered to a Dask graph and submitted in one message.
-    3. As futures finish, the tracker counts cells; a result whose type says it holds
-       failures is fetched and its dropped rows recorded (a fatal one, such as rejected
-       credentials, stops the run at once).
-    4. When a row group's checkpoint task finishes, its parquet bytes are written, the
+       each is lowered to its tasks, given to the admission (``dagen.lowering.admission``).
+    3. Submit what the admission hands over, in one graph per turn of the loop: every task
+       as soon as what it waits on was submitted, a model's cells once their inputs are
+       finished and a worker has room in the model's share.
+    4. As futures finish, the admission frees credit, the tracker counts cells; a result
+       whose type says it holds failures is fetched and its dropped rows recorded (a
+       fatal one, such as rejected credentials, stops the run at once).
+    5. When a row group's checkpoint task finishes, its parquet bytes are written, the
        metadata is rewritten, its futures are released and the next row group is admitted.
 
-State lives in three places, each with one owner: the graph (what depends on what), the
-tracker (what is done, what was dropped), Dask (what runs where). The engine is the loop
-that joins them; it holds only the futures of the row groups in flight.
+State lives in four places, each with one owner: the graph (what depends on what), the
+admission (what was handed to Dask, each model's credit), the tracker (what is done, what
+was dropped), Dask (what runs where). The engine is the loop that joins them; it holds only
+the futures of the row groups in flight.
 
 Example:
     >>> result = generate(config, num_records=10_000, output_dir="out/people")  # doctest: +SKIP
@@ -26,7 +30,8 @@ from __future__ import annotations
 import logging
 import secrets
 import time
-from collections import deque
+import warnings
+from collections import ChainMap, deque
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -42,9 +47,10 @@ from dagen.errors import (
 )
 from dagen.generators import ModelRuntime, build_generators
 from dagen.graph import ColumnGraph
+from dagen.lowering.admission import QUEUED_PER_SLOT, Admission
 from dagen.lowering.cluster import RunSession, open_client
 from dagen.lowering.plan import RowGroup, RowGroupPlan, chunk_sizes, column_slugs, row_groups
-from dagen.lowering.tasks import QUEUED_PER_SLOT, RunContext
+from dagen.lowering.tasks import RunContext
 from dagen.runner.models import check_endpoints, read_api_keys, resolved_models
 from dagen.runner.result import GenerationResult
 from dagen.runner.resume import ResumePlan, plan_resume
@@ -54,6 +60,7 @@ from dagen.sinks.parquet import MemorySink, ParquetSink
 from dagen.sinks.processors import build_processors
 from dagen.tracking.tracker import CompletionTracker
 from dagen.tracking.watcher import Finished, Watcher
+from dagen.warnings import DagenWarning
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -219,15 +226,15 @@ class _Run:
     def execute(self, session: RunSession, sink: ParquetSink | MemorySink) -> None:
         """The loop of the module docstring; always leaves the metadata describing the files."""
         pending = deque(self.row_groups)
-        in_flight: dict[int, dict[Any, Any]] = {}  # rg -> key -> future
+        in_flight: dict[int, dict[Any, Any]] = {}  # rg -> key -> future, as handed over
         starts = {rg.index: rg.start for rg in self.row_groups}
         watcher = Watcher(session.client)
+        admission = self.admission = Admission(self.context.column_models, self.graph.order)
         previous: int | None = None
-        stateful_tail: dict[Any, Any] = {}
         started = time.perf_counter()
         self.max_live_tasks = 0
         last_log = started
-        session.install_shares()
+        self._install_shares(session)
         self.chunking = chunk_sizes(
             self.graph,
             self.settings.row_group_size,
@@ -235,34 +242,39 @@ class _Run:
             self.async_columns,
             {c: session.min_share(a) for c, a in self.context.column_models.items()},
         )
+        self._check_slots(session)
         try:
             while pending or in_flight:
                 while pending and len(in_flight) < self.settings.max_concurrent_row_groups:
                     row_group = pending.popleft()
                     plan = self.plan(row_group, previous)
-                    futures = session.submit(plan, stateful_tail)
+                    admission.add(plan)
                     previous = row_group.index
-                    # the last stateful task of each column, held until the next one waits on it
-                    stateful_tail = {
-                        r.key: futures[r.key] for r in plan.tasks if r.column in self.graph.stateful
-                    }
-                    in_flight[row_group.index] = futures
-                    watcher.add(plan.tasks, futures)
+                    in_flight[row_group.index] = {}
                     self.tracker.admit(
                         row_group.index,
                         {c: row_group.size for c in self.graph.columns},
                         tasks=len(plan.tasks),
                     )
+                handovers = admission.take()
+                if handovers:
+                    futures = session.submit(handovers, ChainMap(*in_flight.values()))
+                    for handover in handovers:
+                        in_flight[handover.ref.row_group][handover.ref.key] = futures[
+                            handover.ref.key
+                        ]
+                    watcher.add([h.ref for h in handovers], futures)
                 self.max_live_tasks = max(self.max_live_tasks, sum(map(len, in_flight.values())))
                 for finished in watcher.next_batch():
                     if finished.lost:  # a worker died holding it; Dask recomputes it
                         watcher.again(finished)
                         continue
+                    admission.finished(finished.ref.key)
                     self._on_finished(finished, session, sink, in_flight, starts)
                 interval = self.settings.progress_interval
                 if time.perf_counter() - last_log >= (interval or 5.0):
                     last_log = time.perf_counter()
-                    session.install_shares()  # workers may have come or gone
+                    self._install_shares(session)  # workers may have come or gone
                     if interval is not None:
                         self._log_progress(started)
             self.metadata.status = "complete"
@@ -301,6 +313,7 @@ class _Run:
             # release before writing: once the file exists, no worker loss can make Dask
             # recompute (and a model be paid again for) anything of this row group
             session.release(in_flight.pop(ref.row_group))
+            self.admission.forget(ref.row_group)
             self.tracker.record_failures(ref.row_group, result.dropped.values())
             file = sink.write(result)
             self.tracker.row_group_written(ref.row_group, result.rows)
@@ -324,6 +337,37 @@ class _Run:
                 row=fatal.row,
             )
         self._check_failure_rate()
+
+    def _install_shares(self, session: RunSession) -> None:
+        """Split the models' caps over the workers present; the admission's credit follows."""
+        if session.install_shares():
+            self.admission.set_shares(session.worker_shares)
+
+    def _check_slots(self, session: RunSession) -> None:
+        """Warn when a worker runs fewer tasks at once than its share of the models needs:
+        model cells waiting for a slot would then queue behind each other."""
+        if not self.context.column_models:
+            return
+        per_task = {
+            alias: min(
+                self.chunking[c] for c, a in self.context.column_models.items() if a == alias
+            )
+            for alias in self.context.caps
+        }
+        shares = session.worker_shares
+        for worker, slots in session.worker_slots().items():
+            needed = 1 + sum(
+                -(-QUEUED_PER_SLOT * shares[alias].get(worker, 0) // per_task[alias])
+                for alias in self.context.caps
+            )
+            if slots < needed:
+                warnings.warn(
+                    f"Dask worker {worker} runs {slots} tasks at once; its share of the models' "
+                    f"caps needs {needed}: model calls will wait for each other. Start "
+                    f"workers with --nthreads {needed} (or lower max_parallel_requests).",
+                    DagenWarning,
+                    stacklevel=4,
+                )
 
     def _check_failure_rate(self) -> None:
         """Stop when too many cells fail for good (``RunSettings.early_shutdown``)."""

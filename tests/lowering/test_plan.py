@@ -99,6 +99,30 @@ def test_a_chunk_larger_than_the_row_group_is_one_task(chain):
     ]
 
 
+def test_a_cell_column_chunked_differently_reads_the_upstream_chunks_covering_its_rows(chain):
+    # question in chunks of 4 rows, answer in chunks of 3: answer's rows 3-5 read question's
+    # chunks at rows 0 and 4, and start once those are done, not the whole row group
+    plan = RowGroupPlan.build(
+        chain, RowGroup(0, 0, 10), run="r1", cells_per_task={"question": 4, "answer": 3,
+                                                             "topic": 10, "word_count": 10},
+    )  # fmt: skip
+    tasks = by_key(plan)
+    reads = {
+        t.first_row: t.dependencies for t in plan.tasks if t.column == "answer" and t.kind == "cell"
+    }
+    q = [("question", "r1", 0, f) for f in (0, 4, 8)]
+    assert reads == {0: (q[0],), 3: (q[0], q[1]), 6: (q[1], q[2]), 9: (q[2],)}
+    assert tasks[("question", "r1", 0, 4)].dependencies == (("topic", "r1", 0),)
+
+
+def test_a_cell_task_of_the_whole_row_group_reads_the_upstream_collector(chain):
+    plan = RowGroupPlan.build(
+        chain, RowGroup(0, 0, 6), run="r1",
+        cells_per_task={"topic": 6, "question": 2, "answer": 6, "word_count": 6},
+    )  # fmt: skip
+    assert by_key(plan)[("answer", "r1", 0, 0)].dependencies == (("question.rows", "r1", 0),)
+
+
 # -- fan out / fan in and diamond ------------------------------------------------------------
 
 

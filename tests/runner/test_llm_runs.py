@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import json
+import threading
 
 import jsonschema
 import pandas as pd
 import pytest
+from distributed import Client, LocalCluster
 
 import dagen
 from dagen.errors import ModelAuthError
 from dagen.models.mock_handles import MockServerProcess
 from dagen.models.mock_server import MockServerSettings
+from dagen.warnings import DagenWarning
 
 pytestmark = pytest.mark.cluster
 
@@ -201,6 +204,85 @@ def test_the_cap_holds_per_model_across_two_workers_and_two_models_run_at_once(l
     assert stats["by_model"]["model-a"]["peak_concurrency"] <= 3
     assert stats["by_model"]["model-b"]["peak_concurrency"] <= 3
     assert stats["peak_concurrency"] > 3  # both models were busy at once
+
+
+def test_a_model_at_its_cap_never_holds_back_another_models_calls(llm, client):
+    # "slow" answers in 1 s with a cap of 2; "fast" answers at once. Slow's cells are
+    # declared first and wait for its cap; none of fast's may wait behind them.
+    llm.set(latency=0.01)
+    models = [
+        {"alias": "slow", "model": "model-slow", "endpoint": llm.url, "max_parallel_requests": 2},
+        {"alias": "fast", "model": "model-fast", "endpoint": llm.url, "max_parallel_requests": 4},
+    ]
+    cfg = config(llm, [
+        {"name": "s", "column_type": "llm-text", "model_alias": "slow",
+         "prompt": "[[mock:sleep=1.0]] slow {{ n }}"},
+        {"name": "f", "column_type": "llm-text", "model_alias": "fast", "prompt": "fast {{ n }}"},
+    ], models=models)  # fmt: skip
+    seen: list[tuple[int, int]] = []  # (slow calls answered, fast calls answered)
+    stop = threading.Event()
+
+    def poll() -> None:
+        while not stop.wait(0.02):
+            by_model = llm.stats()["by_model"]
+            seen.append(tuple(by_model.get(m, {}).get("completed", 0)
+                              for m in ("model-slow", "model-fast")))  # fmt: skip
+
+    poller = threading.Thread(target=poll, daemon=True)
+    poller.start()
+    try:
+        result = run(cfg, 8, client, row_group_size=8)
+    finally:
+        stop.set()
+        poller.join()
+
+    assert result.num_records == 8
+    slow_when_fast_done = next(slow for slow, fast in seen if fast == 8)
+    assert slow_when_fast_done == 0, "fast calls waited for slow ones to come back"
+    assert llm.stats()["by_model"]["model-slow"]["peak_concurrency"] == 2
+
+
+def test_two_models_chunked_differently_read_the_right_rows(llm, client):
+    # writer's cap 16 makes chunks of 4 rows on two workers, judge's cap 12 chunks of 3:
+    # each judge task reads the writer chunks covering its rows
+    models = [
+        {
+            "alias": "writer",
+            "model": "mock-writer",
+            "endpoint": llm.url,
+            "max_parallel_requests": 16,
+        },
+        {"alias": "judge", "model": "mock-judge", "endpoint": llm.url, "max_parallel_requests": 12},
+    ]
+    cfg = config(llm, [
+        {"name": "review", "column_type": "llm-text", "model_alias": "writer",
+         "prompt": "Review number {{ n }}."},
+        {"name": "verdict", "column_type": "llm-text", "model_alias": "judge", "with_trace": True,
+         "prompt": "Row {{ n }} says: {{ review }}"},
+    ], models=models)  # fmt: skip
+
+    df = run(cfg, 50, client, row_group_size=25).to_pandas()
+
+    assert df["n"].tolist() == list(range(50))
+    for row in df.itertuples():
+        prompt = row.verdict__trace[0]["content"]
+        assert prompt == f"Row {row.n} says: {row.review}"
+
+
+def test_a_worker_with_too_few_slots_for_its_shares_is_named(llm):
+    # cap 16 on one worker: 32 cells held, in chunks of 8 -> 4 tasks + 1 for the rest
+    cfg = config(llm, [{"name": "t", "column_type": "llm-text", "model_alias": "writer",
+                        "prompt": "Row {{ n }}"}], cap=16)  # fmt: skip
+    with (
+        LocalCluster(
+            n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None
+        ) as cluster,  # fmt: skip
+        Client(cluster, set_as_default=False) as small,
+        pytest.warns(DagenWarning, match=r"runs 2 tasks at once; .* needs 5: .*--nthreads 5"),
+    ):
+        result = run(cfg, 20, small)
+
+    assert result.num_records == 20  # slower, but complete
 
 
 def test_a_server_side_concurrency_limit_is_met_by_backing_off(llm, client):
