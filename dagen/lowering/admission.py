@@ -153,13 +153,21 @@ class Admission:
 
     # -- what it hands out -----------------------------------------------------------------
 
-    def take(self) -> list[Handover]:
-        """The tasks to submit now, dependencies before dependents."""
+    def take(self, *, running_low_only: bool = False) -> list[Handover]:
+        """The tasks to submit now, dependencies before dependents.
+
+        Args:
+            running_low_only: hand a model's cells only to the workers whose cells of that
+                model no longer fill their share (its calls there would soon idle), topping
+                them up; the engine takes this way between hand-overs close together, so
+                that cells go in fewer, larger graphs. Other tasks always go.
+        """
         for alias, heap in self._ready.items():
+            eligible = self._running_low(alias) if running_low_only else None
             while heap:
                 ref = self._refs[heap[0][1]]
                 units = self.units(ref)
-                worker = self._roomiest(alias, units)
+                worker = self._roomiest(alias, units, eligible)
                 if worker is None:
                     break
                 heapq.heappop(heap)
@@ -224,11 +232,22 @@ class Admission:
                 if self._missing[dependent] == 0:
                     stack.append((follower, None, 0))
 
-    def _roomiest(self, alias: str, units: int) -> str | None:
-        """The worker with the most free credit for ``alias``, if it has ``units`` free."""
+    def _running_low(self, alias: str) -> set[str]:
+        """Workers holding fewer of the model's cells than their share (calls would idle)."""
+        used = self._used.get(alias, {})
+        return {
+            w
+            for w, credit in self._credit.get(alias, {}).items()
+            if used[w] < credit // QUEUED_PER_SLOT
+        }
+
+    def _roomiest(self, alias: str, units: int, among: set[str] | None = None) -> str | None:
+        """The worker (of ``among``, if given) with the most free credit for ``alias``, if it
+        has ``units`` free."""
         credit = self._credit.get(alias, {})
         used = self._used.get(alias, {})
-        best = max(credit, key=lambda w: credit[w] - used[w], default=None)
+        workers = credit if among is None else [w for w in credit if w in among]
+        best = max(workers, key=lambda w: credit[w] - used[w], default=None)
         if best is None or credit[best] - used[best] < units:
             return None
         return best

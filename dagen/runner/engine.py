@@ -69,6 +69,8 @@ __all__ = ["generate"]
 
 log = logging.getLogger("dagen")
 
+HANDOVER_INTERVAL = 0.05  # seconds: model cells are batched over this (see _hand_over)
+
 
 def generate(
     config: DatasetConfig,
@@ -233,6 +235,7 @@ class _Run:
         previous: int | None = None
         started = time.perf_counter()
         self.max_live_tasks = 0
+        self._last_handover = 0.0
         last_log = started
         self._install_shares(session)
         self.chunking = chunk_sizes(
@@ -256,14 +259,7 @@ class _Run:
                         {c: row_group.size for c in self.graph.columns},
                         tasks=len(plan.tasks),
                     )
-                handovers = admission.take()
-                if handovers:
-                    futures = session.submit(handovers, ChainMap(*in_flight.values()))
-                    for handover in handovers:
-                        in_flight[handover.ref.row_group][handover.ref.key] = futures[
-                            handover.ref.key
-                        ]
-                    watcher.add([h.ref for h in handovers], futures)
+                self._hand_over(session, watcher, in_flight)
                 self.max_live_tasks = max(self.max_live_tasks, sum(map(len, in_flight.values())))
                 for finished in watcher.next_batch():
                     if finished.lost:  # a worker died holding it; Dask recomputes it
@@ -296,6 +292,29 @@ class _Run:
                 log.error("%s", exc)
         if self.settings.progress_interval is not None:
             self._log_progress(started)
+
+    def _hand_over(
+        self, session: RunSession, watcher: Watcher, in_flight: dict[int, dict[Any, Any]]
+    ) -> None:
+        """Submit what the admission lets go now, and watch it."""
+        now = time.perf_counter()
+        # between hand-overs closer than HANDOVER_INTERVAL, model cells go only where a
+        # worker's calls would otherwise idle: fewer, larger graphs for the scheduler
+        handovers = self.admission.take(
+            running_low_only=now - self._last_handover < HANDOVER_INTERVAL
+        )
+        if handovers:
+            self._last_handover = now
+            futures = session.submit(handovers, ChainMap(*in_flight.values()))
+            for handover in handovers:
+                ref = handover.ref
+                in_flight[ref.row_group][ref.key] = futures[ref.key]
+            watcher.add([h.ref for h in handovers], futures)
+        elif not len(watcher):  # unfinished row groups with nothing running: never hang
+            raise GenerationError(
+                f"row groups {sorted(in_flight)} are unfinished, no task is running and "
+                f"{self.admission.waiting} model cells wait for credit that no worker has"
+            )
 
     def _on_finished(
         self,

@@ -216,3 +216,19 @@ def test_a_stateful_task_goes_after_the_previous_row_groups_even_when_its_inputs
     handed = {h.ref.key: h.ref for h in texts}
     assert handed[("tally", "r", 1)].after == ("tally", "r", 0)
     assert list(handed).index(("tally", "r", 0)) < list(handed).index(("tally", "r", 1))
+
+
+def test_between_close_hand_overs_cells_go_only_where_calls_would_idle(reviews):
+    gate = admit(reviews, RowGroup(0, 0, 40), models={"review": "writer"},
+                 shares={"writer": {"w1": 2, "w2": 2}})  # fmt: skip
+    finish(gate, gate.take())
+    on_w1 = [h.ref.key for h in gate.take() if h.worker == "w1"]
+    assert gate.in_use("writer") == {"w1": 4, "w2": 4}
+
+    gate.finished(on_w1[0])  # w1 still holds 3 cells, more than its 2 calls: it can wait
+    assert [h for h in gate.take(running_low_only=True) if h.worker] == []
+    gate.finished(on_w1[1])
+    gate.finished(on_w1[2])  # 1 cell left for 2 calls: topped up to its credit at once
+    topped = [h.worker for h in gate.take(running_low_only=True) if h.worker]
+    assert topped == ["w1"] * 3
+    assert gate.in_use("writer") == {"w1": 4, "w2": 4}
