@@ -27,12 +27,17 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import secrets
+import signal
+import threading
 import time
 import warnings
 from collections import ChainMap, deque
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from dagen.config.dataset import DatasetConfig
@@ -131,13 +136,40 @@ def generate(
         with (
             open_client(client, scheduler, settings.cluster, slots=run.slots) as dask_client,
             RunSession(dask_client, run.context) as session,
+            _ctrl_c_noted() as interrupted,
         ):
-            run.execute(session, sink)
+            run.execute(session, sink, interrupted)
     return GenerationResult(
         output_dir=Path(output_dir) if output_dir is not None else None,
         metadata=run.metadata.to_dict(),
         sink=sink,
     )
+
+
+@contextlib.contextmanager
+def _ctrl_c_noted() -> Iterator[Callable[[], bool]]:
+    """While a run lasts, Ctrl-C also sets a flag (yields the check) besides raising.
+
+    Python drops an exception a signal handler raises while a finalizer runs (a released
+    Dask future's ``__del__``, say), which would let a run go on after Ctrl-C; the run loop
+    checks the flag each turn. Only in the main thread, and only over Python's default
+    handler: an application's own SIGINT handling is left alone.
+    """
+    noted = threading.Event()
+    main = threading.current_thread() is threading.main_thread()
+    if not main or signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        yield noted.is_set
+        return
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        noted.set()
+        signal.default_int_handler(signum, frame)
+
+    signal.signal(signal.SIGINT, handler)
+    try:
+        yield noted.is_set
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 class _Run:
@@ -225,8 +257,16 @@ class _Run:
             previous=previous,
         )
 
-    def execute(self, session: RunSession, sink: ParquetSink | MemorySink) -> None:
-        """The loop of the module docstring; always leaves the metadata describing the files."""
+    def execute(
+        self,
+        session: RunSession,
+        sink: ParquetSink | MemorySink,
+        interrupted: Callable[[], bool] = lambda: False,
+    ) -> None:
+        """The loop of the module docstring; always leaves the metadata describing the files.
+
+        ``interrupted`` is checked once per turn: a Ctrl-C that Python dropped stops it too.
+        """
         pending = deque(self.row_groups)
         in_flight: dict[int, dict[Any, Any]] = {}  # rg -> key -> future, as handed over
         starts = {rg.index: rg.start for rg in self.row_groups}
@@ -267,6 +307,8 @@ class _Run:
                         continue
                     admission.finished(finished.ref.key)
                     self._on_finished(finished, session, sink, in_flight, starts)
+                if interrupted():
+                    raise KeyboardInterrupt
                 interval = self.settings.progress_interval
                 if time.perf_counter() - last_log >= (interval or 5.0):
                     last_log = time.perf_counter()

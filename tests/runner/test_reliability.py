@@ -22,6 +22,7 @@ from clusters import DaskProcesses
 
 import dagen
 from dagen.errors import CheckpointError, EarlyShutdownError, ResumeError
+from dagen.lowering.cluster import RunSession
 
 pytestmark = pytest.mark.cluster
 
@@ -126,6 +127,34 @@ def test_ctrl_c_stops_cleanly_and_says_how_to_continue(tmp_path):
     assert meta["status"] == "stopped"
     written = pd.read_parquet(out / "data")
     assert len(written) == meta["rows_written"] and written["n"].is_unique
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+def test_a_ctrl_c_python_drops_in_a_finalizer_still_stops_the_run(client, tmp_path, monkeypatch):
+    # Python ignores an exception a signal handler raises inside __del__: Ctrl-C landing
+    # while a released future is finalised must still stop the run
+    class Finalised:
+        def __del__(self) -> None:
+            signal.raise_signal(signal.SIGINT)
+
+    release = RunSession.release
+
+    def release_then_finalise(self, futures):
+        release(self, futures)
+        Finalised()  # collected at once, on the run loop's thread
+
+    monkeypatch.setattr(RunSession, "release", release_then_finalise)
+    out = tmp_path / "out"
+
+    with pytest.raises(KeyboardInterrupt):
+        dagen.generate(dagen.DatasetConfig.from_dict(SLOW), 1600, out, client=client,
+                       settings=dagen.RunSettings(row_group_size=200))  # fmt: skip
+
+    meta = json.loads((out / "metadata.json").read_text())
+    assert meta["status"] == "stopped" and meta["rows_written"] < 1600
+    written = pd.read_parquet(out / "data")
+    assert len(written) == meta["rows_written"] and written["n"].is_unique
+    assert (written["sq"] == written["n"] ** 2).all()
 
 
 def test_resume_refuses_another_config_and_says_what_changed(client, tmp_path):
