@@ -44,11 +44,27 @@ def write_config(folder: Path, data: dict) -> Path:
     return path
 
 
+def _ctrl_c_reaches_it() -> None:
+    # a shell starting the suite in the background ignores SIGINT for all its children;
+    # a user's terminal does not
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def dagen_run(*args: str, **kwargs) -> subprocess.Popen:
+    """``dagen run`` in a new process, with Ctrl-C (SIGINT) handled as in a terminal."""
     return subprocess.Popen(
         [sys.executable, "-m", "dagen.cli", "run", *args],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kwargs,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=_ctrl_c_reaches_it, **kwargs,
     )  # fmt: skip
+
+
+@pytest.fixture
+def ctrl_c_handled():
+    """SIGINT raises KeyboardInterrupt in this process, as in a terminal, for one test."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
 
 
 def wait_for_files(folder: Path, count: int, timeout: float = 90) -> None:
@@ -130,7 +146,9 @@ def test_ctrl_c_stops_cleanly_and_says_how_to_continue(tmp_path):
 
 
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
-def test_a_ctrl_c_python_drops_in_a_finalizer_still_stops_the_run(client, tmp_path, monkeypatch):
+def test_a_ctrl_c_python_drops_in_a_finalizer_still_stops_the_run(
+    client, tmp_path, monkeypatch, ctrl_c_handled
+):
     # Python ignores an exception a signal handler raises inside __del__: Ctrl-C landing
     # while a released future is finalised must still stop the run
     class Finalised:
