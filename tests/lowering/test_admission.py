@@ -177,7 +177,9 @@ def test_a_chunk_larger_than_any_credit_still_goes(reviews):
     assert [(h.ref.key, h.units) for h in handed if h.worker] == [(("review", "r", 0, 0), 2)]
 
 
-def test_a_stateful_task_waits_for_the_previous_row_groups_and_forgets_a_written_one():
+def tallied(share: int) -> Admission:
+    """topic -> text (model m, a share of ``share`` on one worker) -> tally (stateful), two
+    row groups of 2 rows."""
     graph = dataclasses.replace(
         ColumnGraph.from_edges(
             {"topic": [], "text": ["topic"], "tally": ["text"]},
@@ -185,8 +187,12 @@ def test_a_stateful_task_waits_for_the_previous_row_groups_and_forgets_a_written
         ),
         stateful=frozenset({"tally"}),
     )
-    gate = admit(graph, RowGroup(0, 0, 2), RowGroup(1, 2, 2), models={"text": "m"},
-                 shares={"m": {"w1": 1}}, stateful_previous=True)  # fmt: skip
+    return admit(graph, RowGroup(0, 0, 2), RowGroup(1, 2, 2), models={"text": "m"},
+                 shares={"m": {"w1": share}}, stateful_previous=True)  # fmt: skip
+
+
+def test_a_stateful_task_waits_for_the_previous_row_groups_and_forgets_a_written_one():
+    gate = tallied(share=1)
     finish(gate, gate.take())  # the topics
     rg0 = gate.take()  # row group 0's texts (credit 2), then what waited only on them
     assert keys(rg0) == [("text", "r", 0, 0), ("text", "r", 0, 1), ("text.rows", "r", 0),
@@ -201,15 +207,7 @@ def test_a_stateful_task_waits_for_the_previous_row_groups_and_forgets_a_written
 
 
 def test_a_stateful_task_goes_after_the_previous_row_groups_even_when_its_inputs_are_ready():
-    graph = dataclasses.replace(
-        ColumnGraph.from_edges(
-            {"topic": [], "text": ["topic"], "tally": ["text"]},
-            {"topic": FULL, "text": CELL, "tally": FULL},
-        ),
-        stateful=frozenset({"tally"}),
-    )
-    gate = admit(graph, RowGroup(0, 0, 2), RowGroup(1, 2, 2), models={"text": "m"},
-                 shares={"m": {"w1": 2}}, stateful_previous=True)  # fmt: skip
+    gate = tallied(share=2)
     finish(gate, gate.take())  # the topics
     texts = gate.take()  # credit 4: both row groups' texts, oldest first
     assert [h.ref.row_group for h in texts if h.worker] == [0, 0, 1, 1]
