@@ -10,6 +10,8 @@ import pandas as pd
 import pytest
 
 import dagen
+from dagen.models.mock_handles import MockServerProcess
+from dagen.models.mock_server import MockServerSettings
 
 pytestmark = [pytest.mark.cluster, pytest.mark.processes]
 
@@ -39,3 +41,26 @@ def test_python_api_with_a_scheduler_address_matches_a_local_run(dask_processes,
     local = dagen.generate(cfg, 300, None, client=client, settings=settings)
 
     pd.testing.assert_frame_equal(remote.to_pandas(), local.to_pandas())
+
+
+def test_two_models_run_at_once_within_their_caps_on_separate_worker_processes(
+    dask_processes, examples
+):
+    # the reviews example (text + structured on writer, judge on judge) on tcp workers
+    caps = {"writer": 6, "judge": 3}
+    with MockServerProcess(MockServerSettings(port=0, latency=0.05)) as server:
+        raw = dagen.load_config(examples / "reviews.yaml").to_dict()
+        for model in raw["models"]:
+            model.update(endpoint=server.url, max_parallel_requests=caps[model["alias"]])
+        result = dagen.generate(
+            dagen.DatasetConfig.from_dict(raw), 60, None, scheduler=dask_processes.address,
+            settings=dagen.RunSettings(row_group_size=30),
+        )  # fmt: skip
+        stats = server.stats()
+
+    df = result.to_pandas()
+    assert len(df) == 60 and all(set(q) == {"realism", "consistency"} for q in df["quality"])
+    assert result.usage["writer"]["successes"] == 120 and result.usage["judge"]["successes"] == 60
+    peaks = {model: s["peak_concurrency"] for model, s in stats["by_model"].items()}
+    assert peaks == {"meta/llama-3.1-8b-instruct": 6, "meta/llama-3.1-70b-instruct": 3}
+    assert stats["peak_concurrency"] > caps["writer"]  # the judge ran while the writer did
