@@ -46,9 +46,76 @@ from dataclasses import dataclass
 
 from dagen.lowering.plan import Key, RowGroup, RowGroupPlan, TaskRef
 
-__all__ = ["QUEUED_PER_SLOT", "Admission", "Handover"]
+__all__ = ["QUEUED_PER_SLOT", "Admission", "Handover", "fit_to_slots", "slots_needed"]
 
 QUEUED_PER_SLOT = 2  # model cells a worker may hold per slot of its share: in flight + queued
+
+
+def slots_needed(
+    chunking: Mapping[str, int],
+    column_models: Mapping[str, str],
+    shares: Mapping[str, Mapping[str, int]],
+    worker: str,
+) -> int:
+    """Tasks ``worker`` runs at once to hold its credit of every model, plus one for the rest.
+
+    Dask counts an async task against a worker's ``nthreads`` while its calls wait, so a
+    worker short of slots makes a model's cells wait behind another model's.
+
+    Args:
+        chunking: rows per task of each cell-by-cell column.
+        column_models: LLM column -> model alias.
+        shares: each model's share of its cap on each worker (alias -> worker -> share).
+        worker: the worker.
+    """
+    needed = 1
+    for alias, per_worker in shares.items():
+        per_task = min(chunking[c] for c, a in column_models.items() if a == alias)
+        needed += -(-QUEUED_PER_SLOT * per_worker.get(worker, 0) // per_task)
+    return needed
+
+
+def fit_to_slots(
+    chunking: Mapping[str, int],
+    column_models: Mapping[str, str],
+    shares: Mapping[str, Mapping[str, int]],
+    slots: Mapping[str, int],
+    row_group_size: int,
+) -> dict[str, int]:
+    """Coarser chunks for model columns until every worker has the slots its credit needs.
+
+    While a worker is short (``slots_needed`` > its ``nthreads``), the chunks of the model
+    needing the most tasks there double, up to the model's largest credit and the row
+    group: fewer, larger tasks hold the same cells, so each model still reaches its cap.
+    Gives up (the caller warns) when no model's chunks can grow.
+
+    Args:
+        chunking: rows per task of each cell-by-cell column.
+        column_models: LLM column -> model alias.
+        shares: each model's share of its cap on each worker (alias -> worker -> share).
+        slots: tasks each worker runs at once (worker -> nthreads).
+        row_group_size: rows per row group (no chunk is larger).
+    """
+    fitted = dict(chunking)
+    limit = {
+        alias: min(row_group_size, QUEUED_PER_SLOT * max(per_worker.values(), default=1))
+        for alias, per_worker in shares.items()
+    }
+    columns = {a: [c for c, m in column_models.items() if m == a] for a in shares}
+    while True:
+        short = [
+            w
+            for w, n in sorted(slots.items())
+            if slots_needed(fitted, column_models, shares, w) > n
+        ]
+        if not short:
+            return fitted
+        size = {a: min(fitted[c] for c in columns[a]) for a in shares}
+        growable = [a for a in shares if shares[a].get(short[0], 0) and size[a] < limit[a]]
+        if not growable:
+            return fitted
+        alias = max(growable, key=lambda a: shares[a][short[0]] / size[a])  # the most tasks
+        fitted.update(dict.fromkeys(columns[alias], min(2 * size[alias], limit[alias])))
 
 
 @dataclass(frozen=True, slots=True)

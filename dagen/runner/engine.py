@@ -52,7 +52,7 @@ from dagen.errors import (
 )
 from dagen.generators import ModelRuntime, build_generators
 from dagen.graph import ColumnGraph
-from dagen.lowering.admission import QUEUED_PER_SLOT, Admission
+from dagen.lowering.admission import QUEUED_PER_SLOT, Admission, fit_to_slots, slots_needed
 from dagen.lowering.cluster import RunSession, open_client
 from dagen.lowering.plan import RowGroup, RowGroupPlan, chunk_sizes, column_slugs, row_groups
 from dagen.lowering.tasks import RunContext
@@ -285,7 +285,7 @@ class _Run:
             self.async_columns,
             {c: session.min_share(a) for c, a in self.context.column_models.items()},
         )
-        self._check_slots(session)
+        self._fit_slots(session)
         try:
             while pending or in_flight:
                 while pending and len(in_flight) < self.settings.max_concurrent_row_groups:
@@ -404,26 +404,26 @@ class _Run:
         if session.install_shares():
             self.admission.set_shares(session.worker_shares)
 
-    def _check_slots(self, session: RunSession) -> None:
-        """Warn when a worker runs fewer tasks at once than its share of the models needs:
-        model cells waiting for a slot would then queue behind each other."""
+    def _fit_slots(self, session: RunSession) -> None:
+        """Coarser model chunks where workers run too few tasks at once (``fit_to_slots``);
+        warn when even that cannot make room: model cells waiting for a slot would queue
+        behind each other."""
         if not self.context.column_models:
             return
-        per_task = {
-            alias: min(
-                self.chunking[c] for c, a in self.context.column_models.items() if a == alias
+        shares, slots = session.worker_shares, session.worker_slots()
+        if self.settings.cells_per_task is None:  # a chunk size the user set is kept
+            self.chunking = fit_to_slots(
+                self.chunking,
+                self.context.column_models,
+                shares,
+                slots,
+                self.settings.row_group_size,
             )
-            for alias in self.context.caps
-        }
-        shares = session.worker_shares
-        for worker, slots in session.worker_slots().items():
-            needed = 1 + sum(
-                -(-QUEUED_PER_SLOT * shares[alias].get(worker, 0) // per_task[alias])
-                for alias in self.context.caps
-            )
-            if slots < needed:
+        for worker, n in slots.items():
+            needed = slots_needed(self.chunking, self.context.column_models, shares, worker)
+            if n < needed:
                 warnings.warn(
-                    f"Dask worker {worker} runs {slots} tasks at once; its share of the models' "
+                    f"Dask worker {worker} runs {n} tasks at once; its share of the models' "
                     f"caps needs {needed}: model calls will wait for each other. Start "
                     f"workers with --nthreads {needed} (or lower max_parallel_requests).",
                     DagenWarning,

@@ -14,7 +14,13 @@ import pytest
 
 from dagen.config.columns import GenerationStrategy
 from dagen.graph import ColumnGraph
-from dagen.lowering.admission import QUEUED_PER_SLOT, Admission, Handover
+from dagen.lowering.admission import (
+    QUEUED_PER_SLOT,
+    Admission,
+    Handover,
+    fit_to_slots,
+    slots_needed,
+)
 from dagen.lowering.plan import RowGroup, RowGroupPlan
 
 CELL = GenerationStrategy.CELL_BY_CELL
@@ -230,3 +236,36 @@ def test_between_close_hand_overs_cells_go_only_where_calls_would_idle(reviews):
     topped = [h.worker for h in gate.take(running_low_only=True) if h.worker]
     assert topped == ["w1"] * 3
     assert gate.in_use("writer") == {"w1": 4, "w2": 4}
+
+
+# -- task slots ----------------------------------------------------------------------------
+
+
+def test_a_worker_needs_a_slot_per_task_its_credit_holds_plus_one():
+    chunking = {"review": 4, "facts": 4, "quality": 2}
+    shares = {"writer": {"w1": 8, "w2": 8}, "judge": {"w1": 4, "w2": 4}}
+    # writer: 16 cells in tasks of 4; judge: 8 cells in tasks of 2; one for the rest
+    assert slots_needed(chunking, MODELS, shares, "w1") == 1 + 4 + 4
+
+
+def test_chunks_stay_as_they_are_on_workers_with_slots_enough():
+    chunking = {"product": 100, "review": 4, "facts": 4, "quality": 2}
+    shares = {"writer": {"w1": 8}, "judge": {"w1": 4}}
+    assert fit_to_slots(chunking, MODELS, shares, {"w1": 9}, 100) == chunking
+
+
+def test_chunks_grow_on_a_worker_short_of_slots_until_its_credit_fits():
+    chunking = {"t": 8}
+    fitted = fit_to_slots(chunking, {"t": "m"}, {"m": {"w1": 16}}, {"w1": 2}, 100)
+    assert fitted == {"t": 32}  # one task holding the worker's 32 cells, one slot left
+    assert slots_needed(fitted, {"t": "m"}, {"m": {"w1": 16}}, "w1") == 2
+
+
+def test_the_model_needing_most_tasks_grows_first_and_no_chunk_outgrows_the_row_group():
+    chunking = {"product": 100, "review": 4, "facts": 4, "quality": 2}
+    shares = {"writer": {"w1": 8}, "judge": {"w1": 4}}
+    fitted = fit_to_slots(chunking, MODELS, shares, {"w1": 5}, 100)
+    assert fitted == {"product": 100, "review": 8, "facts": 8, "quality": 4}  # 1 + 2 + 2
+    assert fit_to_slots(chunking, MODELS, shares, {"w1": 1}, 10) == {
+        "product": 100, "review": 10, "facts": 10, "quality": 8,
+    }  # fmt: skip  # cannot fit: as coarse as allowed, the caller warns

@@ -269,18 +269,44 @@ def test_two_models_chunked_differently_read_the_right_rows(llm, client):
         assert prompt == f"Row {row.n} says: {row.review}"
 
 
-def test_a_worker_with_too_few_slots_for_its_shares_is_named(llm):
-    # cap 16 on one worker: 32 cells held, in chunks of 8 -> 4 tasks + 1 for the rest
-    cfg = config(llm, [{"name": "t", "column_type": "llm-text", "model_alias": "writer",
-                        "prompt": "Row {{ n }}"}], cap=16)  # fmt: skip
+@pytest.fixture
+def two_thread_worker():
+    """A client of a cluster of one worker running 2 tasks at once."""
     with (
         LocalCluster(
             n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None
-        ) as cluster,  # fmt: skip
+        ) as cluster,
         Client(cluster, set_as_default=False) as small,
-        pytest.warns(DagenWarning, match=r"runs 2 tasks at once; .* needs 5: .*--nthreads 5"),
     ):
-        result = run(cfg, 20, small)
+        yield small
+
+
+def test_a_worker_short_of_slots_gets_coarser_chunks_and_every_call_still_runs(
+    llm, two_thread_worker
+):
+    # cap 16 on one worker: 32 cells held, in chunks of 8 would need 4 tasks + 1 slot for
+    # the rest; in one chunk of 32 they fit its 2 slots (no warning: warnings fail tests)
+    cfg = config(llm, [{"name": "t", "column_type": "llm-text", "model_alias": "writer",
+                        "prompt": "Row {{ n }}"}], cap=16)  # fmt: skip
+
+    result = run(cfg, 80, two_thread_worker, row_group_size=40)
+
+    assert result.num_records == 80
+    assert llm.stats()["by_model"]["mock-writer"]["peak_concurrency"] == 16
+
+
+def test_a_worker_that_cannot_hold_every_models_share_is_named(llm, two_thread_worker):
+    models = [
+        {"alias": "a", "model": "model-a", "endpoint": llm.url, "max_parallel_requests": 4},
+        {"alias": "b", "model": "model-b", "endpoint": llm.url, "max_parallel_requests": 4},
+    ]
+    cfg = config(llm, [
+        {"name": "x", "column_type": "llm-text", "model_alias": "a", "prompt": "x {{ n }}"},
+        {"name": "y", "column_type": "llm-text", "model_alias": "b", "prompt": "y {{ n }}"},
+    ], models=models)  # fmt: skip
+
+    with pytest.warns(DagenWarning, match=r"runs 2 tasks at once; .* needs 3: .*--nthreads 3"):
+        result = run(cfg, 20, two_thread_worker)
 
     assert result.num_records == 20  # slower, but complete
 
