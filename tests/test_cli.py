@@ -18,6 +18,12 @@ def invoke(*args: str):
     return CliRunner().invoke(cli, list(args), catch_exceptions=False)
 
 
+def dagen_process(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+    """``dagen ARGS`` in a new process, as a user runs it (output captured)."""
+    return subprocess.run([sys.executable, "-m", "dagen.cli", *args],
+                          capture_output=True, text=True, timeout=timeout)  # fmt: skip
+
+
 @pytest.fixture
 def write(tmp_path):
     def write(text: str, name: str = "config.yaml"):
@@ -111,8 +117,7 @@ def test_an_unreachable_endpoint_is_named_before_anything_runs(write, tmp_path):
           - {name: t, column_type: llm-text, model_alias: m, prompt: hi}
     """)
 
-    result = subprocess.run([sys.executable, "-m", "dagen.cli", "run", path, "-n", "5", "-o", str(tmp_path / "o")],
-                            capture_output=True, text=True, timeout=60)  # fmt: skip
+    result = dagen_process("run", path, "-n", "5", "-o", str(tmp_path / "o"))
 
     assert result.returncode == 1
     assert "model 'm': endpoint http://127.0.0.1:9/v1 is unreachable" in result.stderr
@@ -127,16 +132,16 @@ def test_a_missing_api_key_variable_is_named(write, tmp_path, monkeypatch):
           - {name: t, column_type: llm-text, model_alias: m, prompt: hi}
     """)
 
-    result = subprocess.run([sys.executable, "-m", "dagen.cli", "run", path, "-n", "5", "-o", str(tmp_path / "o")],
-                            capture_output=True, text=True, timeout=60)  # fmt: skip
+    result = dagen_process("run", path, "-n", "5", "-o", str(tmp_path / "o"))
 
     assert result.returncode == 1
     assert "environment variable DAGEN_NO_SUCH_KEY" in result.stderr
 
 
 def test_preview_prints_rows_of_the_llm_example_offline(examples):
-    result = subprocess.run([sys.executable, "-m", "dagen.cli", "preview", str(examples / "reviews.yaml"),
-                             "-n", "3", "--json"], capture_output=True, text=True, timeout=120)  # fmt: skip
+    result = dagen_process(
+        "preview", str(examples / "reviews.yaml"), "-n", "3", "--json", timeout=120
+    )
 
     assert result.returncode == 0, result.stderr
     rows = [json.loads(line) for line in result.stdout.splitlines()]
