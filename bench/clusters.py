@@ -148,7 +148,7 @@ def idle_cpu_rate(processes: bool, *, settle: float = 2.0, seconds: float = 5.0)
     with contextlib.ExitStack() as stack:
         if processes:
             stack.enter_context(SchedulerProcesses(nthreads=4))
-        else:  # what dagen starts (dagen.lowering.cluster): 2 worker processes on loopback
+        else:  # what dagen starts (dagen.cluster.session): 2 worker processes on loopback
             cluster = stack.enter_context(
                 LocalCluster(
                     n_workers=min(os.cpu_count() or 1, 4),

@@ -38,12 +38,12 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script: make ``bench`` (and ``dagen``) importable
     sys.path.insert(0, str(ROOT))
 
-from dagen.models.mock_server import MockServerSettings  # noqa: E402
+from dagen.mock.server import MockServerSettings  # noqa: E402
 
 try:  # where the process handle lives moved between dagen versions
-    from dagen.models.mock_handles import MockServerProcess
+    from dagen.mock.handles import MockServerProcess
 except ImportError:  # pragma: no cover
-    from dagen.models.mock_server import MockServerProcess  # type: ignore[attr-defined,no-redef]
+    from dagen.mock.server import MockServerProcess  # type: ignore[attr-defined,no-redef]
 
 from bench import report, suite  # noqa: E402
 from bench.clusters import idle_cpu_rate  # noqa: E402

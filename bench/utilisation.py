@@ -33,12 +33,12 @@ import dagen  # noqa: E402
 from bench.runner import LATENCY, RunSpec  # noqa: E402
 from bench.shapes import SHAPES  # noqa: E402
 from dagen.graph import ColumnGraph  # noqa: E402
-from dagen.models.mock_server import MockServerSettings  # noqa: E402
+from dagen.mock.server import MockServerSettings  # noqa: E402
 
 try:  # where the process handle lives moved between dagen versions
-    from dagen.models.mock_handles import MockServerProcess
+    from dagen.mock.handles import MockServerProcess
 except ImportError:  # pragma: no cover
-    from dagen.models.mock_server import MockServerProcess  # type: ignore[attr-defined,no-redef]
+    from dagen.mock.server import MockServerProcess  # type: ignore[attr-defined,no-redef]
 
 __all__ = ["config_bound", "main", "summarise"]
 

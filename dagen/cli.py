@@ -270,7 +270,7 @@ def graph(
 @click.option("--seed", type=int, default=0, show_default=True)
 def mock_llm(**options: Any) -> None:
     """Serve an OpenAI-compatible mock model on loopback (tests, benchmarks, offline runs)."""
-    from dagen.models.mock_server import MockServerSettings, serve
+    from dagen.mock.server import MockServerSettings, serve
 
     serve(MockServerSettings(**options))
 

@@ -44,7 +44,8 @@ def client():
 
 from clusters import DaskProcesses  # noqa: E402  (tests/ is on sys.path from here on)
 
-pytest_plugins = ["graph_shapes"]  # chain, fan_out_fan_in, diamond: shared graph fixtures
+# graph_shapes: chain, fan_out_fan_in, diamond; mock_servers: the mock model server process
+pytest_plugins = ["graph_shapes", "mock_servers"]
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ row is dropped with that reason. Side-effect outputs: ``<col>__reasoning_content
 endpoint's reasoning, when asked for) and ``<col>__trace`` (the messages exchanged).
 
 The generator is async: its cells run on the Dask worker's event loop, and every cell of
-one worker shares one HTTP session per model (``dagen.models.client.client_for``). The
+one worker shares one HTTP session per model (``dagen.inference.client.client_for``). The
 worker's share of the model's cluster-wide concurrency cap, the API keys and the salvage
 policy are in the run's ``ModelRuntime``; clients, and so their usage counters, are kept
 per run.
@@ -43,7 +43,7 @@ from dagen.config.models import ModelConfig
 from dagen.errors import ConfigValidationError, ModelOutputError, ModelRetryableError
 from dagen.generators.base import BatchContext, ColumnGenerator
 from dagen.generators.expression import Template
-from dagen.models.client import ApiKey, client_for
+from dagen.inference.client import ApiKey, client_for
 
 __all__ = [
     "LLMGenerator",

@@ -40,6 +40,9 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
+from dagen.cluster.session import RunSession, open_client
+from dagen.cluster.tasks import RunContext
+from dagen.cluster.watcher import Finished, Watcher
 from dagen.config.dataset import DatasetConfig
 from dagen.config.run import RunSettings
 from dagen.errors import (
@@ -53,10 +56,8 @@ from dagen.errors import (
 from dagen.generators import ModelRuntime, build_generators
 from dagen.graph import ColumnGraph
 from dagen.lowering.admission import QUEUED_PER_SLOT, Admission, fit_to_slots, slots_needed
-from dagen.lowering.cluster import RunSession, open_client
 from dagen.lowering.plan import RowGroup, RowGroupPlan, chunk_sizes, column_slugs, row_groups
-from dagen.lowering.tasks import RunContext
-from dagen.runner.models import check_endpoints, read_api_keys, resolved_models
+from dagen.runner.preflight import check_endpoints, read_api_keys, resolved_models
 from dagen.runner.result import GenerationResult
 from dagen.runner.resume import ResumePlan, plan_resume
 from dagen.sinks.assemble import AssemblySpec, RowGroupResult
@@ -64,7 +65,6 @@ from dagen.sinks.metadata import RunMetadata
 from dagen.sinks.parquet import MemorySink, ParquetSink
 from dagen.sinks.processors import build_processors
 from dagen.tracking.tracker import CompletionTracker
-from dagen.tracking.watcher import Finished, Watcher
 from dagen.warnings import DagenWarning
 
 if TYPE_CHECKING:
@@ -95,7 +95,7 @@ def generate(
         num_records: rows to generate.
         output_dir: folder for parquet files and ``metadata.json``; None keeps the rows in
             memory.
-        client: a Dask client to run on; see ``dagen.lowering.cluster`` for the default.
+        client: a Dask client to run on; see ``dagen.cluster.session`` for the default.
         scheduler: address of a Dask scheduler to connect to when no client is given.
         settings: row-group size, window, seed and local-cluster settings.
         overwrite: replace an existing non-empty output folder.

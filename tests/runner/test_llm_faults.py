@@ -11,8 +11,8 @@ import pytest
 from clusters import free_port
 
 import dagen
-from dagen.models.mock_handles import MockServerProcess
-from dagen.models.mock_server import MockServerSettings
+from dagen.mock.handles import MockServerProcess
+from dagen.mock.server import MockServerSettings
 
 pytestmark = pytest.mark.cluster
 
@@ -31,7 +31,7 @@ def text_config(url: str, prompt: str = "Row {{ n }}", **model) -> dagen.Dataset
 
 def start_server(port: int) -> subprocess.Popen:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "dagen.models.mock_server", "--port", str(port), "--latency", "0.02"],
+        [sys.executable, "-m", "dagen.mock.server", "--port", str(port), "--latency", "0.02"],
         stdout=subprocess.PIPE, text=True,
     )  # fmt: skip
     assert "listening" in proc.stdout.readline()

@@ -12,8 +12,8 @@ from distributed import Client, LocalCluster
 
 import dagen
 from dagen.errors import ModelAuthError
-from dagen.models.mock_handles import MockServerProcess
-from dagen.models.mock_server import MockServerSettings
+from dagen.mock.handles import MockServerProcess
+from dagen.mock.server import MockServerSettings
 from dagen.warnings import DagenWarning
 
 pytestmark = pytest.mark.cluster

@@ -21,8 +21,8 @@ import yaml
 from clusters import DaskProcesses
 
 import dagen
+from dagen.cluster.session import RunSession
 from dagen.errors import CheckpointError, EarlyShutdownError, ResumeError
-from dagen.lowering.cluster import RunSession
 
 pytestmark = pytest.mark.cluster
 

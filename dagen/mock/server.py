@@ -31,7 +31,7 @@ Example:
     >>> with MockServerThread(MockServerSettings(port=0, latency=0.01)) as server:
     ...     endpoint = server.url  # "http://127.0.0.1:PORT/v1", for a ModelConfig
 
-    $ python -m dagen.models.mock_server --port 0 --latency 0.2 --rate-limit-rate 0.1
+    $ python -m dagen.mock.server --port 0 --latency 0.2 --rate-limit-rate 0.1
     dagen mock-llm listening on http://127.0.0.1:41234/v1
 """
 
@@ -53,7 +53,7 @@ from typing import Any
 from aiohttp import web
 
 from dagen.errors import ConfigValidationError, RunError
-from dagen.models.mock_answers import (
+from dagen.mock.answers import (
     CONTEXT_LENGTH_MESSAGE,
     Directives,
     build_answer,
@@ -438,9 +438,9 @@ def flag(name: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Command line entry point: ``python -m dagen.models.mock_server --port 0 ...``."""
+    """Command line entry point: ``python -m dagen.mock.server --port 0 ...``."""
     parser = argparse.ArgumentParser(
-        prog="python -m dagen.models.mock_server",
+        prog="python -m dagen.mock.server",
         description="Serve a deterministic OpenAI-compatible mock LLM on loopback "
         "(flags: see MockServerSettings; --port 0 picks a free port).",
     )

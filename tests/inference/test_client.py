@@ -23,15 +23,15 @@ from dagen.errors import (
     ModelTimeoutError,
     RateLimitError,
 )
-from dagen.models import client as client_module
-from dagen.models.client import (
+from dagen.inference import client as client_module
+from dagen.inference.client import (
     ModelClient,
     ModelUsage,
     RetryPolicy,
     client_for,
     close_clients,
 )
-from dagen.models.limiter import AdaptiveLimiter
+from dagen.inference.limiter import AdaptiveLimiter
 
 KEY_ENV = "DAGEN_TEST_MOCK_KEY"
 

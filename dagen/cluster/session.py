@@ -26,9 +26,9 @@ import dask
 from dask.highlevelgraph import HighLevelGraph, MaterializedLayer
 from distributed import Client, Future, LocalCluster
 
+from dagen.cluster import tasks
 from dagen.config.run import ClusterSettings
 from dagen.errors import ClusterError
-from dagen.lowering import tasks
 from dagen.lowering.admission import Handover
 from dagen.lowering.plan import Key
 

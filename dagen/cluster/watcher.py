@@ -13,9 +13,9 @@ from typing import Any
 
 from distributed import Client, Future, as_completed
 
+from dagen.cluster.tasks import FailedChunk
 from dagen.generators.base import CellFailure, FailedBlock
 from dagen.lowering.plan import TaskRef
-from dagen.lowering.tasks import FailedChunk
 
 __all__ = ["Finished", "Watcher"]
 

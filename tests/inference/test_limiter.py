@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from dagen.errors import ConfigValidationError
-from dagen.models.limiter import AdaptiveLimiter
+from dagen.inference.limiter import AdaptiveLimiter
 
 
 async def hold(limiter: AdaptiveLimiter, release: asyncio.Event, entered: list[int], i: int):

@@ -1,6 +1,6 @@
-"""Fixtures for the model layer: the mock LLM server as a real separate process.
+"""Fixtures: the mock LLM server as a real separate process (a pytest plugin of conftest).
 
-``server`` is one ``python -m dagen.models.mock_server`` process for the whole session,
+``server`` is one ``python -m dagen.mock.server`` process for the whole session,
 with its counters zeroed and its fault settings restored before each test. ``keyed_server``
 is a second process that requires the API key ``server_key``. Helpers are handed out as
 fixtures (``make_config``, ``post_chat``, ``get_json``, ``free_port``, ``fast_retry``) so
@@ -19,9 +19,9 @@ from typing import Any
 import pytest
 
 from dagen.config.models import ModelConfig
-from dagen.models.client import RetryPolicy
-from dagen.models.mock_handles import MockServerProcess
-from dagen.models.mock_server import MockServerSettings
+from dagen.inference.client import RetryPolicy
+from dagen.mock.handles import MockServerProcess
+from dagen.mock.server import MockServerSettings
 
 SERVER_KEY = "sk-mock-0123456789abcdef-SECRET"
 DEFAULT_FAULTS = MockServerSettings(port=0).runtime()

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 
 from dagen.config.dataset import DatasetConfig
 from dagen.errors import ConfigValidationError, ModelAuthError, ModelConnectionError
-from dagen.models.client import ApiKey
+from dagen.inference.client import ApiKey
 
 __all__ = ["check_endpoints", "read_api_keys", "resolved_models"]
 
@@ -47,8 +47,8 @@ def resolved_models(config: DatasetConfig) -> Iterator[DatasetConfig]:
     if not offline:
         yield config
         return
-    from dagen.models.mock_handles import MockServerThread  # only when needed
-    from dagen.models.mock_server import MockServerSettings
+    from dagen.mock.handles import MockServerThread  # only when needed
+    from dagen.mock.server import MockServerSettings
 
     with MockServerThread(MockServerSettings(port=0, latency=MOCK_LATENCY)) as server:
         url = server.url

@@ -18,9 +18,9 @@ import pytest
 from pydantic import BaseModel, ConfigDict, Field
 
 from dagen.errors import ConfigValidationError, RunError
-from dagen.models.mock_answers import parse_directives, schema_value
-from dagen.models.mock_handles import MockServerProcess, MockServerThread
-from dagen.models.mock_server import MockServerSettings
+from dagen.mock.answers import parse_directives, schema_value
+from dagen.mock.handles import MockServerProcess, MockServerThread
+from dagen.mock.server import MockServerSettings
 
 CODE_PROMPT = "Sort the list.\nRespond with {lang} code in a single fenced code block."
 

@@ -59,7 +59,7 @@ from dagen.errors import (
     ModelTimeoutError,
     RateLimitError,
 )
-from dagen.models.limiter import AdaptiveLimiter
+from dagen.inference.limiter import AdaptiveLimiter
 
 __all__ = [
     "ApiKey",

@@ -1,7 +1,7 @@
 """Handles that run the mock LLM server for a caller: in a thread, or as a process.
 
 ``MockServerThread`` embeds the server in the current process (offline runs);
-``MockServerProcess`` starts ``python -m dagen.models.mock_server`` as a separate process
+``MockServerProcess`` starts ``python -m dagen.mock.server`` as a separate process
 (tests and benchmarks, so that the server's CPU is not the caller's). Both are context
 managers with ``url`` (the ``/v1`` base), ``stats()``, ``reset()`` and ``set(**faults)``.
 
@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any, Self
 
 from dagen.errors import RunError
-from dagen.models.mock_server import READY_LINE, MockServerSettings, flag, serve_forever
+from dagen.mock.server import READY_LINE, MockServerSettings, flag, serve_forever
 
 __all__ = ["MockServerProcess", "MockServerThread"]
 
@@ -126,7 +126,7 @@ class MockServerThread(_Handle):
 
 
 class MockServerProcess(_Handle):
-    """The mock server as a separate ``python -m dagen.models.mock_server`` process.
+    """The mock server as a separate ``python -m dagen.mock.server`` process.
 
     The process always binds port 0 (a free port) on ``settings.host``; ``settings.port``
     is ignored, so parallel test runs never clash. ``url`` is known once ``start`` returns.
@@ -150,7 +150,7 @@ class MockServerProcess(_Handle):
         # `import dagen` may import this module before runpy runs it as __main__; runpy
         # then warns that it "may result in unpredictable behaviour". It does not here.
         args = [sys.executable, "-W", "ignore::RuntimeWarning:runpy"]
-        args += ["-m", "dagen.models.mock_server"]
+        args += ["-m", "dagen.mock.server"]
         for f in dataclasses.fields(self.settings):
             value = 0 if f.name == "port" else getattr(self.settings, f.name)
             if value is not None:

@@ -39,8 +39,8 @@ from dagen.generators import (
     FailedBlock,
     ModelRuntime,
 )
+from dagen.inference.client import close_clients, scope_usage
 from dagen.lowering.admission import QUEUED_PER_SLOT
-from dagen.models.client import close_clients, scope_usage
 from dagen.sinks.assemble import AssemblySpec, RowGroupResult, assemble_row_group
 
 __all__ = [

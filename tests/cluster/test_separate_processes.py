@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 
 import dagen
-from dagen.models.mock_handles import MockServerProcess
-from dagen.models.mock_server import MockServerSettings
+from dagen.mock.handles import MockServerProcess
+from dagen.mock.server import MockServerSettings
 
 pytestmark = [pytest.mark.cluster, pytest.mark.processes]
 
