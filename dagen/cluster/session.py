@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -29,10 +28,10 @@ from distributed import Client, Future, LocalCluster
 from dagen.cluster import tasks
 from dagen.config.run import ClusterSettings
 from dagen.errors import ClusterError
-from dagen.lowering.admission import Handover
+from dagen.lowering.admission import Handover, shares
 from dagen.lowering.plan import Key
 
-__all__ = ["RunSession", "open_client", "shares"]
+__all__ = ["RunSession", "open_client"]
 
 log = logging.getLogger("dagen")
 
@@ -71,30 +70,19 @@ def open_client(
         yield Client.current(allow_global=True)
         return
     settings = settings or ClusterSettings()
-    n_workers = settings.n_workers or min(os.cpu_count() or 1, 4)
     try:
         # the statistical profiler costs an idle worker ~0.03 CPU-s/s: a third of an idle
         # cluster's CPU, and ~0.4 ms per model call at a cap of 16 (bench/RESULTS.md)
         with dask.config.set(
             {"distributed.worker.daemon": False, "distributed.worker.profile.enabled": False}
         ):
-            cluster = LocalCluster(**_local_cluster_kwargs(settings, n_workers, slots))
+            cluster = LocalCluster(**_local_cluster_kwargs(settings, slots))
     except (OSError, RuntimeError) as exc:
         raise ClusterError(f"cannot start a local Dask cluster: {exc}") from exc
     with cluster, Client(cluster, set_as_default=False) as local:
         if settings.dashboard_address is not None:
             log.info("Dask dashboard: %s", cluster.dashboard_link)
         yield local
-
-
-def shares(cap: int, workers: int) -> list[int]:
-    """``cap`` split over ``workers`` as evenly as possible (some may get 0).
-
-    >>> shares(10, 4)
-    [3, 3, 2, 2]
-    """
-    base, extra = divmod(cap, workers)
-    return [base + (1 if i < extra else 0) for i in range(workers)]
 
 
 @dataclass(frozen=True)
@@ -317,9 +305,9 @@ class RunSession:
             self.client.cancel(futures, force=True)
 
 
-def _local_cluster_kwargs(settings: ClusterSettings, n_workers: int, slots: int) -> dict[str, Any]:
+def _local_cluster_kwargs(settings: ClusterSettings, slots: int) -> dict[str, Any]:
     kwargs: dict[str, Any] = {
-        "n_workers": n_workers,
+        "n_workers": settings.workers,
         "threads_per_worker": settings.threads_per_worker or slots,
         "processes": settings.processes,
         "silence_logs": logging.ERROR,

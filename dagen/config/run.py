@@ -11,6 +11,7 @@ Example:
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 
 from dagen.errors import ConfigValidationError
@@ -36,6 +37,11 @@ class ClusterSettings:
     threads_per_worker: int | None = None
     dashboard_address: str | None = "127.0.0.1:8787"
     processes: bool = True
+
+    @property
+    def workers(self) -> int:
+        """Worker processes of the local cluster: ``n_workers``, else one per core up to 4."""
+        return self.n_workers or min(os.cpu_count() or 1, 4)
 
 
 @dataclass(frozen=True)

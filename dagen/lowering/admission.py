@@ -46,7 +46,15 @@ from dataclasses import dataclass
 
 from dagen.lowering.plan import Key, RowGroup, RowGroupPlan, TaskRef
 
-__all__ = ["QUEUED_PER_SLOT", "Admission", "Handover", "fit_to_slots", "slots_needed"]
+__all__ = [
+    "QUEUED_PER_SLOT",
+    "Admission",
+    "Handover",
+    "fit_to_slots",
+    "local_cluster_slots",
+    "shares",
+    "slots_needed",
+]
 
 QUEUED_PER_SLOT = 2  # model cells a worker may hold per slot of its share: in flight + queued
 
@@ -73,6 +81,28 @@ def slots_needed(
         per_task = min(chunking[c] for c, a in column_models.items() if a == alias)
         needed += -(-QUEUED_PER_SLOT * per_worker.get(worker, 0) // per_task)
     return needed
+
+
+def shares(cap: int, workers: int) -> list[int]:
+    """``cap`` split over ``workers`` as evenly as possible (some may get 0).
+
+    >>> shares(10, 4)
+    [3, 3, 2, 2]
+    """
+    base, extra = divmod(cap, workers)
+    return [base + (1 if i < extra else 0) for i in range(workers)]
+
+
+def local_cluster_slots(caps: Mapping[str, int], workers: int) -> int:
+    """Task slots per worker for a cluster dagen starts: ``slots_needed`` of the worker with
+    the largest share of every model, at the finest chunking (one row per task).
+
+    >>> local_cluster_slots({"writer": 16, "judge": 5}, workers=2)
+    23
+    """
+    split = {alias: shares(cap, workers) for alias, cap in caps.items()}
+    per_worker = {alias: {"w0": max(s)} for alias, s in split.items()}
+    return slots_needed(dict.fromkeys(caps, 1), {a: a for a in caps}, per_worker, "w0")
 
 
 def fit_to_slots(

@@ -33,7 +33,7 @@ Example:
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Set
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -97,7 +97,7 @@ def chunk_sizes(
     graph: ColumnGraph,
     row_group_size: int,
     cells_per_task: int | None,
-    async_columns: set[str],
+    async_columns: Set[str],
     model_shares: Mapping[str, int] | None = None,
 ) -> dict[str, int]:
     """Rows per Dask task of each cell-by-cell column.
@@ -193,7 +193,7 @@ class RowGroupPlan:
         *,
         run: str,
         cells_per_task: int | Mapping[str, int],
-        slugs: dict[str, str] | None = None,
+        slugs: Mapping[str, str] | None = None,
         previous: int | None = None,
     ) -> RowGroupPlan:
         """Lower the column graph for one row group (see the module docstring).

@@ -1,9 +1,18 @@
-"""Models a run calls: the bundled mock server stands in for any model without an endpoint.
+"""Preflight: what a run needs from the outside world, checked before anything runs.
 
-A config whose models name no ``endpoint`` runs offline: dagen starts its own
-OpenAI-compatible mock server on 127.0.0.1 for the length of the run and points those
-models at it. Configs say how to point at a real endpoint (vLLM, NIM, OpenAI...): set
-``endpoint`` and ``api_key_env``.
+    1. every model an LLM column names is configured;
+    2. a model without an ``endpoint`` is served by the bundled mock server, which dagen
+       starts on 127.0.0.1 for the length of the run (configs point at a real endpoint,
+       vLLM, NIM, OpenAI..., with ``endpoint`` and ``api_key_env``);
+    3. the API keys are read from this process's environment;
+    4. each endpoint answers (``GET /models``) and accepts its key.
+
+Only then is the run spec built and the output folder touched: a run that cannot call its
+models never clears a good dataset.
+
+Example:
+    >>> with preflight(config) as ready:  # doctest: +SKIP
+    ...     spec = RunSpec.build(ready.config, settings, 1000, api_keys=ready.api_keys)
 """
 
 from __future__ import annotations
@@ -13,17 +22,47 @@ import logging
 import os
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 
 from dagen.config.dataset import DatasetConfig
 from dagen.errors import ConfigValidationError, ModelAuthError, ModelConnectionError
 from dagen.inference.client import ApiKey
 
-__all__ = ["check_endpoints", "read_api_keys", "resolved_models"]
+__all__ = ["Preflight", "check_endpoints", "preflight", "read_api_keys", "resolved_models"]
 
 log = logging.getLogger("dagen")
 
 MOCK_LATENCY = 0.05  # seconds per answer of the embedded mock: enough to look like a model
+
+
+@dataclass(frozen=True)
+class Preflight:
+    """A config ready to run: every model resolved to an endpoint that answered.
+
+    Attributes:
+        config: the config, models without an endpoint pointed at the mock server.
+        api_keys: each model's API key, by alias (for models that have one).
+    """
+
+    config: DatasetConfig
+    api_keys: Mapping[str, ApiKey]
+
+
+@contextlib.contextmanager
+def preflight(config: DatasetConfig) -> Iterator[Preflight]:
+    """The steps of the module docstring; the mock server, if started, lives as long as
+    the context.
+
+    Raises:
+        ConfigError: an unknown model alias, or a key variable that is not set.
+        ModelConnectionError: an endpoint is unreachable.
+        ModelAuthError: an endpoint rejects its key.
+    """
+    with resolved_models(config) as resolved:
+        keys = read_api_keys(resolved)
+        check_endpoints(resolved, keys)
+        yield Preflight(resolved, keys)
 
 
 @contextlib.contextmanager
@@ -90,7 +129,7 @@ def read_api_keys(config: DatasetConfig) -> dict[str, ApiKey]:
 
 
 def check_endpoints(
-    config: DatasetConfig, api_keys: dict[str, ApiKey], timeout: float = 10.0
+    config: DatasetConfig, api_keys: Mapping[str, ApiKey], timeout: float = 10.0
 ) -> None:
     """Fail fast, before anything runs, when a model's endpoint cannot be reached.
 

@@ -7,7 +7,6 @@ exercises exactly the lowering a full run uses.
 
 from __future__ import annotations
 
-import os
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -53,7 +52,7 @@ def describe(
     """
     graph = ColumnGraph.from_config(config)
     async_columns = {c for c, g in build_generators(config, graph).items() if g.is_async}
-    n = workers or settings.cluster.n_workers or min(os.cpu_count() or 1, 4)
+    n = workers or settings.cluster.workers
     model_shares = {
         c.name: max(1, config.model(c.model_alias).max_parallel_requests // n)
         for c in config.columns

@@ -1,0 +1,326 @@
+"""The run loop: admit row groups through a window, watch their futures, checkpoint each.
+
+Policy, one turn of the loop:
+
+    1. Admit row groups while fewer than ``max_concurrent_row_groups`` are in flight: each
+       is lowered to its tasks (``RowGroupPlan``) and given to the admission.
+    2. Submit what the admission hands over in one graph: every task as soon as what it
+       waits on was submitted, a model's cells once their inputs are finished and a worker
+       has room in the model's share (``dagen.lowering.admission``).
+    3. As futures finish, the admission frees credit and the tracker counts cells; a result
+       whose type says it holds failures has its failures fetched (a fatal one, such as
+       rejected credentials, stops the run at once).
+    4. When a row group's checkpoint task finishes, its futures are released, the sink
+       writes it, the metadata is rewritten and the next row group is admitted.
+
+State lives in four places, each with one owner: the graph (what depends on what), the
+admission (what was handed to Dask, each model's credit), the tracker (what is done, what
+was dropped), Dask (what runs where). The loop joins them and holds only the futures of the
+row groups in flight. Two timers, each for one job: the progress log, and re-splitting the
+models' caps when workers come or go.
+
+Example:
+    >>> RunLoop(spec, session, sink).run()  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import warnings
+from collections import ChainMap, deque
+from collections.abc import Callable
+from typing import Any
+
+from dagen.cluster.session import RunSession
+from dagen.cluster.watcher import Finished, Watcher
+from dagen.errors import (
+    CheckpointError,
+    DagenError,
+    EarlyShutdownError,
+    GenerationError,
+    ModelAuthError,
+)
+from dagen.lowering.admission import Admission, fit_to_slots, slots_needed
+from dagen.lowering.plan import Key, RowGroup, RowGroupPlan, chunk_sizes
+from dagen.runner.spec import RunSpec
+from dagen.sinks.assemble import RowGroupResult
+from dagen.sinks.parquet import MemorySink, ParquetSink
+from dagen.tracking.tracker import CompletionTracker
+from dagen.warnings import DagenWarning
+
+__all__ = ["HANDOVER_INTERVAL", "SHARES_INTERVAL", "RunLoop"]
+
+log = logging.getLogger("dagen")
+
+HANDOVER_INTERVAL = 0.05  # seconds: model cells are batched over this (see _hand_over)
+SHARES_INTERVAL = 5.0  # seconds between checks that the workers are still the same
+
+
+class RunLoop:
+    """One run on one session into one sink (see the module docstring).
+
+    Args:
+        spec: the run.
+        session: the run's use of the Dask client, its context installed.
+        sink: where finished row groups go.
+        interrupted: checked once per turn: a Ctrl-C that Python dropped stops it too.
+    """
+
+    def __init__(
+        self,
+        spec: RunSpec,
+        session: RunSession,
+        sink: ParquetSink | MemorySink,
+        interrupted: Callable[[], bool] = lambda: False,
+    ) -> None:
+        self.spec = spec
+        self.session = session
+        self.sink = sink
+        self.interrupted = interrupted
+        self.metadata = spec.metadata()
+        self.tracker = CompletionTracker(window_cells=spec.settings.early_shutdown.window)
+        self.admission = Admission(spec.column_models, spec.graph.order)
+        self.watcher = Watcher(session.client)
+        self.pending: deque[RowGroup] = deque(spec.row_groups)
+        self.in_flight: dict[int, dict[Key, Any]] = {}  # row group -> key -> future
+        self.starts = {rg.index: rg.start for rg in spec.row_groups}  # row group -> first row
+        self.previous: int | None = None  # the row group admitted last (stateful columns)
+        self.chunking: dict[str, int] = {}  # rows per task of each cell-by-cell column
+        self.max_live_tasks = 0
+        self.started = time.perf_counter()
+        self.last_handover = 0.0
+        self.last_log = self.started
+        self.last_shares = self.started
+
+    # -- the loop ----------------------------------------------------------------------
+
+    def run(self) -> None:
+        """The loop of the module docstring; always leaves the metadata describing the
+        sink's row groups.
+
+        Raises:
+            DagenError: what stopped the run (``GenerationError``, ``ModelAuthError``,
+                ``EarlyShutdownError``, ``CheckpointError``...); written row groups are kept.
+            KeyboardInterrupt: Ctrl-C; written row groups are kept.
+        """
+        self._split_shares()
+        self._choose_chunking()
+        try:
+            while self.pending or self.in_flight:
+                self._admit()
+                self._hand_over()
+                for finished in self.watcher.next_batch():
+                    if finished.lost:  # a worker died holding it; Dask recomputes it
+                        self.watcher.again(finished)
+                        continue
+                    self.admission.finished(finished.ref.key)
+                    self._on_finished(finished)
+                if self.interrupted():
+                    raise KeyboardInterrupt
+                self._on_timers()
+            self.metadata.status = "complete"
+        except BaseException as exc:
+            self.metadata.status = "stopped"
+            self.metadata.stop_reason = f"{type(exc).__name__}: {exc}"
+            self.session.cancel([f for fs in self.in_flight.values() for f in fs.values()])
+            raise
+        finally:
+            self._close()
+        if self.spec.settings.progress_interval is not None:
+            self._log_progress()
+
+    def _admit(self) -> None:
+        """Plan row groups into the admission while the window has room."""
+        window = self.spec.settings.max_concurrent_row_groups
+        while self.pending and len(self.in_flight) < window:
+            row_group = self.pending.popleft()
+            plan = RowGroupPlan.build(
+                self.spec.graph,
+                row_group,
+                run=self.spec.run_id,
+                cells_per_task=self.chunking,
+                slugs=self.spec.slugs,
+                previous=self.previous,
+            )
+            self.admission.add(plan)
+            self.previous = row_group.index
+            self.in_flight[row_group.index] = {}
+            sizes = dict.fromkeys(self.spec.graph.columns, row_group.size)
+            self.tracker.admit(row_group.index, sizes, tasks=len(plan.tasks))
+
+    def _hand_over(self) -> None:
+        """Submit what the admission lets go now, and watch it."""
+        now = time.perf_counter()
+        # between hand-overs closer than HANDOVER_INTERVAL, model cells go only where a
+        # worker's calls would otherwise idle: fewer, larger graphs for the scheduler
+        handovers = self.admission.take(
+            running_low_only=now - self.last_handover < HANDOVER_INTERVAL
+        )
+        if handovers:
+            self.last_handover = now
+            futures = self.session.submit(handovers, ChainMap(*self.in_flight.values()))
+            for handover in handovers:
+                ref = handover.ref
+                self.in_flight[ref.row_group][ref.key] = futures[ref.key]
+            self.watcher.add([h.ref for h in handovers], futures)
+            live = sum(map(len, self.in_flight.values()))
+            self.max_live_tasks = max(self.max_live_tasks, live)
+        elif not len(self.watcher):  # unfinished row groups with nothing running: never hang
+            raise GenerationError(
+                f"row groups {sorted(self.in_flight)} are unfinished, no task is running and "
+                f"{self.admission.waiting} model cells wait for credit that no worker has"
+            )
+
+    def _on_finished(self, finished: Finished) -> None:
+        ref = finished.ref
+        if finished.errored:
+            raise self._task_error(finished)
+        if ref.kind == "checkpoint":
+            self._on_checkpoint(finished)
+            return
+        cells = ref.rows if ref.kind in ("cell", "batch") else 0
+        self.tracker.task_finished(ref.row_group, ref.column if cells else None, cells)
+        if not cells:
+            return
+        assert ref.column is not None  # cells belong to a column
+        failures = self.session.failures(finished.future) if finished.has_failures else []
+        self.tracker.record_failures(ref.row_group, failures)
+        self.tracker.observe(ref.column, cells, sum(1 for f in failures if not f.retryable))
+        fatal = next((f for f in failures if f.fatal), None)
+        if fatal is not None:
+            raise ModelAuthError(
+                f"column {fatal.column!r}: {fatal.message}",
+                column=fatal.column,
+                row_group=fatal.row_group,
+                row=fatal.row,
+            )
+        self._check_failure_rate()
+
+    def _on_checkpoint(self, finished: Finished) -> None:
+        """A row group is assembled: release it, write it, record it."""
+        index = finished.ref.row_group
+        result: RowGroupResult = self.session.fetch(finished.future)
+        # release before writing: once the file exists, no worker loss can make Dask
+        # recompute (and a model be paid again for) anything of this row group
+        self.session.release(self.in_flight.pop(index))
+        self.admission.forget(index)
+        self.tracker.record_failures(index, result.dropped.values())
+        file = self.sink.write(result)
+        self.tracker.row_group_written(index, result.rows)
+        self.metadata.add_row_group(result, file, self.starts[index])
+        self.sink.write_metadata(self.metadata.to_dict())
+
+    def _on_timers(self) -> None:
+        now = time.perf_counter()
+        if now - self.last_shares >= SHARES_INTERVAL:
+            self.last_shares = now
+            self._split_shares()  # workers may have come or gone
+        interval = self.spec.settings.progress_interval
+        if interval is not None and now - self.last_log >= interval:
+            self.last_log = now
+            self._log_progress()
+
+    def _close(self) -> None:
+        """Collect usage and timings and write the final metadata, whatever happened."""
+        self.watcher.clear()
+        self.metadata.add_usage(self.session.finish())
+        elapsed = time.perf_counter() - self.started
+        self.metadata.timings["generation_seconds"] = round(elapsed, 3)
+        self.metadata.timings["max_live_tasks"] = self.max_live_tasks
+        try:
+            self.sink.write_metadata(self.metadata.to_dict())
+        except CheckpointError as exc:  # keep the error that stopped the run, if any
+            if self.metadata.status == "complete":
+                raise
+            log.error("%s", exc)
+
+    # -- model concurrency -------------------------------------------------------------
+
+    def _split_shares(self) -> None:
+        """Split the models' caps over the workers present; the admission's credit follows."""
+        if self.session.install_shares():
+            self.admission.set_shares(self.session.worker_shares)
+
+    def _choose_chunking(self) -> None:
+        """Rows per task of each cell-by-cell column, from the workers' shares; coarser model
+        chunks where workers run too few tasks at once (``fit_to_slots``), with a warning
+        when even that cannot make room: model cells would queue behind each other."""
+        spec, session = self.spec, self.session
+        settings = spec.settings
+        self.chunking = chunk_sizes(
+            spec.graph,
+            settings.row_group_size,
+            settings.cells_per_task,
+            spec.async_columns,
+            {c: session.min_share(a) for c, a in spec.column_models.items()},
+        )
+        if not spec.column_models:
+            return
+        shares, slots = session.worker_shares, session.worker_slots()
+        if settings.cells_per_task is None:  # a chunk size the user set is kept
+            self.chunking = fit_to_slots(
+                self.chunking, spec.column_models, shares, slots, settings.row_group_size
+            )
+        for worker, n in slots.items():
+            needed = slots_needed(self.chunking, spec.column_models, shares, worker)
+            if n < needed:
+                warnings.warn(
+                    f"Dask worker {worker} runs {n} tasks at once; its share of the models' "
+                    f"caps needs {needed}: model calls will wait for each other. Start "
+                    f"workers with --nthreads {needed} (or lower max_parallel_requests).",
+                    DagenWarning,
+                    stacklevel=4,
+                )
+
+    # -- failures ----------------------------------------------------------------------
+
+    def _check_failure_rate(self) -> None:
+        """Stop when too many cells fail for good (``RunSettings.early_shutdown``)."""
+        policy = self.spec.settings.early_shutdown
+        if policy.error_rate is None:
+            return
+        found = self.tracker.failure_rate(policy.min_cells)
+        if found is None or found[0] <= policy.error_rate:
+            return
+        rate, column = found
+        common = self.tracker.most_common_failure()
+        detail = (
+            f"; most frequent: column {common.column!r}, {common.error_type}: {common.message}"
+            if common
+            else ""
+        )
+        raise EarlyShutdownError(
+            f"{rate:.0%} of the last {self.tracker.window_cells} cells of column {column!r} "
+            f"failed with non-retryable errors (threshold {policy.error_rate:.0%}){detail}. "
+            "Row groups already written are kept."
+        )
+
+    def _task_error(self, finished: Finished) -> DagenError:
+        ref = finished.ref
+        where = f"row group {ref.row_group}" + (f", column {ref.column!r}" if ref.column else "")
+        try:
+            exc = finished.future.exception(timeout=5)
+        except Exception as inner:  # cancelled futures raise here
+            exc = inner
+        if isinstance(exc, DagenError):
+            return exc
+        return GenerationError(
+            f"{where}: task failed: {type(exc).__name__}: {exc}",
+            column=ref.column,
+            row_group=ref.row_group,
+        )
+
+    def _log_progress(self) -> None:
+        elapsed = max(time.perf_counter() - self.started, 1e-9)
+        t = self.tracker
+        cells = ", ".join(f"{c} {t.done[c]}/{t.total[c]}" for c in self.spec.graph.columns)
+        log.info(
+            "%d/%d row groups, %d rows written (%d dropped), %.0f rows/s; cells: %s",
+            len(t.written),
+            len(self.spec.row_groups),
+            t.rows_written,
+            t.rows_dropped,
+            t.rows_written / elapsed,
+            cells,
+        )

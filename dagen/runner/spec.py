@@ -1,0 +1,178 @@
+"""The run spec: everything a run is, built from (config, settings) before anything runs.
+
+Building a spec is pure: no Dask, no network, no output folder. It can still fail (a custom
+function that does not import, a seed file that does not read), and when it does, nothing
+has been touched. What needs the outside world comes before it, in its own step
+(``dagen.runner.preflight``: the mock server, API keys, endpoints); what needs the cluster
+comes after it (``dagen.runner.loop``: shares, chunk sizes, slots).
+
+    preflight(config)           -> Preflight (resolved models, keys)      network
+    RunSpec.build(...)          -> RunSpec (graph, generators, row groups) pure
+    RunLoop(spec, session, sink).run()                                     Dask, the sink
+
+Example:
+    >>> from dagen.config.dataset import DatasetConfig
+    >>> cfg = DatasetConfig.model_validate({"seed": 3, "columns": [
+    ...     {"name": "n", "column_type": "sampler", "sampler_type": "uniform",
+    ...      "params": {"low": 0, "high": 1}}]})
+    >>> spec = RunSpec.build(cfg, RunSettings(row_group_size=400), 1000)
+    >>> [(rg.start, rg.size) for rg in spec.row_groups], spec.seed
+    ([(0, 400), (400, 400), (800, 200)], 3)
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from dagen.cluster.tasks import RunContext
+from dagen.config.dataset import DatasetConfig
+from dagen.config.run import RunSettings
+from dagen.generators import ModelRuntime, build_generators
+from dagen.graph import ColumnGraph
+from dagen.inference.client import ApiKey
+from dagen.lowering.admission import local_cluster_slots
+from dagen.lowering.plan import RowGroup, column_slugs, row_groups
+from dagen.runner.resume import ResumePlan
+from dagen.sinks.assemble import AssemblySpec
+from dagen.sinks.metadata import RunMetadata
+from dagen.sinks.processors import build_processors
+
+__all__ = ["RunSpec"]
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One run, fixed before it starts.
+
+    Attributes:
+        config: the dataset config (models resolved to endpoints).
+        settings: the run settings.
+        num_records: rows the dataset ends with.
+        graph: the column graph.
+        run_id: a token naming the run on the cluster (keys, resources, plugin).
+        seed: the run's seed (the settings', the config's, the resumed run's, or drawn).
+        context: what every worker gets (generators, assembly, model caps).
+        row_groups: the row groups to generate, in order.
+        slugs: each column's key prefix (Dask's dashboard groups by it).
+        async_columns: columns whose generator is a coroutine.
+        previous: the resumed run's metadata, or None.
+    """
+
+    config: DatasetConfig
+    settings: RunSettings
+    num_records: int
+    graph: ColumnGraph
+    run_id: str
+    seed: int
+    context: RunContext
+    row_groups: tuple[RowGroup, ...]
+    slugs: Mapping[str, str]
+    async_columns: frozenset[str]
+    previous: dict[str, Any] | None = field(default=None, compare=False)
+
+    @classmethod
+    def build(
+        cls,
+        config: DatasetConfig,
+        settings: RunSettings,
+        num_records: int,
+        *,
+        api_keys: Mapping[str, ApiKey] | None = None,
+        resumed: ResumePlan | None = None,
+    ) -> RunSpec:
+        """The spec of a run of ``num_records`` rows (see the module docstring).
+
+        Args:
+            config: the dataset config, models resolved (``preflight``).
+            settings: the run settings.
+            num_records: rows the dataset ends with.
+            api_keys: the models' keys, read by the preflight.
+            resumed: what a resumed run keeps and still has to do.
+
+        Raises:
+            ConfigError: a custom function, seed dataset or processor cannot be used.
+        """
+        graph = ColumnGraph.from_config(config)
+        run_id = "r" + secrets.token_hex(4)
+        runtime = ModelRuntime(
+            scope=run_id,
+            api_keys=dict(api_keys or {}),
+            salvage_rounds=settings.salvage_rounds,
+            salvage_pause=settings.salvage_pause,
+        )
+        generators = build_generators(config, graph, runtime)
+        column_models = {c.name: c.model_alias for c in config.columns if c.model_alias is not None}
+        used = set(column_models.values())
+        context = RunContext(
+            run_id,
+            _seed(config, settings, resumed),
+            generators,
+            _assembly(config, graph),
+            graph.stateful,
+            runtime,
+            column_models,
+            caps={m.alias: m.max_parallel_requests for m in config.models if m.alias in used},
+        )
+        pending = (
+            resumed.pending
+            if resumed is not None
+            else row_groups(num_records, settings.row_group_size)
+        )
+        return cls(
+            config=config,
+            settings=settings,
+            num_records=num_records,
+            graph=graph,
+            run_id=run_id,
+            seed=context.seed,
+            context=context,
+            row_groups=tuple(pending),
+            slugs=column_slugs(graph.columns),
+            async_columns=frozenset(c for c, g in generators.items() if g.is_async),
+            previous=resumed.previous if resumed is not None else None,
+        )
+
+    @property
+    def column_models(self) -> Mapping[str, str]:
+        """LLM column -> the alias of the model it calls."""
+        return self.context.column_models
+
+    @property
+    def local_slots(self) -> int:
+        """Task slots per worker of a local cluster dagen starts for this run."""
+        return local_cluster_slots(self.context.caps, self.settings.cluster.workers)
+
+    def metadata(self) -> RunMetadata:
+        """The run's metadata as it starts (a resumed run's row groups included)."""
+        return RunMetadata(
+            config=self.config.to_dict(),
+            fingerprint=self.config.fingerprint(),
+            seed=self.seed,
+            num_records=self.num_records,
+            row_group_size=self.settings.row_group_size,
+            previous=self.previous,
+        )
+
+
+def _seed(config: DatasetConfig, settings: RunSettings, resumed: ResumePlan | None) -> int:
+    """The resumed run's seed, else the settings', else the config's, else a fresh one."""
+    if resumed is not None:
+        return resumed.seed
+    for seed in (settings.seed, config.seed):
+        if seed is not None:
+            return seed
+    return secrets.randbelow(2**31)
+
+
+def _assembly(config: DatasetConfig, graph: ColumnGraph) -> AssemblySpec:
+    outputs = {c.name: c.output_columns for c in config.columns}
+    return AssemblySpec(
+        columns=graph.columns,
+        outputs=outputs,
+        # a dropped column takes its side-effect columns with it
+        dropped_columns=frozenset(o for c in config.columns if c.drop for o in outputs[c.name]),
+        processors=build_processors(config, [o for outs in outputs.values() for o in outs]),
+    )
