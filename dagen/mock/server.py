@@ -28,6 +28,7 @@ cap held. ``latency``, ``jitter`` and the sleep directive delay every in-flight 
 faults included.
 
 Example:
+    >>> from dagen.mock.handles import MockServerThread
     >>> with MockServerThread(MockServerSettings(port=0, latency=0.01)) as server:
     ...     endpoint = server.url  # "http://127.0.0.1:PORT/v1", for a ModelConfig
 

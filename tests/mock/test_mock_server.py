@@ -18,8 +18,9 @@ import pytest
 from pydantic import BaseModel, ConfigDict, Field
 
 from dagen.errors import ConfigValidationError, RunError
-from dagen.mock.answers import parse_directives, schema_value
+from dagen.mock.answers import parse_directives
 from dagen.mock.handles import MockServerProcess, MockServerThread
+from dagen.mock.schema_values import schema_value
 from dagen.mock.server import MockServerSettings
 
 CODE_PROMPT = "Sort the list.\nRespond with {lang} code in a single fenced code block."
