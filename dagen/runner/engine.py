@@ -11,8 +11,9 @@ Policy:
     4. As futures finish, the admission frees credit, the tracker counts cells; a result
        whose type says it holds failures is fetched and its dropped rows recorded (a
        fatal one, such as rejected credentials, stops the run at once).
-    5. When a row group's checkpoint task finishes, its parquet bytes are written, the
-       metadata is rewritten, its futures are released and the next row group is admitted.
+    5. When a row group's checkpoint task finishes, its futures are released, its Arrow
+       table goes to the sink (``dagen.sinks.base``: parquet files by default), the
+       metadata is rewritten and the next row group is admitted.
 
 State lives in four places, each with one owner: the graph (what depends on what), the
 admission (what was handed to Dask, each model's credit), the tracker (what is done, what
@@ -61,8 +62,9 @@ from dagen.runner.preflight import check_endpoints, read_api_keys, resolved_mode
 from dagen.runner.result import GenerationResult
 from dagen.runner.resume import ResumePlan, plan_resume
 from dagen.sinks.assemble import AssemblySpec, RowGroupResult
+from dagen.sinks.base import Sink, opened
+from dagen.sinks.choice import choose_sink
 from dagen.sinks.metadata import RunMetadata
-from dagen.sinks.parquet import MemorySink, ParquetSink
 from dagen.sinks.processors import build_processors
 from dagen.tracking.tracker import CompletionTracker
 from dagen.warnings import DagenWarning
@@ -87,6 +89,7 @@ def generate(
     settings: RunSettings | None = None,
     overwrite: bool = False,
     resume: bool = False,
+    sink: Sink | None = None,
 ) -> GenerationResult:
     """Generate ``num_records`` rows of ``config`` on a Dask cluster.
 
@@ -99,50 +102,52 @@ def generate(
         scheduler: address of a Dask scheduler to connect to when no client is given.
         settings: row-group size, window, seed and local-cluster settings.
         overwrite: replace an existing non-empty output folder.
-        resume: continue the run in ``output_dir`` from its written row groups (see
-            ``dagen.runner.resume``); ``num_records`` may grow to extend the dataset.
+        resume: continue the run in ``output_dir`` (or ``sink``) from its written row
+            groups (see ``dagen.runner.resume``); ``num_records`` may grow to extend it.
+        sink: where row groups go instead of ``output_dir`` (a ``dagen.Sink``; see
+            ``dagen.sinks.base`` for the order of its calls).
 
     Raises:
         ConfigError: the config is invalid (before anything runs).
         OutputDirError: the output folder cannot be used.
         ClusterError: the cluster cannot be reached or started.
-        CheckpointError: a row group cannot be written (earlier ones are kept).
+        CheckpointError: a row group cannot be written (earlier ones are kept), or the
+            sink failed otherwise.
         ModelAuthError: a model rejected the credentials (the run stops at once).
         ResumeError: ``resume`` and the folder holds another config's data.
         EarlyShutdownError: too many cells failed for good (written row groups are kept).
+        ValueError: both ``output_dir`` and ``sink`` are given.
     """
     if num_records < 1:
         raise RunError(f"num_records must be at least 1, got {num_records}")
     settings = settings or RunSettings()
-    sink = ParquetSink(output_dir) if output_dir is not None else MemorySink()
+    sink = choose_sink(output_dir, sink)
     if resume and overwrite:
         raise RunError("resume and overwrite exclude each other")
     with resolved_models(config) as resolved:
         resume_plan = None
-        if resume and isinstance(sink, ParquetSink):
+        if resume:
             resume_plan = plan_resume(
                 sink, resolved, num_records, settings.row_group_size, settings.seed
             )
         # everything is checked (config, functions, seeds, keys, endpoints) before the
         # output folder is touched: a bad run never clears a good dataset
         run = _Run(resolved, num_records, settings, resume_plan)
-        sink.open(overwrite=overwrite, resume=resume)
-        if not run.row_groups:  # a resumed run with nothing left to do needs no cluster
-            run.metadata.status = "complete"
-            sink.write_metadata(run.metadata.to_dict())
-            return GenerationResult(
-                Path(output_dir) if output_dir else None, run.metadata.to_dict(), sink
-            )
-        with (
-            open_client(client, scheduler, settings.cluster, slots=run.slots) as dask_client,
-            RunSession(dask_client, run.context) as session,
-            _ctrl_c_noted() as interrupted,
-        ):
-            run.execute(session, sink, interrupted)
+        with opened(sink, overwrite=overwrite, resume=resume):
+            if not run.row_groups:  # a resumed run with nothing left to do needs no cluster
+                run.metadata.status = "complete"
+                sink.write_metadata(run.metadata.to_dict())
+                return GenerationResult(
+                    Path(output_dir) if output_dir else None, run.metadata.to_dict(), sink
+                )
+            with (
+                open_client(client, scheduler, settings.cluster, slots=run.slots) as dask_client,
+                RunSession(dask_client, run.context) as session,
+                _ctrl_c_noted() as interrupted,
+            ):
+                run.execute(session, sink, interrupted)
     return GenerationResult(
-        output_dir=Path(output_dir) if output_dir is not None else None,
-        metadata=run.metadata.to_dict(),
-        sink=sink,
+        Path(output_dir) if output_dir is not None else None, run.metadata.to_dict(), sink
     )
 
 
@@ -260,7 +265,7 @@ class _Run:
     def execute(
         self,
         session: RunSession,
-        sink: ParquetSink | MemorySink,
+        sink: Sink,
         interrupted: Callable[[], bool] = lambda: False,
     ) -> None:
         """The loop of the module docstring; always leaves the metadata describing the files.
@@ -362,7 +367,7 @@ class _Run:
         self,
         finished: Finished,
         session: RunSession,
-        sink: ParquetSink | MemorySink,
+        sink: Sink,
         in_flight: dict[int, dict[Any, Any]],
         starts: dict[int, int],
     ) -> None:
