@@ -5,6 +5,7 @@ cfg = dagen.load_config("examples/people.yaml")
 result = dagen.generate(cfg, num_records=10_000, output_dir="out/people")
 df = result.to_pandas()
 rows = dagen.preview(cfg, n=5)
+result = dagen.generate(cfg, num_records=1_000, sink=my_sink)   # any dagen.Sink
 """
 
 from dagen.config.columns import (
@@ -36,6 +37,7 @@ from dagen.graph import ColumnGraph
 from dagen.runner.engine import generate
 from dagen.runner.preview import describe, preview
 from dagen.runner.result import GenerationResult
+from dagen.sinks import ReadableSink, RowGroupResult, Sink
 
 __all__ = [
     "CheckpointError",
@@ -60,11 +62,14 @@ __all__ = [
     "ModelAuthError",
     "ModelConfig",
     "OutputDirError",
+    "ReadableSink",
     "ResumeError",
+    "RowGroupResult",
     "RunSettings",
     "SamplerColumnConfig",
     "Score",
     "SeedDatasetColumnConfig",
+    "Sink",
     "describe",
     "generate",
     "load_config",

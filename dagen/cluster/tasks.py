@@ -11,7 +11,7 @@ Results that flow between tasks:
                  {output: value} | CellFailure | None (dropped upstream)
     collect      ColumnBlock for the whole row group
     batch        ColumnBlock
-    checkpoint   RowGroupResult (parquet bytes + drop report)
+    checkpoint   RowGroupResult (Arrow table + drop report; the sink encodes it)
 
 A row with a failed or dropped upstream value is never passed to a generator (no model
 call is paid for it); it stays ``None`` downstream. Results holding a failure are of a
@@ -258,7 +258,7 @@ async def batch_async(
 
 
 def checkpoint(run_id: str, rg: int, size: int, blocks: list[ColumnBlock]) -> RowGroupResult:
-    """Assemble a finished row group into parquet bytes (see ``dagen.sinks.assemble``)."""
+    """Assemble a finished row group into an Arrow table (see ``dagen.sinks.assemble``)."""
     spec = _context(run_id).assembly
     return assemble_row_group(
         dict(zip(spec.columns, blocks, strict=True)), spec, row_group=rg, size=size

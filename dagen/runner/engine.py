@@ -4,7 +4,7 @@
                         endpoint), API keys read, endpoints asked      ``runner.preflight``
     2. resume plan      what an interrupted run in the output keeps   ``runner.resume``
     3. run spec         graph, generators, seed, row groups: pure     ``runner.spec``
-    4. sink opened      only now is the output folder touched
+    4. sink opened      only now is the output touched; closed however the run ends
     5. cluster          a client (given, addressed, current, or a LocalCluster sized for
                         the run) and a session with the run installed ``cluster.session``
     6. the loop         row groups through the window into the sink   ``runner.loop``
@@ -37,7 +37,8 @@ from dagen.runner.preflight import preflight
 from dagen.runner.result import GenerationResult
 from dagen.runner.resume import plan_resume
 from dagen.runner.spec import RunSpec
-from dagen.sinks.parquet import MemorySink, ParquetSink
+from dagen.sinks.base import Sink, opened
+from dagen.sinks.choice import choose_sink
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -55,6 +56,7 @@ def generate(
     settings: RunSettings | None = None,
     overwrite: bool = False,
     resume: bool = False,
+    sink: Sink | None = None,
 ) -> GenerationResult:
     """Generate ``num_records`` rows of ``config`` on a Dask cluster.
 
@@ -67,57 +69,55 @@ def generate(
         scheduler: address of a Dask scheduler to connect to when no client is given.
         settings: row-group size, window, seed and local-cluster settings.
         overwrite: replace an existing non-empty output folder.
-        resume: continue the run in ``output_dir`` from its written row groups (see
-            ``dagen.runner.resume``); ``num_records`` may grow to extend the dataset.
+        resume: continue the run in ``output_dir`` (or ``sink``) from its written row
+            groups (see ``dagen.runner.resume``); ``num_records`` may grow to extend it.
+        sink: where row groups go instead of ``output_dir`` (a ``dagen.Sink``; see
+            ``dagen.sinks.base`` for the order of its calls).
 
     Raises:
         ConfigError: the config is invalid (before anything runs).
         OutputDirError: the output folder cannot be used.
         ClusterError: the cluster cannot be reached or started.
-        CheckpointError: a row group cannot be written (earlier ones are kept).
+        CheckpointError: a row group cannot be written (earlier ones are kept), or the
+            sink failed otherwise.
         ModelAuthError: a model rejected the credentials (the run stops at once).
         ResumeError: ``resume`` and the folder holds another config's data.
         EarlyShutdownError: too many cells failed for good (written row groups are kept).
+        ValueError: both ``output_dir`` and ``sink`` are given.
     """
     if num_records < 1:
         raise RunError(f"num_records must be at least 1, got {num_records}")
     settings = settings or RunSettings()
-    sink = ParquetSink(output_dir) if output_dir is not None else MemorySink()
+    sink = choose_sink(output_dir, sink)
     if resume and overwrite:
         raise RunError("resume and overwrite exclude each other")
     with preflight(config) as ready:
         resumed = None
-        if resume and isinstance(sink, ParquetSink):
+        if resume:
             resumed = plan_resume(
                 sink, ready.config, num_records, settings.row_group_size, settings.seed
             )
         spec = RunSpec.build(
             ready.config, settings, num_records, api_keys=ready.api_keys, resumed=resumed
         )
-        sink.open(overwrite=overwrite, resume=resume)
-        if not spec.row_groups:  # a resumed run with nothing left to do needs no cluster
-            metadata = spec.metadata()
-            metadata.status = "complete"
-            sink.write_metadata(metadata.to_dict())
-            return _result(output_dir, metadata.to_dict(), sink)
-        with (
-            open_client(client, scheduler, settings.cluster, slots=spec.local_slots) as dask,
-            RunSession(dask, spec.context) as session,
-            _ctrl_c_noted() as interrupted,
-        ):
-            loop = RunLoop(spec, session, sink, interrupted)
-            loop.run()
+        with opened(sink, overwrite=overwrite, resume=resume):
+            if not spec.row_groups:  # a resumed run with nothing left to do needs no cluster
+                metadata = spec.metadata()
+                metadata.status = "complete"
+                sink.write_metadata(metadata.to_dict())
+                return _result(output_dir, metadata.to_dict(), sink)
+            with (
+                open_client(client, scheduler, settings.cluster, slots=spec.local_slots) as dask,
+                RunSession(dask, spec.context) as session,
+                _ctrl_c_noted() as interrupted,
+            ):
+                loop = RunLoop(spec, session, sink, interrupted)
+                loop.run()
     return _result(output_dir, loop.metadata.to_dict(), sink)
 
 
-def _result(
-    output_dir: str | Path | None, metadata: dict, sink: ParquetSink | MemorySink
-) -> GenerationResult:
-    return GenerationResult(
-        output_dir=Path(output_dir) if output_dir is not None else None,
-        metadata=metadata,
-        sink=sink,
-    )
+def _result(output_dir: str | Path | None, metadata: dict, sink: Sink) -> GenerationResult:
+    return GenerationResult(Path(output_dir) if output_dir is not None else None, metadata, sink)
 
 
 @contextlib.contextmanager

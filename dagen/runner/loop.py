@@ -45,7 +45,7 @@ from dagen.lowering.admission import Admission, fit_to_slots, slots_needed
 from dagen.lowering.plan import Key, RowGroup, RowGroupPlan, chunk_sizes
 from dagen.runner.spec import RunSpec
 from dagen.sinks.assemble import RowGroupResult
-from dagen.sinks.parquet import MemorySink, ParquetSink
+from dagen.sinks.base import Sink
 from dagen.tracking.tracker import CompletionTracker
 from dagen.warnings import DagenWarning
 
@@ -71,7 +71,7 @@ class RunLoop:
         self,
         spec: RunSpec,
         session: RunSession,
-        sink: ParquetSink | MemorySink,
+        sink: Sink,
         interrupted: Callable[[], bool] = lambda: False,
     ) -> None:
         self.spec = spec

@@ -1,14 +1,23 @@
-"""What a run returns: where the data is, its metadata, and a way to read it back."""
+"""What a run returns: where the data is, its metadata, and a way to read it back.
+
+The run's sink stays private: ``to_pandas`` reads the dataset back through it when it is
+readable (``dagen.sinks.base.ReadableSink``), and says so when it is write-only.
+
+Example:
+    >>> result = dagen.generate(config, 100)  # doctest: +SKIP
+    >>> result.num_records, len(result.to_pandas())  # doctest: +SKIP
+    (100, 100)
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from dagen.sinks.parquet import MemorySink, ParquetSink
+from dagen.sinks.base import Sink, read_back
 
 __all__ = ["GenerationResult"]
 
@@ -24,7 +33,7 @@ class GenerationResult:
 
     output_dir: Path | None
     metadata: dict[str, Any]
-    sink: ParquetSink | MemorySink
+    _sink: Sink = field(repr=False, compare=False)
 
     @property
     def num_records(self) -> int:
@@ -55,5 +64,9 @@ class GenerationResult:
         }
 
     def to_pandas(self) -> pd.DataFrame:
-        """The dataset, rows in declared order."""
-        return self.sink.to_pandas()
+        """The dataset, rows in declared order.
+
+        Raises:
+            TypeError: the run's sink is write-only (read the data where it wrote it).
+        """
+        return read_back(self._sink).to_pandas()

@@ -1,14 +1,16 @@
 """Resuming a run: which row groups are done, which remain, and whether the config matches.
 
-A run's ``metadata.json`` lists every row group whose parquet file was written, with its
-first row and size, and is rewritten after each one; a file that is not listed there is
-left over from an interrupted write and is removed. Resuming:
+A run's metadata (``metadata.json`` in a parquet folder) lists every row group the sink
+wrote, with its first row and size, and is rewritten after each one; a row group the sink
+holds that is not listed there is left over from an interrupted write and is removed.
+Everything goes through the ``Sink`` protocol (``read_metadata``, ``written_row_groups``,
+``remove``), so any sink that can answer those can be resumed. Resuming:
 
     1. the config fingerprint must match (else the error lists what changed);
     2. the row-group size and seed must match the interrupted run's;
-    3. row groups listed and present are kept as they are (never regenerated, never paid
-       for twice); the rest of [0, num_records) is cut into new row groups around them, so
-       ``-n`` may grow to extend a dataset.
+    3. row groups listed and present (or listed with no surviving row) are kept as they
+       are (never regenerated, never paid for twice); the rest of [0, num_records) is
+       cut into new row groups around them, so ``-n`` may grow to extend a dataset.
 
 Example: a run of 2,500 rows (row groups of 1,000) interrupted after row groups 0 and 2,
 resumed with ``-n 4000``:
@@ -25,7 +27,7 @@ from typing import Any
 from dagen.config.dataset import DatasetConfig
 from dagen.errors import ResumeError
 from dagen.lowering.plan import RowGroup
-from dagen.sinks.parquet import ParquetSink, part_name
+from dagen.sinks.base import Sink
 
 __all__ = ["ResumePlan", "plan_resume"]
 
@@ -48,59 +50,60 @@ class ResumePlan:
 
 
 def plan_resume(
-    sink: ParquetSink,
+    sink: Sink,
     config: DatasetConfig,
     num_records: int,
     row_group_size: int,
     seed: int | None,
 ) -> ResumePlan | None:
-    """The plan to resume the run in ``sink``'s folder, or None when there is none.
+    """The plan to resume the run ``sink`` holds, or None when there is none.
+
+    Removes the row groups the sink holds that the metadata never recorded; called before
+    the sink is opened.
 
     Args:
-        sink: the output folder.
+        sink: where the interrupted run wrote.
         config: the config of the resumed run.
         num_records: rows the resumed run must end with.
         row_group_size: rows per row group of the resumed run.
         seed: the seed asked for (None: take the interrupted run's).
 
     Raises:
-        ResumeError: the folder holds another config's data, or settings that cannot
+        ResumeError: the sink holds another config's data, or settings that cannot
             continue it; the message says what differs.
     """
     previous = sink.read_metadata()
     if previous is None:
         if sink.written_row_groups():
-            raise ResumeError(
-                f"{sink.output_dir} has parquet files but no metadata.json: cannot resume it"
-            )
+            raise ResumeError(f"{sink} holds row groups but no run metadata: cannot resume it")
         return None
     if previous.get("fingerprint") != config.fingerprint():
         changes = _differences(previous.get("config", {}), config.to_dict())
         raise ResumeError(
-            f"{sink.output_dir} was generated from a different config (fingerprint "
+            f"{sink} was generated from a different config (fingerprint "
             f"{previous.get('fingerprint')} vs {config.fingerprint()}); changed: "
             + "; ".join(changes[:8])
         )
     if previous["row_group_size"] != row_group_size:
         raise ResumeError(
-            f"{sink.output_dir} was written with --row-group-size {previous['row_group_size']}, "
+            f"{sink} was written with --row-group-size {previous['row_group_size']}, "
             f"not {row_group_size}"
         )
     if seed is not None and seed != previous["seed"]:
-        raise ResumeError(f"{sink.output_dir} was written with seed {previous['seed']}, not {seed}")
-    files = sink.written_row_groups()
+        raise ResumeError(f"{sink} was written with seed {previous['seed']}, not {seed}")
+    held = sink.written_row_groups()
     kept = {
         rg["index"]: RowGroup(rg["index"], rg["start"], rg["size"])
         for rg in previous.get("row_groups", [])
-        if rg["file"] is None or rg["index"] in files
+        if rg["rows"] == 0 or rg["index"] in held  # a row group without rows holds nothing
     }
-    for stray in files - set(kept):  # written, never recorded: an interrupted checkpoint
-        (sink.data_dir / part_name(stray)).unlink()
+    for stray in sorted(held - set(kept)):  # written, never recorded: an interrupted checkpoint
+        sink.remove(stray)
     previous["row_groups"] = [rg for rg in previous.get("row_groups", []) if rg["index"] in kept]
     covered = max((rg.start + rg.size for rg in kept.values()), default=0)
     if num_records < covered:
         raise ResumeError(
-            f"{sink.output_dir} already holds row groups up to row {covered}; -n must be at least {covered}"
+            f"{sink} already holds row groups up to row {covered}; -n must be at least {covered}"
         )
     return ResumePlan(
         previous, kept, _pending(kept, num_records, row_group_size), int(previous["seed"])

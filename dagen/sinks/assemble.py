@@ -1,10 +1,11 @@
-"""Assembling a finished row group: blocks -> surviving rows -> processors -> parquet bytes.
+"""Assembling a finished row group: blocks -> surviving rows -> processors -> Arrow table.
 
 Runs inside the row group's checkpoint task on a worker, so the client receives one
-compact parquet payload per row group instead of every cell. A row survives when every
-column has a value for it; the first failure in declaration order is the row's recorded
-drop reason. Post-batch processors then run on the DataFrame, columns marked ``drop`` are
-removed, and the result is encoded as parquet in memory. The client writes the bytes.
+Arrow table per row group instead of every cell. A row survives when every column has a
+value for it; the first failure in declaration order is the row's recorded drop reason.
+Post-batch processors then run on the DataFrame, columns marked ``drop`` are removed, and
+the result is converted to Arrow (values Arrow cannot hold fail here, on the worker,
+naming the row group). The format is the sink's business (``dagen.sinks.base``).
 
 Example:
     >>> blocks = {"a": ColumnBlock(pd.DataFrame({"a": [1, 2]}, index=[0, 1]))}
@@ -15,13 +16,11 @@ Example:
 
 from __future__ import annotations
 
-import io
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from dagen.errors import CheckpointError
 from dagen.generators.base import CellFailure, ColumnBlock
@@ -49,13 +48,13 @@ class AssemblySpec:
 
 @dataclass(frozen=True)
 class RowGroupResult:
-    """A written-ready row group.
+    """A finished row group, ready for a sink.
 
     Attributes:
         row_group: the row group index.
         size: rows the row group was asked for.
         rows: rows that survived.
-        parquet: the surviving rows encoded as a parquet file.
+        table: the surviving rows, in row order.
         dropped: {row position: failure} of the rows that did not survive.
         counts: per output column, rows with a non-null value.
     """
@@ -63,7 +62,7 @@ class RowGroupResult:
     row_group: int
     size: int
     rows: int
-    parquet: bytes
+    table: pa.Table
     dropped: Mapping[int, CellFailure] = field(default_factory=dict)
     counts: Mapping[str, int] = field(default_factory=dict)
 
@@ -71,7 +70,11 @@ class RowGroupResult:
 def assemble_row_group(
     blocks: Mapping[str, ColumnBlock], spec: AssemblySpec, *, row_group: int, size: int
 ) -> RowGroupResult:
-    """Join a row group's column blocks into parquet bytes (see the module docstring)."""
+    """Join a row group's column blocks into an Arrow table (see the module docstring).
+
+    Raises:
+        CheckpointError: a value Arrow cannot store, naming the row group.
+    """
     dropped: dict[int, CellFailure] = {}
     for col in spec.columns:
         for row, failure in blocks[col].failures.items():
@@ -92,19 +95,16 @@ def assemble_row_group(
         row_group=row_group,
         size=size,
         rows=len(frame),
-        parquet=_to_parquet(frame, row_group),
+        table=_to_arrow(frame, row_group),
         dropped=dropped,
         counts={str(c): int(n) for c, n in frame.notna().sum().items()},
     )
 
 
-def _to_parquet(frame: pd.DataFrame, row_group: int) -> bytes:
+def _to_arrow(frame: pd.DataFrame, row_group: int) -> pa.Table:
     try:
-        table = pa.Table.from_pandas(frame.reset_index(drop=True), preserve_index=False)
-    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+        return pa.Table.from_pandas(frame.reset_index(drop=True), preserve_index=False)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as exc:
         raise CheckpointError(
-            f"row group {row_group}: values cannot be stored in parquet: {exc}"
+            f"row group {row_group}: values cannot be stored as Arrow: {exc}"
         ) from exc
-    sink = io.BytesIO()
-    pq.write_table(table, sink, compression="zstd")
-    return sink.getvalue()

@@ -1,4 +1,4 @@
-"""Where finished row groups go: parquet files in an output folder, or memory (preview).
+"""Two sinks (``dagen.sinks.base.Sink``): parquet files in an output folder, or memory.
 
 Layout of an output folder:
 
@@ -10,7 +10,10 @@ Every file is written atomically: to a hidden temporary file in the same folder,
 and fsynced, then renamed over the final name. A crash leaves either the old file or the
 new one, never half of one; leftover temporary files are ignored by readers (their names
 start with ``.``) and removed by the next run. A row group with no surviving row writes no
-file.
+file. Row groups are encoded here, on the client, as parquet with zstd compression.
+
+``MemorySink`` keeps the Arrow tables (previews, runs without an output folder); both
+read the dataset back with ``to_arrow``.
 """
 
 from __future__ import annotations
@@ -24,7 +27,6 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -61,12 +63,26 @@ def atomic_write(path: Path, payload: bytes) -> None:
         raise
 
 
+def _to_parquet(result: RowGroupResult) -> bytes:
+    buffer = io.BytesIO()
+    try:
+        pq.write_table(result.table, buffer, compression="zstd")
+    except pa.ArrowException as exc:
+        raise CheckpointError(
+            f"row group {result.row_group}: values cannot be stored in parquet: {exc}"
+        ) from exc
+    return buffer.getvalue()
+
+
 class ParquetSink:
     """Writes row groups as parquet files and the run's metadata into ``output_dir``."""
 
     def __init__(self, output_dir: str | Path) -> None:
         self.output_dir = Path(output_dir)
         self.data_dir = self.output_dir / DATA
+
+    def __str__(self) -> str:
+        return str(self.output_dir)
 
     def open(self, *, overwrite: bool = False, resume: bool = False) -> None:
         """Make the output folder ready.
@@ -107,9 +123,10 @@ class ParquetSink:
         """
         if result.rows == 0:
             return None
+        payload = _to_parquet(result)
         path = self.data_dir / part_name(result.row_group)
         try:
-            atomic_write(path, result.parquet)
+            atomic_write(path, payload)
         except OSError as exc:
             reason = "disk full" if exc.errno == errno.ENOSPC else exc.strerror
             raise CheckpointError(
@@ -140,34 +157,71 @@ class ParquetSink:
         """Indices of the row groups whose files are present."""
         return {int(p.stem.split("-")[1]) for p in self.data_dir.glob("part-*.parquet")}
 
-    def to_pandas(self) -> pd.DataFrame:
+    def remove(self, row_group: int) -> None:
+        """Delete a row group's file, if present.
+
+        Raises:
+            CheckpointError: the file cannot be deleted.
+        """
+        path = self.data_dir / part_name(row_group)
+        try:
+            path.unlink(missing_ok=True)
+        except OSError as exc:
+            raise CheckpointError(
+                f"row group {row_group}: cannot remove {path}: {exc.strerror}"
+            ) from exc
+
+    def close(self) -> None:
+        """Nothing to release: every file was complete when ``write`` returned."""
+
+    def to_arrow(self) -> pa.Table:
         """The dataset written so far, in row order."""
         files = sorted(self.data_dir.glob("part-*.parquet"))
-        if not files:
-            return pd.DataFrame()
-        tables = [pq.read_table(f) for f in files]
-        return pa.concat_tables(tables, promote_options="default").to_pandas()
+        return _concat([pq.read_table(f) for f in files])
 
 
 class MemorySink:
-    """Keeps row groups in memory (previews, and runs without an output folder)."""
+    """Keeps row groups as Arrow tables in memory (previews, runs without a folder).
+
+    Resuming keeps what an earlier run through the same object left; otherwise ``open``
+    starts empty.
+    """
 
     def __init__(self) -> None:
-        self.tables: dict[int, pa.Table] = {}
+        self.tables: dict[int, pa.Table] = {}  # row group -> its surviving rows
+        self.metadata: dict[str, Any] | None = None
 
     def open(self, *, overwrite: bool = False, resume: bool = False) -> None:
-        self.tables.clear()
+        if not resume:
+            self.tables.clear()
+            self.metadata = None
+
+    def read_metadata(self) -> dict[str, Any] | None:
+        return self.metadata
+
+    def written_row_groups(self) -> set[int]:
+        return set(self.tables)
 
     def write(self, result: RowGroupResult) -> str | None:
         if result.rows:
-            self.tables[result.row_group] = pq.read_table(io.BytesIO(result.parquet))
+            self.tables[result.row_group] = result.table
         return None
 
     def write_metadata(self, metadata: dict[str, Any]) -> None:
         self.metadata = metadata
 
-    def to_pandas(self) -> pd.DataFrame:
-        if not self.tables:
-            return pd.DataFrame()
-        tables = [self.tables[i] for i in sorted(self.tables)]
-        return pa.concat_tables(tables, promote_options="default").to_pandas()
+    def remove(self, row_group: int) -> None:
+        self.tables.pop(row_group, None)
+
+    def close(self) -> None:
+        """Nothing to release: the tables stay for ``to_arrow``."""
+
+    def to_arrow(self) -> pa.Table:
+        return _concat([self.tables[i] for i in sorted(self.tables)])
+
+
+def _concat(tables: list[pa.Table]) -> pa.Table:
+    """Row groups as one table (columns a row group lacks are nulls there)."""
+    if not tables:
+        return pa.table({})
+    return pa.concat_tables(tables, promote_options="default")

@@ -2,22 +2,14 @@
 
 from __future__ import annotations
 
-import io
 from collections.abc import Callable
 
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 
 from dagen.generators import CellFailure
 from dagen.sinks.assemble import RowGroupResult
-
-
-def parquet_bytes(frame: pd.DataFrame) -> bytes:
-    sink = io.BytesIO()
-    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), sink)
-    return sink.getvalue()
 
 
 @pytest.fixture
@@ -32,7 +24,7 @@ def result() -> Callable[..., RowGroupResult]:
             row_group=row_group,
             size=len(frame) + len(dropped),
             rows=len(frame),
-            parquet=parquet_bytes(frame),
+            table=pa.Table.from_pandas(frame, preserve_index=False),
             dropped=dropped,
             counts={str(c): int(n) for c, n in frame.notna().sum().items()},
         )

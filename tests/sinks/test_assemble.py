@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import io
-
 import pandas as pd
-import pyarrow.parquet as pq
+import pyarrow as pa
 import pytest
 
 from dagen.errors import CheckpointError
@@ -63,16 +61,16 @@ def spec(**changes) -> AssemblySpec:
     return AssemblySpec(**{**fields, **changes})
 
 
-def read(parquet: bytes) -> pd.DataFrame:
-    """The parquet payload as a frame, nulls as None."""
-    frame = pq.read_table(io.BytesIO(parquet)).to_pandas().astype(object)
+def read(table: pa.Table) -> pd.DataFrame:
+    """The row group's table as a frame, nulls as None."""
+    frame = table.to_pandas().astype(object)
     return frame.where(frame.notna(), None)
 
 
 def test_only_rows_with_a_value_in_every_column_survive_in_row_order(blocks):
     result = assemble_row_group(blocks, spec(), row_group=RG, size=5)
     assert (result.row_group, result.size, result.rows) == (RG, 5, 3)
-    frame = read(result.parquet)
+    frame = read(result.table)
     assert frame.to_dict("list") == {
         "name": ["Ada", "Leo", "Zoe"],
         "summary": ["s0", "s1", "s4"],
@@ -90,7 +88,7 @@ def test_columns_follow_declaration_with_side_effects_after_their_producer(block
     reordered = spec(
         columns=("score", "summary", "name"),
     )
-    frame = read(assemble_row_group(blocks, reordered, row_group=RG, size=5).parquet)
+    frame = read(assemble_row_group(blocks, reordered, row_group=RG, size=5).table)
     assert frame.columns.tolist() == ["score", "summary", "summary__trace", "name"]
 
 
@@ -98,7 +96,7 @@ def test_drop_columns_are_removed_after_the_rows_are_chosen(blocks):
     result = assemble_row_group(
         blocks, spec(dropped_columns=frozenset({"name"})), row_group=RG, size=5
     )
-    frame = read(result.parquet)
+    frame = read(result.table)
     assert frame.columns.tolist() == ["summary", "summary__trace", "score"]
     assert result.rows == 3
     assert "name" not in result.counts
@@ -108,7 +106,7 @@ def test_processors_run_on_the_surviving_rows(blocks):
     result = assemble_row_group(
         blocks, spec(processors=(DropColumns(["summary__trace"]),)), row_group=RG, size=5
     )
-    assert read(result.parquet).columns.tolist() == ["name", "summary", "score"]
+    assert read(result.table).columns.tolist() == ["name", "summary", "score"]
 
 
 def test_counts_are_non_null_values_per_written_column(blocks):
@@ -129,10 +127,10 @@ def test_a_row_group_where_every_row_failed_has_no_rows():
     result = assemble_row_group(blocks, only, row_group=RG, size=2)
     assert result.rows == 0
     assert sorted(result.dropped) == [0, 1]
-    assert read(result.parquet).empty
+    assert read(result.table).empty
 
 
-def test_values_parquet_cannot_store_are_a_checkpoint_error_naming_the_row_group():
+def test_values_arrow_cannot_store_are_a_checkpoint_error_naming_the_row_group():
     blocks = {"mixed": ColumnBlock(pd.DataFrame({"mixed": [1, "one", [1]]}, dtype=object))}
     with pytest.raises(CheckpointError, match="row group 4"):
         assemble_row_group(

@@ -6,10 +6,14 @@ import errno
 import os
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from dagen.errors import CheckpointError, OutputDirError
 from dagen.generators import CellFailure
+from dagen.sinks.assemble import RowGroupResult
+from dagen.sinks.base import ReadableSink
 from dagen.sinks.parquet import MemorySink, ParquetSink, part_name
 
 
@@ -65,7 +69,7 @@ def test_overwrite_clears_the_previous_data_and_metadata_only(sink, result):
     again.open(overwrite=True)
     assert every_file(sink.output_dir) == ["notes.txt"]
     assert again.read_metadata() is None
-    assert again.to_pandas().empty
+    assert again.to_arrow().to_pandas().empty
 
 
 def test_an_output_path_that_is_a_file_is_refused(tmp_path):
@@ -91,7 +95,7 @@ def test_a_row_group_is_written_as_its_part_file_and_reads_back(sink, result):
     name = sink.write(result(3, cities("Oslo", "Lima")))
     assert name == "part-000003.parquet"
     assert every_file(sink.output_dir) == ["data/part-000003.parquet"]  # no temporary left
-    assert sink.to_pandas()["city"].tolist() == ["Oslo", "Lima"]
+    assert sink.to_arrow().to_pandas()["city"].tolist() == ["Oslo", "Lima"]
     assert sink.written_row_groups() == {3}
 
 
@@ -105,7 +109,43 @@ def test_a_row_group_without_rows_writes_no_file(sink, result):
 def test_parts_read_back_in_row_order_whatever_order_they_were_written_in(sink, result):
     for rg in (10, 2, 0, 11, 1, 9):
         sink.write(result(rg, pd.DataFrame({"row_group": [rg, rg]})))
-    assert sink.to_pandas()["row_group"].tolist() == [0, 0, 1, 1, 2, 2, 9, 9, 10, 10, 11, 11]
+    assert sink.to_arrow().to_pandas()["row_group"].tolist() == [
+        0,
+        0,
+        1,
+        1,
+        2,
+        2,
+        9,
+        9,
+        10,
+        10,
+        11,
+        11,
+    ]
+
+
+def test_parts_are_parquet_compressed_with_zstd(sink, result):
+    sink.write(result(0, cities("Oslo", "Lima")))
+    column = pq.ParquetFile(sink.data_dir / part_name(0)).metadata.row_group(0).column(0)
+    assert column.compression == "ZSTD"
+
+
+def test_values_parquet_cannot_store_are_a_checkpoint_error_naming_the_row_group(sink):
+    interval = pa.array([pa.MonthDayNano([1, 2, 3])], pa.month_day_nano_interval())
+    held = RowGroupResult(row_group=6, size=1, rows=1, table=pa.table({"wait": interval}))
+    with pytest.raises(CheckpointError, match=r"row group 6: .*parquet"):
+        sink.write(held)
+    assert every_file(sink.output_dir) == []
+
+
+def test_removing_a_row_group_deletes_its_part_only(sink, result):
+    sink.write(result(0, cities("Oslo")))
+    sink.write(result(1, cities("Lima")))
+    sink.remove(1)
+    sink.remove(7)  # holds none: nothing to do
+    assert every_file(sink.output_dir) == ["data/part-000000.parquet"]
+    assert sink.written_row_groups() == {0}
 
 
 def test_part_names_sort_in_row_group_order():
@@ -139,7 +179,7 @@ def test_a_failed_rewrite_keeps_the_previous_file_whole(sink, result, monkeypatc
         sink.write(result(0, cities("Lima", "Pune")))
     monkeypatch.undo()
     assert every_file(sink.output_dir) == ["data/part-000000.parquet"]
-    assert sink.to_pandas()["city"].tolist() == ["Oslo"]
+    assert sink.to_arrow().to_pandas()["city"].tolist() == ["Oslo"]
 
 
 def test_metadata_is_written_atomically_and_reads_back(sink, monkeypatch):
@@ -155,12 +195,32 @@ def test_metadata_is_written_atomically_and_reads_back(sink, monkeypatch):
 # -- in memory -----------------------------------------------------------------------------
 
 
+def test_both_sinks_are_readable_sinks(tmp_path):
+    assert isinstance(ParquetSink(tmp_path), ReadableSink)
+    assert isinstance(MemorySink(), ReadableSink)
+
+
 def test_the_memory_sink_keeps_row_groups_in_row_order(result):
     sink = MemorySink()
     sink.open()
-    assert sink.to_pandas().empty
+    assert sink.to_arrow().to_pandas().empty
     sink.write(result(1, cities("Lima")))
     sink.write(result(2, cities(), dropped=dropped(2, 0)))
     sink.write(result(0, cities("Oslo")))
-    assert sink.to_pandas()["city"].tolist() == ["Oslo", "Lima"]
+    assert sink.to_arrow().to_pandas()["city"].tolist() == ["Oslo", "Lima"]
     assert sorted(sink.tables) == [0, 1]
+
+
+def test_the_memory_sink_keeps_its_tables_and_metadata_for_a_resume_only(result):
+    sink = MemorySink()
+    sink.open()
+    sink.write(result(0, cities("Oslo")))
+    sink.write(result(1, cities("Lima")))
+    sink.write_metadata({"status": "stopped"})
+    sink.open(resume=True)
+    assert sink.written_row_groups() == {0, 1}
+    assert sink.read_metadata() == {"status": "stopped"}
+    sink.remove(1)
+    assert sink.to_arrow().to_pandas()["city"].tolist() == ["Oslo"]
+    sink.open(overwrite=True)
+    assert sink.written_row_groups() == set() and sink.read_metadata() is None

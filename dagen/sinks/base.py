@@ -1,0 +1,203 @@
+"""The sink seam: what happens to a finished row group, as one small ``Protocol``.
+
+A sink receives each finished row group as a ``RowGroupResult`` (an Arrow table of the
+surviving rows plus the drop report) and the run's metadata document; it decides the
+format and the place. The engine calls a sink in this order, and only in this order:
+
+    1. (resume only, before anything is cleared) ``read_metadata()`` and
+       ``written_row_groups()``: the previous run's metadata and the row groups that
+       exist; then ``remove(i)`` for each row group that exists but the metadata never
+       recorded (an interrupted write). A sink must answer these before ``open``.
+    2. ``open(overwrite=..., resume=...)``, once, after the config, keys and endpoints were
+       checked: a bad run never clears a good dataset. ``overwrite`` clears the old
+       dataset, ``resume`` keeps it; with neither, a sink holding data refuses.
+    3. ``write(result)`` once per row group, in the order row groups finish (not row
+       order), each followed by ``write_metadata(document)``; ``write`` returns what the
+       metadata records as the row group's ``file`` (or None).
+    4. ``write_metadata(document)`` once more when the run ends, complete or stopped.
+    5. ``close()``, once, whatever happened after ``open``.
+
+A sink that can give the dataset back also satisfies ``ReadableSink`` (``to_arrow``, rows
+in row-group order); ``GenerationResult.to_pandas`` needs it. Errors a sink raises that are
+not ``DagenError`` are mapped at this boundary (``guarded``) to ``CheckpointError``, naming
+the row group when there is one.
+
+Example (a sink that only counts rows):
+    >>> class Counting:
+    ...     def __init__(self): self.rows = {}
+    ...     def open(self, *, overwrite=False, resume=False): self.rows.clear()
+    ...     def read_metadata(self): return None
+    ...     def written_row_groups(self): return set(self.rows)
+    ...     def write(self, result): self.rows[result.row_group] = result.rows
+    ...     def write_metadata(self, metadata): pass
+    ...     def remove(self, row_group): self.rows.pop(row_group, None)
+    ...     def close(self): pass
+    >>> isinstance(Counting(), Sink), isinstance(Counting(), ReadableSink)
+    (True, False)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterator
+from typing import Any, Protocol, runtime_checkable
+
+import pyarrow as pa
+
+from dagen.errors import CheckpointError, DagenError
+from dagen.sinks.assemble import RowGroupResult
+
+__all__ = ["ReadableSink", "Sink", "guarded", "opened", "read_back"]
+
+log = logging.getLogger("dagen")
+
+_METHODS = (
+    "open",
+    "read_metadata",
+    "written_row_groups",
+    "write",
+    "write_metadata",
+    "remove",
+    "close",
+)
+
+
+@runtime_checkable
+class Sink(Protocol):
+    """Where finished row groups go (the call order is in the module docstring)."""
+
+    def open(self, *, overwrite: bool = False, resume: bool = False) -> None:
+        """Make the target ready; clear an old dataset only when ``overwrite``.
+
+        Raises:
+            OutputDirError: the target holds data and neither flag is set, or is unusable.
+        """
+
+    def read_metadata(self) -> dict[str, Any] | None:
+        """The metadata document a previous run left, or None."""
+
+    def written_row_groups(self) -> set[int]:
+        """Indices of the row groups the target holds."""
+
+    def write(self, result: RowGroupResult) -> str | None:
+        """Store one row group; what the metadata records as its ``file`` (or None)."""
+
+    def write_metadata(self, metadata: dict[str, Any]) -> None:
+        """Store the run's metadata document (replacing the previous one)."""
+
+    def remove(self, row_group: int) -> None:
+        """Remove a row group the target holds (nothing when it holds none)."""
+
+    def close(self) -> None:
+        """Release what ``open`` acquired; the data stays."""
+
+
+@runtime_checkable
+class ReadableSink(Sink, Protocol):
+    """A sink that also gives the dataset back."""
+
+    def to_arrow(self) -> pa.Table:
+        """Every row group held, in row-group order (an empty table when none)."""
+
+
+def read_back(sink: Sink) -> pa.Table:
+    """The dataset a sink holds.
+
+    Raises:
+        TypeError: the sink is write-only (it has no ``to_arrow``).
+    """
+    inner = sink.inner if isinstance(sink, _Guarded) else sink
+    if not isinstance(inner, ReadableSink):
+        raise TypeError(
+            f"{type(inner).__name__} is a write-only sink (it has no to_arrow()): read the "
+            "dataset from where it wrote it"
+        )
+    return inner.to_arrow()
+
+
+def guarded(sink: Sink) -> Sink:
+    """``sink`` with its errors mapped to ``CheckpointError`` (``DagenError`` passes).
+
+    Raises:
+        TypeError: ``sink`` does not have the methods of ``Sink``.
+    """
+    if isinstance(sink, _Guarded):
+        return sink
+    if not isinstance(sink, Sink):
+        missing = [m for m in _METHODS if not callable(getattr(sink, m, None))]
+        raise TypeError(f"{type(sink).__name__} is not a Sink: it has no {', '.join(missing)}")
+    return _Guarded(sink)
+
+
+@contextlib.contextmanager
+def opened(sink: Sink, *, overwrite: bool, resume: bool) -> Iterator[Sink]:
+    """Open ``sink``, and close it however the block ends.
+
+    A close that fails while the block raises is logged: the block's error is the one
+    the user needs.
+    """
+    sink.open(overwrite=overwrite, resume=resume)
+    try:
+        yield sink
+    except BaseException:
+        try:
+            sink.close()
+        except Exception as exc:
+            log.error("%s", exc)
+        raise
+    sink.close()
+
+
+class _Guarded:
+    """The boundary between the engine and a sink: foreign errors become dagen's."""
+
+    def __init__(self, inner: Sink) -> None:
+        self.inner = inner
+
+    def __str__(self) -> str:
+        text = str(self.inner)
+        return text if type(self.inner).__str__ is not object.__str__ else self._name
+
+    @property
+    def _name(self) -> str:
+        return f"sink {type(self.inner).__name__}"
+
+    @contextlib.contextmanager
+    def _mapped(self, doing: str) -> Iterator[None]:
+        try:
+            yield
+        except DagenError:
+            raise
+        except Exception as exc:
+            raise CheckpointError(
+                f"{doing}: {self._name} failed: {type(exc).__name__}: {exc}"
+            ) from exc
+
+    def open(self, *, overwrite: bool = False, resume: bool = False) -> None:
+        with self._mapped("opening the output"):
+            self.inner.open(overwrite=overwrite, resume=resume)
+
+    def read_metadata(self) -> dict[str, Any] | None:
+        with self._mapped("reading the previous run's metadata"):
+            return self.inner.read_metadata()
+
+    def written_row_groups(self) -> set[int]:
+        with self._mapped("listing the row groups written"):
+            return set(self.inner.written_row_groups())
+
+    def write(self, result: RowGroupResult) -> str | None:
+        with self._mapped(f"row group {result.row_group}"):
+            return self.inner.write(result)
+
+    def write_metadata(self, metadata: dict[str, Any]) -> None:
+        with self._mapped("writing the run's metadata"):
+            self.inner.write_metadata(metadata)
+
+    def remove(self, row_group: int) -> None:
+        with self._mapped(f"removing row group {row_group}"):
+            self.inner.remove(row_group)
+
+    def close(self) -> None:
+        with self._mapped("closing the output"):
+            self.inner.close()
