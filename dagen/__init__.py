@@ -5,9 +5,15 @@ cfg = dagen.load_config("examples/people.yaml")
 result = dagen.generate(cfg, num_records=10_000, output_dir="out/people")
 df = result.to_pandas()
 rows = dagen.preview(cfg, n=5)
+
+Every error dagen raises is a ``dagen.DagenError``; the whole tree (drawn in
+``dagen.errors``) is exported here, so ``except dagen.ConfigError`` needs no deep import.
+A mistake in calling these functions (a wrong type, a value out of range) raises
+``TypeError`` or ``ValueError`` instead.
 """
 
 from dagen.config.columns import (
+    ColumnConfig,
     CustomColumnConfig,
     ExpressionColumnConfig,
     GenerationStrategy,
@@ -24,47 +30,90 @@ from dagen.config.models import InferenceParameters, ModelConfig
 from dagen.config.run import ClusterSettings, EarlyShutdown, RunSettings
 from dagen.errors import (
     CheckpointError,
+    ClusterError,
     ConfigError,
+    ConfigSyntaxError,
+    ConfigValidationError,
+    CycleError,
     DagenError,
+    DuplicateColumnError,
     EarlyShutdownError,
     GenerationError,
+    GraphError,
+    ImportFunctionError,
+    MissingApiKeyError,
     ModelAuthError,
+    ModelConnectionError,
+    ModelError,
+    ModelOutputError,
+    ModelRequestError,
+    ModelRetryableError,
+    ModelServerError,
+    ModelTimeoutError,
     OutputDirError,
+    RateLimitError,
     ResumeError,
+    RunError,
+    TemplateError,
+    TemplateRenderError,
+    UnknownColumnError,
 )
 from dagen.graph import ColumnGraph
 from dagen.runner.engine import generate
 from dagen.runner.preview import describe, preview
 from dagen.runner.result import GenerationResult
+from dagen.warnings import DagenWarning
 
 __all__ = [
     "CheckpointError",
+    "ClusterError",
     "ClusterSettings",
+    "ColumnConfig",
     "ColumnGraph",
     "ConfigError",
+    "ConfigSyntaxError",
+    "ConfigValidationError",
     "CustomColumnConfig",
+    "CycleError",
     "DagenError",
+    "DagenWarning",
     "DatasetConfig",
     "DropColumnsProcessorConfig",
+    "DuplicateColumnError",
     "EarlyShutdown",
     "EarlyShutdownError",
     "ExpressionColumnConfig",
     "GenerationError",
     "GenerationResult",
     "GenerationStrategy",
+    "GraphError",
+    "ImportFunctionError",
     "InferenceParameters",
     "LLMCodeColumnConfig",
     "LLMJudgeColumnConfig",
     "LLMStructuredColumnConfig",
     "LLMTextColumnConfig",
+    "MissingApiKeyError",
     "ModelAuthError",
     "ModelConfig",
+    "ModelConnectionError",
+    "ModelError",
+    "ModelOutputError",
+    "ModelRequestError",
+    "ModelRetryableError",
+    "ModelServerError",
+    "ModelTimeoutError",
     "OutputDirError",
+    "RateLimitError",
     "ResumeError",
+    "RunError",
     "RunSettings",
     "SamplerColumnConfig",
     "Score",
     "SeedDatasetColumnConfig",
+    "TemplateError",
+    "TemplateRenderError",
+    "UnknownColumnError",
     "describe",
     "generate",
     "load_config",

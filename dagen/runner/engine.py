@@ -51,12 +51,12 @@ from dagen.errors import (
     EarlyShutdownError,
     GenerationError,
     ModelAuthError,
-    RunError,
 )
 from dagen.generators import ModelRuntime, build_generators
 from dagen.graph import ColumnGraph
 from dagen.lowering.admission import QUEUED_PER_SLOT, Admission, fit_to_slots, slots_needed
 from dagen.lowering.plan import RowGroup, RowGroupPlan, chunk_sizes, column_slugs, row_groups
+from dagen.runner.arguments import check_generate_arguments
 from dagen.runner.preflight import check_endpoints, read_api_keys, resolved_models
 from dagen.runner.result import GenerationResult
 from dagen.runner.resume import ResumePlan, plan_resume
@@ -103,7 +103,12 @@ def generate(
             ``dagen.runner.resume``); ``num_records`` may grow to extend the dataset.
 
     Raises:
-        ConfigError: the config is invalid (before anything runs).
+        TypeError: an argument has the wrong type (a path instead of a ``DatasetConfig``:
+            read it with ``dagen.load_config``).
+        ValueError: ``num_records`` < 1, ``resume`` with ``overwrite`` or without
+            ``output_dir``, or both ``client`` and ``scheduler``.
+        ConfigError: the config is invalid (before anything runs), a model's key
+            variable is unset.
         OutputDirError: the output folder cannot be used.
         ClusterError: the cluster cannot be reached or started.
         CheckpointError: a row group cannot be written (earlier ones are kept).
@@ -111,12 +116,18 @@ def generate(
         ResumeError: ``resume`` and the folder holds another config's data.
         EarlyShutdownError: too many cells failed for good (written row groups are kept).
     """
-    if num_records < 1:
-        raise RunError(f"num_records must be at least 1, got {num_records}")
+    check_generate_arguments(
+        config,
+        num_records,
+        output_dir,
+        scheduler=scheduler,
+        settings=settings,
+        overwrite=overwrite,
+        resume=resume,
+        has_client=client is not None,
+    )
     settings = settings or RunSettings()
     sink = ParquetSink(output_dir) if output_dir is not None else MemorySink()
-    if resume and overwrite:
-        raise RunError("resume and overwrite exclude each other")
     with resolved_models(config) as resolved:
         resume_plan = None
         if resume and isinstance(sink, ParquetSink):
