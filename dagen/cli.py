@@ -126,6 +126,8 @@ def run(
     resume: bool,
 ) -> None:
     """Generate NUM_RECORDS rows of CONFIG into OUTPUT (parquet + metadata.json)."""
+    if resume and overwrite:
+        raise click.UsageError("--resume and --overwrite exclude each other")
     cfg = _load(config)
     settings = RunSettings(
         row_group_size=row_group_size,

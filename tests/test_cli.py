@@ -166,6 +166,15 @@ def test_config_problems_found_by_run_exit_2(write, tmp_path, model, expected):
     assert "Traceback" not in result.stderr
 
 
+def test_resume_with_overwrite_is_a_usage_error(examples, tmp_path):
+    result = dagen_process("run", str(examples / "people.yaml"), "-n", "5", "-o",
+                           str(tmp_path / "o"), "--resume", "--overwrite")  # fmt: skip
+
+    assert result.returncode == 2, result.stderr
+    assert "--resume and --overwrite exclude each other" in result.stderr
+    assert "Traceback" not in result.stderr and not (tmp_path / "o").exists()
+
+
 def test_a_bad_mock_server_setting_exits_2_naming_it():
     result = dagen_process("mock-llm", "--port", "0", "--error-rate", "1.5")
 

@@ -86,6 +86,8 @@ CALLER_MISTAKES = [
      TypeError, r"describe\(\): settings must be a RunSettings, got NoneType"),
     ("describe-zero-workers", lambda out: dagen.describe(numbers(), 10, dagen.RunSettings(), 0),
      ValueError, r"describe\(\): workers must be at least 1, got 0"),
+    ("column-graph-path", lambda out: dagen.ColumnGraph.from_config("examples/people.yaml"),
+     TypeError, r"ColumnGraph\.from_config\(\): config must be a DatasetConfig, got str; .*load_config"),
     ("run-settings-zero", lambda out: dagen.RunSettings(row_group_size=0),
      ValueError, r"RunSettings row_group_size must be at least 1, got 0"),
     ("early-shutdown-rate", lambda out: dagen.EarlyShutdown(error_rate=2.0),
