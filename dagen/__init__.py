@@ -6,9 +6,15 @@ result = dagen.generate(cfg, num_records=10_000, output_dir="out/people")
 df = result.to_pandas()
 rows = dagen.preview(cfg, n=5)
 result = dagen.generate(cfg, num_records=1_000, sink=my_sink)   # any dagen.Sink
+
+Every error dagen raises is a ``dagen.DagenError``; the whole tree (drawn in
+``dagen.errors``) is exported here, so ``except dagen.ConfigError`` needs no deep import.
+A mistake in calling these functions (a wrong type, a value out of range) raises
+``TypeError`` or ``ValueError`` instead.
 """
 
 from dagen.config.columns import (
+    ColumnConfig,
     CustomColumnConfig,
     ExpressionColumnConfig,
     GenerationStrategy,
@@ -25,51 +31,94 @@ from dagen.config.models import InferenceParameters, ModelConfig
 from dagen.config.run import ClusterSettings, EarlyShutdown, RunSettings
 from dagen.errors import (
     CheckpointError,
+    ClusterError,
     ConfigError,
+    ConfigSyntaxError,
+    ConfigValidationError,
+    CycleError,
     DagenError,
+    DuplicateColumnError,
     EarlyShutdownError,
     GenerationError,
+    GraphError,
+    ImportFunctionError,
+    MissingApiKeyError,
     ModelAuthError,
+    ModelConnectionError,
+    ModelError,
+    ModelOutputError,
+    ModelRequestError,
+    ModelRetryableError,
+    ModelServerError,
+    ModelTimeoutError,
     OutputDirError,
+    RateLimitError,
     ResumeError,
+    RunError,
+    TemplateError,
+    TemplateRenderError,
+    UnknownColumnError,
 )
 from dagen.graph import ColumnGraph
 from dagen.runner.engine import generate
 from dagen.runner.preview import describe, preview
 from dagen.runner.result import GenerationResult
 from dagen.sinks import ReadableSink, RowGroupResult, Sink
+from dagen.warnings import DagenWarning
 
 __all__ = [
     "CheckpointError",
+    "ClusterError",
     "ClusterSettings",
+    "ColumnConfig",
     "ColumnGraph",
     "ConfigError",
+    "ConfigSyntaxError",
+    "ConfigValidationError",
     "CustomColumnConfig",
+    "CycleError",
     "DagenError",
+    "DagenWarning",
     "DatasetConfig",
     "DropColumnsProcessorConfig",
+    "DuplicateColumnError",
     "EarlyShutdown",
     "EarlyShutdownError",
     "ExpressionColumnConfig",
     "GenerationError",
     "GenerationResult",
     "GenerationStrategy",
+    "GraphError",
+    "ImportFunctionError",
     "InferenceParameters",
     "LLMCodeColumnConfig",
     "LLMJudgeColumnConfig",
     "LLMStructuredColumnConfig",
     "LLMTextColumnConfig",
+    "MissingApiKeyError",
     "ModelAuthError",
     "ModelConfig",
+    "ModelConnectionError",
+    "ModelError",
+    "ModelOutputError",
+    "ModelRequestError",
+    "ModelRetryableError",
+    "ModelServerError",
+    "ModelTimeoutError",
     "OutputDirError",
+    "RateLimitError",
     "ReadableSink",
     "ResumeError",
     "RowGroupResult",
+    "RunError",
     "RunSettings",
     "SamplerColumnConfig",
     "Score",
     "SeedDatasetColumnConfig",
     "Sink",
+    "TemplateError",
+    "TemplateRenderError",
+    "UnknownColumnError",
     "describe",
     "generate",
     "load_config",

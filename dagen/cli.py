@@ -1,8 +1,11 @@
 """The ``dagen`` command line: run, preview, validate, graph, mock-llm.
 
-Every command that reads a config reports a bad one as ``error: …`` naming the file,
-column and field, and exits 2; a run that fails exits 1 after keeping every row group it
-had already written; Ctrl-C exits 130.
+Exit codes: a config problem exits 2 wherever it is found: while the file is read, while
+the run is prepared (an unknown model alias, an unset API-key variable, a missing seed
+dataset) or later; it is reported as ``error: …`` naming the file, column, model or field.
+Any other dagen error (an unreachable endpoint, rejected credentials, a cluster that cannot
+start, too many failed rows) exits 1 after keeping every row group already written; Ctrl-C
+exits 130.
 
 Example:
     dagen run examples/people.yaml -n 10000 -o out/people
@@ -32,8 +35,13 @@ from dagen.runner.preview import describe, preview
 __all__ = ["main"]
 
 
+EXIT_CONFIG = 2  # a ConfigError, wherever it was raised (also click's usage errors)
+EXIT_FAILED = 1  # any other DagenError
+EXIT_INTERRUPTED = 130  # Ctrl-C (128 + SIGINT)
+
+
 def _friendly_errors(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn dagen errors into one clear message and an exit code."""
+    """Turn dagen errors into one clear message and an exit code (see the module docstring)."""
 
     @wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -41,15 +49,15 @@ def _friendly_errors(command: Callable[..., Any]) -> Callable[..., Any]:
             return command(*args, **kwargs)
         except ConfigError as exc:
             click.echo(f"error: {exc}", err=True)
-            sys.exit(2)
+            sys.exit(EXIT_CONFIG)
         except DagenError as exc:
             click.echo(f"error: {exc}", err=True)
-            sys.exit(1)
+            sys.exit(EXIT_FAILED)
         except KeyboardInterrupt:
             click.echo(
                 "interrupted: row groups already written are kept; continue with --resume", err=True
             )
-            sys.exit(130)
+            sys.exit(EXIT_INTERRUPTED)
 
     return wrapper
 
@@ -118,6 +126,8 @@ def run(
     resume: bool,
 ) -> None:
     """Generate NUM_RECORDS rows of CONFIG into OUTPUT (parquet + metadata.json)."""
+    if resume and overwrite:
+        raise click.UsageError("--resume and --overwrite exclude each other")
     cfg = _load(config)
     settings = RunSettings(
         row_group_size=row_group_size,
@@ -268,6 +278,7 @@ def graph(
 @click.option("--retry-after", type=float, default=None, help="Retry-After seconds sent with 429s.")
 @click.option("--api-key", default=None, help="Require this bearer key (401 otherwise).")
 @click.option("--seed", type=int, default=0, show_default=True)
+@_friendly_errors
 def mock_llm(**options: Any) -> None:
     """Serve an OpenAI-compatible mock model on loopback (tests, benchmarks, offline runs)."""
     from dagen.mock.server import MockServerSettings, serve

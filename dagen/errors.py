@@ -15,24 +15,29 @@ or the setting.
     │   │   ├── UnknownColumnError   a reference to a column nobody produces
     │   │   └── CycleError
     │   ├── TemplateError            a Jinja prompt/expression does not compile
-    │   └── ImportFunctionError      a custom function/module cannot be imported
+    │   ├── ImportFunctionError      a custom function/module cannot be imported
+    │   └── MissingApiKeyError       a model's api_key_env variable is not set
     ├── GenerationError              a column generator failed (column, row group, row)
     │   ├── TemplateRenderError      a template referenced a missing variable
     │   └── ModelError               a model call failed
     │       ├── ModelRetryableError  429, 5xx, timeout, connection error
-    │       │   ├── RateLimitError
-    │       │   ├── ModelTimeoutError
-    │       │   └── ModelConnectionError
+    │       │   ├── RateLimitError       429 (retry_after: the server's Retry-After)
+    │       │   ├── ModelServerError     5xx (status: the HTTP status)
+    │       │   ├── ModelTimeoutError    no answer in time, 408
+    │       │   └── ModelConnectionError refused, DNS, reset, closed
     │       ├── ModelRequestError    400/404/422, context length: drop the row
-    │       ├── ModelAuthError       401/403, missing key: stop the run
+    │       ├── ModelAuthError       401/403: stop the run
     │       └── ModelOutputError     output does not parse / validate
-    ├── RunError                     the run cannot continue (output dir, cluster)
-    │   ├── OutputDirError
-    │   ├── ResumeError
-    │   ├── CheckpointError          a row group could not be written (row group, file)
-    │   ├── ClusterError
-    │   └── EarlyShutdownError       too many rows failed
-    └── (none of dagen's errors is a bare ValueError)
+    └── RunError                     the run cannot continue (output dir, cluster)
+        ├── OutputDirError
+        ├── ResumeError
+        ├── CheckpointError          a row group could not be written (row group, file)
+        ├── ClusterError
+        └── EarlyShutdownError       too many rows failed
+
+A mistake in calling dagen (an argument of the wrong type, a value out of range, two
+options that exclude each other) is not a ``DagenError``: it raises ``TypeError`` or
+``ValueError``, as Python's own functions do.
 
 Example:
     >>> try:
@@ -57,12 +62,14 @@ __all__ = [
     "GenerationError",
     "GraphError",
     "ImportFunctionError",
+    "MissingApiKeyError",
     "ModelAuthError",
     "ModelConnectionError",
     "ModelError",
     "ModelOutputError",
     "ModelRequestError",
     "ModelRetryableError",
+    "ModelServerError",
     "ModelTimeoutError",
     "OutputDirError",
     "RateLimitError",
@@ -115,6 +122,25 @@ class TemplateError(ConfigError):
 
 class ImportFunctionError(ConfigError):
     """A custom function named as ``module:attr`` cannot be imported."""
+
+
+class MissingApiKeyError(ConfigError):
+    """A model names an ``api_key_env`` variable that is not set (or is empty).
+
+    Attributes:
+        model: the model alias.
+        variable: the environment variable's name (never its value).
+    """
+
+    def __init__(self, model: str, variable: str) -> None:
+        super().__init__(
+            f"model {model!r}: environment variable {variable} (its API key) is not set"
+        )
+        self.model = model
+        self.variable = variable
+
+    def __reduce__(self):  # type: ignore[no-untyped-def]
+        return (type(self), (self.model, self.variable))
 
 
 # -- generation ----------------------------------------------------------------------
@@ -175,8 +201,18 @@ class ModelTimeoutError(ModelRetryableError):
     """The endpoint did not answer within the model's timeout."""
 
 
+class ModelServerError(ModelRetryableError):
+    """The endpoint answered with a server error (5xx).
+
+    Attributes:
+        status: the HTTP status (500, 502, 503...), when known.
+    """
+
+    status: int | None = None
+
+
 class ModelConnectionError(ModelRetryableError):
-    """The endpoint could not be reached, or answered 5xx."""
+    """The endpoint could not be reached: connection refused, DNS failure, reset, closed."""
 
 
 class ModelRequestError(ModelError):
@@ -184,7 +220,7 @@ class ModelRequestError(ModelError):
 
 
 class ModelAuthError(ModelError):
-    """The endpoint rejected the credentials (401, 403) or no key is configured."""
+    """The endpoint rejected the credentials (401, 403)."""
 
 
 class ModelOutputError(ModelError):

@@ -63,3 +63,53 @@ def test_mypy_accepts_the_package():
         [_tool("mypy"), "dagen"], cwd=ROOT, capture_output=True, text=True, timeout=600
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_the_whole_error_tree_is_exported_from_dagen():
+    import inspect
+
+    import dagen.errors
+
+    defined = {
+        name
+        for name, value in vars(dagen.errors).items()
+        if inspect.isclass(value) and issubclass(value, dagen.errors.DagenError)
+    }
+    assert set(dagen.errors.__all__) == defined  # no error class is left out of __all__
+    for name in dagen.errors.__all__:
+        cls = getattr(dagen.errors, name)
+        assert issubclass(cls, dagen.DagenError)
+        assert name in dagen.__all__ and getattr(dagen, name) is cls, f"dagen.{name} missing"
+    assert dagen.DagenWarning is dagen.warnings.DagenWarning
+    assert dagen.ColumnConfig is dagen.config.columns.ColumnConfig
+
+
+def _drawn_tree(docstring: str) -> dict[str, str | None]:
+    """The tree drawn in a docstring as ``class -> parent`` (None for the root), read from
+    the column at which each name starts under ``├──``/``└──``."""
+    import re
+
+    parents: dict[str, str | None] = {}
+    stack: list[tuple[int, str]] = []  # (column of the name, name), root first
+    for line in docstring.splitlines():
+        found = re.match(r"^(\s*)(?:[│ ]*[├└]── )?([A-Z]\w*Error)\b", line)
+        if not found or not ("──" in line or line.strip().startswith("DagenError")):
+            continue
+        name = found.group(2)
+        column = line.index(name)
+        while stack and stack[-1][0] >= column:
+            stack.pop()
+        parents[name] = stack[-1][1] if stack else None
+        stack.append((column, name))
+    return parents
+
+
+def test_the_error_tree_in_the_docstring_is_the_class_tree():
+    import dagen.errors
+
+    drawn = _drawn_tree(dagen.errors.__doc__ or "")
+
+    assert set(drawn) == set(dagen.errors.__all__)
+    for name, parent in drawn.items():
+        bases = [b.__name__ for b in getattr(dagen.errors, name).__bases__]
+        assert bases == ([parent] if parent else ["Exception"]), f"{name} is drawn under {parent}"

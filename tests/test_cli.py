@@ -134,8 +134,53 @@ def test_a_missing_api_key_variable_is_named(write, tmp_path, monkeypatch):
 
     result = dagen_process("run", path, "-n", "5", "-o", str(tmp_path / "o"))
 
-    assert result.returncode == 1
-    assert "environment variable DAGEN_NO_SUCH_KEY" in result.stderr
+    assert result.returncode == 2, result.stderr  # a config problem, though found by `run`
+    assert (
+        "error: model 'm': environment variable DAGEN_NO_SUCH_KEY (its API key) is not set"
+        in result.stderr
+    )
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "o").exists() or not any((tmp_path / "o").iterdir())
+
+
+@pytest.mark.parametrize(
+    ("model", "expected"),
+    [
+        ("{alias: writer, model: x}", r"column\(s\) \['t'\] use model alias\(es\) \['nope'\]"),
+        ("{alias: nope, model: x, endpoint: 'localhost:8000/v1'}",
+         r"model 'nope' field endpoint: 'localhost:8000/v1' is not an http\(s\) URL"),
+    ],
+    ids=["unknown-model-alias", "endpoint-not-a-url"],
+)  # fmt: skip
+def test_config_problems_found_by_run_exit_2(write, tmp_path, model, expected):
+    path = write(f"""
+        models: [{model}]
+        columns:
+          - {{name: t, column_type: llm-text, model_alias: nope, prompt: hi}}
+    """)
+
+    result = dagen_process("run", path, "-n", "5", "-o", str(tmp_path / "o"))
+
+    assert result.returncode == 2, result.stderr
+    assert re.search("error: " + expected, result.stderr), result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_resume_with_overwrite_is_a_usage_error(examples, tmp_path):
+    result = dagen_process("run", str(examples / "people.yaml"), "-n", "5", "-o",
+                           str(tmp_path / "o"), "--resume", "--overwrite")  # fmt: skip
+
+    assert result.returncode == 2, result.stderr
+    assert "--resume and --overwrite exclude each other" in result.stderr
+    assert "Traceback" not in result.stderr and not (tmp_path / "o").exists()
+
+
+def test_a_bad_mock_server_setting_exits_2_naming_it():
+    result = dagen_process("mock-llm", "--port", "0", "--error-rate", "1.5")
+
+    assert result.returncode == 2, result.stderr
+    assert "error: " in result.stderr and "error_rate=1.5" in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_preview_prints_rows_of_the_llm_example_offline(examples):

@@ -1,6 +1,8 @@
 """Run settings: how a run is cut into row groups and where it runs (not what it makes).
 
-They are not part of the config fingerprint. The window, cells per task and cluster never
+They are arguments of ``generate``, not parts of a config file: a value out of range is a
+mistake of the caller and raises ``ValueError`` (a value of the wrong type ``TypeError``),
+naming the setting. They are not part of the config fingerprint. The window, cells per task and cluster never
 change the generated values; the seed does, and so does the row-group size (samplers are
 seeded per row group), which is why ``--resume`` insists on the interrupted run's.
 
@@ -11,12 +13,39 @@ Example:
 
 from __future__ import annotations
 
+import math
+import numbers
 import os
 from dataclasses import dataclass, field
 
-from dagen.errors import ConfigValidationError
-
 __all__ = ["ClusterSettings", "EarlyShutdown", "RunSettings"]
+
+
+def _check_int(owner: object, name: str, low: int | None, optional: bool = False) -> None:
+    """Raise unless ``owner.name`` is an int >= ``low`` (any int when ``low`` is None), or
+    None when ``optional``."""
+    value = getattr(owner, name)
+    if value is None and optional:
+        return
+    kind = type(owner).__name__
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool):
+        want = "an int or None" if optional else "an int"
+        raise TypeError(f"{kind} {name} must be {want}, got {value!r}")
+    if low is not None and value < low:
+        raise ValueError(f"{kind} {name} must be at least {low}, got {value}")
+
+
+def _check_number(owner: object, name: str, low: float, optional: bool = False) -> None:
+    """Raise unless ``owner.name`` is a finite number >= ``low`` (or None when ``optional``)."""
+    value = getattr(owner, name)
+    if value is None and optional:
+        return
+    kind = type(owner).__name__
+    if not isinstance(value, numbers.Real) or isinstance(value, bool):
+        want = "a number or None" if optional else "a number"
+        raise TypeError(f"{kind} {name} must be {want}, got {value!r}")
+    if not math.isfinite(value) or value < low:
+        raise ValueError(f"{kind} {name} must be a finite number >= {low}, got {value}")
 
 
 @dataclass(frozen=True)
@@ -43,6 +72,10 @@ class ClusterSettings:
         """Worker processes of the local cluster: ``n_workers``, else one per core up to 4."""
         return self.n_workers or min(os.cpu_count() or 1, 4)
 
+    def __post_init__(self) -> None:
+        _check_int(self, "n_workers", 1, optional=True)
+        _check_int(self, "threads_per_worker", 1, optional=True)
+
 
 @dataclass(frozen=True)
 class EarlyShutdown:
@@ -58,6 +91,13 @@ class EarlyShutdown:
     error_rate: float | None = 0.5
     window: int = 500
     min_cells: int = 100
+
+    def __post_init__(self) -> None:
+        _check_number(self, "error_rate", 0.0, optional=True)
+        if self.error_rate is not None and self.error_rate > 1:
+            raise ValueError(f"EarlyShutdown error_rate must be at most 1, got {self.error_rate}")
+        _check_int(self, "window", 1)
+        _check_int(self, "min_cells", 0)
 
 
 @dataclass(frozen=True)
@@ -91,8 +131,15 @@ class RunSettings:
     salvage_pause: float = 5.0
 
     def __post_init__(self) -> None:
-        for name in ("row_group_size", "max_concurrent_row_groups", "cells_per_task"):
-            if getattr(self, name) is not None and getattr(self, name) < 1:
-                raise ConfigValidationError(
-                    f"setting {name} must be at least 1, got {getattr(self, name)}"
+        _check_int(self, "row_group_size", 1)
+        _check_int(self, "max_concurrent_row_groups", 1)
+        _check_int(self, "cells_per_task", 1, optional=True)
+        _check_int(self, "seed", None, optional=True)
+        _check_number(self, "progress_interval", 0.0, optional=True)
+        _check_int(self, "salvage_rounds", 0)
+        _check_number(self, "salvage_pause", 0.0)
+        for name, kind in (("cluster", ClusterSettings), ("early_shutdown", EarlyShutdown)):
+            if not isinstance(getattr(self, name), kind):
+                raise TypeError(
+                    f"RunSettings {name} must be a {kind.__name__}, got {getattr(self, name)!r}"
                 )

@@ -70,10 +70,16 @@ class ColumnGraph:
         """Build and validate the graph of a dataset config.
 
         Raises:
+            TypeError: ``config`` is not a ``DatasetConfig`` (a path: ``dagen.load_config``).
             DuplicateColumnError: two columns (or side-effect columns) share a name.
             UnknownColumnError: a column reads a column nobody produces.
             CycleError: columns read each other in a cycle.
         """
+        if not isinstance(config, DatasetConfig):
+            raise TypeError(
+                f"ColumnGraph.from_config(): config must be a DatasetConfig, got "
+                f"{type(config).__name__}; read a file with dagen.load_config(path)"
+            )
         producers: dict[str, str] = {}  # output column -> generator column
         for col in config.columns:
             for out in dict.fromkeys((col.name, *col.output_columns)):

@@ -8,12 +8,16 @@ request is in flight, never while backing off; a 200 reports ``on_success()`` an
 saturated. Failures are translated into ``dagen.errors`` at this boundary:
 
     429                      RateLimitError        retried (Retry-After honoured)
-    5xx                      ModelConnectionError  retried
+    5xx                      ModelServerError      retried (``status`` kept)
     timeout, 408             ModelTimeoutError     retried
-    refused, reset, closed   ModelConnectionError  retried
+    refused, DNS, reset      ModelConnectionError  retried
+    1xx/3xx not followed     ModelConnectionError  retried (the endpoint misbehaves)
     400/404/413/422, 4xx     ModelRequestError     not retried (context length is named)
-    401/403, missing key     ModelAuthError        not retried
+    401/403                  ModelAuthError        not retried
     200 without content      ModelOutputError      not retried
+
+A model whose ``api_key_env`` variable is unset is a config problem, raised when the
+client is created: ``MissingApiKeyError``.
 
 Retryable errors are retried up to ``max_retries`` times with full-jitter exponential
 backoff, then the last one is raised. Messages name the model alias, the endpoint, the
@@ -49,13 +53,14 @@ import aiohttp
 
 from dagen.config.models import ModelConfig
 from dagen.errors import (
-    ConfigValidationError,
+    MissingApiKeyError,
     ModelAuthError,
     ModelConnectionError,
     ModelError,
     ModelOutputError,
     ModelRequestError,
     ModelRetryableError,
+    ModelServerError,
     ModelTimeoutError,
     RateLimitError,
 )
@@ -157,9 +162,12 @@ class RetryPolicy:
 
     def __post_init__(self) -> None:
         if self.max_retries is not None and self.max_retries < 0:
-            raise ConfigValidationError(f"max_retries={self.max_retries}: want >= 0")
+            raise ValueError(f"RetryPolicy max_retries={self.max_retries}: want >= 0")
         if self.backoff_base < 0 or self.backoff_max < 0:
-            raise ConfigValidationError("backoff_base and backoff_max must be >= 0")
+            raise ValueError(
+                f"RetryPolicy backoff_base={self.backoff_base}, backoff_max={self.backoff_max}: "
+                "want both >= 0"
+            )
 
     def delay(self, attempt: int, retry_after: float | None = None, rng: Any = random) -> float:
         """Seconds to wait after failed attempt number ``attempt`` (1-based).
@@ -225,9 +233,10 @@ class ModelClient:
             when None.
 
     Raises:
-        ConfigValidationError: ``config.endpoint`` is None.
-        ModelAuthError: ``config.api_key_env`` names a variable that is unset or empty
-            (and no ``api_key`` is given).
+        ValueError: ``config.endpoint`` is None (the engine sets it, or starts the mock
+            server, before creating clients).
+        MissingApiKeyError: ``config.api_key_env`` names a variable that is unset or
+            empty (and no ``api_key`` is given).
     """
 
     def __init__(
@@ -240,7 +249,7 @@ class ModelClient:
         api_key: ApiKey | None = None,
     ) -> None:
         if config.endpoint is None:
-            raise ConfigValidationError(
+            raise ValueError(
                 f"model '{config.alias}' has no endpoint; the engine sets one (or starts the "
                 "mock server) before creating a client"
             )
@@ -250,10 +259,7 @@ class ModelClient:
         if config.api_key_env and key is None:
             key = os.environ.get(config.api_key_env) or None
             if key is None:
-                raise ModelAuthError(
-                    f"model '{config.alias}': environment variable {config.api_key_env} "
-                    "(api_key_env) is not set or empty"
-                )
+                raise MissingApiKeyError(config.alias, config.api_key_env)
         self._secret = _Secret(key)
         self.limiter = limiter or AdaptiveLimiter(config.max_parallel_requests)
         self.retry = retry or RetryPolicy()
@@ -312,8 +318,8 @@ class ModelClient:
             The content, reasoning, token counts and number of attempts.
 
         Raises:
-            RateLimitError, ModelConnectionError, ModelTimeoutError: still failing after
-                ``max_retries`` retries.
+            RateLimitError, ModelServerError, ModelTimeoutError, ModelConnectionError:
+                still failing after ``max_retries`` retries.
             ModelRequestError: the endpoint rejected the request (incl. context length).
             ModelAuthError: the endpoint rejected the credentials.
             ModelOutputError: a 200 without ``choices[0].message.content``.
@@ -424,7 +430,9 @@ class ModelClient:
             limited.retry_after = _parse_retry_after(retry_after)
             error = limited
         elif status >= 500:
-            error = ModelConnectionError(text)
+            failed = ModelServerError(text)
+            failed.status = status
+            error = failed
         elif status == 408:
             error = ModelTimeoutError(text)
         elif status in (401, 403):
@@ -523,7 +531,7 @@ def client_for(
 
     Raises:
         RuntimeError: no event loop is running (call it from async code).
-        ConfigValidationError, ModelAuthError: as ``ModelClient``.
+        ValueError, MissingApiKeyError: as ``ModelClient``.
     """
     loop = asyncio.get_running_loop()
     key = (scope, config.alias, config.model_dump_json())

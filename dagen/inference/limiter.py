@@ -31,8 +31,6 @@ import asyncio
 import contextlib
 from collections import deque
 
-from dagen.errors import ConfigValidationError
-
 __all__ = ["AdaptiveLimiter"]
 
 
@@ -46,7 +44,9 @@ class AdaptiveLimiter:
         decrease: the factor applied to the limit on an overload (0 < decrease < 1).
 
     Raises:
-        ConfigValidationError: a bound or factor is out of range.
+        TypeError: a bound is not an int.
+        ValueError: a bound or factor is out of range (a caller's mistake: a model's
+            ``max_parallel_requests`` is validated with its config).
 
     Attributes:
         decreases: how many times the limit was decreased.
@@ -61,9 +61,9 @@ class AdaptiveLimiter:
         _check_count("ceiling", ceiling)
         _check_count("floor", floor)
         if not increase > 0:
-            raise ConfigValidationError(f"limiter increase={increase!r}: want a number > 0")
+            raise ValueError(f"limiter increase={increase!r}: want a number > 0")
         if not 0 < decrease < 1:
-            raise ConfigValidationError(f"limiter decrease={decrease!r}: want 0 < decrease < 1")
+            raise ValueError(f"limiter decrease={decrease!r}: want 0 < decrease < 1")
         self._ceiling = ceiling
         self._floor = floor
         self._increase = float(increase)
@@ -164,7 +164,7 @@ class AdaptiveLimiter:
         could not take the new one.
 
         Raises:
-            ConfigValidationError: the ceiling is not an integer >= 1.
+            TypeError, ValueError: the ceiling is not an integer >= 1.
         """
         _check_count("ceiling", ceiling)
         at_ceiling = self._limit >= self._ceiling
@@ -189,5 +189,7 @@ class AdaptiveLimiter:
 
 
 def _check_count(name: str, value: object) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ConfigValidationError(f"limiter {name}={value!r}: want an integer >= 1")
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError(f"limiter {name}={value!r}: want an integer >= 1")
+    if value < 1:
+        raise ValueError(f"limiter {name}={value!r}: want an integer >= 1")

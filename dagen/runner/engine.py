@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING
 from dagen.cluster.session import RunSession, open_client
 from dagen.config.dataset import DatasetConfig
 from dagen.config.run import RunSettings
-from dagen.errors import RunError
+from dagen.runner.arguments import check_generate_arguments
 from dagen.runner.loop import RunLoop
 from dagen.runner.preflight import preflight
 from dagen.runner.result import GenerationResult
@@ -75,7 +75,13 @@ def generate(
             ``dagen.sinks.base`` for the order of its calls).
 
     Raises:
-        ConfigError: the config is invalid (before anything runs).
+        TypeError: an argument has the wrong type (a path instead of a ``DatasetConfig``:
+            read it with ``dagen.load_config``).
+        ValueError: ``num_records`` < 1, ``resume`` with ``overwrite`` or without
+            ``output_dir`` or ``sink``, both ``client`` and ``scheduler``, or both
+            ``output_dir`` and ``sink``.
+        ConfigError: the config is invalid (before anything runs), a model's key
+            variable is unset.
         OutputDirError: the output folder cannot be used.
         ClusterError: the cluster cannot be reached or started.
         CheckpointError: a row group cannot be written (earlier ones are kept), or the
@@ -83,14 +89,20 @@ def generate(
         ModelAuthError: a model rejected the credentials (the run stops at once).
         ResumeError: ``resume`` and the folder holds another config's data.
         EarlyShutdownError: too many cells failed for good (written row groups are kept).
-        ValueError: both ``output_dir`` and ``sink`` are given.
     """
-    if num_records < 1:
-        raise RunError(f"num_records must be at least 1, got {num_records}")
+    check_generate_arguments(
+        config,
+        num_records,
+        output_dir,
+        scheduler=scheduler,
+        settings=settings,
+        overwrite=overwrite,
+        resume=resume,
+        has_client=client is not None,
+        has_sink=sink is not None,
+    )
     settings = settings or RunSettings()
     sink = choose_sink(output_dir, sink)
-    if resume and overwrite:
-        raise RunError("resume and overwrite exclude each other")
     with preflight(config) as ready:
         resumed = None
         if resume:

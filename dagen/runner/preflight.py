@@ -21,12 +21,18 @@ import contextlib
 import logging
 import os
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 from dagen.config.dataset import DatasetConfig
-from dagen.errors import ConfigValidationError, ModelAuthError, ModelConnectionError
+from dagen.errors import (
+    ConfigValidationError,
+    MissingApiKeyError,
+    ModelAuthError,
+    ModelConnectionError,
+)
 from dagen.inference.client import ApiKey
 
 __all__ = ["Preflight", "check_endpoints", "preflight", "read_api_keys", "resolved_models"]
@@ -112,7 +118,8 @@ def read_api_keys(config: DatasetConfig) -> dict[str, ApiKey]:
     variables set; they are never logged or written (``ApiKey`` hides its value).
 
     Raises:
-        ModelAuthError: a model's ``api_key_env`` variable is not set, naming the variable.
+        MissingApiKeyError: a model's ``api_key_env`` variable is not set or empty (a
+            config problem: it names the model and the variable, never a value).
     """
     used = {c.model_alias for c in config.columns if c.model_alias is not None}
     keys = {}
@@ -121,9 +128,7 @@ def read_api_keys(config: DatasetConfig) -> dict[str, ApiKey]:
             continue
         value = os.environ.get(model.api_key_env)
         if not value:
-            raise ModelAuthError(
-                f"model {model.alias!r}: environment variable {model.api_key_env} (its API key) is not set"
-            )
+            raise MissingApiKeyError(model.alias, model.api_key_env)
         keys[model.alias] = ApiKey(value)
     return keys
 
@@ -138,6 +143,7 @@ def check_endpoints(
     credentials stop the run.
 
     Raises:
+        ConfigValidationError: an endpoint is not an http(s) URL (naming the model).
         ModelConnectionError: the endpoint is unreachable (naming the model and endpoint).
         ModelAuthError: the endpoint rejects the model's credentials.
     """
@@ -145,6 +151,12 @@ def check_endpoints(
     for model in config.models:
         if model.alias not in used or model.endpoint is None:
             continue
+        url = urllib.parse.urlsplit(model.endpoint)
+        if url.scheme not in ("http", "https") or not url.netloc:
+            raise ConfigValidationError(
+                f"model {model.alias!r} field endpoint: {model.endpoint!r} is not an http(s) "
+                "URL (e.g. http://127.0.0.1:8000/v1)"
+            )
         request = urllib.request.Request(model.endpoint.rstrip("/") + "/models")
         if model.alias in api_keys:
             request.add_header("Authorization", f"Bearer {api_keys[model.alias].reveal()}")

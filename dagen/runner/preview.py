@@ -16,6 +16,7 @@ from dagen.config.run import ClusterSettings, RunSettings
 from dagen.generators import build_generators
 from dagen.graph import ColumnGraph
 from dagen.lowering.plan import chunk_sizes
+from dagen.runner.arguments import check_config, check_records, check_type
 from dagen.runner.engine import generate
 
 if TYPE_CHECKING:
@@ -27,7 +28,17 @@ __all__ = ["describe", "preview"]
 def preview(
     config: DatasetConfig, n: int = 5, *, client: Client | None = None, seed: int | None = None
 ) -> pd.DataFrame:
-    """``n`` rows of ``config``, generated for real and kept in memory."""
+    """``n`` rows of ``config``, generated for real and kept in memory.
+
+    Raises:
+        TypeError: ``config`` is not a ``DatasetConfig`` (a path: use ``dagen.load_config``),
+            or ``n`` or ``seed`` is not an int.
+        ValueError: ``n`` is less than 1.
+        ConfigError, GenerationError, RunError: as ``dagen.generate``.
+    """
+    check_config("preview", config)
+    check_records("preview", "n", n)
+    check_type("preview", "seed", seed, (int,))
     settings = RunSettings(
         row_group_size=n,
         max_concurrent_row_groups=1,
@@ -49,7 +60,21 @@ def describe(
         settings: the run's settings.
         workers: workers the run will have (model caps are split over them, which sets
             the default chunk size of model columns); default: the local cluster's.
+
+    Raises:
+        TypeError: an argument has the wrong type (a path for ``config``: use
+            ``dagen.load_config``).
+        ValueError: ``num_records`` or ``workers`` is less than 1.
+        ConfigError: the config is invalid.
     """
+    check_config("describe", config)
+    check_records("describe", "num_records", num_records)
+    if not isinstance(settings, RunSettings):
+        raise TypeError(
+            f"describe(): settings must be a RunSettings, got {type(settings).__name__}"
+        )
+    if workers is not None:
+        check_records("describe", "workers", workers)
     graph = ColumnGraph.from_config(config)
     async_columns = {c for c, g in build_generators(config, graph).items() if g.is_async}
     n = workers or settings.cluster.workers

@@ -14,12 +14,16 @@ import pytest
 from aiohttp import web
 
 from dagen.errors import (
-    ConfigValidationError,
+    ConfigError,
+    DagenError,
+    MissingApiKeyError,
     ModelAuthError,
     ModelConnectionError,
     ModelError,
     ModelOutputError,
     ModelRequestError,
+    ModelRetryableError,
+    ModelServerError,
     ModelTimeoutError,
     RateLimitError,
 )
@@ -78,6 +82,15 @@ def test_request_body_omits_unset_parameters_and_merges_extra_body(server, make_
     }  # fmt: skip
 
 
+def test_a_429_is_a_rate_limit_error_carrying_retry_after(server, make_config, fast_retry):
+    server.set(retry_after=0.01)
+    client = ModelClient(make_config(server.url, max_retries=0), retry=fast_retry)
+    with pytest.raises(RateLimitError, match="HTTP 429") as info:
+        run_call(client, "[[mock:status=429]]")
+    assert info.value.retry_after == pytest.approx(0.01)
+    assert client.usage.rate_limited == 1
+
+
 def test_rate_limits_are_retried_until_success(server, make_config):
     server.set(rate_limit_rate=0.5, seed=3)
     retry = RetryPolicy(max_retries=30, backoff_base=0.002, backoff_max=0.01)
@@ -127,12 +140,38 @@ def test_server_errors_are_retried(server, make_config, fast_retry):
 
     server.set(error_rate=0.0)
     client = ModelClient(make_config(server.url, max_retries=2), retry=fast_retry)
-    with pytest.raises(ModelConnectionError) as info:
+    with pytest.raises(ModelServerError) as info:
         run_call(client, "[[mock:status=503]]")
     message = str(info.value)
     assert "writer" in message and server.url in message and "HTTP 503" in message
     assert "Mock error 503" in message and "attempt 3/3" in message
+    assert info.value.status == 503
     assert client.usage.failures == 1 and client.usage.retries == 2
+
+
+@pytest.mark.parametrize("status", [500, 502, 503, 504])
+def test_each_5xx_is_a_retryable_server_error_with_its_status(
+    server, make_config, fast_retry, status
+):
+    client = ModelClient(make_config(server.url, max_retries=1), retry=fast_retry)
+    with pytest.raises(ModelServerError, match=f"HTTP {status}") as info:
+        run_call(client, f"[[mock:status={status}]]")
+    # a server that answered is not a connection that failed
+    assert not isinstance(info.value, ModelConnectionError)
+    assert isinstance(info.value, ModelRetryableError) and info.value.status == status
+    assert server.stats()["requests"] == 2  # retried once
+    assert pickle.loads(pickle.dumps(info.value)).status == status  # survives a worker hop
+
+
+def test_server_errors_injected_by_the_servers_error_rate_are_server_errors(
+    server, make_config, fast_retry
+):
+    server.set(error_rate=1.0)
+    client = ModelClient(make_config(server.url, max_retries=2), retry=fast_retry)
+    with pytest.raises(ModelServerError, match="HTTP 500") as info:
+        run_call(client, "always failing")
+    assert info.value.status == 500
+    assert server.stats()["server_errors"] == 3
 
 
 def test_fail_times_then_success(server, make_config, fast_retry):
@@ -187,6 +226,47 @@ def test_connection_refused_is_a_connection_error(make_config, fast_retry, free_
     assert client.usage.requests == 2
 
 
+def test_an_unknown_host_is_a_connection_error(make_config, fast_retry):
+    client = ModelClient(
+        make_config("http://no-such-host.invalid/v1", max_retries=0, timeout=10), retry=fast_retry
+    )
+    with pytest.raises(ModelConnectionError, match=r"no-such-host\.invalid") as info:
+        run_call(client, "hello?")
+    assert isinstance(info.value.__cause__, aiohttp.ClientConnectorError)
+
+
+def test_a_connection_closed_mid_request_is_a_connection_error(make_config, fast_retry):
+    """A server that accepts, reads the request and hangs up without answering."""
+
+    async def scenario() -> tuple[BaseException, int]:
+        accepted = 0
+
+        async def hang_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            nonlocal accepted
+            accepted += 1
+            await reader.readuntil(b"\r\n\r\n")
+            writer.transport.abort()  # RST, no HTTP answer
+
+        tcp = await asyncio.start_server(hang_up, "127.0.0.1", 0)
+        port = tcp.sockets[0].getsockname()[1]
+        client = ModelClient(
+            make_config(f"http://127.0.0.1:{port}/v1", max_retries=1), retry=fast_retry
+        )
+        try:
+            with pytest.raises(ModelConnectionError, match="connection failed") as info:
+                await client.chat(user("hello"))
+        finally:
+            await client.aclose()
+            tcp.close()
+            await tcp.wait_closed()
+        return info.value, accepted
+
+    error, accepted = asyncio.run(scenario())
+    assert isinstance(error.__cause__, aiohttp.ClientError)
+    assert accepted == 2  # retried once: a dropped connection may work the next time
+    assert "writer" in str(error)
+
+
 def test_a_200_without_content_is_an_output_error(make_config):
     async def scenario() -> list[ModelError]:
         async def handler(request: web.Request) -> web.Response:
@@ -221,19 +301,33 @@ def test_a_200_without_content_is_an_output_error(make_config):
     assert "not JSON" in str(errors[1]) and "oops" in str(errors[1])
 
 
-def test_missing_key_names_the_variable_but_no_value(make_config, monkeypatch):
+def test_missing_key_is_a_config_error_naming_the_variable_but_no_value(make_config, monkeypatch):
     monkeypatch.delenv(KEY_ENV, raising=False)
-    with pytest.raises(ModelAuthError, match=KEY_ENV) as info:
+    with pytest.raises(MissingApiKeyError, match=KEY_ENV) as info:
         ModelClient(make_config("http://127.0.0.1:9/v1", api_key_env=KEY_ENV))
-    assert "writer" in str(info.value)
+    assert isinstance(info.value, ConfigError) and not isinstance(info.value, ModelError)
+    assert str(info.value) == (
+        f"model 'writer': environment variable {KEY_ENV} (its API key) is not set"
+    )
+    assert (info.value.model, info.value.variable) == ("writer", KEY_ENV)
+    assert str(pickle.loads(pickle.dumps(info.value))) == str(info.value)
     monkeypatch.setenv(KEY_ENV, "")
-    with pytest.raises(ModelAuthError, match=KEY_ENV):
+    with pytest.raises(MissingApiKeyError, match=KEY_ENV):
         ModelClient(make_config("http://127.0.0.1:9/v1", api_key_env=KEY_ENV))
 
 
-def test_missing_endpoint_is_a_config_error(make_config):
-    with pytest.raises(ConfigValidationError, match="writer"):
+def test_a_client_without_endpoint_is_the_callers_mistake(make_config):
+    with pytest.raises(ValueError, match="writer") as info:
         ModelClient(make_config(None))
+    assert not isinstance(info.value, DagenError)
+
+
+@pytest.mark.parametrize(
+    "kwargs", [{"max_retries": -1}, {"backoff_base": -0.1}, {"backoff_max": -1.0}]
+)
+def test_a_negative_retry_policy_is_the_callers_mistake(kwargs):
+    with pytest.raises(ValueError, match=next(iter(kwargs))):
+        RetryPolicy(**kwargs)
 
 
 def test_the_key_never_appears_in_errors_or_reprs(

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from dagen.errors import ConfigValidationError
+from dagen.errors import DagenError
 from dagen.inference.limiter import AdaptiveLimiter
 
 
@@ -153,6 +153,8 @@ def test_set_ceiling_clips_the_limit_and_a_full_limit_follows_it_up():
     "kwargs",
     [{"ceiling": 0}, {"ceiling": 4, "floor": 0}, {"ceiling": 4, "decrease": 1.0}],
 )
-def test_bad_bounds_are_config_errors(kwargs):
-    with pytest.raises(ConfigValidationError):
+def test_bad_bounds_are_the_callers_mistake_named_in_the_message(kwargs):
+    with pytest.raises(ValueError, match="limiter") as info:
         AdaptiveLimiter(**kwargs)
+    assert not isinstance(info.value, DagenError)
+    assert next(iter(kwargs.keys() - {"ceiling"}), "ceiling") in str(info.value)

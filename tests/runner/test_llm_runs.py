@@ -11,7 +11,7 @@ import pytest
 from distributed import Client, LocalCluster
 
 import dagen
-from dagen.errors import ModelAuthError
+from dagen.errors import ConfigError, MissingApiKeyError, ModelAuthError
 from dagen.mock.handles import MockServerProcess
 from dagen.mock.server import MockServerSettings
 from dagen.warnings import DagenWarning
@@ -362,8 +362,11 @@ def test_a_missing_key_variable_is_named_before_anything_runs(client, monkeypatc
                  models=[{"alias": "w", "model": "m", "endpoint": "http://127.0.0.1:9/v1",
                           "api_key_env": "DAGEN_ABSENT_KEY"}])  # fmt: skip
 
-    with pytest.raises(ModelAuthError, match="DAGEN_ABSENT_KEY"):
+    with pytest.raises(
+        MissingApiKeyError, match="model 'w': environment variable DAGEN_ABSENT_KEY"
+    ) as caught:
         run(cfg, 5, client)
+    assert isinstance(caught.value, ConfigError)  # the config names a variable nobody set
 
 
 def test_the_api_key_never_reaches_outputs_metadata_or_logs(client, tmp_path, monkeypatch, caplog):

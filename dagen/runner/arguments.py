@@ -1,0 +1,107 @@
+"""The argument checks of dagen's public functions: a caller's mistakes, named at once.
+
+Policy: a wrong argument to ``generate``, ``preview`` or ``describe`` is a mistake in the
+calling code, not in the config, so it raises ``TypeError`` (wrong type) or ``ValueError``
+(out of range, or options that exclude each other) before anything is read, started or
+written, naming the function and the argument. A path given where a ``DatasetConfig`` is
+expected gets a ``TypeError`` that points at ``dagen.load_config``. Problems with the
+config itself stay ``ConfigError``s, raised by the config layer.
+
+Example:
+    >>> check_records("generate", "num_records", 0)
+    Traceback (most recent call last):
+    ...
+    ValueError: generate(): num_records must be at least 1, got 0
+"""
+
+from __future__ import annotations
+
+import numbers
+import os
+from typing import Any
+
+from dagen.config.dataset import DatasetConfig
+from dagen.config.run import RunSettings
+
+__all__ = ["check_config", "check_generate_arguments", "check_records", "check_type"]
+
+
+def check_config(function: str, config: Any) -> None:
+    """Raise ``TypeError`` unless ``config`` is a ``DatasetConfig``.
+
+    A ``str`` or path gets a message naming ``dagen.load_config``, which reads one.
+    """
+    if isinstance(config, DatasetConfig):
+        return
+    if isinstance(config, str | os.PathLike):
+        raise TypeError(
+            f"{function}(): config must be a DatasetConfig, not the path {str(config)!r}; "
+            "read the file with dagen.load_config(path) first"
+        )
+    if isinstance(config, dict):
+        raise TypeError(
+            f"{function}(): config must be a DatasetConfig, not a dict; "
+            "build one with dagen.DatasetConfig.from_dict(data)"
+        )
+    raise TypeError(
+        f"{function}(): config must be a DatasetConfig, got {type(config).__name__}; "
+        "see dagen.load_config"
+    )
+
+
+def check_records(function: str, name: str, value: Any) -> None:
+    """Raise unless ``value`` (a number of rows) is an int of at least 1."""
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool):
+        raise TypeError(f"{function}(): {name} must be an int, got {value!r}")
+    if value < 1:
+        raise ValueError(f"{function}(): {name} must be at least 1, got {value}")
+
+
+def check_type(function: str, name: str, value: Any, kinds: tuple[type, ...]) -> None:
+    """Raise ``TypeError`` unless ``value`` is None or an instance of one of ``kinds``."""
+    if value is not None and not isinstance(value, kinds):
+        wanted = " or ".join(k.__name__ for k in kinds)
+        raise TypeError(
+            f"{function}(): {name} must be {wanted} or None, got {type(value).__name__}"
+        )
+
+
+def check_generate_arguments(
+    config: Any,
+    num_records: Any,
+    output_dir: Any,
+    *,
+    scheduler: Any,
+    settings: Any,
+    overwrite: Any,
+    resume: Any,
+    has_client: bool,
+    has_sink: bool = False,
+) -> None:
+    """The checks at the top of ``generate`` (see the module docstring).
+
+    Raises:
+        TypeError: an argument has the wrong type (a path for ``config`` names
+            ``dagen.load_config``).
+        ValueError: ``num_records`` < 1; ``resume`` with ``overwrite``; ``resume``
+            without ``output_dir`` or a sink; both ``client`` and ``scheduler``.
+    """
+    check_config("generate", config)
+    check_records("generate", "num_records", num_records)
+    check_type("generate", "output_dir", output_dir, (str, os.PathLike))
+    check_type("generate", "scheduler", scheduler, (str,))
+    check_type("generate", "settings", settings, (RunSettings,))
+    for name, flag in (("overwrite", overwrite), ("resume", resume)):
+        if not isinstance(flag, bool):
+            raise TypeError(f"generate(): {name} must be True or False, got {flag!r}")
+    if resume and overwrite:
+        raise ValueError(
+            "generate(): resume and overwrite exclude each other (resume continues the "
+            "run in output_dir, overwrite replaces it)"
+        )
+    if resume and output_dir is None and not has_sink:
+        raise ValueError("generate(): resume needs the output_dir (or sink) of the run to continue")
+    if has_client and scheduler is not None:
+        raise ValueError(
+            f"generate(): give a client or a scheduler address, not both (scheduler={scheduler!r})"
+        )
