@@ -20,15 +20,19 @@ State: ``_TYPES`` (tag -> ColumnType), filled by ``dagen.config.columns`` at imp
 ``DatasetConfig`` validated afterwards (columns are dispatched at validation time).
 
 Example:
-    >>> from typing import Literal
-    >>> class NoteColumnConfig(BaseColumnConfig):
-    ...     '''A fixed note in every row.'''
-    ...     column_type: Literal["doc-note"] = "doc-note"
-    ...     text: str
-    >>> entry = register_column_type(ColumnType(NoteColumnConfig, "mymodule:build_note",
-    ...                                         example={"text": "hi"}))
-    >>> entry.tag, entry.description
-    ('doc-note', 'A fixed note in every row.')
+    >>> entry = get_column_type("expression")
+    >>> entry.factory, entry.example
+    ('dagen.generators.expression:build', {'expr': 'Hi {{ city }}'})
+
+    To add one (the config class and the factory may live in the user's module)::
+
+        class NoteColumnConfig(BaseColumnConfig):
+            '''A fixed note in every row.'''
+            column_type: Literal["note"] = "note"
+            text: str
+
+        register_column_type(ColumnType(NoteColumnConfig, "mymodule:build_note",
+                                        example={"text": "hi"}))
 """
 
 from __future__ import annotations

@@ -1,10 +1,14 @@
-"""Column configs: what each column is and which other columns it reads.
+"""The built-in column configs: what each column is and which other columns it reads.
 
 A dataset is a list of columns. Each column config says how its values are produced
 (``column_type``) and which columns it reads (its *required columns*), which is all the
 column graph needs. Required columns come from the config itself: the variables a Jinja
-template references, the ``category`` a subcategory sampler follows, or the columns a
-custom function declares (or reads, found from its source).
+template references, the columns a sampler reads (its registry entry says which), or the
+columns a custom function declares (or reads, found from its source).
+
+Each class is registered at the bottom of this module as one ``ColumnType`` entry (config
+class, generator factory path, example) in ``dagen.config.column_types``; the dataset
+config validates columns through that table, so nothing lists the types a second time.
 
 Generation strategy, per column type:
 
@@ -17,6 +21,10 @@ Side-effect columns are extra outputs of one generator: ``<col>__trace`` and
 Example (YAML):
     - {name: city, column_type: sampler, sampler_type: category, params: {values: [Oslo, Lima]}}
     - {name: greeting, column_type: expression, expr: "Hi from {{ city }}"}
+
+Example (Python):
+    >>> sorted(ExpressionColumnConfig(name="greeting", expr="Hi from {{ city }}").required_columns([]))
+    ['city']
 """
 
 from __future__ import annotations

@@ -17,9 +17,15 @@ policy are in the run's ``ModelRuntime``; clients, and so their usage counters, 
 per run.
 
 Example:
-    >>> gen = LLMGenerator(LLMTextColumnConfig(name="t", prompt="Say hi to {{ who }}"), model, ("who",), {})
-    >>> asyncio.run(gen.arun_cell({"who": "Ada"}, ctx, 0))  # doctest: +SKIP
-    {'t': '...'}
+    >>> model = ModelConfig(alias="default", model="mock", endpoint="http://127.0.0.1:8000/v1")
+    >>> column = LLMTextColumnConfig(name="t", prompt="Say hi to {{ who }}", with_trace=True)
+    >>> gen = LLMGenerator(column, model, ("who",))
+    >>> gen.outputs, gen.parse("  Hi Ada!  ")
+    (('t', 't__trace'), 'Hi Ada!')
+    >>> ctx = BatchContext("t", 0, 0, 1, seed=0)
+    >>> # with a model served at the endpoint, e.g. by ``dagen mock-llm --port 8000``:
+    >>> asyncio.run(gen.arun_cell({"who": "Ada"}, ctx, 0))["t"]  # doctest: +SKIP
+    'Hi Ada! ...'
 """
 
 from __future__ import annotations

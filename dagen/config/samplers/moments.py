@@ -3,7 +3,7 @@
 Example:
     >>> rng = np.random.default_rng(0)
     >>> _draw_uuid(UuidParams(prefix="cus_", short_form=True), rng, 1, pd.DataFrame())
-    ['cus_bd9d8c10c7b4']
+    ['cus_5f82c2d9cfeb']
 """
 
 from __future__ import annotations

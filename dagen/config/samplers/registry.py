@@ -15,15 +15,20 @@ State: ``_SAMPLERS`` (name -> Sampler), filled at import by the built-in modules
 package and by ``register_sampler`` calls in users' modules.
 
 Example:
-    >>> class ConstantParams(StrictModel):
-    ...     '''The same ``value`` in every row.'''
-    ...     value: int
-    >>> entry = register_sampler(Sampler("doc-constant", ConstantParams,
-    ...     lambda p, rng, n, frame: [p.value] * n, example={"value": 3}))
+    >>> entry = get_sampler("subcategory")
     >>> entry.description
-    'The same ``value`` in every row.'
-    >>> get_sampler("doc-constant") is entry
-    True
+    "Pick a value from the list that ``values`` maps the ``category`` column's value to."
+    >>> entry.reads(entry.params.model_validate({"category": "city", "values": {"Oslo": ["Frogner"]}}))
+    frozenset({'city'})
+
+    To add one (in any module imported before the config is loaded)::
+
+        class ConstantParams(StrictModel):
+            '''The same ``value`` in every row.'''
+            value: int
+
+        register_sampler(Sampler("constant", ConstantParams,
+                                 lambda p, rng, n, frame: [p.value] * n, example={"value": 3}))
 """
 
 from __future__ import annotations
