@@ -1,10 +1,14 @@
-"""Column configs: what each column is and which other columns it reads.
+"""The built-in column configs: what each column is and which other columns it reads.
 
 A dataset is a list of columns. Each column config says how its values are produced
 (``column_type``) and which columns it reads (its *required columns*), which is all the
 column graph needs. Required columns come from the config itself: the variables a Jinja
-template references, the ``category`` a subcategory sampler follows, or the columns a
-custom function declares (or reads, found from its source).
+template references, the columns a sampler reads (its registry entry says which), or the
+columns a custom function declares (or reads, found from its source).
+
+Each class is registered at the bottom of this module as one ``ColumnType`` entry (config
+class, generator factory path, example) in ``dagen.config.column_types``; the dataset
+config validates columns through that table, so nothing lists the types a second time.
 
 Generation strategy, per column type:
 
@@ -17,21 +21,33 @@ Side-effect columns are extra outputs of one generator: ``<col>__trace`` and
 Example (YAML):
     - {name: city, column_type: sampler, sampler_type: category, params: {values: [Oslo, Lima]}}
     - {name: greeting, column_type: expression, expr: "Hi from {{ city }}"}
+
+Example (Python):
+    >>> sorted(ExpressionColumnConfig(name="greeting", expr="Hi from {{ city }}").required_columns([]))
+    ['city']
 """
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Callable
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 import jinja2
 import jinja2.meta
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from dagen.config.base import StrictModel
-from dagen.config.samplers import SAMPLER_PARAMS
+from dagen.config.base import StrictModel, validate_nested
+from dagen.config.column_types import (
+    REASONING_SUFFIX,
+    TRACE_SUFFIX,
+    BaseColumnConfig,
+    ColumnConfig,
+    ColumnType,
+    GenerationStrategy,
+    register_column_type,
+)
+from dagen.config.samplers import get_sampler, sampler_names
 
 __all__ = [
     "REASONING_SUFFIX",
@@ -50,17 +66,7 @@ __all__ = [
     "template_variables",
 ]
 
-TRACE_SUFFIX = "__trace"
-REASONING_SUFFIX = "__reasoning_content"
-
 _TEMPLATE_ENV = ImmutableSandboxedEnvironment()
-
-
-class GenerationStrategy(enum.StrEnum):
-    """How a column's generator is called: once per row, or once per row group."""
-
-    CELL_BY_CELL = "cell_by_cell"
-    FULL_COLUMN = "full_column"
 
 
 def template_variables(template: str) -> frozenset[str]:
@@ -80,54 +86,7 @@ def _check_template(value: str) -> str:
     return value
 
 
-class _Column(StrictModel):
-    """Fields every column has."""
-
-    name: str = Field(min_length=1)
-    drop: bool = False
-
-    @field_validator("name")
-    @classmethod
-    def _plain_name(cls, value: str) -> str:
-        if value.endswith((TRACE_SUFFIX, REASONING_SUFFIX)):
-            raise ValueError(f"column names may not end in {TRACE_SUFFIX} or {REASONING_SUFFIX}")
-        return value
-
-    @property
-    def strategy(self) -> GenerationStrategy:
-        return GenerationStrategy.FULL_COLUMN
-
-    @property
-    def side_effect_columns(self) -> tuple[str, ...]:
-        return ()
-
-    @property
-    def output_columns(self) -> tuple[str, ...]:
-        """The columns this column's generator writes: itself, then its side effects."""
-        return (self.name, *self.side_effect_columns)
-
-    @property
-    def stateful(self) -> bool:
-        return False
-
-    @property
-    def model_alias(self) -> str | None:
-        return None
-
-    def required_columns(
-        self, earlier: list[str], search_path: tuple[Any, ...] = ()
-    ) -> frozenset[str]:
-        """The columns this column reads.
-
-        Args:
-            earlier: names of the columns declared before this one (and their side-effect
-                columns), for generators that infer what they read.
-            search_path: folders to import custom functions from (the config's folder).
-        """
-        return frozenset()
-
-
-class SamplerColumnConfig(_Column):
+class SamplerColumnConfig(BaseColumnConfig):
     """Values drawn from a statistical sampler, seeded per run and row group."""
 
     column_type: Literal["sampler"] = "sampler"
@@ -138,33 +97,31 @@ class SamplerColumnConfig(_Column):
     @field_validator("sampler_type")
     @classmethod
     def _known_sampler(cls, value: str) -> str:
-        if value not in SAMPLER_PARAMS:
-            known = ", ".join(sorted(SAMPLER_PARAMS))
-            raise ValueError(f"unknown sampler_type {value!r}; known: {known}")
+        if value not in sampler_names():
+            raise ValueError(f"unknown sampler_type {value!r}; known: {', '.join(sampler_names())}")
         return value
 
     # a field validator (not a model validator) so that errors are located at params.<name>
     @field_validator("params")
     @classmethod
     def _validate_params(cls, value: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
-        model = SAMPLER_PARAMS.get(info.data.get("sampler_type", ""))
-        if model is not None:  # None: sampler_type is itself invalid, reported there
-            model.model_validate(value)
+        sampler_type = info.data.get("sampler_type")
+        if sampler_type is not None:  # None: sampler_type is itself invalid, reported there
+            validate_nested(get_sampler(sampler_type).params, value)
         return value
 
     @property
     def typed_params(self) -> Any:
-        return SAMPLER_PARAMS[self.sampler_type].model_validate(self.params)
+        """The params, validated by the sampler's params model."""
+        return get_sampler(self.sampler_type).params.model_validate(self.params)
 
     def required_columns(
         self, earlier: list[str], search_path: tuple[Any, ...] = ()
     ) -> frozenset[str]:
-        if self.sampler_type == "subcategory":
-            return frozenset({self.params["category"]})
-        return frozenset()
+        return get_sampler(self.sampler_type).reads(self.typed_params)
 
 
-class ExpressionColumnConfig(_Column):
+class ExpressionColumnConfig(BaseColumnConfig):
     """A Jinja2 template rendered per row (in a sandbox) from the columns it references."""
 
     column_type: Literal["expression"] = "expression"
@@ -179,7 +136,7 @@ class ExpressionColumnConfig(_Column):
         return template_variables(self.expr)
 
 
-class CustomColumnConfig(_Column):
+class CustomColumnConfig(BaseColumnConfig):
     """Values from the user's own Python function (sync or ``async def``).
 
     ``function`` is ``"module:attr"`` or, when the config is built in Python, the callable
@@ -223,7 +180,7 @@ class CustomColumnConfig(_Column):
         return infer_required_columns(function, earlier)
 
 
-class SeedDatasetColumnConfig(_Column):
+class SeedDatasetColumnConfig(BaseColumnConfig):
     """Rows of an existing dataset (parquet, CSV or JSON lines) as columns of the output.
 
     ``columns`` are taken from the file (its column names become output columns other
@@ -243,7 +200,7 @@ class SeedDatasetColumnConfig(_Column):
         return tuple(self.columns)
 
 
-class _LLMColumn(_Column):
+class _LLMColumn(BaseColumnConfig):
     """Fields every LLM column has: a prompt, a model, optional side-effect columns."""
 
     prompt: str = Field(min_length=1)
@@ -337,14 +294,49 @@ class LLMJudgeColumnConfig(_LLMColumn):
     max_repairs: int = Field(default=2, ge=0)
 
 
-ColumnConfig = Annotated[
-    SamplerColumnConfig
-    | SeedDatasetColumnConfig
-    | ExpressionColumnConfig
-    | CustomColumnConfig
-    | LLMTextColumnConfig
-    | LLMCodeColumnConfig
-    | LLMStructuredColumnConfig
-    | LLMJudgeColumnConfig,
-    Field(discriminator="column_type"),
-]
+_LLM_FACTORY = "dagen.generators.llm:build"
+_PROMPT = {"prompt": "Describe {{ city }} in one line."}
+
+for _entry in (
+    ColumnType(
+        SamplerColumnConfig,
+        "dagen.generators.samplers:build",
+        example={"sampler_type": "category", "params": {"values": ["Oslo", "Lima"]}},
+    ),
+    ColumnType(
+        SeedDatasetColumnConfig,
+        "dagen.generators.seed:build",
+        example={"path": "seed.csv", "columns": ["question"]},
+    ),
+    ColumnType(
+        ExpressionColumnConfig,
+        "dagen.generators.expression:build",
+        example={"expr": "Hi {{ city }}"},
+    ),
+    ColumnType(
+        CustomColumnConfig,
+        "dagen.generators.custom:build",
+        example={"function": "builtins:len", "required_columns": ["city"]},
+    ),
+    ColumnType(LLMTextColumnConfig, _LLM_FACTORY, example=_PROMPT),
+    ColumnType(LLMCodeColumnConfig, _LLM_FACTORY, example={**_PROMPT, "code_lang": "python"}),
+    ColumnType(
+        LLMStructuredColumnConfig,
+        _LLM_FACTORY,
+        example={
+            **_PROMPT,
+            "output_format": {"type": "object", "properties": {"line": {"type": "string"}}},
+        },
+    ),
+    ColumnType(
+        LLMJudgeColumnConfig,
+        _LLM_FACTORY,
+        example={
+            **_PROMPT,
+            "scores": [
+                {"name": "clarity", "description": "Is it clear?", "options": {1: "no", 2: "yes"}}
+            ],
+        },
+    ),
+):
+    register_column_type(_entry)

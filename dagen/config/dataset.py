@@ -20,7 +20,6 @@ import json
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import pydantic
 import pydantic_core
 import yaml
 from pydantic import Field, PrivateAttr
@@ -28,7 +27,7 @@ from pydantic import Field, PrivateAttr
 from dagen.config.base import StrictModel
 from dagen.config.columns import ColumnConfig
 from dagen.config.models import ModelConfig
-from dagen.errors import ConfigSyntaxError, ConfigValidationError
+from dagen.errors import ConfigSyntaxError, ConfigValidationError, UnknownColumnError
 
 __all__ = ["DatasetConfig", "DropColumnsProcessorConfig", "ProcessorConfig", "load_config"]
 
@@ -68,18 +67,28 @@ class DatasetConfig(StrictModel):
         return self._source_dir
 
     def column(self, name: str) -> Any:
-        """The column config named ``name``."""
+        """The column config named ``name``.
+
+        Raises:
+            UnknownColumnError: no column has that name (the message lists the columns).
+        """
         for col in self.columns:
             if col.name == name:
                 return col
-        raise KeyError(name)
+        known = ", ".join(c.name for c in self.columns)
+        raise UnknownColumnError(f"no column named {name!r}; columns: {known}")
 
     def model(self, alias: str) -> ModelConfig:
-        """The model config with ``alias``."""
+        """The model config with ``alias``.
+
+        Raises:
+            ConfigValidationError: no model has that alias (the message lists the aliases).
+        """
         for model in self.models:
             if model.alias == alias:
                 return model
-        raise KeyError(alias)
+        known = ", ".join(m.alias for m in self.models) or "none"
+        raise ConfigValidationError(f"no model with alias {alias!r}; models: {known}")
 
     def fingerprint(self) -> str:
         """A hash of everything that changes the generated data (not endpoints or caps)."""
@@ -108,48 +117,16 @@ class DatasetConfig(StrictModel):
         """Validate plain data as a config.
 
         Raises:
-            ConfigValidationError: naming the column and field at fault.
+            ConfigValidationError: naming the column and field at fault (the pydantic
+                error is its ``__cause__``).
         """
-        try:
-            return cls.model_validate(data)
-        except pydantic.ValidationError as exc:
-            raise ConfigValidationError(_describe(exc, data, source)) from exc
+        return cls.validate_from(data, source)
 
 
 def _callable_name(value: Any) -> str:
     if callable(value):
         return f"{getattr(value, '__module__', '?')}:{getattr(value, '__qualname__', repr(value))}"
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
-
-
-def _describe(exc: pydantic.ValidationError, data: Any, source: str) -> str:
-    """One line per error: where (column name, field path) and what."""
-    lines = [f"{source}: invalid config"]
-    for err in exc.errors():
-        loc = list(err["loc"])
-        where = ".".join(str(p) for p in loc)
-        if len(loc) >= 2 and loc[0] == "columns" and isinstance(loc[1], int):
-            try:
-                name = data["columns"][loc[1]].get("name", "?")
-            except (KeyError, IndexError, TypeError, AttributeError):
-                name = "?"
-            # drop the discriminator tag pydantic inserts after the index (not sampler_type)
-            rest = [
-                str(p)
-                for p in loc[2:]
-                if not (str(p) in ("sampler", "expression", "custom") or str(p).startswith("llm-"))
-            ]
-            where = f"column {name!r} (columns[{loc[1]}])" + (
-                f" field {'.'.join(rest)}" if rest else ""
-            )
-        message = err["msg"]
-        if err["type"] == "extra_forbidden":
-            message = "unknown field"
-        elif err["type"] == "union_tag_invalid":
-            ctx = err["ctx"]
-            message = f"unknown {ctx['discriminator']} {ctx['tag']!r}; expected one of {ctx['expected_tags']}"
-        lines.append(f"  {where}: {message}")
-    return "\n".join(lines)
 
 
 def load_config(path: str | Path) -> DatasetConfig:

@@ -8,7 +8,9 @@ parameter named ``context`` also gets the ``BatchContext`` (row group, its first
 row, its size, the run seed) to seed its own randomness or number rows.
 
 Example:
-    >>> gen = CustomGenerator(CustomColumnConfig(name="n2", function=lambda row: row["n"] * 2), lambda r: r, ("n",))
+    >>> def double(row):
+    ...     return row["n"] * 2
+    >>> gen = CustomGenerator(CustomColumnConfig(name="n2", function=double), double, ("n",))
     >>> gen.run_cell({"n": 4}, BatchContext("n2", 0, 0, 1, seed=0), 0)
     {'n2': 8}
 """
@@ -17,15 +19,19 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from dagen.config.columns import CustomColumnConfig
+from dagen.config.functions import resolve_function
 from dagen.errors import GenerationError
 from dagen.generators.base import BatchContext, ColumnBlock, ColumnGenerator
 
-__all__ = ["CustomGenerator"]
+if TYPE_CHECKING:
+    from dagen.generators.build import BuildContext
+
+__all__ = ["CustomGenerator", "build"]
 
 
 class CustomGenerator(ColumnGenerator):
@@ -93,3 +99,14 @@ class CustomGenerator(ColumnGenerator):
         if not self._async:
             return self.generate_batch(frame, ctx)
         return self._block(await self.function(frame.copy(), **self._kwargs(ctx)), frame, ctx)
+
+
+def build(config: CustomColumnConfig, context: BuildContext) -> CustomGenerator:
+    """The generator of a custom column (the ``custom`` column type's factory).
+
+    Raises:
+        ImportFunctionError: the function named as ``module:attr`` cannot be imported.
+    """
+    search_path = (context.source_dir,) if context.source_dir else ()
+    function = resolve_function(config.function, column=config.name, search_path=search_path)
+    return CustomGenerator(config, function, context.reads)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jinja2
 import pandas as pd
@@ -26,7 +26,10 @@ from dagen.config.columns import ExpressionColumnConfig
 from dagen.errors import TemplateError, TemplateRenderError
 from dagen.generators.base import BatchContext, ColumnBlock, ColumnGenerator, failure_from
 
-__all__ = ["ExpressionGenerator", "Template", "to_plain"]
+if TYPE_CHECKING:
+    from dagen.generators.build import BuildContext
+
+__all__ = ["ExpressionGenerator", "Template", "build", "to_plain"]
 
 _ENV = ImmutableSandboxedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False)
 
@@ -128,3 +131,8 @@ class ExpressionGenerator(ColumnGenerator):
             list(values.values()), index=pd.Index(list(values), dtype="int64"), dtype=object
         )
         return ColumnBlock(pd.DataFrame({self.column: series}), failures)
+
+
+def build(config: ExpressionColumnConfig, context: BuildContext) -> ExpressionGenerator:
+    """The generator of an expression column (the ``expression`` column type's factory)."""
+    return ExpressionGenerator(config, context.reads)

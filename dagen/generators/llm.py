@@ -17,9 +17,15 @@ policy are in the run's ``ModelRuntime``; clients, and so their usage counters, 
 per run.
 
 Example:
-    >>> gen = LLMGenerator(LLMTextColumnConfig(name="t", prompt="Say hi to {{ who }}"), model, ("who",), {})
-    >>> asyncio.run(gen.arun_cell({"who": "Ada"}, ctx, 0))  # doctest: +SKIP
-    {'t': '...'}
+    >>> model = ModelConfig(alias="default", model="mock", endpoint="http://127.0.0.1:8000/v1")
+    >>> column = LLMTextColumnConfig(name="t", prompt="Say hi to {{ who }}", with_trace=True)
+    >>> gen = LLMGenerator(column, model, ("who",))
+    >>> gen.outputs, gen.parse("  Hi Ada!  ")
+    (('t', 't__trace'), 'Hi Ada!')
+    >>> ctx = BatchContext("t", 0, 0, 1, seed=0)
+    >>> # with a model served at the endpoint, e.g. by ``dagen mock-llm --port 8000``:
+    >>> asyncio.run(gen.arun_cell({"who": "Ada"}, ctx, 0))["t"]  # doctest: +SKIP
+    'Hi Ada! ...'
 """
 
 from __future__ import annotations
@@ -27,7 +33,6 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from dataclasses import dataclass, field
 from typing import Any
 
 import jsonschema
@@ -42,13 +47,14 @@ from dagen.config.dataset import DatasetConfig
 from dagen.config.models import ModelConfig
 from dagen.errors import ConfigValidationError, ModelOutputError, ModelRetryableError
 from dagen.generators.base import BatchContext, ColumnGenerator
+from dagen.generators.build import BuildContext, ModelRuntime
 from dagen.generators.expression import Template
-from dagen.inference.client import ApiKey, client_for
+from dagen.inference.client import client_for
 
 __all__ = [
     "LLMGenerator",
     "ModelRuntime",
-    "build_llm_generator",
+    "build",
     "extract_code",
     "judge_schema",
     "parse_json",
@@ -123,27 +129,6 @@ def _judge_rubric(config: LLMJudgeColumnConfig) -> str:
         'For each criterion give {"score": <option>, "reasoning": <one or two sentences>}.'
     )
     return "\n".join(lines)
-
-
-@dataclass
-class ModelRuntime:
-    """What the LLM generators of one run share in a worker process.
-
-    Attributes:
-        scope: the run token: model clients, and so usage counters, are kept per run.
-        ceilings: model alias -> this worker's share of the model's cluster-wide cap,
-            updated by the engine when workers come and go.
-        api_keys: model alias -> key read by the process that started the run.
-        salvage_rounds: after a call failed with a retryable error on every retry, how
-            many more rounds of retries it gets, each after a pause.
-        salvage_pause: seconds before the first salvage round (doubling each round).
-    """
-
-    scope: str = ""
-    ceilings: dict[str, int] = field(default_factory=dict)
-    api_keys: dict[str, ApiKey] = field(default_factory=dict)
-    salvage_rounds: int = 0
-    salvage_pause: float = 5.0
 
 
 class LLMGenerator(ColumnGenerator):
@@ -284,23 +269,20 @@ def resolve_model(config: DatasetConfig, column: LLMColumn) -> ModelConfig:
     """The model an LLM column names.
 
     Raises:
-        ConfigValidationError: no model has the column's alias.
+        ConfigValidationError: no model has the column's alias (naming the column).
     """
     try:
         return config.model(column.model_alias_)
-    except KeyError:
+    except ConfigValidationError as exc:
         known = ", ".join(m.alias for m in config.models) or "none"
         raise ConfigValidationError(
             f"column {column.name!r} uses model alias {column.model_alias_!r}, which is not "
             f"in models (known: {known})"
-        ) from None
+        ) from exc
 
 
-def build_llm_generator(
-    column: LLMColumn,
-    config: DatasetConfig,
-    reads: tuple[str, ...],
-    runtime: ModelRuntime,
-) -> LLMGenerator:
-    """The generator of an LLM column."""
-    return LLMGenerator(column, resolve_model(config, column), reads, runtime)
+def build(column: LLMColumn, context: BuildContext) -> LLMGenerator:
+    """The generator of an LLM column (the factory of every ``llm-*`` column type)."""
+    return LLMGenerator(
+        column, resolve_model(context.config, column), context.reads, context.runtime
+    )

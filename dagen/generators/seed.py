@@ -19,6 +19,7 @@ Example:
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -29,7 +30,10 @@ from dagen.errors import ConfigValidationError
 from dagen.generators.base import BatchContext, ColumnBlock, ColumnGenerator
 from dagen.generators.samplers import column_rng
 
-__all__ = ["SeedDatasetGenerator", "read_seed_dataset"]
+if TYPE_CHECKING:
+    from dagen.generators.build import BuildContext
+
+__all__ = ["SeedDatasetGenerator", "build", "read_seed_dataset"]
 
 
 def read_seed_dataset(config: SeedDatasetColumnConfig, base: Path | None) -> pd.DataFrame:
@@ -87,3 +91,13 @@ class SeedDatasetGenerator(ColumnGenerator):
             picks = column_rng(ctx.seed, self.column, ctx.start_row).integers(0, n, size=ctx.size)
         values = self.data.iloc[picks].set_axis(pd.RangeIndex(ctx.size))
         return ColumnBlock(values.loc[frame.index])
+
+
+def build(config: SeedDatasetColumnConfig, context: BuildContext) -> SeedDatasetGenerator:
+    """The generator of a seed-dataset column, its file read now (relative to the config's
+    folder) so that workers need no access to it.
+
+    Raises:
+        ConfigValidationError: the file is missing, unreadable, empty, or lacks a column.
+    """
+    return SeedDatasetGenerator(config, read_seed_dataset(config, context.source_dir))

@@ -15,6 +15,7 @@ from dagen.config.columns import (
     SamplerColumnConfig,
     template_variables,
 )
+from dagen.errors import ConfigValidationError
 
 
 @pytest.mark.parametrize(
@@ -82,12 +83,12 @@ def test_llm_side_effect_columns_follow_their_options():
 
 @pytest.mark.parametrize("name", ["summary__trace", "summary__reasoning_content"])
 def test_a_column_may_not_be_named_like_a_side_effect(name):
-    with pytest.raises(pydantic.ValidationError, match="may not end in"):
+    with pytest.raises(ConfigValidationError, match="may not end in"):
         ExpressionColumnConfig(name=name, expr="x")
 
 
 def test_a_stateful_custom_column_must_be_full_column():
-    with pytest.raises(pydantic.ValidationError, match="full_column"):
+    with pytest.raises(ConfigValidationError, match="full_column"):
         CustomColumnConfig.model_validate({"name": "n", "function": "m:f", "stateful": True})
     column = CustomColumnConfig.model_validate(
         {"name": "n", "function": "m:f", "stateful": True, "generation_strategy": "full_column"}
@@ -98,7 +99,7 @@ def test_a_stateful_custom_column_must_be_full_column():
 @pytest.mark.parametrize("field", ["prompt", "system_prompt"])
 def test_a_prompt_that_does_not_compile_is_rejected(field):
     fields = {"prompt": "ok", field: "{% if x %}"}
-    with pytest.raises(pydantic.ValidationError, match="does not compile"):
+    with pytest.raises(ConfigValidationError, match="does not compile"):
         LLMTextColumnConfig(name="bio", **fields)
 
 

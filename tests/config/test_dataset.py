@@ -14,7 +14,12 @@ from dagen.config.columns import (
     SamplerColumnConfig,
 )
 from dagen.config.dataset import DatasetConfig, load_config
-from dagen.errors import ConfigError, ConfigSyntaxError, ConfigValidationError
+from dagen.errors import (
+    ConfigError,
+    ConfigSyntaxError,
+    ConfigValidationError,
+    UnknownColumnError,
+)
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
@@ -97,11 +102,13 @@ def test_the_people_example_loads():
     assert config.column("score_rank").strategy == "full_column"
 
 
-def test_unknown_column_and_model_names_raise_key_error():
+def test_unknown_column_and_model_names_are_config_errors_naming_what_exists():
     config = DatasetConfig.from_dict(CITIES)
-    with pytest.raises(KeyError):
+    with pytest.raises(
+        UnknownColumnError, match="no column named 'country'; columns: city, greeting"
+    ):
         config.column("country")
-    with pytest.raises(KeyError):
+    with pytest.raises(ConfigValidationError, match="no model with alias 'judge'; models: writer"):
         config.model("judge")
 
 

@@ -70,5 +70,7 @@ def test_valid_params_are_typed_by_their_sampler():
     config = load_sampler("category", {"values": ["a", "b"], "weights": [3, 1]})
     assert config.column("col").typed_params == CategoryParams(values=["a", "b"], weights=[3, 1])
     assert params_model("uniform").model_validate({"low": 0, "high": 1}).decimal_places is None
-    with pytest.raises(KeyError):
+    with pytest.raises(
+        ConfigValidationError, match=r"unknown sampler_type 'gauss'; known: .*gaussian"
+    ):
         params_model("gauss")

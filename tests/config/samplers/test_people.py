@@ -7,8 +7,7 @@ import re
 import numpy as np
 import pytest
 
-from dagen.config.samplers import PersonParams
-from dagen.generators.people import CITIES, FEMALE, LAST, MALE, draw_people
+from dagen.config.samplers.people import CITIES, FEMALE, LAST, MALE, PersonParams, draw_people
 
 
 def people(n: int = 3000, seed: int = 1, **params) -> list[dict]:

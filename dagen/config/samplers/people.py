@@ -1,19 +1,45 @@
-"""Synthetic people: names, sex, age, email and city from small bundled lists.
+"""The ``person`` sampler: names, sex, age, email and city from small bundled lists.
 
 The lists are fixed so that the same seed gives the same people on every machine. Each
 person is a plain dict (stored as a parquet struct), reachable in templates as
 ``{{ person.first_name }}``.
+
+Example:
+    >>> [p["sex"] for p in draw_people(PersonParams(sex="male"), np.random.default_rng(0), 2)]
+    ['male', 'male']
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
+import pandas as pd
+from pydantic import model_validator
 
-from dagen.config.samplers import PersonParams
+from dagen.config.base import StrictModel
+from dagen.config.samplers.registry import Sampler, register_sampler
 
-__all__ = ["draw_people"]
+__all__ = ["CITIES", "FEMALE", "LAST", "MALE", "PersonParams", "draw_people"]
+
+
+class PersonParams(StrictModel):
+    """A synthetic person as an object with name, sex, age, email and city.
+
+    Fields of the object are reachable in templates as ``{{ person.first_name }}``.
+    """
+
+    sex: Literal["female", "male"] | None = None
+    age_range: tuple[int, int] = (18, 90)
+    cities: list[str] | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> PersonParams:
+        low, high = self.age_range
+        if not 0 <= low <= high:
+            raise ValueError(f"age_range {self.age_range} must be 0 <= low <= high")
+        return self
+
 
 FEMALE = [
     "Ada",
@@ -172,3 +198,10 @@ def draw_people(params: PersonParams, rng: np.random.Generator, n: int) -> list[
             }
         )
     return people
+
+
+def _draw_person(p: PersonParams, rng: np.random.Generator, n: int, frame: pd.DataFrame) -> Any:
+    return draw_people(p, rng, n)
+
+
+register_sampler(Sampler("person", PersonParams, _draw_person, example={"age_range": [30, 40]}))
