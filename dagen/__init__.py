@@ -7,12 +7,16 @@ df = result.to_pandas()
 rows = dagen.preview(cfg, n=5)
 result = dagen.generate(cfg, num_records=1_000, sink=my_sink)   # any dagen.Sink
 
+Extension points: ``register_sampler(Sampler(...))``, ``register_column_type(ColumnType(...))``
+(a config class and a generator factory), and any object satisfying ``Sink``.
+
 Every error dagen raises is a ``dagen.DagenError``; the whole tree (drawn in
 ``dagen.errors``) is exported here, so ``except dagen.ConfigError`` needs no deep import.
 A mistake in calling these functions (a wrong type, a value out of range) raises
 ``TypeError`` or ``ValueError`` instead.
 """
 
+from dagen.config.column_types import BaseColumnConfig, ColumnType, register_column_type
 from dagen.config.columns import (
     ColumnConfig,
     CustomColumnConfig,
@@ -29,6 +33,7 @@ from dagen.config.columns import (
 from dagen.config.dataset import DatasetConfig, DropColumnsProcessorConfig, load_config
 from dagen.config.models import InferenceParameters, ModelConfig
 from dagen.config.run import ClusterSettings, EarlyShutdown, RunSettings
+from dagen.config.samplers import Sampler, register_sampler
 from dagen.errors import (
     CheckpointError,
     ClusterError,
@@ -59,6 +64,7 @@ from dagen.errors import (
     TemplateRenderError,
     UnknownColumnError,
 )
+from dagen.generators import BuildContext, ColumnBlock, ColumnGenerator
 from dagen.graph import ColumnGraph
 from dagen.runner.engine import generate
 from dagen.runner.preview import describe, preview
@@ -67,11 +73,16 @@ from dagen.sinks import ReadableSink, RowGroupResult, Sink
 from dagen.warnings import DagenWarning
 
 __all__ = [
+    "BaseColumnConfig",
+    "BuildContext",
     "CheckpointError",
     "ClusterError",
     "ClusterSettings",
+    "ColumnBlock",
     "ColumnConfig",
+    "ColumnGenerator",
     "ColumnGraph",
+    "ColumnType",
     "ConfigError",
     "ConfigSyntaxError",
     "ConfigValidationError",
@@ -112,6 +123,7 @@ __all__ = [
     "RowGroupResult",
     "RunError",
     "RunSettings",
+    "Sampler",
     "SamplerColumnConfig",
     "Score",
     "SeedDatasetColumnConfig",
@@ -123,4 +135,6 @@ __all__ = [
     "generate",
     "load_config",
     "preview",
+    "register_column_type",
+    "register_sampler",
 ]

@@ -47,6 +47,26 @@ def test_every_module_declares_all_and_starts_with_a_docstring():
             )
 
 
+MAX_MODULE_LINES = 500
+
+
+def test_no_module_is_over_the_size_budget():
+    sizes = {
+        str(path.relative_to(ROOT)): len(path.read_text().splitlines())
+        for path in (ROOT / "dagen").rglob("*.py")
+    }
+    over = {path: n for path, n in sizes.items() if n > MAX_MODULE_LINES}
+    assert not over, f"modules over {MAX_MODULE_LINES} lines: {over}"
+
+
+def test_complexity_is_checked_by_ruff():
+    import tomllib
+
+    ruff = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["ruff"]["lint"]
+    assert "C90" in ruff["select"]
+    assert ruff["mccabe"]["max-complexity"] <= 15
+
+
 def _tool(name: str) -> str:
     return shutil.which(name) or str(Path(sys.executable).parent / name)
 

@@ -39,7 +39,7 @@ from dagen.generators import (
     FailedBlock,
     ModelRuntime,
 )
-from dagen.inference.client import close_clients, scope_usage
+from dagen.inference.pool import close_clients, scope_usage
 from dagen.lowering.admission import QUEUED_PER_SLOT
 from dagen.sinks.assemble import AssemblySpec, RowGroupResult, assemble_row_group
 

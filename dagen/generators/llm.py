@@ -11,7 +11,7 @@ row is dropped with that reason. Side-effect outputs: ``<col>__reasoning_content
 endpoint's reasoning, when asked for) and ``<col>__trace`` (the messages exchanged).
 
 The generator is async: its cells run on the Dask worker's event loop, and every cell of
-one worker shares one HTTP session per model (``dagen.inference.client.client_for``). The
+one worker shares one HTTP session per model (``dagen.inference.pool.client_for``). The
 worker's share of the model's cluster-wide concurrency cap, the API keys and the salvage
 policy are in the run's ``ModelRuntime``; clients, and so their usage counters, are kept
 per run.
@@ -49,7 +49,7 @@ from dagen.errors import ConfigValidationError, ModelOutputError, ModelRetryable
 from dagen.generators.base import BatchContext, ColumnGenerator
 from dagen.generators.build import BuildContext, ModelRuntime
 from dagen.generators.expression import Template
-from dagen.inference.client import client_for
+from dagen.inference.pool import client_for
 
 __all__ = [
     "LLMGenerator",

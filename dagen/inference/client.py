@@ -24,14 +24,17 @@ backoff, then the last one is raised. Messages name the model alias, the endpoin
 HTTP status and the server's own message (truncated), and never the API key, which is read
 from ``os.environ[config.api_key_env]`` when the client is created and hidden from ``repr``.
 
-State: ``usage`` (a ``ModelUsage`` of this client's calls) and the process-wide pool
-``_POOL`` (event loop -> (alias, config JSON) -> client), used by ``client_for`` so that
-all the calls one Dask worker makes on its loop share one session and one limiter.
+State: ``usage`` (a ``ModelUsage`` of this client's calls). ``dagen.inference.pool``
+keeps one client per (event loop, model) so that all the calls one Dask worker makes on its
+loop share one session and one limiter.
 
 Example:
     >>> async def cell(config, prompt):
-    ...     client = client_for(config)          # same client for the whole worker loop
-    ...     result = await client.chat([{"role": "user", "content": prompt}])
+    ...     client = ModelClient(config, limiter=AdaptiveLimiter(4))
+    ...     try:
+    ...         result = await client.chat([{"role": "user", "content": prompt}])
+    ...     finally:
+    ...         await client.aclose()
     ...     return result.content
 """
 
@@ -43,9 +46,7 @@ import json
 import os
 import random
 import re
-import threading
 import time
-import weakref
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
@@ -72,9 +73,6 @@ __all__ = [
     "ModelClient",
     "ModelUsage",
     "RetryPolicy",
-    "client_for",
-    "close_clients",
-    "scope_usage",
 ]
 
 _MAX_SERVER_MESSAGE = 300
@@ -499,70 +497,3 @@ def _parse_retry_after(value: str | None) -> float | None:
     except (TypeError, ValueError, IndexError):
         return None
     return max(0.0, when.timestamp() - time.time())
-
-
-# -- the per-loop pool ---------------------------------------------------------------
-
-# event loop -> (alias, config as JSON) -> client
-_POOL: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[str, str, str], ModelClient]]
-_POOL = weakref.WeakKeyDictionary()
-_POOL_LOCK = threading.Lock()
-
-
-def client_for(
-    config: ModelConfig,
-    *,
-    ceiling: int | None = None,
-    scope: str = "",
-    api_key: ApiKey | None = None,
-) -> ModelClient:
-    """Return the running loop's client for ``config``, creating it on first use.
-
-    The same (loop, alias, config) always gets the same client, hence the same session
-    and limiter: one Dask worker reuses one connection pool for all its calls.
-
-    Args:
-        config: the model.
-        ceiling: the limiter's ceiling; ``config.max_parallel_requests`` for a new
-            client when None. A different value updates an existing client's limiter.
-        scope: keeps clients (and so their usage counters) apart, e.g. one per run.
-        api_key: the key, when it was read elsewhere (the process that started the run);
-            else it is read from ``config.api_key_env`` here.
-
-    Raises:
-        RuntimeError: no event loop is running (call it from async code).
-        ValueError, MissingApiKeyError: as ``ModelClient``.
-    """
-    loop = asyncio.get_running_loop()
-    key = (scope, config.alias, config.model_dump_json())
-    with _POOL_LOCK:
-        clients = _POOL.setdefault(loop, {})
-        client = clients.get(key)
-        if client is None:
-            limiter = AdaptiveLimiter(ceiling or config.max_parallel_requests)
-            client = clients[key] = ModelClient(config, limiter=limiter, api_key=api_key)
-        elif ceiling is not None and ceiling != client.limiter.ceiling:
-            client.limiter.set_ceiling(ceiling)
-    return client
-
-
-async def close_clients(scope: str | None = None) -> None:
-    """Close and forget the running loop's pooled clients (of one ``scope``, or all)."""
-    loop = asyncio.get_running_loop()
-    with _POOL_LOCK:
-        pooled = _POOL.get(loop, {})
-        keys = [k for k in pooled if scope is None or k[0] == scope]
-        clients = [pooled.pop(k) for k in keys]
-    for client in clients:
-        await client.aclose()
-
-
-def scope_usage(scope: str) -> dict[str, ModelUsage]:
-    """Usage of the pooled clients of ``scope`` on every loop of this process, per alias."""
-    usage: dict[str, ModelUsage] = {}
-    with _POOL_LOCK:
-        for clients in _POOL.values():
-            for (client_scope, alias, _), client in clients.items():
-                if client_scope == scope:
-                    usage.setdefault(alias, ModelUsage()).merge(client.usage)
-    return usage

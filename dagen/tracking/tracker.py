@@ -1,7 +1,8 @@
 """The completion tracker: what is done, what was dropped. Pure bookkeeping, no I/O.
 
-The tracker is fed by the engine as futures finish; it never talks to the cluster and never
-writes a file. It is the one owner of a run's dropped rows.
+The tracker is fed by the run loop as futures finish; it never talks to the cluster and
+never writes a file. It owns the dropped rows of the row groups in flight (for progress and
+early shutdown); once a row group is written, its record lives in the run's metadata.
 
 State:
 

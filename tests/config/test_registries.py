@@ -33,7 +33,7 @@ from dagen.errors import ConfigValidationError, ImportFunctionError
 from dagen.generators import BatchContext, ColumnGenerator, build_generators
 from dagen.generators.samplers import SamplerGenerator
 from dagen.graph import ColumnGraph
-from dagen.inference.client import close_clients
+from dagen.inference.pool import close_clients
 
 ROOT = Path(__file__).resolve().parents[2]
 N = 6

@@ -32,10 +32,9 @@ from dagen.inference.client import (
     ModelClient,
     ModelUsage,
     RetryPolicy,
-    client_for,
-    close_clients,
 )
 from dagen.inference.limiter import AdaptiveLimiter
+from dagen.inference.pool import client_for, close_clients
 
 KEY_ENV = "DAGEN_TEST_MOCK_KEY"
 

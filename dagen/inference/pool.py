@@ -1,0 +1,92 @@
+"""The per-loop pool: one ``ModelClient`` per (event loop, scope, model config).
+
+All the calls one Dask worker makes on its event loop for one model share one client, so
+one HTTP session (keep-alive) and one ``AdaptiveLimiter`` (the worker's share of the
+model's cap). A scope (the run token) keeps runs apart, with their usage counters.
+
+State, process-wide:
+
+    _POOL    event loop -> (scope, alias, config as JSON) -> client   (weak in the loop)
+
+Example:
+    >>> async def cell(config, prompt):
+    ...     client = client_for(config, scope="r1")    # same client for the whole loop
+    ...     result = await client.chat([{"role": "user", "content": prompt}])
+    ...     return result.content
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import weakref
+
+from dagen.config.models import ModelConfig
+from dagen.inference.client import ApiKey, ModelClient, ModelUsage
+from dagen.inference.limiter import AdaptiveLimiter
+
+__all__ = ["client_for", "close_clients", "scope_usage"]
+
+# event loop -> (alias, config as JSON) -> client
+_POOL: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[str, str, str], ModelClient]]
+_POOL = weakref.WeakKeyDictionary()
+_POOL_LOCK = threading.Lock()
+
+
+def client_for(
+    config: ModelConfig,
+    *,
+    ceiling: int | None = None,
+    scope: str = "",
+    api_key: ApiKey | None = None,
+) -> ModelClient:
+    """Return the running loop's client for ``config``, creating it on first use.
+
+    The same (loop, alias, config) always gets the same client, hence the same session
+    and limiter: one Dask worker reuses one connection pool for all its calls.
+
+    Args:
+        config: the model.
+        ceiling: the limiter's ceiling; ``config.max_parallel_requests`` for a new
+            client when None. A different value updates an existing client's limiter.
+        scope: keeps clients (and so their usage counters) apart, e.g. one per run.
+        api_key: the key, when it was read elsewhere (the process that started the run);
+            else it is read from ``config.api_key_env`` here.
+
+    Raises:
+        RuntimeError: no event loop is running (call it from async code).
+        ValueError, MissingApiKeyError: as ``ModelClient``.
+    """
+    loop = asyncio.get_running_loop()
+    key = (scope, config.alias, config.model_dump_json())
+    with _POOL_LOCK:
+        clients = _POOL.setdefault(loop, {})
+        client = clients.get(key)
+        if client is None:
+            limiter = AdaptiveLimiter(ceiling or config.max_parallel_requests)
+            client = clients[key] = ModelClient(config, limiter=limiter, api_key=api_key)
+        elif ceiling is not None and ceiling != client.limiter.ceiling:
+            client.limiter.set_ceiling(ceiling)
+    return client
+
+
+async def close_clients(scope: str | None = None) -> None:
+    """Close and forget the running loop's pooled clients (of one ``scope``, or all)."""
+    loop = asyncio.get_running_loop()
+    with _POOL_LOCK:
+        pooled = _POOL.get(loop, {})
+        keys = [k for k in pooled if scope is None or k[0] == scope]
+        clients = [pooled.pop(k) for k in keys]
+    for client in clients:
+        await client.aclose()
+
+
+def scope_usage(scope: str) -> dict[str, ModelUsage]:
+    """Usage of the pooled clients of ``scope`` on every loop of this process, per alias."""
+    usage: dict[str, ModelUsage] = {}
+    with _POOL_LOCK:
+        for clients in _POOL.values():
+            for (client_scope, alias, _), client in clients.items():
+                if client_scope == scope:
+                    usage.setdefault(alias, ModelUsage()).merge(client.usage)
+    return usage
