@@ -6,7 +6,7 @@ a part cut short, overwritten or flipped by a bad disk is regenerated instead of
 counted as done.
 
 Example:
-    >>> FileDigest.of(b"abc").sha256[:12], FileDigest.of(b"abc").bytes
+    >>> FileDigest.of(b"abc").sha256[:12], FileDigest.of(b"abc").size
     ('ba7816bf8f01', 3)
     >>> FileDigest.of(b"abc").damage(FileDigest.of(b"abd")) is not None
     True
@@ -28,7 +28,7 @@ _BLOCK = 1 << 20
 class FileDigest:
     """A file's size and SHA-256 (hex)."""
 
-    bytes: int
+    size: int  # bytes
     sha256: str
 
     @classmethod
@@ -59,12 +59,12 @@ class FileDigest:
         return cls(int(record["bytes"]), str(record["sha256"]))
 
     def to_dict(self) -> dict[str, Any]:
-        return {"bytes": self.bytes, "sha256": self.sha256}
+        return {"bytes": self.size, "sha256": self.sha256}
 
     def damage(self, found: FileDigest) -> str | None:
         """What differs when ``found`` (on disk) is not this recorded digest, else None."""
-        if found.bytes != self.bytes:
-            return f"{found.bytes} bytes instead of {self.bytes}"
+        if found.size != self.size:
+            return f"{found.size} bytes instead of {self.size}"
         if found.sha256 != self.sha256:
             return "its checksum does not match"
         return None
