@@ -279,7 +279,10 @@ class ParquetSink:
         try:
             folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise OutputDirError(f"cannot create {folder}: {exc.strerror}") from exc
+            raise OutputDirError(
+                f"output folder {self.output_dir} is not writable: cannot create {folder}: "
+                f"{exc.strerror}"
+            ) from exc
         self._created.extend(reversed(missing))
 
     def _prune(self) -> None:
