@@ -35,7 +35,7 @@ from typing import Any
 import pyarrow as pa
 
 from dagen.config.dataset import DatasetConfig
-from dagen.errors import CheckpointError
+from dagen.errors import CheckpointError, ResumeError
 
 __all__ = ["ColumnTypes", "declared_types"]
 
@@ -61,6 +61,9 @@ class ColumnTypes:
     Args:
         declared: types the config states.
         recorded: the ``schema`` section of a resumed run's metadata.
+
+    Raises:
+        ResumeError: ``recorded`` holds a schema that cannot be read.
     """
 
     def __init__(
@@ -69,8 +72,14 @@ class ColumnTypes:
         recorded: Mapping[str, Any] | None = None,
     ) -> None:
         self.types: dict[str, pa.DataType] = dict(declared or {})  # column -> its type
-        if recorded and recorded.get("arrow"):
-            schema = pa.ipc.read_schema(pa.py_buffer(base64.b64decode(recorded["arrow"])))
+        if isinstance(recorded, Mapping) and recorded.get("arrow"):
+            try:
+                schema = pa.ipc.read_schema(pa.py_buffer(base64.b64decode(recorded["arrow"])))
+            except (ValueError, TypeError, pa.ArrowException) as exc:
+                raise ResumeError(
+                    f"the run metadata's schema.arrow cannot be read ({exc}); restore the "
+                    "metadata, or start again with --overwrite (overwrite=True)"
+                ) from exc
             self.types.update(zip(schema.names, schema.types, strict=True))
 
     def conform(

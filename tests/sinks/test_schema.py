@@ -6,7 +6,7 @@ import pyarrow as pa
 import pytest
 
 from dagen.config.dataset import DatasetConfig
-from dagen.errors import CheckpointError
+from dagen.errors import CheckpointError, ResumeError
 from dagen.sinks.schema import ColumnTypes, declared_types
 
 
@@ -59,3 +59,8 @@ def test_types_survive_the_metadata_document():
     restored = ColumnTypes(recorded=types.to_dict())
     assert restored.types == types.types
     assert types.to_dict()["columns"] == {"d": "struct<x: int64>", "n": "int64", "s": "string"}
+
+
+def test_a_damaged_recorded_schema_is_a_resume_error():
+    with pytest.raises(ResumeError, match=r"schema\.arrow cannot be read.*--overwrite"):
+        ColumnTypes(recorded={"arrow": "bm90IGEgc2NoZW1h"})
