@@ -90,7 +90,7 @@ class ValidationGenerator(ColumnGenerator):
     def _checked(self, answer: Any, n: int, source: str) -> list[dict[str, Any]]:
         """``answer["data"]``, once it is a list of ``n`` results with a boolean ``is_valid``
         (and matches ``output_schema``, when given)."""
-        data = answer.get("data") if isinstance(answer, dict) else None
+        data = _plain(answer.get("data")) if isinstance(answer, dict) else None
         if not isinstance(data, list) or len(data) != n:
             got = len(data) if isinstance(data, list) else type(data).__name__
             raise GenerationError(f"{source} returned {got} results for {n} rows")
@@ -102,13 +102,13 @@ class ValidationGenerator(ColumnGenerator):
         schema = self.params.output_schema
         if schema is not None:
             try:
-                jsonschema.validate(answer, schema)
+                jsonschema.validate({**answer, "data": data}, schema)
             except jsonschema.ValidationError as exc:
                 where = "/".join(str(p) for p in exc.absolute_path) or "(root)"
                 raise GenerationError(
                     f"{source}: the answer does not match output_schema at {where}: {exc.message}"
                 ) from exc
-        return [_plain(result) for result in data]
+        return data
 
     # -- the engine's calls ----------------------------------------------------------------
 
