@@ -32,6 +32,7 @@ import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
+from types import MappingProxyType
 from typing import Any
 
 import pandas as pd
@@ -144,7 +145,12 @@ class ColumnGenerator:
         column: the column's name.
         outputs: the column followed by its side-effect columns.
         reads: the columns (including side-effect columns) passed in each row.
+        arrow_types: output column -> the Arrow type it is stored as, for values whose
+            inferred type would vary between row groups (lists that may all be empty);
+            the rest are inferred.
     """
+
+    arrow_types: Mapping[str, Any] = MappingProxyType({})
 
     def __init__(self, column: str, outputs: tuple[str, ...], reads: tuple[str, ...]) -> None:
         self.column = column

@@ -33,13 +33,14 @@ from typing import Any
 import aiohttp
 import jsonschema
 import pandas as pd
+import pyarrow as pa
 
 from dagen.config.functions import resolve_function
 from dagen.config.validation import RemoteValidatorParams, ValidationColumnConfig
 from dagen.errors import GenerationError
 from dagen.generators.base import BatchContext, CellFailure, ColumnGenerator, failure_from
 from dagen.generators.build import BuildContext
-from dagen.generators.validators import check_sql, lint_python
+from dagen.generators.validators import PYTHON_RESULT, SQL_RESULT, check_sql, lint_python
 
 __all__ = ["ValidationGenerator", "build"]
 
@@ -58,6 +59,11 @@ class ValidationGenerator(ColumnGenerator):
         self.config = config
         self.params = config.typed_params
         self.function = function  # the user's function of a local_callable validator
+        if config.validator_type == "code":  # a fixed shape: one Arrow type in every file
+            kind = PYTHON_RESULT if self.params.dialect is None else SQL_RESULT
+            if len(config.target_columns) > 1:
+                kind = pa.struct([(c, kind) for c in config.target_columns])
+            self.arrow_types = {config.name: kind}
 
     @property
     def is_async(self) -> bool:

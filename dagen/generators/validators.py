@@ -36,9 +36,35 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+
 from dagen.errors import GenerationError
 
-__all__ = ["check_sql", "lint_python"]
+__all__ = ["PYTHON_RESULT", "SQL_RESULT", "check_sql", "lint_python"]
+
+# the results as Arrow types, the same in every row group (messages may all be empty)
+PYTHON_RESULT = pa.struct(
+    [
+        ("is_valid", pa.bool_()),
+        ("python_linter_score", pa.float64()),
+        ("python_linter_severity", pa.string()),
+        (
+            "python_linter_messages",
+            pa.list_(
+                pa.struct(
+                    [
+                        ("type", pa.string()),
+                        ("symbol", pa.string()),
+                        ("line", pa.int64()),
+                        ("column", pa.int64()),
+                        ("message", pa.string()),
+                    ]
+                )
+            ),
+        ),
+    ]
+)
+SQL_RESULT = pa.struct([("is_valid", pa.bool_()), ("error_messages", pa.string())])
 
 _RULES = "E,F6,F7,F8,SIM,PLC,PLE,PLR,PLW"
 _ORDER = ("fatal", "error", "warning", "convention", "refactor")  # worst first

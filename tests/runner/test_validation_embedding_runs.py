@@ -81,6 +81,29 @@ def test_code_validators_flag_the_planted_bad_python_and_sql_and_pass_the_good(c
     assert validator_tasks(cfg, 40, "py_ok") == (2 * (2 + 1), 10)  # Data Designer's default
 
 
+def test_a_row_group_of_only_valid_code_is_stored_with_the_same_schema_as_the_others(
+    client, tmp_path
+):
+    cfg = config([
+        {"name": "py", "column_type": "expression",
+         "expr": "{% if n >= 20 %}def f(:{% else %}x = {{ n }}{% endif %}"},
+        {"name": "py_ok", "column_type": "validation", "target_columns": ["py"],
+         "validator_type": "code", "validator_params": {"code_lang": "python"}},
+        {"name": "both_ok", "column_type": "validation", "target_columns": ["py", "n"],
+         "validator_type": "code", "validator_params": {"code_lang": "sql:ansi"}},
+    ])  # fmt: skip
+
+    run(cfg, 40, client, tmp_path / "out")
+
+    # no messages at all in row group 0 (empty lists), messages in row group 1: one dataset
+    df = pd.read_parquet(tmp_path / "out" / "data")
+    assert df["py_ok"].map(lambda r: r["is_valid"]).tolist() == [True] * 20 + [False] * 20
+    assert len(df["py_ok"][0]["python_linter_messages"]) == 0
+    assert df["py_ok"][39]["python_linter_messages"][0]["symbol"] == "SyntaxError"
+    assert set(df["both_ok"][0]) == {"py", "n"}
+    assert df["both_ok"][0]["n"]["error_messages"] == "the value is int, not code text"
+
+
 def test_a_remote_validator_is_one_request_per_batch_of_each_row_group(
     client, validator_service, tmp_path
 ):
