@@ -256,7 +256,9 @@ def test_embedding_errors_name_the_column(client, model_server):
     assert "column 'vec', row 0: 'n': the target value is int" in result.dropped[0]["message"]
 
 
-def test_dagen_validate_accepts_both_column_types(tmp_path):
+def test_dagen_validate_accepts_both_column_types(tmp_path, examples):
+    example = CliRunner().invoke(cli, ["validate", str(examples / "checked_code.yaml")])
+    assert example.exit_code == 0, example.output
     path = tmp_path / "config.yaml"
     path.write_text(textwrap.dedent("""
         models:
