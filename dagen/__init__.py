@@ -31,9 +31,16 @@ from dagen.config.columns import (
     SeedDatasetColumnConfig,
 )
 from dagen.config.dataset import DatasetConfig, DropColumnsProcessorConfig, load_config
+from dagen.config.embedding import EmbeddingColumnConfig
 from dagen.config.models import InferenceParameters, ModelConfig
 from dagen.config.run import ClusterSettings, EarlyShutdown, RunSettings
 from dagen.config.samplers import Sampler, register_sampler
+from dagen.config.validation import (
+    CodeValidatorParams,
+    LocalCallableValidatorParams,
+    RemoteValidatorParams,
+    ValidationColumnConfig,
+)
 from dagen.errors import (
     CheckpointError,
     ClusterError,
@@ -78,6 +85,7 @@ __all__ = [
     "CheckpointError",
     "ClusterError",
     "ClusterSettings",
+    "CodeValidatorParams",
     "ColumnBlock",
     "ColumnConfig",
     "ColumnGenerator",
@@ -95,6 +103,7 @@ __all__ = [
     "DuplicateColumnError",
     "EarlyShutdown",
     "EarlyShutdownError",
+    "EmbeddingColumnConfig",
     "ExpressionColumnConfig",
     "GenerationError",
     "GenerationResult",
@@ -106,6 +115,7 @@ __all__ = [
     "LLMJudgeColumnConfig",
     "LLMStructuredColumnConfig",
     "LLMTextColumnConfig",
+    "LocalCallableValidatorParams",
     "MissingApiKeyError",
     "ModelAuthError",
     "ModelConfig",
@@ -119,6 +129,7 @@ __all__ = [
     "OutputDirError",
     "RateLimitError",
     "ReadableSink",
+    "RemoteValidatorParams",
     "ResumeError",
     "RowGroupResult",
     "RunError",
@@ -131,6 +142,7 @@ __all__ = [
     "TemplateError",
     "TemplateRenderError",
     "UnknownColumnError",
+    "ValidationColumnConfig",
     "describe",
     "generate",
     "load_config",

@@ -90,3 +90,36 @@ def logged_square(row: dict) -> int:
 def none_below_100(row: dict) -> int | None:
     """Nothing for the first 100 rows (a whole first row group of nulls), then a number."""
     return None if row["n"] < 100 else row["n"] * 2
+
+
+# -- validation and embedding columns ----------------------------------------------------
+
+GOOD_PYTHON = "def add(a, b):\n    return a + b\n"
+BAD_PYTHON = "def add(a, b)\n    return a + b\n"  # planted: the colon is missing
+GOOD_SQL = "SELECT id, name FROM users WHERE id = 1"
+BAD_SQL = "SELECT id FROM users WHERE"  # planted: the condition is missing
+
+
+def code_samples(row: dict) -> dict:
+    """Per row: Python and SQL text, the bad ones planted on every fourth row."""
+    bad = row["n"] % 4 == 0
+    return {"python": BAD_PYTHON if bad else GOOD_PYTHON, "sql": BAD_SQL if bad else GOOD_SQL}
+
+
+def python_of(row: dict) -> str:
+    return row["sample"]["python"]
+
+
+def sql_of(row: dict) -> str:
+    return row["sample"]["sql"]
+
+
+def flag_multiples_of_five(df: pd.DataFrame) -> pd.DataFrame:
+    """A local callable validator: one verdict per row, and the batch it was given."""
+    return pd.DataFrame(
+        {"is_valid": df["n"] % 5 != 0, "batch_rows": [len(df)] * len(df)}, index=df.index
+    )
+
+
+def review_text(row: dict) -> str:
+    return f"Review number {row['n']}: the product works."

@@ -21,7 +21,6 @@ future's type alone.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -168,10 +167,8 @@ def cells(
     context = _context(run_id)
     gen = context.generators[column]
     ctx = BatchContext(column, rg, start, size, context.seed)
-    return _chunk(
-        [None if row is None else gen.run_cell(row, ctx, i) for i, row in _rows(inputs, first, n)],
-        first,
-    )
+    rows = list(_rows(inputs, first, n))
+    return _alive_results(rows, gen.run_cells(_alive(rows), ctx), first)
 
 
 async def cells_async(
@@ -182,12 +179,19 @@ async def cells_async(
     gen = context.generators[column]
     ctx = BatchContext(column, rg, start, size, context.seed)
     rows = list(_rows(inputs, first, n))
-    if n == 1:
-        index, row = rows[0]
-        return _chunk([None if row is None else await gen.arun_cell(row, ctx, index)], first)
-    results = await asyncio.gather(
-        *(gen.arun_cell(row, ctx, index) for index, row in rows if row is not None)
-    )
+    alive = _alive(rows)
+    return _alive_results(rows, await gen.arun_cells(alive, ctx) if alive else [], first)
+
+
+def _alive(rows: list[tuple[int, dict[str, Any] | None]]) -> list[tuple[int, dict[str, Any]]]:
+    """The rows not dropped upstream: those a generator is given."""
+    return [(index, row) for index, row in rows if row is not None]
+
+
+def _alive_results(
+    rows: list[tuple[int, dict[str, Any] | None]], results: list[Any], first: int
+) -> CellChunk:
+    """The chunk of ``rows``: the generator's results in place of the rows it was given."""
     it = iter(results)
     return _chunk([None if row is None else next(it) for _, row in rows], first)
 

@@ -113,6 +113,12 @@ class BaseColumnConfig(StrictModel):
     def model_alias(self) -> str | None:
         return None
 
+    @property
+    def rows_per_task(self) -> int | None:
+        """Rows of a cell-by-cell column per Dask task, when the column fixes it (a
+        validation column's ``batch_size``); None lets the engine choose."""
+        return None
+
     def required_columns(
         self, earlier: list[str], search_path: tuple[Any, ...] = ()
     ) -> frozenset[str]:

@@ -13,7 +13,8 @@ config validates columns through that table, so nothing lists the types a second
 Generation strategy, per column type:
 
     sampler, expression, custom(full_column)    full_column: one call per row group
-    custom(cell_by_cell), llm-*                 cell_by_cell: one call per row
+    custom(cell_by_cell), llm-*, embedding      cell_by_cell: one call per row
+    validation                                  cell_by_cell: one call per batch_size rows
 
 Side-effect columns are extra outputs of one generator: ``<col>__trace`` and
 ``<col>__reasoning_content`` for LLM columns. Downstream columns may reference them.
@@ -37,6 +38,9 @@ import jinja2.meta
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
+# the column types that live in their own modules register themselves on import
+from dagen.config import embedding as _embedding  # noqa: F401
+from dagen.config import validation as _validation  # noqa: F401
 from dagen.config.base import StrictModel, validate_nested
 from dagen.config.column_types import (
     REASONING_SUFFIX,

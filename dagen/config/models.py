@@ -12,34 +12,72 @@ Example (YAML):
         api_key_env: NIM_API_KEY
         max_parallel_requests: 32
         inference_parameters: {temperature: 0.7, max_tokens: 512}
+      - alias: embedder                       # an embedding model (DD's EmbeddingInferenceParams)
+        model: nvidia/nv-embedqa-e5-v5
+        inference_parameters: {generation_type: embedding, dimensions: 256}
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from dagen.config.base import StrictModel
 
-__all__ = ["InferenceParameters", "ModelConfig"]
+__all__ = ["GENERATION_TYPES", "InferenceParameters", "ModelConfig"]
+
+GENERATION_TYPES = ("chat-completion", "embedding")
+_CHAT_ONLY = ("temperature", "top_p", "max_tokens")
+_EMBEDDING_ONLY = ("dimensions", "encoding_format")
 
 
 class InferenceParameters(StrictModel):
-    """Sampling parameters sent with every request to a model.
+    """Parameters sent with every request to a model.
+
+    ``generation_type`` says what the model does: ``chat-completion`` (LLM columns) or
+    ``embedding`` (embedding columns, ``/v1/embeddings``). As in Data Designer, a model
+    whose parameters name ``dimensions`` or ``encoding_format`` is an embedding model
+    without saying so; sampling parameters on an embedding model (or embedding
+    parameters on a chat model) are an error.
 
     Attributes:
+        generation_type: ``chat-completion`` (the default) or ``embedding``.
         temperature: sampling temperature; the endpoint's default when None.
         top_p: nucleus sampling; the endpoint's default when None.
         max_tokens: cap on completion tokens; the endpoint's default when None.
+        dimensions: embedding models: length of each vector; the model's own when None.
+        encoding_format: embedding models: ``float`` (the default) or ``base64`` on the
+            wire; dagen stores floats either way.
         extra_body: extra JSON fields merged into the request body (e.g. vLLM's
             ``guided_json`` or a ``reasoning_effort``).
     """
 
+    generation_type: Literal["chat-completion", "embedding"] = "chat-completion"
     temperature: float | None = Field(default=None, ge=0.0, le=2.0)
     top_p: float | None = Field(default=None, gt=0.0, le=1.0)
     max_tokens: int | None = Field(default=None, ge=1)
+    dimensions: int | None = Field(default=None, ge=1, le=65536)
+    encoding_format: Literal["float", "base64"] | None = None
     extra_body: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _embedding_when_implied(cls, data: Any) -> Any:
+        implied = isinstance(data, dict) and "generation_type" not in data
+        if implied and any(data.get(name) is not None for name in _EMBEDDING_ONLY):
+            return {**data, "generation_type": "embedding"}
+        return data
+
+    @model_validator(mode="after")
+    def _fields_fit_the_type(self) -> InferenceParameters:
+        wrong = _CHAT_ONLY if self.generation_type == "embedding" else _EMBEDDING_ONLY
+        given = [name for name in wrong if getattr(self, name) is not None]
+        if given:
+            raise ValueError(
+                f"{', '.join(given)} cannot be set when generation_type is {self.generation_type}"
+            )
+        return self
 
 
 class ModelConfig(StrictModel):
@@ -67,3 +105,8 @@ class ModelConfig(StrictModel):
     timeout: float = Field(default=120.0, gt=0)
     max_parallel_requests: int = Field(default=16, ge=1)
     max_retries: int = Field(default=5, ge=0)
+
+    @property
+    def generation_type(self) -> str:
+        """``chat-completion`` or ``embedding`` (from the inference parameters)."""
+        return self.inference_parameters.generation_type

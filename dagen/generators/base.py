@@ -6,6 +6,8 @@ row-group windows or files. The lowering layer calls it from inside Dask tasks.
 Two shapes, matching the column's generation strategy:
 
     cell_by_cell    run_cell(row, ctx)     -> {output column: value} | CellFailure
+                    run_cells(rows, ctx)   -> the rows of one task (one run_cell each,
+                                              unless the generator takes them together)
     full_column     run_batch(block, ctx)  -> ColumnBlock
 
 ``run_*`` never raise for a bad row: a failure becomes a ``CellFailure`` value that names
@@ -26,9 +28,11 @@ Example:
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
+from types import MappingProxyType
 from typing import Any
 
 import pandas as pd
@@ -141,7 +145,12 @@ class ColumnGenerator:
         column: the column's name.
         outputs: the column followed by its side-effect columns.
         reads: the columns (including side-effect columns) passed in each row.
+        arrow_types: output column -> the Arrow type it is stored as, for values whose
+            inferred type would vary between row groups (lists that may all be empty);
+            the rest are inferred.
     """
+
+    arrow_types: Mapping[str, Any] = MappingProxyType({})
 
     def __init__(self, column: str, outputs: tuple[str, ...], reads: tuple[str, ...]) -> None:
         self.column = column
@@ -192,6 +201,22 @@ class ColumnGenerator:
             return await self.agenerate_cell(row, ctx, index)
         except Exception as exc:
             return failure_from(exc, self.column, ctx.row_group, index)
+
+    def run_cells(
+        self, rows: list[tuple[int, dict[str, Any]]], ctx: BatchContext
+    ) -> list[dict[str, Any] | CellFailure]:
+        """The rows of one cell task, as ``(row, values read)`` (sync generators); one
+        ``run_cell`` each unless a generator handles the rows together (a validator)."""
+        return [self.run_cell(row, ctx, index) for index, row in rows]
+
+    async def arun_cells(
+        self, rows: list[tuple[int, dict[str, Any]]], ctx: BatchContext
+    ) -> list[dict[str, Any] | CellFailure]:
+        """The rows of one cell task (async generators), concurrently on the event loop."""
+        if len(rows) == 1:
+            index, row = rows[0]
+            return [await self.arun_cell(row, ctx, index)]
+        return list(await asyncio.gather(*(self.arun_cell(row, ctx, i) for i, row in rows)))
 
     def run_batch(self, frame: pd.DataFrame, ctx: BatchContext) -> ColumnBlock:
         """A whole row group (sync); an exception fails every row passed in."""

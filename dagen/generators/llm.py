@@ -269,16 +269,24 @@ def resolve_model(config: DatasetConfig, column: LLMColumn) -> ModelConfig:
     """The model an LLM column names.
 
     Raises:
-        ConfigValidationError: no model has the column's alias (naming the column).
+        ConfigValidationError: no model has the column's alias, or it is an embedding
+            model (naming the column).
     """
     try:
-        return config.model(column.model_alias_)
+        model = config.model(column.model_alias_)
     except ConfigValidationError as exc:
         known = ", ".join(m.alias for m in config.models) or "none"
         raise ConfigValidationError(
             f"column {column.name!r} uses model alias {column.model_alias_!r}, which is not "
             f"in models (known: {known})"
         ) from exc
+    if model.generation_type != "chat-completion":
+        raise ConfigValidationError(
+            f"column {column.name!r} uses model alias {column.model_alias_!r}, an "
+            f"{model.generation_type} model; {column.column_type} columns need a "
+            "chat-completion model"
+        )
+    return model
 
 
 def build(column: LLMColumn, context: BuildContext) -> LLMGenerator:

@@ -11,6 +11,7 @@ State (all computed in ``__init__``, all immutable):
     upstream[col]     -> frozenset of columns col reads          # col -> producers
     downstream[col]   -> frozenset of columns that read col
     strategy[col]     -> cell_by_cell | full_column
+    rows_per_task[col] -> rows per task the column fixes (a validator's batch_size)
     side_effects[out] -> producer column                         # "a__trace" -> "a"
     reads[col]        -> the columns col reads, side-effect columns by their own name
     order             -> topological order, ties broken by declaration order
@@ -50,6 +51,7 @@ class ColumnGraph:
     stateful: frozenset[str] = frozenset()
     declared: tuple[str, ...] = ()
     reads: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    rows_per_task: Mapping[str, int] = field(default_factory=dict)
     downstream: Mapping[str, frozenset[str]] = field(init=False)
     order: tuple[str, ...] = field(init=False)
 
@@ -114,6 +116,9 @@ class ColumnGraph:
             stateful=frozenset(c.name for c in config.columns if c.stateful),
             declared=tuple(c.name for c in config.columns),
             reads=MappingProxyType(reads_of),
+            rows_per_task=MappingProxyType(
+                {c.name: c.rows_per_task for c in config.columns if c.rows_per_task is not None}
+            ),
         )
 
     @classmethod

@@ -30,7 +30,7 @@ from typing import Any
 from dagen.cluster.tasks import RunContext
 from dagen.config.dataset import DatasetConfig
 from dagen.config.run import RunSettings
-from dagen.generators import ModelRuntime, build_generators
+from dagen.generators import ColumnGenerator, ModelRuntime, build_generators
 from dagen.graph import ColumnGraph
 from dagen.inference.client import ApiKey
 from dagen.lowering.admission import local_cluster_slots
@@ -118,7 +118,7 @@ class RunSpec:
             run_id,
             _seed(config, settings, resumed),
             generators,
-            _assembly(config, graph),
+            _assembly(config, graph, generators),
             graph.stateful,
             runtime,
             column_models,
@@ -162,7 +162,11 @@ class RunSpec:
             num_records=self.num_records,
             row_group_size=self.settings.row_group_size,
             previous=self.previous,
-            types=ColumnTypes(declared_types(self.config), (self.previous or {}).get("schema")),
+            types=ColumnTypes(
+                # what the config states, then what generators fix (validators' results)
+                {**declared_types(self.config), **self.context.assembly.arrow_types},
+                (self.previous or {}).get("schema"),
+            ),
         )
 
 
@@ -176,7 +180,9 @@ def _seed(config: DatasetConfig, settings: RunSettings, resumed: ResumePlan | No
     return secrets.randbelow(2**31)
 
 
-def _assembly(config: DatasetConfig, graph: ColumnGraph) -> AssemblySpec:
+def _assembly(
+    config: DatasetConfig, graph: ColumnGraph, generators: Mapping[str, ColumnGenerator]
+) -> AssemblySpec:
     outputs = {c.name: c.output_columns for c in config.columns}
     return AssemblySpec(
         columns=graph.columns,
@@ -184,4 +190,5 @@ def _assembly(config: DatasetConfig, graph: ColumnGraph) -> AssemblySpec:
         # a dropped column takes its side-effect columns with it
         dropped_columns=frozenset(o for c in config.columns if c.drop for o in outputs[c.name]),
         processors=build_processors(config, [o for outs in outputs.values() for o in outs]),
+        arrow_types={c: t for g in generators.values() for c, t in g.arrow_types.items()},
     )

@@ -38,12 +38,15 @@ class AssemblySpec:
         outputs: per column, its output columns (itself then its side effects).
         dropped_columns: columns (``drop: true``) removed before writing.
         processors: post-batch processors, run in order.
+        arrow_types: output column -> the Arrow type its generator fixes (so that every
+            row group has the same schema, even when, say, all its lists are empty).
     """
 
     columns: tuple[str, ...]
     outputs: Mapping[str, tuple[str, ...]]
     dropped_columns: frozenset[str] = frozenset()
     processors: tuple[Processor, ...] = ()
+    arrow_types: Mapping[str, pa.DataType] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -95,15 +98,20 @@ def assemble_row_group(
         row_group=row_group,
         size=size,
         rows=len(frame),
-        table=_to_arrow(frame, row_group),
+        table=_to_arrow(frame, row_group, spec.arrow_types),
         dropped=dropped,
         counts={str(c): int(n) for c, n in frame.notna().sum().items()},
     )
 
 
-def _to_arrow(frame: pd.DataFrame, row_group: int) -> pa.Table:
+def _to_arrow(frame: pd.DataFrame, row_group: int, types: Mapping[str, pa.DataType]) -> pa.Table:
     try:
-        return pa.Table.from_pandas(frame.reset_index(drop=True), preserve_index=False)
+        table = pa.Table.from_pandas(frame.reset_index(drop=True), preserve_index=False)
+        for name, kind in types.items():
+            if name in table.column_names:
+                column = pa.array(frame[name].tolist(), type=kind)
+                table = table.set_column(table.column_names.index(name), name, column)
+        return table
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as exc:
         raise CheckpointError(
             f"row group {row_group}: values cannot be stored as Arrow: {exc}"
