@@ -13,6 +13,8 @@ State (all computed in ``__init__``, all immutable):
     strategy[col]     -> cell_by_cell | full_column
     side_effects[out] -> producer column                         # "a__trace" -> "a"
     reads[col]        -> the columns col reads, side-effect columns by their own name
+                         (its data inputs and the columns of its ``skip.when``)
+    requires[col]     -> its data inputs only (what ``propagate_skip`` looks at)
     order             -> topological order, ties broken by declaration order
 
 Example:
@@ -50,6 +52,7 @@ class ColumnGraph:
     stateful: frozenset[str] = frozenset()
     declared: tuple[str, ...] = ()
     reads: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    requires: Mapping[str, frozenset[str]] = field(default_factory=dict)
     downstream: Mapping[str, frozenset[str]] = field(init=False)
     order: tuple[str, ...] = field(init=False)
 
@@ -91,9 +94,11 @@ class ColumnGraph:
         search_path = (config.source_dir,) if config.source_dir else ()
         upstream: dict[str, frozenset[str]] = {}
         reads_of: dict[str, frozenset[str]] = {}
+        requires: dict[str, frozenset[str]] = {}  # col -> its data inputs (not skip.when's)
         earlier: list[str] = []
         for col in config.columns:
-            reads = col.required_columns(list(earlier), search_path)
+            requires[col.name] = frozenset(col.required_columns(list(earlier), search_path))
+            reads = requires[col.name] | (col.skip.columns if col.skip else frozenset())
             resolved = set()
             for name in sorted(reads):
                 if name not in producers:
@@ -114,6 +119,7 @@ class ColumnGraph:
             stateful=frozenset(c.name for c in config.columns if c.stateful),
             declared=tuple(c.name for c in config.columns),
             reads=MappingProxyType(reads_of),
+            requires=MappingProxyType(requires),
         )
 
     @classmethod

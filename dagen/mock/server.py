@@ -14,7 +14,8 @@ single rows can be targeted with directives embedded in a prompt:
     [[mock:fail-times=K]]      500 for the first K identical (model, messages), then answer
 
 Endpoints: ``POST /v1/chat/completions`` (non-streaming), ``GET /v1/models``, ``GET /stats``,
-``POST /stats/reset``, ``GET|POST /admin/settings``.
+``POST /stats/reset``, ``GET|POST /admin/settings``, ``GET /requests`` (the sampling
+parameters of the last ``SAMPLED`` well-formed requests: model, temperature, top_p).
 
 State (``_State``, one per app): the settings, the fault RNG, the counters (global and per
 model; ``/stats/reset`` zeroes them in place but keeps what is in flight), the models seen
@@ -46,7 +47,7 @@ import json
 import random
 import signal
 import sys
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -78,6 +79,7 @@ __all__ = [
 
 READY_LINE = "dagen mock-llm listening on {url}"
 DEFAULT_MODEL = "mock-model"
+SAMPLED = 100_000  # sampling parameters of the newest requests kept for GET /requests
 _FAIL_TIMES_MAX = 100_000  # bound on the fail-times dict (oldest entries are dropped)
 
 
@@ -181,6 +183,7 @@ class _State:
         self.by_model: dict[str, dict[str, int]] = {}  # model -> counter -> value
         self.models: dict[str, None] = {DEFAULT_MODEL: None}  # insertion-ordered set
         self.failures: OrderedDict[bytes, int] = OrderedDict()  # digest -> 500s answered
+        self.sampled: deque[dict[str, Any]] = deque(maxlen=SAMPLED)  # newest last
 
     def model_stats(self, model: str) -> dict[str, int]:
         counters = self.by_model.get(model)
@@ -199,6 +202,7 @@ class _State:
             else:
                 del self.by_model[model]
         self.failures.clear()
+        self.sampled.clear()
 
     def authorized(self, request: web.Request) -> bool:
         key = self.settings.api_key
@@ -259,6 +263,7 @@ async def _chat_completions(request: web.Request) -> web.Response:
         return state.error(400, "'messages' must be a non-empty list of objects.", per_model)
     if body.get("stream"):
         return state.error(400, "The mock server does not support stream=true.", per_model)
+    state.sampled.append({k: body.get(k) for k in ("model", "temperature", "top_p")})
     try:
         directives = parse_directives(messages)
     except ValueError as exc:
@@ -345,6 +350,10 @@ async def _stats(request: web.Request) -> web.Response:
     return web.json_response(request.app[STATE_KEY].stats_json())
 
 
+async def _requests(request: web.Request) -> web.Response:
+    return web.json_response({"requests": list(request.app[STATE_KEY].sampled)})
+
+
 async def _stats_reset(request: web.Request) -> web.Response:
     state = request.app[STATE_KEY]
     state.reset()
@@ -376,6 +385,7 @@ def build_app(settings: MockServerSettings) -> web.Application:
     app.router.add_get("/v1/models", _models)
     app.router.add_get("/stats", _stats)
     app.router.add_post("/stats/reset", _stats_reset)
+    app.router.add_get("/requests", _requests)
     app.router.add_get("/admin/settings", _admin_settings)
     app.router.add_post("/admin/settings", _admin_settings)
     return app

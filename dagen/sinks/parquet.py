@@ -5,12 +5,16 @@ Layout of an output folder:
     OUT/data/part-000000.parquet     one file per row group, named by row-group index
     OUT/data/part-000001.parquet     (zero-padded, so that file order is row order)
     OUT/metadata.json                config, fingerprint, counts, drops, timings, versions
+    OUT/dropped-columns-parquet-files/part-000000.parquet   the removed columns (drop: true,
+                                     drop_columns), same rows as the data part
+    OUT/processors-files/NAME/part-000000.parquet           a schema_transform's dataset
 
 Every file is written atomically: to a hidden temporary file in the same folder, flushed
 and fsynced, then renamed over the final name. A crash leaves either the old file or the
 new one, never half of one; leftover temporary files are ignored by readers (their names
 start with ``.``) and removed by the next run. A row group with no surviving row writes no
-file. Row groups are encoded here, on the client, as parquet with zstd compression.
+file. A row group's side parts are written before its data part, so a data part present
+means its side parts are too. Row groups are encoded here, on the client, as parquet with zstd compression.
 
 ``MemorySink`` keeps the Arrow tables (previews, runs without an output folder); both
 read the dataset back with ``to_arrow``.
@@ -32,11 +36,13 @@ import pyarrow.parquet as pq
 
 from dagen.errors import CheckpointError, OutputDirError
 from dagen.sinks.assemble import RowGroupResult
+from dagen.sinks.processors import DROPPED_COLUMNS_DIR, PROCESSORS_DIR
 
 __all__ = ["MemorySink", "ParquetSink", "atomic_write", "part_name"]
 
 METADATA = "metadata.json"
 DATA = "data"
+SIDE_DIRS = (DROPPED_COLUMNS_DIR, PROCESSORS_DIR)  # folders of side datasets, cleared too
 
 
 def part_name(row_group: int) -> str:
@@ -63,10 +69,10 @@ def atomic_write(path: Path, payload: bytes) -> None:
         raise
 
 
-def _to_parquet(result: RowGroupResult) -> bytes:
+def _to_parquet(result: RowGroupResult, table: pa.Table | None = None) -> bytes:
     buffer = io.BytesIO()
     try:
-        pq.write_table(result.table, buffer, compression="zstd")
+        pq.write_table(result.table if table is None else table, buffer, compression="zstd")
     except pa.ArrowException as exc:
         raise CheckpointError(
             f"row group {result.row_group}: values cannot be stored in parquet: {exc}"
@@ -100,7 +106,7 @@ class ParquetSink:
                     f"output folder {out} is not empty; pass --overwrite (overwrite=True) "
                     "to replace it or --resume (resume=True) to continue it"
                 )
-            for child in (out / DATA, out / METADATA):
+            for child in (out / DATA, out / METADATA, *(out / d for d in SIDE_DIRS)):
                 if child.is_dir():
                     shutil.rmtree(child)
                 elif child.exists():
@@ -126,6 +132,10 @@ class ParquetSink:
         payload = _to_parquet(result)
         path = self.data_dir / part_name(result.row_group)
         try:
+            for folder, table in result.side.items():
+                side = self.output_dir / folder / part_name(result.row_group)
+                side.parent.mkdir(parents=True, exist_ok=True)
+                atomic_write(side, _to_parquet(result, table))
             atomic_write(path, payload)
         except OSError as exc:
             reason = "disk full" if exc.errno == errno.ENOSPC else exc.strerror
@@ -166,17 +176,26 @@ class ParquetSink:
         path = self.data_dir / part_name(row_group)
         try:
             path.unlink(missing_ok=True)
+            for side in self._side_parts(row_group):
+                side.unlink(missing_ok=True)
         except OSError as exc:
             raise CheckpointError(
                 f"row group {row_group}: cannot remove {path}: {exc.strerror}"
             ) from exc
 
+    def _side_parts(self, row_group: int) -> list[Path]:
+        name = part_name(row_group)
+        dropped = self.output_dir / DROPPED_COLUMNS_DIR / name
+        return [dropped, *(self.output_dir / PROCESSORS_DIR).glob(f"*/{name}")]
+
     def close(self) -> None:
         """Nothing to release: every file was complete when ``write`` returned."""
 
-    def to_arrow(self) -> pa.Table:
-        """The dataset written so far, in row order."""
-        files = sorted(self.data_dir.glob("part-*.parquet"))
+    def to_arrow(self, side: str | None = None) -> pa.Table:
+        """The dataset written so far, in row order (or the side dataset in folder
+        ``side``, e.g. ``dropped-columns-parquet-files``)."""
+        folder = self.data_dir if side is None else self.output_dir / side
+        files = sorted(folder.glob("part-*.parquet"))
         return _concat([pq.read_table(f) for f in files])
 
 
@@ -189,11 +208,13 @@ class MemorySink:
 
     def __init__(self) -> None:
         self.tables: dict[int, pa.Table] = {}  # row group -> its surviving rows
+        self.side: dict[str, dict[int, pa.Table]] = {}  # folder -> row group -> table
         self.metadata: dict[str, Any] | None = None
 
     def open(self, *, overwrite: bool = False, resume: bool = False) -> None:
         if not resume:
             self.tables.clear()
+            self.side.clear()
             self.metadata = None
 
     def read_metadata(self) -> dict[str, Any] | None:
@@ -205,6 +226,8 @@ class MemorySink:
     def write(self, result: RowGroupResult) -> str | None:
         if result.rows:
             self.tables[result.row_group] = result.table
+            for folder, table in result.side.items():
+                self.side.setdefault(folder, {})[result.row_group] = table
         return None
 
     def write_metadata(self, metadata: dict[str, Any]) -> None:
@@ -212,12 +235,15 @@ class MemorySink:
 
     def remove(self, row_group: int) -> None:
         self.tables.pop(row_group, None)
+        for tables in self.side.values():
+            tables.pop(row_group, None)
 
     def close(self) -> None:
         """Nothing to release: the tables stay for ``to_arrow``."""
 
-    def to_arrow(self) -> pa.Table:
-        return _concat([self.tables[i] for i in sorted(self.tables)])
+    def to_arrow(self, side: str | None = None) -> pa.Table:
+        tables = self.tables if side is None else self.side.get(side, {})
+        return _concat([tables[i] for i in sorted(tables)])
 
 
 def _concat(tables: list[pa.Table]) -> pa.Table:
