@@ -244,12 +244,17 @@ def collect(run_id: str, column: str, rg: int, size: int, chunks: list[CellChunk
                 failures[row] = result
             row += 1
     frame = pd.DataFrame(
-        {c: pd.Series(v, index=index, dtype=None if v else object) for c, v in values.items()},
+        # object when a value is None (skipped): pandas would turn it into NaN downstream
+        {c: pd.Series(v, index=index, dtype=_dtype(v)) for c, v in values.items()},
         index=pd.Index(index, dtype="int64"),
     )
     frame = typed_nulls(frame, column, gen.value_type)
     kind = FailedBlock if failures else ColumnBlock
     return kind(frame, failures, frozenset(skipped))
+
+
+def _dtype(values: list[Any]) -> Any:
+    return object if not values or any(v is None for v in values) else None
 
 
 def _frame(inputs: Sequence[ColumnBlock], size: int) -> tuple[pd.DataFrame, dict[int, set[str]]]:
