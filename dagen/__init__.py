@@ -29,12 +29,24 @@ from dagen.config.columns import (
     SamplerColumnConfig,
     Score,
     SeedDatasetColumnConfig,
+    TraceType,
 )
-from dagen.config.dataset import DatasetConfig, DropColumnsProcessorConfig, load_config
+from dagen.config.dataset import (
+    DatasetConfig,
+    DropColumnsProcessorConfig,
+    SchemaTransformProcessorConfig,
+    load_config,
+)
 from dagen.config.embedding import EmbeddingColumnConfig
-from dagen.config.models import InferenceParameters, ModelConfig
+from dagen.config.models import (
+    InferenceParameters,
+    ManualDistribution,
+    ModelConfig,
+    UniformDistribution,
+)
 from dagen.config.run import ClusterSettings, EarlyShutdown, RunSettings
 from dagen.config.samplers import Sampler, register_sampler
+from dagen.config.skip import SkipConfig
 from dagen.config.validation import (
     CodeValidatorParams,
     LocalCallableValidatorParams,
@@ -72,6 +84,7 @@ from dagen.errors import (
     UnknownColumnError,
 )
 from dagen.generators import BuildContext, ColumnBlock, ColumnGenerator
+from dagen.generators.models import ModelHandle
 from dagen.graph import ColumnGraph
 from dagen.runner.engine import generate
 from dagen.runner.preview import describe, preview
@@ -116,11 +129,13 @@ __all__ = [
     "LLMStructuredColumnConfig",
     "LLMTextColumnConfig",
     "LocalCallableValidatorParams",
+    "ManualDistribution",
     "MissingApiKeyError",
     "ModelAuthError",
     "ModelConfig",
     "ModelConnectionError",
     "ModelError",
+    "ModelHandle",
     "ModelOutputError",
     "ModelRequestError",
     "ModelRetryableError",
@@ -136,11 +151,15 @@ __all__ = [
     "RunSettings",
     "Sampler",
     "SamplerColumnConfig",
+    "SchemaTransformProcessorConfig",
     "Score",
     "SeedDatasetColumnConfig",
     "Sink",
+    "SkipConfig",
     "TemplateError",
     "TemplateRenderError",
+    "TraceType",
+    "UniformDistribution",
     "UnknownColumnError",
     "ValidationColumnConfig",
     "describe",

@@ -190,10 +190,12 @@ def validate(config: str) -> None:
     """Check CONFIG: fields, samplers, templates, references, cycles, functions."""
     from dagen.generators import build_generators
     from dagen.graph import ColumnGraph
+    from dagen.sinks.processors import build_processors
 
     cfg = _load(config)
     graph = ColumnGraph.from_config(cfg)
     build_generators(cfg, graph)
+    build_processors(cfg, [out for col in cfg.columns for out in col.output_columns])
     click.echo(f"{config}: valid ({len(graph.columns)} columns, fingerprint {cfg.fingerprint()})")
 
 

@@ -123,3 +123,28 @@ def flag_multiples_of_five(df: pd.DataFrame) -> pd.DataFrame:
 
 def review_text(row: dict) -> str:
     return f"Review number {row['n']}: the product works."
+
+
+def summarise_with_model(row: dict, models) -> dict:
+    # a sync function calling a model through its handle; writes a side-effect column
+    answer, messages = models["writer"].generate(f"Summarise row {row['n']}.")
+    return {"summary": answer, "summary_turns": len(messages)}
+
+
+async def ask_both_models(row: dict, models) -> str:
+    first, _ = await models["writer"].agenerate(f"Row {row['n']} for the writer.")
+    second, _ = await models["judge"].agenerate(f"Row {row['n']} for the judge.")
+    return f"{first} | {second}"
+
+
+def parity_with_flag(df: pd.DataFrame) -> pd.DataFrame:
+    return pd.DataFrame({"parity": df["n"] % 2, "is_even": df["n"] % 2 == 0})
+
+
+def forgets_its_side_effect(row: dict) -> dict:
+    return {"half": row["n"] / 2}
+
+
+def describe_possibly_skipped(row: dict) -> str:
+    # opts out of propagate_skip: sees the skipped value (None) and copes with it
+    return "no reply" if row["reply"] is None else "replied"

@@ -14,7 +14,9 @@ Results that flow between tasks:
     checkpoint   RowGroupResult (Arrow table + drop report; the sink encodes it)
 
 A row with a failed or dropped upstream value is never passed to a generator (no model
-call is paid for it); it stays ``None`` downstream. Results holding a failure are of a
+call is paid for it); it stays ``None`` downstream. A row the column skips
+(``dagen.generators.skip``) is not passed either: it becomes a ``SkippedCell`` (cell by
+cell) or a row of ``ColumnBlock.skipped`` (full column), holding the skip value. Results holding a failure are of a
 marker type (``FailedChunk``, ``FailedBlock``) so the client can see failures from the
 future's type alone.
 """
@@ -37,6 +39,9 @@ from dagen.generators import (
     ColumnGenerator,
     FailedBlock,
     ModelRuntime,
+    SkippedCell,
+    fill_skipped,
+    typed_nulls,
 )
 from dagen.inference.pool import close_clients, scope_usage
 from dagen.lowering.admission import QUEUED_PER_SLOT
@@ -133,10 +138,11 @@ def _context(run_id: str) -> RunContext:
 
 def _rows(
     inputs: Sequence[ColumnBlock | CellChunk], first: int, n: int
-) -> Iterator[tuple[int, dict[str, Any] | None]]:
-    """Each row of rows [first, first + n) with the values it reads, or None when it was
-    dropped upstream. Inputs are upstream blocks and the upstream chunks covering the rows
-    (each row is covered by exactly one chunk of each cell-by-cell upstream)."""
+) -> Iterator[tuple[int, dict[str, Any] | None, frozenset[str]]]:
+    """Each row of rows [first, first + n) with the values it reads (None when it was
+    dropped upstream) and the output columns skipped upstream in it. Inputs are upstream
+    blocks and the upstream chunks covering the rows (each row is covered by exactly one
+    chunk of each cell-by-cell upstream)."""
     blocks = [source for source in inputs if isinstance(source, ColumnBlock)]
     covered: dict[int, list[Any]] = {}
     for chunk in inputs:
@@ -145,13 +151,23 @@ def _rows(
                 covered.setdefault(index, []).append(chunk[index - chunk.first])
     for index in range(first, first + n):
         row: dict[str, Any] = {}
+        skipped: set[str] = set()
+        for block in blocks:
+            if index in block.skipped:
+                skipped.update(block.frame.columns)
         for record in [*(b.records.get(index) for b in blocks), *covered.get(index, ())]:
             if not isinstance(record, dict):
-                yield index, None
+                yield index, None, frozenset()
                 break
+            if isinstance(record, SkippedCell):
+                skipped.update(record)
             row.update(record)
         else:
-            yield index, row
+            yield index, row, frozenset(skipped)
+
+
+def _skips(gen: ColumnGenerator, row: dict[str, Any], skipped: frozenset[str]) -> bool:
+    return gen.skip_rule is not None and gen.skip_rule.applies(row, skipped)
 
 
 def _chunk(results: list[Any], first: int) -> CellChunk:
@@ -167,8 +183,8 @@ def cells(
     context = _context(run_id)
     gen = context.generators[column]
     ctx = BatchContext(column, rg, start, size, context.seed)
-    rows = list(_rows(inputs, first, n))
-    return _alive_results(rows, gen.run_cells(_alive(rows), ctx), first)
+    rows = _gated(gen, _rows(inputs, first, n))
+    return _alive_results(rows, gen.run_cells(_alive(rows), ctx), first, gen)
 
 
 async def cells_async(
@@ -178,55 +194,112 @@ async def cells_async(
     context = _context(run_id)
     gen = context.generators[column]
     ctx = BatchContext(column, rg, start, size, context.seed)
-    rows = list(_rows(inputs, first, n))
+    rows = _gated(gen, _rows(inputs, first, n))
     alive = _alive(rows)
-    return _alive_results(rows, await gen.arun_cells(alive, ctx) if alive else [], first)
+    return _alive_results(rows, await gen.arun_cells(alive, ctx) if alive else [], first, gen)
 
 
-def _alive(rows: list[tuple[int, dict[str, Any] | None]]) -> list[tuple[int, dict[str, Any]]]:
-    """The rows not dropped upstream: those a generator is given."""
-    return [(index, row) for index, row in rows if row is not None]
+_SKIP: dict[str, Any] = {}  # a row the column skips (compared by identity)
+
+_Rows = list[tuple[int, dict[str, Any] | None]]
 
 
-def _alive_results(
-    rows: list[tuple[int, dict[str, Any] | None]], results: list[Any], first: int
-) -> CellChunk:
-    """The chunk of ``rows``: the generator's results in place of the rows it was given."""
+def _gated(
+    gen: ColumnGenerator, rows: Iterator[tuple[int, dict[str, Any] | None, frozenset[str]]]
+) -> _Rows:
+    """Each row, or None when it was dropped upstream, or ``_SKIP`` when the column's skip
+    rule applies to it (it then costs no call)."""
+    return [
+        (index, _SKIP if row is not None and _skips(gen, row, skipped) else row)
+        for index, row, skipped in rows
+    ]
+
+
+def _alive(rows: _Rows) -> list[tuple[int, dict[str, Any]]]:
+    """The rows neither dropped upstream nor skipped: those a generator is given."""
+    return [(index, row) for index, row in rows if row is not None and row is not _SKIP]
+
+
+def _alive_results(rows: _Rows, results: list[Any], first: int, gen: ColumnGenerator) -> CellChunk:
+    """The chunk of ``rows``: the generator's results in place of the rows it was given,
+    the skip value for skipped rows, None for dropped ones."""
     it = iter(results)
-    return _chunk([None if row is None else next(it) for _, row in rows], first)
+    values = [
+        None if row is None else gen.skip_rule.cell() if row is _SKIP else next(it)  # type: ignore[union-attr]
+        for _, row in rows
+    ]
+    return _chunk(values, first)
 
 
 def collect(run_id: str, column: str, rg: int, size: int, chunks: list[CellChunk]) -> ColumnBlock:
     """A cell-by-cell column's chunks joined into one ``ColumnBlock``."""
-    outputs = _context(run_id).generators[column].outputs
+    gen = _context(run_id).generators[column]
+    outputs = gen.outputs
     index: list[int] = []
     values: dict[str, list[Any]] = {c: [] for c in outputs}
     failures: dict[int, CellFailure] = {}
+    skipped: set[int] = set()
     row = 0
     for chunk in chunks:
         for result in chunk:
             if isinstance(result, dict):
                 index.append(row)
+                if isinstance(result, SkippedCell):
+                    skipped.add(row)
                 for c in outputs:
                     values[c].append(result.get(c))
             elif isinstance(result, CellFailure):
                 failures[row] = result
             row += 1
     frame = pd.DataFrame(
-        {c: pd.Series(v, index=index, dtype=None if v else object) for c, v in values.items()},
+        # object when a value is None (skipped): pandas would turn it into NaN downstream
+        {c: pd.Series(v, index=index, dtype=_dtype(v)) for c, v in values.items()},
         index=pd.Index(index, dtype="int64"),
     )
-    return FailedBlock(frame, failures) if failures else ColumnBlock(frame)
+    frame = typed_nulls(frame, column, gen.value_type)
+    kind = FailedBlock if failures else ColumnBlock
+    return kind(frame, failures, frozenset(skipped))
 
 
-def _frame(inputs: Sequence[ColumnBlock], size: int) -> pd.DataFrame:
-    """The rows every input has, with all the inputs' columns."""
+def _dtype(values: list[Any]) -> Any:
+    return object if not values or any(v is None for v in values) else None
+
+
+def _frame(inputs: Sequence[ColumnBlock], size: int) -> tuple[pd.DataFrame, dict[int, set[str]]]:
+    """The rows every input has, with all the inputs' columns, and per row the output
+    columns skipped upstream in it."""
+    skipped: dict[int, set[str]] = {}
+    for block in inputs:
+        for row in block.skipped:
+            skipped.setdefault(row, set()).update(block.frame.columns)
     if not inputs:
-        return pd.DataFrame(index=pd.RangeIndex(size))
+        return pd.DataFrame(index=pd.RangeIndex(size)), skipped
     alive = inputs[0].frame.index
     for block in inputs[1:]:
         alive = alive.intersection(block.frame.index)
-    return pd.concat([block.frame.reindex(alive) for block in inputs], axis=1)
+    return pd.concat([block.frame.reindex(alive) for block in inputs], axis=1), skipped
+
+
+def _skipped_rows(
+    gen: ColumnGenerator, frame: pd.DataFrame, skipped: dict[int, set[str]]
+) -> list[int]:
+    """The rows of ``frame`` the column skips."""
+    if gen.skip_rule is None:
+        return []
+    rule = gen.skip_rule
+    records = frame.to_dict("index") if rule.when is not None else {}
+    return [
+        int(r)
+        for r in frame.index
+        if rule.applies(records.get(r, {}), frozenset(skipped.get(int(r), ())))
+    ]
+
+
+def _with_skipped(gen: ColumnGenerator, block: ColumnBlock, rows: list[int]) -> ColumnBlock:
+    if gen.skip_rule is None:
+        return block
+    frame = fill_skipped(block.frame, gen.skip_rule, rows, gen.value_type)
+    return type(block)(frame, block.failures, frozenset(rows))
 
 
 def batch(
@@ -245,7 +318,10 @@ def batch(
     """
     context = _context(run_id)
     ctx = BatchContext(column, rg, start, size, context.seed)
-    return context.generators[column].run_batch(_frame(inputs, size), ctx)
+    gen = context.generators[column]
+    frame, skipped = _frame(inputs, size)
+    rows = _skipped_rows(gen, frame, skipped)
+    return _with_skipped(gen, gen.run_batch(frame.drop(index=rows), ctx), rows)
 
 
 async def batch_async(
@@ -260,7 +336,10 @@ async def batch_async(
     """A full-column column for one row group (async generators)."""
     context = _context(run_id)
     ctx = BatchContext(column, rg, start, size, context.seed)
-    return await context.generators[column].arun_batch(_frame(inputs, size), ctx)
+    gen = context.generators[column]
+    frame, skipped = _frame(inputs, size)
+    rows = _skipped_rows(gen, frame, skipped)
+    return _with_skipped(gen, await gen.arun_batch(frame.drop(index=rows), ctx), rows)
 
 
 def checkpoint(run_id: str, rg: int, size: int, blocks: list[ColumnBlock]) -> RowGroupResult:

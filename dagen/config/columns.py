@@ -30,6 +30,7 @@ Example (Python):
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Callable
 from typing import Any, Literal
 
@@ -67,6 +68,7 @@ __all__ = [
     "SamplerColumnConfig",
     "Score",
     "SeedDatasetColumnConfig",
+    "TraceType",
     "template_variables",
 ]
 
@@ -146,7 +148,10 @@ class CustomColumnConfig(BaseColumnConfig):
     ``function`` is ``"module:attr"`` or, when the config is built in Python, the callable
     itself. Cell by cell, the function gets a row dict and returns the value; full column,
     it gets the row group as a DataFrame and returns a Series (or list) of the same length.
-    ``params`` are passed as keyword arguments.
+    ``params`` are passed as keyword arguments. ``side_effect_columns`` are extra columns
+    the function also writes (it then returns a dict / DataFrame holding the column and
+    each of them); ``model_aliases`` are the models it may call through the ``models``
+    argument (``dagen.generators.models``), within their caps and counted in usage.
     """
 
     column_type: Literal["custom"] = "custom"
@@ -155,6 +160,25 @@ class CustomColumnConfig(BaseColumnConfig):
     required_columns_: list[str] | None = Field(default=None, alias="required_columns")
     is_stateful: bool = Field(default=False, alias="stateful")
     params: dict[str, Any] = Field(default_factory=dict)
+    side_effect_columns_: list[str] = Field(default_factory=list, alias="side_effect_columns")
+    model_aliases_: list[str] = Field(default_factory=list, alias="model_aliases")
+
+    @field_validator("side_effect_columns_")
+    @classmethod
+    def _distinct_side_effects(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        if any(not name for name in value):
+            raise ValueError("side-effect column names must not be empty")
+        if len(set(value)) != len(value) or info.data.get("name") in value:
+            raise ValueError("side-effect columns must be distinct and differ from the column")
+        return value
+
+    @property
+    def side_effect_columns(self) -> tuple[str, ...]:
+        return tuple(self.side_effect_columns_)
+
+    @property
+    def model_aliases(self) -> tuple[str, ...]:
+        return tuple(self.model_aliases_)
 
     @model_validator(mode="after")
     def _stateful_is_full_column(self) -> CustomColumnConfig:
@@ -204,14 +228,34 @@ class SeedDatasetColumnConfig(BaseColumnConfig):
         return tuple(self.columns)
 
 
+class TraceType(enum.StrEnum):
+    """What an LLM column's ``<col>__trace`` column holds (Data Designer's ``TraceType``).
+
+    ``none``: no trace column; ``last_message``: a list with the final assistant message;
+    ``all_messages``: every message exchanged (system, user, assistant, repairs).
+    ``with_trace: true``/``false`` mean ``all_messages``/``none``.
+    """
+
+    NONE = "none"
+    LAST_MESSAGE = "last_message"
+    ALL_MESSAGES = "all_messages"
+
+
 class _LLMColumn(BaseColumnConfig):
     """Fields every LLM column has: a prompt, a model, optional side-effect columns."""
 
     prompt: str = Field(min_length=1)
     system_prompt: str | None = None
     model_alias_: str = Field(default="default", alias="model_alias")
-    with_trace: bool = False
+    with_trace: TraceType = TraceType.NONE
     extract_reasoning_content: bool = False
+
+    @field_validator("with_trace", mode="before")
+    @classmethod
+    def _trace_flag(cls, value: Any) -> Any:
+        if isinstance(value, bool):
+            return TraceType.ALL_MESSAGES if value else TraceType.NONE
+        return value
 
     _check_prompt = field_validator("prompt", "system_prompt")(
         lambda v: v if v is None else _check_template(v)
@@ -230,7 +274,7 @@ class _LLMColumn(BaseColumnConfig):
         extra = []
         if self.extract_reasoning_content:
             extra.append(self.name + REASONING_SUFFIX)
-        if self.with_trace:
+        if self.with_trace is not TraceType.NONE:
             extra.append(self.name + TRACE_SUFFIX)
         return tuple(extra)
 

@@ -20,26 +20,86 @@ import json
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+import jinja2
+import jinja2.meta
 import pydantic_core
 import yaml
-from pydantic import Field, PrivateAttr
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+from pydantic import AliasChoices, Field, PrivateAttr, field_validator
 
 from dagen.config.base import StrictModel
 from dagen.config.columns import ColumnConfig
 from dagen.config.models import ModelConfig
 from dagen.errors import ConfigSyntaxError, ConfigValidationError, UnknownColumnError
 
-__all__ = ["DatasetConfig", "DropColumnsProcessorConfig", "ProcessorConfig", "load_config"]
+__all__ = [
+    "DatasetConfig",
+    "DropColumnsProcessorConfig",
+    "ProcessorConfig",
+    "SchemaTransformProcessorConfig",
+    "load_config",
+]
 
 
 class DropColumnsProcessorConfig(StrictModel):
-    """Remove columns from each row group before it is written."""
+    """Remove columns from each row group before it is written (kept in a side dataset).
+
+    ``columns`` (Data Designer: ``column_names``) are names or glob patterns (``a*``,
+    ``*__trace``, fnmatch rules); a name or pattern that matches no column is an error.
+    The removed columns are written next to the dataset, one part per row group
+    (``dropped-columns-parquet-files/``).
+    """
 
     processor_type: Literal["drop_columns"] = "drop_columns"
-    columns: list[str] = Field(min_length=1)
+    name: str | None = None
+    columns: list[str] = Field(
+        min_length=1, validation_alias=AliasChoices("columns", "column_names")
+    )
 
 
-ProcessorConfig = Annotated[DropColumnsProcessorConfig, Field(discriminator="processor_type")]
+class SchemaTransformProcessorConfig(StrictModel):
+    """An additional dataset made from each row by a JSON template of Jinja strings.
+
+    Each key of ``template`` is a column of the new dataset; its value (a string, list or
+    nested object) holds Jinja templates over the row's columns, rendered into JSON
+    (strings escaped, so ``"{{ reply }}"`` is always valid). The dataset is written next to
+    the main one as ``processors-files/<name>/part-NNNNNN.parquet``, one part per row
+    group; the main dataset is unchanged.
+    """
+
+    processor_type: Literal["schema_transform"] = "schema_transform"
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=128)
+    template: dict[str, Any] = Field(min_length=1)
+
+    @field_validator("template")
+    @classmethod
+    def _renders(cls, value: dict[str, Any]) -> dict[str, Any]:
+        try:
+            text = json.dumps(value)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"template must be JSON-serialisable: {exc}") from exc
+        try:
+            _TEMPLATES.parse(text)
+        except jinja2.TemplateSyntaxError as exc:
+            raise ValueError(
+                f"template does not compile: {exc.message} (line {exc.lineno})"
+            ) from exc
+        return value
+
+    @property
+    def columns(self) -> frozenset[str]:
+        """The columns the template reads."""
+        return frozenset(
+            jinja2.meta.find_undeclared_variables(_TEMPLATES.parse(json.dumps(self.template)))
+        )
+
+
+_TEMPLATES = ImmutableSandboxedEnvironment()
+
+ProcessorConfig = Annotated[
+    DropColumnsProcessorConfig | SchemaTransformProcessorConfig,
+    Field(discriminator="processor_type"),
+]
 
 
 class DatasetConfig(StrictModel):

@@ -19,6 +19,8 @@ A ``ColumnBlock`` is one column's result for one row group:
     frame     DataFrame indexed by row position in the row group (surviving rows only),
               one column per output (the column and its side-effect columns)
     failures  {row position: CellFailure} for the rows that failed *in this column*
+    skipped   row positions this column skipped (``dagen.generators.skip``): their
+              values are the skip value, and ``propagate_skip`` downstream reads them
 
 Example:
     >>> block = ColumnBlock(pd.DataFrame({"x": [1, 2]}, index=[0, 2]), {1: CellFailure("x", 0, 1, "E", "bad")})
@@ -38,6 +40,7 @@ from typing import Any
 import pandas as pd
 
 from dagen.errors import GenerationError, ModelAuthError, ModelRetryableError
+from dagen.generators.skip import SkipRule
 
 __all__ = [
     "BatchContext",
@@ -99,6 +102,7 @@ class ColumnBlock:
 
     frame: pd.DataFrame
     failures: Mapping[int, CellFailure] = field(default_factory=dict)
+    skipped: frozenset[int] = frozenset()
 
     @property
     def rows(self) -> list[int]:
@@ -148,9 +152,15 @@ class ColumnGenerator:
         arrow_types: output column -> the Arrow type it is stored as, for values whose
             inferred type would vary between row groups (lists that may all be empty);
             the rest are inferred.
+        skip_rule: when the engine skips a row instead of calling the generator (set by
+            ``build_generators``; None: never).
+        value_type: the pandas dtype of the column when every row is null (skipped), so
+            that the file keeps the column's type; None: unknown.
     """
 
     arrow_types: Mapping[str, Any] = MappingProxyType({})
+    skip_rule: SkipRule | None = None
+    value_type: str | None = None
 
     def __init__(self, column: str, outputs: tuple[str, ...], reads: tuple[str, ...]) -> None:
         self.column = column

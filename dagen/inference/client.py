@@ -258,8 +258,9 @@ class ModelClient:
         body: dict[str, Any] = {"model": self.config.model, "messages": messages}
         for name in ("temperature", "top_p", "max_tokens"):
             value = getattr(params, name)
-            if value is not None:
+            if isinstance(value, int | float):
                 body[name] = value
+        body.update(params.draw(self._rng))  # distributions: the caller's draw wins below
         body.update(params.extra_body)
         body.update(extra_body or {})
         if response_format is not None:

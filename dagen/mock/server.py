@@ -16,7 +16,8 @@ single rows can be targeted with directives embedded in a prompt:
 Endpoints: ``POST /v1/chat/completions`` (non-streaming), ``POST /v1/embeddings``
 (deterministic unit vectors, ``dagen.mock.embeddings``; same faults, directives in the
 input texts, same counters), ``GET /v1/models``, ``GET /stats``,
-``POST /stats/reset``, ``GET|POST /admin/settings``.
+``POST /stats/reset``, ``GET|POST /admin/settings``, ``GET /requests`` (the sampling
+parameters of the last ``SAMPLED`` well-formed chat requests: model, temperature, top_p).
 
 State (``_State``, one per app): the settings, the fault RNG, the counters (global and per
 model; ``/stats/reset`` zeroes them in place but keeps what is in flight), the models seen
@@ -200,6 +201,8 @@ async def _serve(request: web.Request, read: Callable[..., Any], answer: Any) ->
         directives = parse_directives(messages)
     except ValueError as exc:
         return state.error(400, str(exc), per_model)
+    if "messages" in body:
+        state.sampled.append({k: body.get(k) for k in ("model", "temperature", "top_p")})
     settings = state.settings
     if settings.max_concurrency is not None and stats["in_flight"] >= settings.max_concurrency:
         return state.error(429, "Too many concurrent requests.", per_model)
@@ -314,6 +317,10 @@ async def _stats(request: web.Request) -> web.Response:
     return web.json_response(request.app[STATE_KEY].stats_json())
 
 
+async def _requests(request: web.Request) -> web.Response:
+    return web.json_response({"requests": list(request.app[STATE_KEY].sampled)})
+
+
 async def _stats_reset(request: web.Request) -> web.Response:
     state = request.app[STATE_KEY]
     state.reset()
@@ -346,6 +353,7 @@ def build_app(settings: MockServerSettings) -> web.Application:
     app.router.add_get("/v1/models", _models)
     app.router.add_get("/stats", _stats)
     app.router.add_post("/stats/reset", _stats_reset)
+    app.router.add_get("/requests", _requests)
     app.router.add_get("/admin/settings", _admin_settings)
     app.router.add_post("/admin/settings", _admin_settings)
     return app

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import hmac
 import random
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -28,9 +28,10 @@ from dagen.mock.answers import error_body
 if TYPE_CHECKING:
     from dagen.mock.server import MockServerSettings
 
-__all__ = ["DEFAULT_MODEL", "STATE_KEY"]
+__all__ = ["DEFAULT_MODEL", "SAMPLED", "STATE_KEY"]
 
 DEFAULT_MODEL = "mock-model"
+SAMPLED = 100_000  # sampling parameters of the newest requests kept for GET /requests
 
 
 _MODEL_COUNTERS = ("requests", "completed", "in_flight", "peak_concurrency", "rate_limited")
@@ -58,6 +59,7 @@ class _State:
         self.by_model: dict[str, dict[str, int]] = {}  # model -> counter -> value
         self.models: dict[str, None] = {DEFAULT_MODEL: None}  # insertion-ordered set
         self.failures: OrderedDict[bytes, int] = OrderedDict()  # digest -> 500s answered
+        self.sampled: deque[dict[str, Any]] = deque(maxlen=SAMPLED)  # newest last
 
     def model_stats(self, model: str) -> dict[str, int]:
         counters = self.by_model.get(model)
@@ -76,6 +78,7 @@ class _State:
             else:
                 del self.by_model[model]
         self.failures.clear()
+        self.sampled.clear()
 
     def authorized(self, request: web.Request) -> bool:
         key = self.settings.api_key

@@ -113,7 +113,7 @@ class RunSpec:
         )
         generators = build_generators(config, graph, runtime)
         column_models = {c.name: c.model_alias for c in config.columns if c.model_alias is not None}
-        used = set(column_models.values())
+        used = {a for c in config.columns for a in c.model_aliases}
         context = RunContext(
             run_id,
             _seed(config, settings, resumed),

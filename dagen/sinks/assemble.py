@@ -5,7 +5,9 @@ Arrow table per row group instead of every cell. A row survives when every colum
 value for it; the first failure in declaration order is the row's recorded drop reason.
 Post-batch processors then run on the DataFrame, columns marked ``drop`` are removed, and
 the result is converted to Arrow (values Arrow cannot hold fail here, on the worker,
-naming the row group). The format is the sink's business (``dagen.sinks.base``).
+naming the row group). Processors' side datasets and the removed columns (``drop: true``
+and ``drop_columns`` alike, as Data Designer keeps them) travel in ``RowGroupResult.side``,
+folder -> table. The format is the sink's business (``dagen.sinks.base``).
 
 Example:
     >>> blocks = {"a": ColumnBlock(pd.DataFrame({"a": [1, 2]}, index=[0, 1]))}
@@ -24,7 +26,7 @@ import pyarrow as pa
 
 from dagen.errors import CheckpointError
 from dagen.generators.base import CellFailure, ColumnBlock
-from dagen.sinks.processors import Processor
+from dagen.sinks.processors import DROPPED_COLUMNS_DIR, Processor
 
 __all__ = ["AssemblySpec", "RowGroupResult", "assemble_row_group"]
 
@@ -60,6 +62,8 @@ class RowGroupResult:
         table: the surviving rows, in row order.
         dropped: {row position: failure} of the rows that did not survive.
         counts: per output column, rows with a non-null value.
+        side: side datasets of this row group, folder (relative to the output) -> table
+            (the dropped columns, processors' outputs), same rows as ``table``.
     """
 
     row_group: int
@@ -68,6 +72,7 @@ class RowGroupResult:
     table: pa.Table
     dropped: Mapping[int, CellFailure] = field(default_factory=dict)
     counts: Mapping[str, int] = field(default_factory=dict)
+    side: Mapping[str, pa.Table] = field(default_factory=dict)
 
 
 def assemble_row_group(
@@ -91,9 +96,16 @@ def assemble_row_group(
         [blocks[col].frame.reindex(alive)[list(spec.outputs[col])] for col in spec.columns],
         axis=1,
     )
+    side: dict[str, list[pd.DataFrame]] = {}  # folder -> frames, joined by column
     for processor in spec.processors:
+        made = processor.side_dataset(frame, row_group=row_group)
+        if made is not None:
+            side.setdefault(made[0], []).append(made[1])
         frame = processor.process(frame, row_group=row_group)
-    frame = frame.drop(columns=[c for c in spec.dropped_columns if c in frame.columns])
+    removed = [c for c in frame.columns if c in spec.dropped_columns]
+    if removed:
+        side.setdefault(DROPPED_COLUMNS_DIR, []).append(frame[removed])
+        frame = frame.drop(columns=removed)
     return RowGroupResult(
         row_group=row_group,
         size=size,
@@ -101,6 +113,10 @@ def assemble_row_group(
         table=_to_arrow(frame, row_group, spec.arrow_types),
         dropped=dropped,
         counts={str(c): int(n) for c, n in frame.notna().sum().items()},
+        side={
+            folder: _to_arrow(pd.concat(frames, axis=1), row_group, spec.arrow_types)
+            for folder, frames in side.items()
+        },
     )
 
 

@@ -6,6 +6,9 @@ Layout of an output folder:
     OUT/data/part-000001.parquet     (zero-padded, so that file order is row order)
     OUT/metadata.json                config, fingerprint, counts, drops, timings, versions,
                                      each part's bytes and SHA-256, the columns' types
+    OUT/dropped-columns-parquet-files/part-000000.parquet   the removed columns (drop: true,
+                                     drop_columns), same rows as the data part
+    OUT/processors-files/NAME/part-000000.parquet           a schema_transform's dataset
     OUT/.dagen.lock                  the run using the folder (``dagen.sinks.lock``)
     OUT/.dagen-staging/              an overwriting run's new dataset until it completes
                                      (``dagen.sinks.staging``)
@@ -14,7 +17,8 @@ Every file is written atomically: to a hidden temporary file in the same folder,
 and fsynced, then renamed over the final name. A crash leaves either the old file or the
 new one, never half of one; leftover temporary files are ignored by readers (their names
 start with ``.``) and removed by the next run. A row group with no surviving row writes no
-file. Row groups are encoded here, on the client, as parquet with zstd compression.
+file. A row group's side parts are written before its data part, so a data part present
+means its side parts are too. Row groups are encoded here, on the client, as parquet with zstd compression.
 Every part has the same schema (``dagen.sinks.schema``), so ``pandas.read_parquet(OUT /
 "data")``, ``pyarrow.dataset`` and ``dask.dataframe.read_parquet`` read the folder as is.
 
@@ -41,6 +45,7 @@ from dagen.errors import CheckpointError, OutputDirError, ResumeError
 from dagen.sinks.assemble import RowGroupResult
 from dagen.sinks.checksum import FileDigest
 from dagen.sinks.lock import OutputLock
+from dagen.sinks.processors import DROPPED_COLUMNS_DIR, PROCESSORS_DIR
 from dagen.sinks.staging import DATASET_ENTRIES, Staging, settle
 
 __all__ = ["MemorySink", "ParquetSink", "atomic_write", "part_name"]
@@ -177,6 +182,10 @@ class ParquetSink:
         if result.rows == 0:
             return None
         path = self.data_dir / part_name(result.row_group)
+        for folder, table in result.side.items():
+            side = self._root / folder / part_name(result.row_group)
+            self._make(side.parent)
+            self._put(result.row_group, table, side, record=False)
         self._put(result.row_group, result.table, path)
         for index, schema in list(self._schemas.items()):
             if not schema.equals(result.table.schema):
@@ -248,12 +257,24 @@ class ParquetSink:
         path = self.data_dir / part_name(row_group)
         try:
             path.unlink(missing_ok=True)
+            for side in self._side_parts(row_group):
+                side.unlink(missing_ok=True)
         except OSError as exc:
             raise CheckpointError(
                 f"row group {row_group}: cannot remove {path}: {exc.strerror}"
             ) from exc
         self._digests.pop(row_group, None)
         self._schemas.pop(row_group, None)
+
+    @property
+    def _root(self) -> Path:
+        """Where the dataset being written lives (the staging folder of an overwrite)."""
+        return self._staged.root if self._staged else self.output_dir
+
+    def _side_parts(self, row_group: int) -> list[Path]:
+        name = part_name(row_group)
+        dropped = self._root / DROPPED_COLUMNS_DIR / name
+        return [dropped, *(self._root / PROCESSORS_DIR).glob(f"*/{name}")]
 
     def close(self) -> None:
         """An overwrite that did not complete is discarded (the old dataset stays); a
@@ -263,9 +284,11 @@ class ParquetSink:
             self._staged = None
         self._prune()
 
-    def to_arrow(self) -> pa.Table:
-        """The dataset written so far, in row order."""
-        files = sorted(self.data_dir.glob("part-*.parquet"))
+    def to_arrow(self, side: str | None = None) -> pa.Table:
+        """The dataset written so far, in row order (or the side dataset in folder
+        ``side``, e.g. ``dropped-columns-parquet-files``)."""
+        folder = self.data_dir if side is None else self.output_dir / side
+        files = sorted(folder.glob("part-*.parquet"))
         return _concat([pq.read_table(f) for f in files])
 
     # -- helpers -----------------------------------------------------------------------
@@ -300,15 +323,17 @@ class ParquetSink:
                 f"output folder {self.output_dir} is not writable: {exc.strerror}"
             ) from exc
 
-    def _put(self, index: int, table: pa.Table, path: Path) -> None:
+    def _put(self, index: int, table: pa.Table, path: Path, *, record: bool = True) -> None:
+        """Write one part; a data part (``record``) has its digest and schema kept."""
         payload = _to_parquet(table, index)
         try:
             atomic_write(path, payload)
         except OSError as exc:
             reason = "disk full" if exc.errno == errno.ENOSPC else exc.strerror
             raise CheckpointError(f"row group {index}: cannot write {path}: {reason}") from exc
-        self._digests[index] = FileDigest.of(payload)
-        self._schemas[index] = table.schema
+        if record:
+            self._digests[index] = FileDigest.of(payload)
+            self._schemas[index] = table.schema
 
     def _mend(self, index: int, schema: pa.Schema) -> None:
         """Rewrite an earlier part with ``schema`` (its columns' types learned since)."""
@@ -377,11 +402,13 @@ class MemorySink:
 
     def __init__(self) -> None:
         self.tables: dict[int, pa.Table] = {}  # row group -> its surviving rows
+        self.side: dict[str, dict[int, pa.Table]] = {}  # folder -> row group -> table
         self.metadata: dict[str, Any] | None = None
 
     def open(self, *, overwrite: bool = False, resume: bool = False) -> None:
         if not resume:
             self.tables.clear()
+            self.side.clear()
             self.metadata = None
 
     def read_metadata(self) -> dict[str, Any] | None:
@@ -393,6 +420,8 @@ class MemorySink:
     def write(self, result: RowGroupResult) -> str | None:
         if result.rows:
             self.tables[result.row_group] = result.table
+            for folder, table in result.side.items():
+                self.side.setdefault(folder, {})[result.row_group] = table
         return None
 
     def write_metadata(self, metadata: dict[str, Any]) -> None:
@@ -400,12 +429,15 @@ class MemorySink:
 
     def remove(self, row_group: int) -> None:
         self.tables.pop(row_group, None)
+        for tables in self.side.values():
+            tables.pop(row_group, None)
 
     def close(self) -> None:
         """Nothing to release: the tables stay for ``to_arrow``."""
 
-    def to_arrow(self) -> pa.Table:
-        return _concat([self.tables[i] for i in sorted(self.tables)])
+    def to_arrow(self, side: str | None = None) -> pa.Table:
+        tables = self.tables if side is None else self.side.get(side, {})
+        return _concat([tables[i] for i in sorted(tables)])
 
 
 def _concat(tables: list[pa.Table]) -> pa.Table:

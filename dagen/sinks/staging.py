@@ -33,11 +33,14 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from dagen.sinks.processors import DROPPED_COLUMNS_DIR, PROCESSORS_DIR
+
 __all__ = ["DATASET_ENTRIES", "REPLACED", "STAGING", "Staging", "settle"]
 
 STAGING = ".dagen-staging"
 REPLACED = ".dagen-replaced"
-DATASET_ENTRIES = ("data", "metadata.json")  # what a dataset is made of, data first
+# what a dataset is made of, data first and metadata last
+DATASET_ENTRIES = ("data", DROPPED_COLUMNS_DIR, PROCESSORS_DIR, "metadata.json")
 
 
 @dataclass(frozen=True)

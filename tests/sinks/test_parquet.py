@@ -301,3 +301,44 @@ def test_the_memory_sink_keeps_its_tables_and_metadata_for_a_resume_only(result)
     assert sink.to_arrow().to_pandas()["city"].tolist() == ["Oslo"]
     sink.open(overwrite=True)
     assert sink.written_row_groups() == set() and sink.read_metadata() is None
+
+
+def test_side_datasets_are_written_beside_the_data_and_removed_with_it(tmp_path):
+    sink = ParquetSink(tmp_path / "out")
+    sink.open()
+    for row_group in (0, 1):
+        sink.write(RowGroupResult(
+            row_group, 1, 1, pa.table({"city": ["Oslo"]}),
+            side={"dropped-columns-parquet-files": pa.table({"note": [f"n{row_group}"]}),
+                  "processors-files/chat": pa.table({"text": [f"t{row_group}"]})},
+        ))  # fmt: skip
+    assert sink.to_arrow("dropped-columns-parquet-files")["note"].to_pylist() == ["n0", "n1"]
+    assert sink.to_arrow("processors-files/chat")["text"].to_pylist() == ["t0", "t1"]
+
+    sink.remove(1)
+    assert every_file(tmp_path / "out") == [
+        "data/part-000000.parquet",
+        "dropped-columns-parquet-files/part-000000.parquet",
+        "processors-files/chat/part-000000.parquet",
+    ]
+    sink.write_metadata({"status": "complete", "rows_written": 1})
+    kept = every_file(tmp_path / "out")
+
+    def dataset() -> list[str]:  # what readers see: the staging folder is hidden
+        return [f for f in every_file(tmp_path / "out") if not f.startswith(".")]
+
+    # an overwrite stages its side parts with its data: the old ones go only when it completes
+    again = ParquetSink(tmp_path / "out")
+    again.open(overwrite=True)
+    again.write(RowGroupResult(
+        0, 1, 1, pa.table({"city": ["Lima"]}),
+        side={"processors-files/chat": pa.table({"text": ["new"]})},
+    ))  # fmt: skip
+    assert dataset() == kept
+    again.write_metadata({"status": "complete", "rows_written": 1})
+    assert every_file(tmp_path / "out") == [
+        "data/part-000000.parquet",
+        "metadata.json",
+        "processors-files/chat/part-000000.parquet",
+    ]
+    assert again.to_arrow("processors-files/chat")["text"].to_pylist() == ["new"]
