@@ -30,6 +30,7 @@ from dagen.config.columns import (
     Score,
     SeedDatasetColumnConfig,
 )
+from dagen.config.constraints import ColumnInequalityConstraint, ScalarInequalityConstraint
 from dagen.config.dataset import DatasetConfig, DropColumnsProcessorConfig, load_config
 from dagen.config.models import InferenceParameters, ModelConfig
 from dagen.config.run import ClusterSettings, EarlyShutdown, RunSettings
@@ -40,6 +41,7 @@ from dagen.errors import (
     ConfigError,
     ConfigSyntaxError,
     ConfigValidationError,
+    ConstraintError,
     CycleError,
     DagenError,
     DuplicateColumnError,
@@ -82,10 +84,12 @@ __all__ = [
     "ColumnConfig",
     "ColumnGenerator",
     "ColumnGraph",
+    "ColumnInequalityConstraint",
     "ColumnType",
     "ConfigError",
     "ConfigSyntaxError",
     "ConfigValidationError",
+    "ConstraintError",
     "CustomColumnConfig",
     "CycleError",
     "DagenError",
@@ -125,6 +129,7 @@ __all__ = [
     "RunSettings",
     "Sampler",
     "SamplerColumnConfig",
+    "ScalarInequalityConstraint",
     "Score",
     "SeedDatasetColumnConfig",
     "Sink",

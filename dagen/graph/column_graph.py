@@ -93,7 +93,9 @@ class ColumnGraph:
         reads_of: dict[str, frozenset[str]] = {}
         earlier: list[str] = []
         for col in config.columns:
-            reads = col.required_columns(list(earlier), search_path)
+            reads = col.required_columns(list(earlier), search_path) | config.constraint_reads(
+                col.name
+            )
             resolved = set()
             for name in sorted(reads):
                 if name not in producers:
