@@ -48,6 +48,7 @@ from dagen.config.column_types import (
     register_column_type,
 )
 from dagen.config.samplers import get_sampler, sampler_names
+from dagen.config.seed import IndexRange, PartitionBlock, SeedDatasetColumnConfig
 
 __all__ = [
     "REASONING_SUFFIX",
@@ -56,10 +57,12 @@ __all__ = [
     "CustomColumnConfig",
     "ExpressionColumnConfig",
     "GenerationStrategy",
+    "IndexRange",
     "LLMCodeColumnConfig",
     "LLMJudgeColumnConfig",
     "LLMStructuredColumnConfig",
     "LLMTextColumnConfig",
+    "PartitionBlock",
     "SamplerColumnConfig",
     "Score",
     "SeedDatasetColumnConfig",
@@ -221,26 +224,6 @@ class CustomColumnConfig(BaseColumnConfig):
 
         function = resolve_function(self.function, column=self.name, search_path=search_path)
         return infer_required_columns(function, earlier)
-
-
-class SeedDatasetColumnConfig(BaseColumnConfig):
-    """Rows of an existing dataset (parquet, CSV or JSON lines) as columns of the output.
-
-    ``columns`` are taken from the file (its column names become output columns other
-    columns may reference); ``name`` names the generator. Sampling: ``ordered`` (row i of
-    the output is row i mod N of the seed), ``shuffle`` (a seeded permutation, repeated)
-    or ``random`` (independent seeded draws with replacement). ``path`` is relative to the
-    config file.
-    """
-
-    column_type: Literal["seed_dataset"] = "seed_dataset"
-    path: str = Field(min_length=1)
-    columns: list[str] = Field(min_length=1)
-    sampling: Literal["ordered", "shuffle", "random"] = "ordered"
-
-    @property
-    def output_columns(self) -> tuple[str, ...]:
-        return tuple(self.columns)
 
 
 class _LLMColumn(BaseColumnConfig):
