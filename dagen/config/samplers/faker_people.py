@@ -8,7 +8,8 @@ are drawn with the row group's random generator, and Faker is seeded from it, so
 same run seed gives the same people on every worker. ``city`` (one or a list) fixes the
 city; ``select_field_values`` draws the listed fields from the given values instead.
 
-State: ``_FAKERS`` (locale -> Faker), one per locale per process, seeded before each draw.
+State: ``_LOCAL.fakers`` (locale -> Faker), one per locale per thread (a Dask worker runs
+row groups in several threads, and a Faker is seeded before each draw), kept for reuse.
 
 Example:
     >>> params = PersonFromFakerParams(locale="fr_FR", sex="Female", age_range=[30, 31])
@@ -20,6 +21,7 @@ Example:
 from __future__ import annotations
 
 import re
+import threading
 import unicodedata
 import uuid
 from typing import Any, Literal
@@ -63,7 +65,7 @@ _PROVIDERS = {
 }
 _FIXED = ("uuid", "locale", "sex", "age", "email_address")  # not selectable by value
 
-_FAKERS: dict[str, Any] = {}  # locale -> Faker
+_LOCAL = threading.local()  # .fakers: locale -> Faker, per thread
 
 
 def faker_locales() -> list[str]:
@@ -74,11 +76,12 @@ def faker_locales() -> list[str]:
 
 
 def _faker(locale: str) -> Any:
-    if locale not in _FAKERS:
+    fakers: dict[str, Any] = _LOCAL.__dict__.setdefault("fakers", {})
+    if locale not in fakers:
         from faker import Faker
 
-        _FAKERS[locale] = Faker(locale)
-    return _FAKERS[locale]
+        fakers[locale] = Faker(locale)
+    return fakers[locale]
 
 
 def check_locale(value: str) -> str:
