@@ -31,6 +31,7 @@ from dagen.config.columns import (
     SeedDatasetColumnConfig,
     TraceType,
 )
+from dagen.config.constraints import ColumnInequalityConstraint, ScalarInequalityConstraint
 from dagen.config.dataset import (
     DatasetConfig,
     DropColumnsProcessorConfig,
@@ -59,6 +60,7 @@ from dagen.errors import (
     ConfigError,
     ConfigSyntaxError,
     ConfigValidationError,
+    ConstraintError,
     CycleError,
     DagenError,
     DuplicateColumnError,
@@ -103,10 +105,12 @@ __all__ = [
     "ColumnConfig",
     "ColumnGenerator",
     "ColumnGraph",
+    "ColumnInequalityConstraint",
     "ColumnType",
     "ConfigError",
     "ConfigSyntaxError",
     "ConfigValidationError",
+    "ConstraintError",
     "CustomColumnConfig",
     "CycleError",
     "DagenError",
@@ -151,6 +155,7 @@ __all__ = [
     "RunSettings",
     "Sampler",
     "SamplerColumnConfig",
+    "ScalarInequalityConstraint",
     "SchemaTransformProcessorConfig",
     "Score",
     "SeedDatasetColumnConfig",

@@ -19,6 +19,7 @@ or the setting.
     │   └── MissingApiKeyError       a model's api_key_env variable is not set
     ├── GenerationError              a column generator failed (column, row group, row)
     │   ├── TemplateRenderError      a template referenced a missing variable
+    │   ├── ConstraintError          a sampler constraint could not be met (stops the run)
     │   └── ModelError               a model call failed
     │       ├── ModelRetryableError  429, 5xx, timeout, connection error
     │       │   ├── RateLimitError       429 (retry_after: the server's Retry-After)
@@ -55,6 +56,7 @@ __all__ = [
     "ConfigError",
     "ConfigSyntaxError",
     "ConfigValidationError",
+    "ConstraintError",
     "CycleError",
     "DagenError",
     "DuplicateColumnError",
@@ -153,7 +155,11 @@ class GenerationError(DagenError):
         column: the column whose generator failed, when known.
         row_group: the row group index, when known.
         row: the row index within the row group, when known.
+        stops_run: whether the error stops the whole run instead of dropping the rows it
+            concerns (a class attribute).
     """
+
+    stops_run: bool = False
 
     def __init__(
         self,
@@ -181,6 +187,13 @@ def _rebuild_generation_error(cls, args, state):  # type: ignore[no-untyped-def]
 
 class TemplateRenderError(GenerationError):
     """A template could not be rendered for a row (e.g. a missing variable)."""
+
+
+class ConstraintError(GenerationError):
+    """A sampler column's values kept violating one of its constraints after the bounded
+    number of redraws: the constraint cannot (or can hardly) be met. It stops the run."""
+
+    stops_run = True
 
 
 class ModelError(GenerationError):

@@ -37,7 +37,7 @@ from typing import Any, Literal
 import jinja2
 import jinja2.meta
 from jinja2.sandbox import ImmutableSandboxedEnvironment
-from pydantic import Field, ValidationInfo, field_validator, model_validator
+from pydantic import Field, TypeAdapter, ValidationInfo, field_validator, model_validator
 
 # the column types that live in their own modules register themselves on import
 from dagen.config import embedding as _embedding  # noqa: F401
@@ -53,6 +53,7 @@ from dagen.config.column_types import (
     register_column_type,
 )
 from dagen.config.samplers import get_sampler, sampler_names
+from dagen.config.seed import IndexRange, PartitionBlock, SeedDatasetColumnConfig
 
 __all__ = [
     "REASONING_SUFFIX",
@@ -61,14 +62,17 @@ __all__ = [
     "CustomColumnConfig",
     "ExpressionColumnConfig",
     "GenerationStrategy",
+    "IndexRange",
     "LLMCodeColumnConfig",
     "LLMJudgeColumnConfig",
     "LLMStructuredColumnConfig",
     "LLMTextColumnConfig",
+    "PartitionBlock",
     "SamplerColumnConfig",
     "Score",
     "SeedDatasetColumnConfig",
     "TraceType",
+    "condition_variables",
     "template_variables",
 ]
 
@@ -84,6 +88,18 @@ def template_variables(template: str) -> frozenset[str]:
     return frozenset(jinja2.meta.find_undeclared_variables(_TEMPLATE_ENV.parse(template)))
 
 
+def condition_variables(condition: str) -> frozenset[str]:
+    """The columns a sampler condition (a Jinja expression: ``age > 65``) reads.
+
+    Raises:
+        ValueError: the condition is not a Jinja expression.
+    """
+    try:
+        return template_variables("{{ " + condition + " }}")
+    except jinja2.TemplateSyntaxError as exc:
+        raise ValueError(f"condition {condition!r} is not an expression: {exc.message}") from exc
+
+
 def _check_template(value: str) -> str:
     try:
         _TEMPLATE_ENV.parse(value)
@@ -93,11 +109,18 @@ def _check_template(value: str) -> str:
 
 
 class SamplerColumnConfig(BaseColumnConfig):
-    """Values drawn from a statistical sampler, seeded per run and row group."""
+    """Values drawn from a statistical sampler, seeded per run and row group.
+
+    ``conditional_params`` maps a condition (a Jinja expression over other columns, as in
+    DD: ``"country == 'NO'"``, ``"age > 65"``) to params of the same sampler type that
+    replace ``params`` in the rows where the condition is true; when several hold, the
+    last one listed wins. The columns a condition reads are read by the column.
+    """
 
     column_type: Literal["sampler"] = "sampler"
     sampler_type: str
     params: dict[str, Any] = Field(default_factory=dict, validate_default=True)
+    conditional_params: dict[str, dict[str, Any]] = Field(default_factory=dict)
     convert_to: Literal["int", "float", "str"] | None = None
 
     @field_validator("sampler_type")
@@ -116,15 +139,38 @@ class SamplerColumnConfig(BaseColumnConfig):
             validate_nested(get_sampler(sampler_type).params, value)
         return value
 
+    @field_validator("conditional_params")
+    @classmethod
+    def _validate_conditional_params(
+        cls, value: dict[str, dict[str, Any]], info: ValidationInfo
+    ) -> dict[str, dict[str, Any]]:
+        for condition in value:
+            condition_variables(condition)
+        sampler_type = info.data.get("sampler_type")
+        if sampler_type is not None:
+            model = get_sampler(sampler_type).params
+            TypeAdapter(dict[str, model]).validate_python(value)  # type: ignore[valid-type]
+        return value
+
     @property
     def typed_params(self) -> Any:
         """The params, validated by the sampler's params model."""
         return get_sampler(self.sampler_type).params.model_validate(self.params)
 
+    @property
+    def typed_conditional_params(self) -> dict[str, Any]:
+        """condition -> the params used where it holds, validated by the params model."""
+        model = get_sampler(self.sampler_type).params
+        return {cond: model.model_validate(p) for cond, p in self.conditional_params.items()}
+
     def required_columns(
         self, earlier: list[str], search_path: tuple[Any, ...] = ()
     ) -> frozenset[str]:
-        return get_sampler(self.sampler_type).reads(self.typed_params)
+        reads = get_sampler(self.sampler_type).reads
+        found = set(reads(self.typed_params))
+        for condition, params in self.typed_conditional_params.items():
+            found |= condition_variables(condition) | reads(params)
+        return frozenset(found)
 
 
 class ExpressionColumnConfig(BaseColumnConfig):
@@ -206,26 +252,6 @@ class CustomColumnConfig(BaseColumnConfig):
 
         function = resolve_function(self.function, column=self.name, search_path=search_path)
         return infer_required_columns(function, earlier)
-
-
-class SeedDatasetColumnConfig(BaseColumnConfig):
-    """Rows of an existing dataset (parquet, CSV or JSON lines) as columns of the output.
-
-    ``columns`` are taken from the file (its column names become output columns other
-    columns may reference); ``name`` names the generator. Sampling: ``ordered`` (row i of
-    the output is row i mod N of the seed), ``shuffle`` (a seeded permutation, repeated)
-    or ``random`` (independent seeded draws with replacement). ``path`` is relative to the
-    config file.
-    """
-
-    column_type: Literal["seed_dataset"] = "seed_dataset"
-    path: str = Field(min_length=1)
-    columns: list[str] = Field(min_length=1)
-    sampling: Literal["ordered", "shuffle", "random"] = "ordered"
-
-    @property
-    def output_columns(self) -> tuple[str, ...]:
-        return tuple(self.columns)
 
 
 class TraceType(enum.StrEnum):

@@ -25,10 +25,11 @@ import jinja2.meta
 import pydantic_core
 import yaml
 from jinja2.sandbox import ImmutableSandboxedEnvironment
-from pydantic import AliasChoices, Field, PrivateAttr, field_validator
+from pydantic import AliasChoices, Field, PrivateAttr, ValidationInfo, field_validator
 
 from dagen.config.base import StrictModel
-from dagen.config.columns import ColumnConfig
+from dagen.config.columns import ColumnConfig, SamplerColumnConfig
+from dagen.config.constraints import ColumnInequalityConstraint, Constraint
 from dagen.config.models import ModelConfig
 from dagen.errors import ConfigSyntaxError, ConfigValidationError, UnknownColumnError
 
@@ -112,14 +113,46 @@ class DatasetConfig(StrictModel):
         columns: the columns, in the order they appear in the output.
         models: the models LLM columns name by alias.
         processors: post-batch processors run on each row group before it is written.
+        constraints: inequalities sampler columns must satisfy (``dagen.config.constraints``).
     """
 
     seed: int | None = None
     columns: list[ColumnConfig] = Field(min_length=1)
     models: list[ModelConfig] = Field(default_factory=list)
     processors: list[ProcessorConfig] = Field(default_factory=list)
+    constraints: list[Constraint] = Field(default_factory=list)
 
     _source_dir: Path | None = PrivateAttr(default=None)
+
+    @field_validator("constraints")
+    @classmethod
+    def _constraints_on_samplers(cls, value: list[Any], info: ValidationInfo) -> list[Any]:
+        columns = info.data.get("columns")
+        if columns is None:  # the columns are invalid, reported there
+            return value
+        samplers = {c.name for c in columns if isinstance(c, SamplerColumnConfig)}
+        outputs = {out for c in columns for out in (c.name, *c.output_columns)}
+        for i, constraint in enumerate(value):
+            where = f"constraints[{i}] ({constraint.describe()})"
+            if constraint.target_column not in samplers:
+                kind = "not a sampler column" if constraint.target_column in outputs else "unknown"
+                raise ValueError(
+                    f"{where}: target_column {constraint.target_column!r} is {kind}; "
+                    f"sampler columns: {', '.join(sorted(samplers)) or 'none'}"
+                )
+            if isinstance(constraint, ColumnInequalityConstraint) and constraint.rhs not in outputs:
+                raise ValueError(f"{where}: rhs {constraint.rhs!r} is not a column")
+        return value
+
+    def constraints_on(self, column: str) -> tuple[Any, ...]:
+        """The constraints whose target is ``column``, in the order listed."""
+        return tuple(c for c in self.constraints if c.target_column == column)
+
+    def constraint_reads(self, column: str) -> frozenset[str]:
+        """The columns ``column``'s constraints compare it with (it reads them)."""
+        return frozenset(
+            c.rhs for c in self.constraints_on(column) if isinstance(c, ColumnInequalityConstraint)
+        )
 
     @property
     def source_dir(self) -> Path | None:

@@ -229,7 +229,8 @@ class ColumnGenerator:
         return list(await asyncio.gather(*(self.arun_cell(row, ctx, i) for i, row in rows)))
 
     def run_batch(self, frame: pd.DataFrame, ctx: BatchContext) -> ColumnBlock:
-        """A whole row group (sync); an exception fails every row passed in."""
+        """A whole row group (sync); an exception fails every row passed in, except a
+        ``GenerationError`` that ``stops_run``, which is raised."""
         try:
             return _marked(self.generate_batch(frame, ctx))
         except Exception as exc:
@@ -243,6 +244,8 @@ class ColumnGenerator:
             return self._all_failed(exc, frame, ctx)
 
     def _all_failed(self, exc: Exception, frame: pd.DataFrame, ctx: BatchContext) -> ColumnBlock:
+        if isinstance(exc, GenerationError) and exc.stops_run:
+            raise exc  # not a failure of these rows: the run cannot go on
         if not isinstance(exc, GenerationError):
             exc = GenerationError(
                 f"column {self.column!r}, row group {ctx.row_group}: {type(exc).__name__}: {exc}",

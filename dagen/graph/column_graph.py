@@ -99,7 +99,9 @@ class ColumnGraph:
         requires: dict[str, frozenset[str]] = {}  # col -> its data inputs (not skip.when's)
         earlier: list[str] = []
         for col in config.columns:
-            requires[col.name] = frozenset(col.required_columns(list(earlier), search_path))
+            requires[col.name] = frozenset(
+                col.required_columns(list(earlier), search_path)
+            ) | config.constraint_reads(col.name)
             reads = requires[col.name] | (col.skip.columns if col.skip else frozenset())
             resolved = set()
             for name in sorted(reads):
