@@ -35,6 +35,7 @@ from dagen.config.models import InferenceParameters, ModelConfig
 from dagen.config.run import ClusterSettings, EarlyShutdown, RunSettings
 from dagen.config.samplers import Sampler, register_sampler
 from dagen.errors import (
+    CallbackError,
     CheckpointError,
     ClusterError,
     ConfigError,
@@ -66,15 +67,18 @@ from dagen.errors import (
 )
 from dagen.generators import BuildContext, ColumnBlock, ColumnGenerator
 from dagen.graph import ColumnGraph
-from dagen.runner.engine import generate
+from dagen.runner.engine import agenerate, generate
+from dagen.runner.events import RowGroupEvent
 from dagen.runner.preview import describe, preview
 from dagen.runner.result import GenerationResult
-from dagen.sinks import ReadableSink, RowGroupResult, Sink
+from dagen.runner.stream import aiter_row_groups, iter_row_groups
+from dagen.sinks import JsonlSink, ParquetSink, ReadableSink, RowGroupResult, Sink
 from dagen.warnings import DagenWarning
 
 __all__ = [
     "BaseColumnConfig",
     "BuildContext",
+    "CallbackError",
     "CheckpointError",
     "ClusterError",
     "ClusterSettings",
@@ -102,6 +106,7 @@ __all__ = [
     "GraphError",
     "ImportFunctionError",
     "InferenceParameters",
+    "JsonlSink",
     "LLMCodeColumnConfig",
     "LLMJudgeColumnConfig",
     "LLMStructuredColumnConfig",
@@ -117,9 +122,11 @@ __all__ = [
     "ModelServerError",
     "ModelTimeoutError",
     "OutputDirError",
+    "ParquetSink",
     "RateLimitError",
     "ReadableSink",
     "ResumeError",
+    "RowGroupEvent",
     "RowGroupResult",
     "RunError",
     "RunSettings",
@@ -131,8 +138,11 @@ __all__ = [
     "TemplateError",
     "TemplateRenderError",
     "UnknownColumnError",
+    "agenerate",
+    "aiter_row_groups",
     "describe",
     "generate",
+    "iter_row_groups",
     "load_config",
     "preview",
     "register_column_type",

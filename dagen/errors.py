@@ -33,7 +33,8 @@ or the setting.
         ├── ResumeError
         ├── CheckpointError          a row group could not be written (row group, file)
         ├── ClusterError
-        └── EarlyShutdownError       too many rows failed
+        ├── EarlyShutdownError       too many rows failed
+        └── CallbackError            the caller's on_row_group callback raised (row group)
 
 A mistake in calling dagen (an argument of the wrong type, a value out of range, two
 options that exclude each other) is not a ``DagenError``: it raises ``TypeError`` or
@@ -50,6 +51,7 @@ Example:
 from __future__ import annotations
 
 __all__ = [
+    "CallbackError",
     "CheckpointError",
     "ClusterError",
     "ConfigError",
@@ -252,3 +254,19 @@ class ClusterError(RunError):
 
 class EarlyShutdownError(RunError):
     """The run stopped because too many rows failed."""
+
+
+class CallbackError(RunError):
+    """The ``on_row_group`` callback raised: the run stopped (resumable from what was written).
+
+    The message names the callback and the row group; the callback's exception is the cause.
+
+    Attributes:
+        row_group: the row group the callback was given.
+        callback: the callback's name.
+    """
+
+    def __init__(self, message: str, *, row_group: int, callback: str) -> None:
+        super().__init__(message)
+        self.row_group = row_group
+        self.callback = callback

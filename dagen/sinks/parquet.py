@@ -10,7 +10,11 @@ Every file is written atomically: to a hidden temporary file in the same folder,
 and fsynced, then renamed over the final name. A crash leaves either the old file or the
 new one, never half of one; leftover temporary files are ignored by readers (their names
 start with ``.``) and removed by the next run. A row group with no surviving row writes no
-file. Row groups are encoded here, on the client, as parquet with zstd compression.
+file. Row groups are encoded here, on the client, as parquet with zstd compression. The
+folder may be local or any fsspec URL (``s3://...``): files go through a ``Folder``
+(``dagen.sinks.folder``); on an object store each object is put whole. ``JsonlSink``
+(``dagen.sinks.jsonl``) keeps this layout and changes only the encoding (``encode``,
+``decode``, ``SUFFIX``).
 
 ``MemorySink`` keeps the Arrow tables (previews, runs without an output folder); both
 read the dataset back with ``to_arrow``.
@@ -18,12 +22,9 @@ read the dataset back with ``to_arrow``.
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import io
 import json
-import os
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,7 @@ import pyarrow.parquet as pq
 
 from dagen.errors import CheckpointError, OutputDirError
 from dagen.sinks.assemble import RowGroupResult
+from dagen.sinks.folder import Folder, atomic_write
 
 __all__ = ["MemorySink", "ParquetSink", "atomic_write", "part_name"]
 
@@ -39,28 +41,9 @@ METADATA = "metadata.json"
 DATA = "data"
 
 
-def part_name(row_group: int) -> str:
-    """The file name of a row group's parquet file."""
-    return f"part-{row_group:06d}.parquet"
-
-
-def atomic_write(path: Path, payload: bytes) -> None:
-    """Write ``payload`` to ``path`` so that readers see all of it or nothing.
-
-    Raises:
-        OSError: the write failed; the temporary file is removed and ``path`` untouched.
-    """
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        with open(tmp, "wb") as fh:
-            fh.write(payload)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
+def part_name(row_group: int, suffix: str = ".parquet") -> str:
+    """The file name of a row group's file."""
+    return f"part-{row_group:06d}{suffix}"
 
 
 def _to_parquet(result: RowGroupResult) -> bytes:
@@ -75,14 +58,37 @@ def _to_parquet(result: RowGroupResult) -> bytes:
 
 
 class ParquetSink:
-    """Writes row groups as parquet files and the run's metadata into ``output_dir``."""
+    """Writes row groups as parquet files and the run's metadata into ``output_dir``.
 
-    def __init__(self, output_dir: str | Path) -> None:
-        self.output_dir = Path(output_dir)
-        self.data_dir = self.output_dir / DATA
+    Args:
+        output_dir: a local folder, or an fsspec URL (``s3://bucket/run``; see
+            ``dagen.sinks.folder``).
+        storage_options: options of the URL's fsspec filesystem (endpoint, credentials).
+
+    Attributes:
+        output_dir: the folder (a ``Path`` when local, else the URL).
+        data_dir: where the row groups' files go (likewise).
+    """
+
+    SUFFIX = ".parquet"
+
+    def __init__(
+        self, output_dir: str | Path, storage_options: dict[str, Any] | None = None
+    ) -> None:
+        self.folder = Folder(output_dir, storage_options)
+        self.output_dir: Path | str = (
+            Path(str(self.folder)) if self.folder.local else str(self.folder)
+        )
+        self.data_dir: Path | str = (
+            Path(self.folder.url(DATA)) if self.folder.local else self.folder.url(DATA)
+        )
 
     def __str__(self) -> str:
-        return str(self.output_dir)
+        return str(self.folder)
+
+    def path_of(self, file: str) -> str:
+        """The full path (or URL) of a row group's file named ``file``."""
+        return self.folder.url(DATA, file)
 
     def open(self, *, overwrite: bool = False, resume: bool = False) -> None:
         """Make the output folder ready.
@@ -91,48 +97,57 @@ class ParquetSink:
             OutputDirError: the folder holds data and neither ``overwrite`` nor ``resume``
                 is set, or it cannot be created or written to.
         """
-        out = self.output_dir
-        if out.exists() and not out.is_dir():
+        out, folder = self.output_dir, self.folder
+        if folder.exists() and not folder.is_dir():
             raise OutputDirError(f"output path {out} exists and is not a folder")
-        if out.exists() and any(out.iterdir()) and not resume:
+        if folder.names() and not resume:
             if not overwrite:
                 raise OutputDirError(
                     f"output folder {out} is not empty; pass --overwrite (overwrite=True) "
                     "to replace it or --resume (resume=True) to continue it"
                 )
-            for child in (out / DATA, out / METADATA):
-                if child.is_dir():
-                    shutil.rmtree(child)
-                elif child.exists():
-                    child.unlink()
+            folder.remove(DATA)
+            folder.remove(METADATA)
+        probe = f".probe-{id(self)}"
         try:
-            self.data_dir.mkdir(parents=True, exist_ok=True)
-            probe = self.data_dir / f".probe-{os.getpid()}"
-            probe.write_bytes(b"")
-            probe.unlink()
+            folder.makedirs(DATA)
+            folder.write(b"", DATA, probe)
+            folder.remove(DATA, probe)
         except OSError as exc:
-            raise OutputDirError(f"output folder {out} is not writable: {exc.strerror}") from exc
-        for leftover in self.data_dir.glob(".*.tmp-*"):
-            leftover.unlink()
+            raise OutputDirError(
+                f"output folder {out} is not writable: {exc.strerror or exc}"
+            ) from exc
+        for name in folder.names(DATA):
+            if name.startswith(".") and ".tmp-" in name:
+                folder.remove(DATA, name)
+
+    def encode(self, result: RowGroupResult) -> bytes:
+        """A row group as the bytes of its file."""
+        return _to_parquet(result)
+
+    def decode(self, file: str) -> pa.Table:
+        """A row group's file, read back."""
+        with self.folder.open(DATA, file) as fh:
+            return pq.read_table(fh)
 
     def write(self, result: RowGroupResult) -> str | None:
-        """Write a row group's parquet file; its file name, or None when no row survived.
+        """Write a row group's file; its file name, or None when no row survived.
 
         Raises:
             CheckpointError: naming the row group and file (disk full, permissions...).
         """
         if result.rows == 0:
             return None
-        payload = _to_parquet(result)
-        path = self.data_dir / part_name(result.row_group)
+        payload = self.encode(result)
+        name = part_name(result.row_group, self.SUFFIX)
         try:
-            atomic_write(path, payload)
+            self.folder.write(payload, DATA, name)
         except OSError as exc:
-            reason = "disk full" if exc.errno == errno.ENOSPC else exc.strerror
+            reason = "disk full" if exc.errno == errno.ENOSPC else exc.strerror or exc
             raise CheckpointError(
-                f"row group {result.row_group}: cannot write {path}: {reason}"
+                f"row group {result.row_group}: cannot write {self.path_of(name)}: {reason}"
             ) from exc
-        return path.name
+        return name
 
     def write_metadata(self, metadata: dict[str, Any]) -> None:
         """Write ``metadata.json`` atomically.
@@ -140,22 +155,25 @@ class ParquetSink:
         Raises:
             CheckpointError: the file cannot be written.
         """
-        path = self.output_dir / METADATA
         try:
-            atomic_write(path, json.dumps(metadata, indent=2, default=str).encode())
+            self.folder.write(json.dumps(metadata, indent=2, default=str).encode(), METADATA)
         except OSError as exc:
-            raise CheckpointError(f"cannot write {path}: {exc.strerror}") from exc
+            where = self.folder.url(METADATA)
+            raise CheckpointError(f"cannot write {where}: {exc.strerror or exc}") from exc
 
     def read_metadata(self) -> dict[str, Any] | None:
         """The metadata of a previous run in this folder, if any."""
-        path = self.output_dir / METADATA
-        if not path.exists():
-            return None
-        return json.loads(path.read_text())
+        payload = self.folder.read(METADATA)
+        return None if payload is None else json.loads(payload)
+
+    def _parts(self) -> list[str]:
+        return [
+            n for n in self.folder.names(DATA) if n.startswith("part-") and n.endswith(self.SUFFIX)
+        ]
 
     def written_row_groups(self) -> set[int]:
         """Indices of the row groups whose files are present."""
-        return {int(p.stem.split("-")[1]) for p in self.data_dir.glob("part-*.parquet")}
+        return {int(name.removesuffix(self.SUFFIX).split("-")[1]) for name in self._parts()}
 
     def remove(self, row_group: int) -> None:
         """Delete a row group's file, if present.
@@ -163,12 +181,12 @@ class ParquetSink:
         Raises:
             CheckpointError: the file cannot be deleted.
         """
-        path = self.data_dir / part_name(row_group)
+        name = part_name(row_group, self.SUFFIX)
         try:
-            path.unlink(missing_ok=True)
+            self.folder.remove(DATA, name)
         except OSError as exc:
             raise CheckpointError(
-                f"row group {row_group}: cannot remove {path}: {exc.strerror}"
+                f"row group {row_group}: cannot remove {self.path_of(name)}: {exc.strerror or exc}"
             ) from exc
 
     def close(self) -> None:
@@ -176,8 +194,7 @@ class ParquetSink:
 
     def to_arrow(self) -> pa.Table:
         """The dataset written so far, in row order."""
-        files = sorted(self.data_dir.glob("part-*.parquet"))
-        return _concat([pq.read_table(f) for f in files])
+        return _concat([self.decode(name) for name in sorted(self._parts())])
 
 
 class MemorySink:
