@@ -170,7 +170,7 @@ def test_a_callback_that_raises_stops_the_run_naming_it_and_resume_delivers_the_
             raise ConnectionError("the warehouse is down")
         seen.append(event.index)
 
-    with pytest.raises(dagen.CallbackError, match="'.*upload'.* row group 3.*warehouse") as info:
+    with pytest.raises(dagen.CallbackError, match=r"'.*upload'.* row group 3.*warehouse") as info:
         dagen.generate(config(), 200, out, client=client, settings=settings(), on_row_group=upload)
 
     assert info.value.row_group == 3 and isinstance(info.value.__cause__, ConnectionError)
@@ -198,7 +198,7 @@ def test_generate_inside_a_running_loop_warns_and_refuses_the_loops_own_client(c
             result = dagen.generate(config(), 20, client=client, settings=settings())
         assert result.num_records == 17
         async with Client(client.scheduler.address, asynchronous=True) as mine:
-            with pytest.raises(ValueError, match="asynchronous.*agenerate"):
+            with pytest.raises(ValueError, match=r"asynchronous.*agenerate"):
                 dagen.generate(config(), 20, client=mine)
 
     asyncio.run(main())
