@@ -205,11 +205,13 @@ def test_each_row_group_is_a_line_in_the_task_runs_log(tmp_path: Path, people_co
         )  # fmt: skip
     finally:
         run_logs.setLevel(level)
-    APILogHandler.flush()
+    APILogHandler().flush()  # send the queued run logs before reading them back
 
     with get_client(sync_client=True) as client:
         logs = client.read_logs(
-            log_filter=LogFilter(task_run_id=LogFilterTaskRunId(any_=[UUID(outcome["task_run_id"])]))
+            log_filter=LogFilter(
+                task_run_id=LogFilterTaskRunId(any_=[UUID(outcome["task_run_id"])])
+            )
         )
     lines = [log.message for log in logs if log.message.startswith("row group ")]
     data = tmp_path / "p" / "data"
