@@ -266,7 +266,12 @@ class CallbackError(RunError):
         callback: the callback's name.
     """
 
-    def __init__(self, message: str, *, row_group: int, callback: str) -> None:
+    def __init__(
+        self, message: str, *, row_group: int | None = None, callback: str | None = None
+    ) -> None:
         super().__init__(message)
         self.row_group = row_group
         self.callback = callback
+
+    def __reduce__(self):  # keep the coordinates across pickling
+        return (_rebuild_generation_error, (type(self), self.args, self.__dict__))

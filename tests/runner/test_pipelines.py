@@ -202,3 +202,15 @@ def test_generate_inside_a_running_loop_warns_and_refuses_the_loops_own_client(c
                 dagen.generate(config(), 20, client=mine)
 
     asyncio.run(main())
+
+
+def test_generate_runs_an_async_callback_to_its_end(client):
+    seen = []
+
+    async def on_row_group(event: dagen.RowGroupEvent) -> None:
+        await asyncio.sleep(0.01)
+        seen.append(event.index)
+
+    dagen.generate(config(), 60, client=client, settings=settings(), on_row_group=on_row_group)
+
+    assert seen == [0, 1, 2]
