@@ -27,6 +27,8 @@ from typing import Any
 import fsspec
 from fsspec.implementations.local import LocalFileSystem
 
+from dagen.errors import OutputDirError
+
 __all__ = ["Folder", "atomic_write"]
 
 
@@ -57,8 +59,8 @@ class Folder:
         storage_options: passed to the fsspec filesystem of a URL.
 
     Raises:
-        ValueError: the URL's protocol is unknown to fsspec.
-        ImportError: the protocol's fsspec package is not installed (``s3fs`` for s3).
+        OutputDirError: the URL's protocol is unknown to fsspec, or its package is not
+            installed (``s3fs`` for ``s3://``).
     """
 
     def __init__(self, location: str | Path, storage_options: dict[str, Any] | None = None):
@@ -69,7 +71,10 @@ class Folder:
             self.root = str(Path(text.removeprefix("file://")))
             self._display = text.removeprefix("file://")
         else:
-            self.fs, self.root = fsspec.core.url_to_fs(text, **(storage_options or {}))
+            try:
+                self.fs, self.root = fsspec.core.url_to_fs(text, **(storage_options or {}))
+            except (ImportError, ValueError) as exc:
+                raise OutputDirError(f"output folder {text} cannot be used: {exc}") from exc
             self._display = text.rstrip("/")
 
     def __str__(self) -> str:

@@ -140,3 +140,8 @@ def test_the_command_line_writes_jsonl_to_s3_and_resumes_it(s3, tmp_path):
     assert [row["n"] for row in rows] == list(range(90))
     metadata = json.loads(fs.cat_file(f"{bucket}/lines/metadata.json"))
     assert metadata["status"] == "complete" and metadata["rows_written"] == 90
+
+
+def test_a_url_dagen_cannot_open_is_an_output_dir_error_before_anything_runs():
+    with pytest.raises(dagen.OutputDirError, match="nope://x/y cannot be used: Protocol not known"):
+        dagen.generate(config(), 10, "nope://x/y")
