@@ -72,7 +72,14 @@ from dagen.runner.events import RowGroupEvent
 from dagen.runner.preview import describe, preview
 from dagen.runner.result import GenerationResult
 from dagen.runner.stream import aiter_row_groups, iter_row_groups
-from dagen.sinks import JsonlSink, ParquetSink, ReadableSink, RowGroupResult, Sink
+from dagen.sinks import (
+    FolderSink,
+    JsonlSink,
+    ParquetSink,
+    ReadableSink,
+    RowGroupResult,
+    Sink,
+)
 from dagen.warnings import DagenWarning
 
 __all__ = [
@@ -100,6 +107,7 @@ __all__ = [
     "EarlyShutdown",
     "EarlyShutdownError",
     "ExpressionColumnConfig",
+    "FolderSink",
     "GenerationError",
     "GenerationResult",
     "GenerationStrategy",

@@ -12,11 +12,13 @@ Example:
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import dask.dataframe as dd
 
 from dagen.sinks.base import read_back
+from dagen.sinks.files import FolderSink
 from dagen.sinks.parquet import DATA, ParquetSink
 
 __all__ = ["dask_frame"]
@@ -30,6 +32,10 @@ def dask_frame(sink: Any) -> dd.DataFrame:
     """
     inner = getattr(sink, "inner", sink)
     if isinstance(inner, ParquetSink):
+        parts = sorted(Path(inner.data_dir).glob("part-*.parquet"))
+        if parts:
+            return dd.read_parquet([str(p) for p in parts])
+    if isinstance(inner, FolderSink):
         names = sorted(n for n in inner.folder.names(DATA) if n.startswith("part-"))
         names = [n for n in names if n.endswith(inner.SUFFIX)]
         if names:

@@ -2,15 +2,18 @@
 
     1. preflight        models resolved (the bundled mock server for those without an
                         endpoint), API keys read, endpoints asked      ``runner.preflight``
-    2. resume plan      what an interrupted run in the output keeps   ``runner.resume``
+    2. resume plan      the output claimed for this run (a lock file in a folder), then
+                        what an interrupted run in it keeps          ``runner.resume``
     3. run spec         graph, generators, seed, row groups: pure     ``runner.spec``
     4. sink opened      only now is the output touched; closed however the run ends
     5. cluster          a client (given, addressed, current, or a LocalCluster sized for
                         the run) and a session with the run installed ``cluster.session``
     6. the loop         row groups through the window into the sink   ``runner.loop``
 
-A bad config, a missing key or an unreachable endpoint therefore never clears a good
-dataset, and a resumed run with nothing left to do needs no cluster.
+A bad config, a missing key or an unreachable endpoint therefore never touches the output,
+and a resumed run with nothing left to do needs no cluster. An overwriting run replaces
+the old dataset only when it completes (``dagen.sinks.staging``): a run that fails at any
+step leaves the old dataset as it was.
 
 One implementation, two doors. ``generate`` runs the steps in the caller's thread with a
 synchronous client. ``agenerate`` runs the very same steps in a worker thread while the
@@ -53,8 +56,8 @@ from dagen.runner.loop import RunLoop
 from dagen.runner.preflight import preflight
 from dagen.runner.result import GenerationResult
 from dagen.runner.resume import plan_resume
-from dagen.runner.spec import RunSpec
-from dagen.sinks.base import Sink, opened
+from dagen.runner.spec import RunSpec, new_run_id
+from dagen.sinks.base import Sink, claimed, opened
 from dagen.sinks.choice import choose_sink
 from dagen.warnings import DagenWarning
 
@@ -220,14 +223,20 @@ class _Run:
     ) -> GenerationResult:
         """The steps of the module docstring, on the client ``connect`` gives."""
         settings, sink = self.settings, self.sink
-        with preflight(self.config) as ready:
+        run_id = new_run_id()
+        with preflight(self.config) as ready, claimed(sink, run_id):
             resumed = None
             if self.resume:
                 resumed = plan_resume(
                     sink, ready.config, self.num_records, settings.row_group_size, settings.seed
                 )
             spec = RunSpec.build(
-                ready.config, settings, self.num_records, api_keys=ready.api_keys, resumed=resumed
+                ready.config,
+                settings,
+                self.num_records,
+                api_keys=ready.api_keys,
+                resumed=resumed,
+                run_id=run_id,
             )
             with opened(sink, overwrite=self.overwrite, resume=self.resume):
                 if not spec.row_groups:  # a resumed run with nothing left to do needs no cluster

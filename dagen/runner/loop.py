@@ -28,11 +28,12 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 import warnings
 from collections import ChainMap, deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from dagen.cluster.session import RunSession
@@ -96,7 +97,7 @@ class RunLoop:
         self.chunking: dict[str, int] = {}  # rows per task of each cell-by-cell column
         self.on_row_group = on_row_group
         # written row groups waiting for their turn to be delivered: (result, file)
-        self.in_order: InOrder[tuple[RowGroupResult, str | None]] = InOrder(self.starts)
+        self.in_order: InOrder[tuple[RowGroupResult, Any]] = InOrder(self.starts)
         self.max_live_tasks = 0
         self.started = time.perf_counter()
         self.last_handover = 0.0
@@ -216,6 +217,7 @@ class RunLoop:
         self.session.release(self.in_flight.pop(index))
         self.admission.forget(index)
         self.tracker.record_failures(index, result.dropped.values())
+        result = self._conformed(result)
         file = self.sink.write(result)
         if self.on_row_group is None:
             self._record(result, file)
@@ -224,13 +226,13 @@ class RunLoop:
             self._deliver(due, due_file)
             self._record(due, due_file)
 
-    def _record(self, result: RowGroupResult, file: str | None) -> None:
+    def _record(self, result: RowGroupResult, file: Any) -> None:
         """A written row group enters the metadata (``--resume`` keeps it from now on)."""
         self.tracker.row_group_written(result.row_group, result.rows)
         self.metadata.add_row_group(result, file, self.starts[result.row_group])
         self.sink.write_metadata(self.metadata.to_dict())
 
-    def _deliver(self, result: RowGroupResult, file: str | None) -> None:
+    def _deliver(self, result: RowGroupResult, file: Any) -> None:
         """Hand a written row group to the caller's callback.
 
         Raises:
@@ -257,9 +259,21 @@ class RunLoop:
                 callback=self.on_row_group.name,
             ) from exc
 
-    def _path_of(self, file: str | None) -> str | None:
+    def _path_of(self, file: str | Mapping[str, Any] | None) -> str | None:
+        """The full location of what ``sink.write`` returned (a name or a record)."""
+        name = file.get("file") if isinstance(file, Mapping) else file
         locate = getattr(self.sink, "path_of", None)  # optional (``dagen.sinks.base``)
-        return None if file is None else file if locate is None else str(locate(file))
+        return None if name is None else name if locate is None else str(locate(name))
+
+    def _conformed(self, result: RowGroupResult) -> RowGroupResult:
+        """``result`` with every column of its column's type (``dagen.sinks.schema``)."""
+        rows = [r for r in range(result.size) if r not in result.dropped]
+        table = self.metadata.types.conform(
+            result.table,
+            row_group=result.row_group,
+            rows=rows if len(rows) == result.rows else None,
+        )
+        return dataclasses.replace(result, table=table)
 
     def _on_timers(self) -> None:
         now = time.perf_counter()

@@ -1,11 +1,11 @@
-"""``JsonlSink``: the output folder of ``ParquetSink``, with JSON lines instead of parquet.
+"""``JsonlSink``: the output folder of ``FolderSink``, with JSON lines instead of parquet.
 
     OUT/data/part-000000.jsonl      one JSON object per row, one file per row group
     OUT/metadata.json               the same metadata document
 
-Same guarantees (atomic files, resume, any fsspec URL); values JSON cannot hold (bytes,
-say) are a ``CheckpointError`` naming the row group; dates and times are written as ISO
-strings.
+Same guarantees as ``FolderSink`` (atomic files, resume, a local path or any fsspec
+URL); values JSON cannot hold (bytes, say) are a ``CheckpointError`` naming the row group;
+dates and times are written as ISO strings.
 
 Example:
     >>> import pyarrow as pa
@@ -26,7 +26,7 @@ import pyarrow.json as pajson
 
 from dagen.errors import CheckpointError
 from dagen.sinks.assemble import RowGroupResult
-from dagen.sinks.parquet import ParquetSink
+from dagen.sinks.files import FolderSink
 
 __all__ = ["JsonlSink"]
 
@@ -42,7 +42,7 @@ def _to_jsonl(table: pa.Table) -> bytes:
     return "".join(f"{line}\n" for line in lines).encode()
 
 
-class JsonlSink(ParquetSink):
+class JsonlSink(FolderSink):
     """Writes row groups as JSON-lines files (see the module docstring)."""
 
     SUFFIX = ".jsonl"
