@@ -55,6 +55,7 @@ from dagen.config.validation import (
     ValidationColumnConfig,
 )
 from dagen.errors import (
+    CallbackError,
     CheckpointError,
     ClusterError,
     ConfigError,
@@ -88,15 +89,25 @@ from dagen.errors import (
 from dagen.generators import BuildContext, ColumnBlock, ColumnGenerator
 from dagen.generators.models import ModelHandle
 from dagen.graph import ColumnGraph
-from dagen.runner.engine import generate
+from dagen.runner.engine import agenerate, generate
+from dagen.runner.events import RowGroupEvent
 from dagen.runner.preview import describe, preview
 from dagen.runner.result import GenerationResult
-from dagen.sinks import ReadableSink, RowGroupResult, Sink
+from dagen.runner.stream import aiter_row_groups, iter_row_groups
+from dagen.sinks import (
+    FolderSink,
+    JsonlSink,
+    ParquetSink,
+    ReadableSink,
+    RowGroupResult,
+    Sink,
+)
 from dagen.warnings import DagenWarning
 
 __all__ = [
     "BaseColumnConfig",
     "BuildContext",
+    "CallbackError",
     "CheckpointError",
     "ClusterError",
     "ClusterSettings",
@@ -122,12 +133,14 @@ __all__ = [
     "EarlyShutdownError",
     "EmbeddingColumnConfig",
     "ExpressionColumnConfig",
+    "FolderSink",
     "GenerationError",
     "GenerationResult",
     "GenerationStrategy",
     "GraphError",
     "ImportFunctionError",
     "InferenceParameters",
+    "JsonlSink",
     "LLMCodeColumnConfig",
     "LLMJudgeColumnConfig",
     "LLMStructuredColumnConfig",
@@ -146,10 +159,12 @@ __all__ = [
     "ModelServerError",
     "ModelTimeoutError",
     "OutputDirError",
+    "ParquetSink",
     "RateLimitError",
     "ReadableSink",
     "RemoteValidatorParams",
     "ResumeError",
+    "RowGroupEvent",
     "RowGroupResult",
     "RunError",
     "RunSettings",
@@ -167,8 +182,11 @@ __all__ = [
     "UniformDistribution",
     "UnknownColumnError",
     "ValidationColumnConfig",
+    "agenerate",
+    "aiter_row_groups",
     "describe",
     "generate",
+    "iter_row_groups",
     "load_config",
     "preview",
     "register_column_type",

@@ -31,6 +31,7 @@ from dagen.config.run import ClusterSettings, RunSettings
 from dagen.errors import ConfigError, DagenError
 from dagen.runner.engine import generate
 from dagen.runner.preview import describe, preview
+from dagen.sinks.jsonl import JsonlSink
 
 __all__ = ["main"]
 
@@ -109,6 +110,8 @@ def cli(verbose: bool) -> None:
 @click.option("--seed", type=int, default=None, help="Overrides the config's seed.")
 @click.option("--overwrite", is_flag=True, help="Replace a non-empty output folder.")
 @click.option("--resume", is_flag=True, help="Continue an interrupted run in OUTPUT (-n may grow).")
+@click.option("--format", "file_format", type=click.Choice(["parquet", "jsonl"]), default="parquet",
+              show_default=True, help="File format of the row groups.")  # fmt: skip
 @_friendly_errors
 def run(
     config: str,
@@ -124,8 +127,12 @@ def run(
     seed: int | None,
     overwrite: bool,
     resume: bool,
+    file_format: str,
 ) -> None:
-    """Generate NUM_RECORDS rows of CONFIG into OUTPUT (parquet + metadata.json)."""
+    """Generate NUM_RECORDS rows of CONFIG into OUTPUT (parquet + metadata.json).
+
+    OUTPUT is a folder or an fsspec URL (s3://bucket/prefix, with s3fs installed).
+    """
     if resume and overwrite:
         raise click.UsageError("--resume and --overwrite exclude each other")
     cfg = _load(config)
@@ -141,10 +148,12 @@ def run(
         ),
     )
     started = time.perf_counter()
+    jsonl = file_format == "jsonl"
     result = generate(
         cfg,
         num_records,
-        output,
+        None if jsonl else output,
+        sink=JsonlSink(output) if jsonl else None,
         scheduler=scheduler,
         settings=settings,
         overwrite=overwrite,

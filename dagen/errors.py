@@ -34,7 +34,8 @@ or the setting.
         ├── ResumeError
         ├── CheckpointError          a row group could not be written (row group, file)
         ├── ClusterError
-        └── EarlyShutdownError       too many rows failed
+        ├── EarlyShutdownError       too many rows failed
+        └── CallbackError            the caller's on_row_group callback raised (row group)
 
 A mistake in calling dagen (an argument of the wrong type, a value out of range, two
 options that exclude each other) is not a ``DagenError``: it raises ``TypeError`` or
@@ -51,6 +52,7 @@ Example:
 from __future__ import annotations
 
 __all__ = [
+    "CallbackError",
     "CheckpointError",
     "ClusterError",
     "ConfigError",
@@ -265,3 +267,24 @@ class ClusterError(RunError):
 
 class EarlyShutdownError(RunError):
     """The run stopped because too many rows failed."""
+
+
+class CallbackError(RunError):
+    """The ``on_row_group`` callback raised: the run stopped (resumable from what was written).
+
+    The message names the callback and the row group; the callback's exception is the cause.
+
+    Attributes:
+        row_group: the row group the callback was given.
+        callback: the callback's name.
+    """
+
+    def __init__(
+        self, message: str, *, row_group: int | None = None, callback: str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.row_group = row_group
+        self.callback = callback
+
+    def __reduce__(self):  # keep the coordinates across pickling
+        return (_rebuild_generation_error, (type(self), self.args, self.__dict__))

@@ -22,7 +22,10 @@ Around all of it (resume steps included), a sink that has a ``claim(run_id)`` co
 manager is claimed for the run (``claimed``): ``ParquetSink`` locks its folder, so that
 two runs never write into it at once.
 
-A sink that can give the dataset back also satisfies ``ReadableSink`` (``to_arrow``, rows
+A sink that stores files may also have ``path_of(file)``: the full path or URL of the file
+``write`` named, given to ``on_row_group`` callbacks as ``RowGroupEvent.path`` (without
+it, the event's path is the name ``write`` returned). A sink that can give the dataset
+back also satisfies ``ReadableSink`` (``to_arrow``, rows
 in row-group order); ``GenerationResult.to_pandas`` needs it. Errors a sink raises that are
 not ``DagenError`` are mapped at this boundary (``guarded``) to ``CheckpointError``, naming
 the row group when there is one.
@@ -215,6 +218,15 @@ class _Guarded:
     def write_metadata(self, metadata: dict[str, Any]) -> None:
         with self._mapped("writing the run's metadata"):
             self.inner.write_metadata(metadata)
+
+    def path_of(self, file: str) -> str:
+        """The full path or URL of a file ``write`` returned (``file`` when the sink does
+        not say)."""
+        locate = getattr(self.inner, "path_of", None)
+        if locate is None:
+            return file
+        with self._mapped(f"locating {file}"):
+            return str(locate(file))
 
     def remove(self, row_group: int) -> None:
         with self._mapped(f"removing row group {row_group}"):

@@ -22,6 +22,8 @@ means its side parts are too. Row groups are encoded here, on the client, as par
 Every part has the same schema (``dagen.sinks.schema``), so ``pandas.read_parquet(OUT /
 "data")``, ``pyarrow.dataset`` and ``dask.dataframe.read_parquet`` read the folder as is.
 
+A URL (``s3://...``) is written by ``FolderSink`` (``dagen.sinks.files``) instead.
+
 ``MemorySink`` keeps the Arrow tables (previews, runs without an output folder); both
 read the dataset back with ``to_arrow``.
 """
@@ -112,6 +114,11 @@ class ParquetSink:
 
     def __str__(self) -> str:
         return str(self.output_dir)
+
+    def path_of(self, file: str) -> str:
+        """Where a part named ``file`` is now (an overwriting run's parts stay in the
+        staging folder until the run completes)."""
+        return str(self.data_dir / file)
 
     @property
     def _metadata_path(self) -> Path:
