@@ -231,7 +231,8 @@ def test_an_output_folder_in_use_is_named(tmp_path):
 def test_resuming_another_configs_folder_names_the_folder_and_the_change(tmp_path):
     out = tmp_path / "out"
     out.mkdir()
-    (out / "metadata.json").write_text(json.dumps({"fingerprint": "0ther", "config": {}}))
+    (out / "metadata.json").write_text(json.dumps(
+        {"fingerprint": "0ther", "config": {}, "seed": 1, "row_group_size": 1000}))  # fmt: skip
 
     with pytest.raises(
         ResumeError, match=re.escape(f"{out} was generated from a different config")

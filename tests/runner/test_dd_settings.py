@@ -106,7 +106,8 @@ def test_a_column_skipped_in_every_row_of_a_row_group_keeps_its_type(llm, client
 
     first, second = (pq.read_schema(tmp_path / "out" / "data" / f"part-00000{i}.parquet")
                      for i in (0, 1))  # fmt: skip
-    assert str(first.field("reply").type) == str(second.field("reply").type) == "large_string"
+    assert first.field("reply").type == second.field("reply").type
+    assert str(first.field("reply").type) in ("string", "large_string")
     assert str(first.field("size").type) == str(second.field("size").type) == "int64"
     assert llm.stats()["completed"] == 10
 
