@@ -48,10 +48,10 @@ class DaskProcesses:
                     raise RuntimeError("dask workers did not register in 60 s")
                 time.sleep(0.2)
 
-    def add_worker(self, nthreads: int = 16, env: dict | None = None):
+    def add_worker(self, nthreads: int = 16, env: dict | None = None, nanny: bool = False):
         proc = subprocess.Popen(
             [DASK, "worker", self.address, "--host", "127.0.0.1", "--nthreads", str(nthreads),
-             "--no-dashboard", "--nworkers", "1", "--no-nanny"],
+             "--no-dashboard", "--nworkers", "1", "--nanny" if nanny else "--no-nanny"],
             env=env or {**os.environ}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
         self.procs.append(proc)

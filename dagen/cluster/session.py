@@ -26,6 +26,7 @@ from dask.highlevelgraph import HighLevelGraph, MaterializedLayer
 from distributed import Client, Future, LocalCluster
 
 from dagen.cluster import tasks
+from dagen.cluster.drain import DrainPlugin, RetireDrainPlugin
 from dagen.config.run import ClusterSettings
 from dagen.errors import ClusterError
 from dagen.lowering.admission import Handover, shares
@@ -125,8 +126,17 @@ class RunSession:
     def __enter__(self) -> RunSession:
         try:
             self.client.register_plugin(self._plugin)
+            self.client.register_plugin(DrainPlugin())  # once per worker, kept for later runs
         except Exception as exc:  # distributed raises many kinds here
             raise ClusterError(f"cannot install the run on the cluster's workers: {exc}") from exc
+        try:
+            self.client.register_plugin(RetireDrainPlugin())
+        except Exception as exc:  # a scheduler that cannot import dagen
+            log.warning(
+                "dagen cannot wrap the scheduler's retire_workers (%s): a worker retired "
+                "mid-run may have its model calls paid twice",
+                exc,
+            )
         return self
 
     def __exit__(self, *exc_info: Any) -> None:

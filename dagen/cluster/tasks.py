@@ -92,6 +92,7 @@ class RunContext:
     runtime: ModelRuntime = field(default_factory=ModelRuntime)
     column_models: dict[str, str] = field(default_factory=dict)  # LLM column -> model alias
     caps: dict[str, int] = field(default_factory=dict)  # model alias -> max_parallel_requests
+    call_timeout: float = 0.0  # seconds a model call may last (the largest model timeout)
 
 
 def resource_name(run_id: str, alias: str) -> str:
