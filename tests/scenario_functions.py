@@ -85,3 +85,8 @@ def logged_square(row: dict) -> int:
     with open(os.environ["DAGEN_TEST_CALL_LOG"], "a") as log:
         log.write(f"{row['n']}\n")
     return row["n"] ** 2
+
+
+def none_below_100(row: dict) -> int | None:
+    """Nothing for the first 100 rows (a whole first row group of nulls), then a number."""
+    return None if row["n"] < 100 else row["n"] * 2

@@ -142,6 +142,19 @@ class RunSession:
     def __exit__(self, *exc_info: Any) -> None:
         with contextlib.suppress(Exception):
             self.client.unregister_worker_plugin(self._plugin.name)
+        self._drop_resources()
+
+    def _drop_resources(self) -> None:
+        """Take the run's worker resources (``dagen-<run>-<model>``) off the cluster, so
+        that runs leave nothing behind on a user's workers (best effort: a cluster going
+        away keeps nothing anyway)."""
+        names = [tasks.resource_name(self.run_id, alias) for alias in self._shares]
+        if not names:
+            return
+        with contextlib.suppress(Exception):
+            self.client.run_on_scheduler(tasks.drop_scheduler_resources, names)
+        with contextlib.suppress(Exception):
+            self.client.run(tasks.drop_worker_resources, names)
 
     @property
     def dashboard_link(self) -> str | None:

@@ -2,15 +2,18 @@
 
     1. preflight        models resolved (the bundled mock server for those without an
                         endpoint), API keys read, endpoints asked      ``runner.preflight``
-    2. resume plan      what an interrupted run in the output keeps   ``runner.resume``
+    2. resume plan      the output claimed for this run (a lock file in a folder), then
+                        what an interrupted run in it keeps          ``runner.resume``
     3. run spec         graph, generators, seed, row groups: pure     ``runner.spec``
     4. sink opened      only now is the output touched; closed however the run ends
     5. cluster          a client (given, addressed, current, or a LocalCluster sized for
                         the run) and a session with the run installed ``cluster.session``
     6. the loop         row groups through the window into the sink   ``runner.loop``
 
-A bad config, a missing key or an unreachable endpoint therefore never clears a good
-dataset, and a resumed run with nothing left to do needs no cluster.
+A bad config, a missing key or an unreachable endpoint therefore never touches the output,
+and a resumed run with nothing left to do needs no cluster. An overwriting run replaces
+the old dataset only when it completes (``dagen.sinks.staging``): a run that fails at any
+step leaves the old dataset as it was.
 
 Example:
     >>> result = generate(config, num_records=10_000, output_dir="out/people")  # doctest: +SKIP
@@ -36,8 +39,8 @@ from dagen.runner.loop import RunLoop
 from dagen.runner.preflight import preflight
 from dagen.runner.result import GenerationResult
 from dagen.runner.resume import plan_resume
-from dagen.runner.spec import RunSpec
-from dagen.sinks.base import Sink, opened
+from dagen.runner.spec import RunSpec, new_run_id
+from dagen.sinks.base import Sink, claimed, opened
 from dagen.sinks.choice import choose_sink
 
 if TYPE_CHECKING:
@@ -103,14 +106,20 @@ def generate(
     )
     settings = settings or RunSettings()
     sink = choose_sink(output_dir, sink)
-    with preflight(config) as ready:
+    run_id = new_run_id()
+    with preflight(config) as ready, claimed(sink, run_id):
         resumed = None
         if resume:
             resumed = plan_resume(
                 sink, ready.config, num_records, settings.row_group_size, settings.seed
             )
         spec = RunSpec.build(
-            ready.config, settings, num_records, api_keys=ready.api_keys, resumed=resumed
+            ready.config,
+            settings,
+            num_records,
+            api_keys=ready.api_keys,
+            resumed=resumed,
+            run_id=run_id,
         )
         with opened(sink, overwrite=overwrite, resume=resume):
             if not spec.row_groups:  # a resumed run with nothing left to do needs no cluster

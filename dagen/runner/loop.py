@@ -25,6 +25,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 import warnings
@@ -206,10 +207,21 @@ class RunLoop:
         self.session.release(self.in_flight.pop(index))
         self.admission.forget(index)
         self.tracker.record_failures(index, result.dropped.values())
+        result = self._conformed(result)
         file = self.sink.write(result)
         self.tracker.row_group_written(index, result.rows)
         self.metadata.add_row_group(result, file, self.starts[index])
         self.sink.write_metadata(self.metadata.to_dict())
+
+    def _conformed(self, result: RowGroupResult) -> RowGroupResult:
+        """``result`` with every column of its column's type (``dagen.sinks.schema``)."""
+        rows = [r for r in range(result.size) if r not in result.dropped]
+        table = self.metadata.types.conform(
+            result.table,
+            row_group=result.row_group,
+            rows=rows if len(rows) == result.rows else None,
+        )
+        return dataclasses.replace(result, table=table)
 
     def _on_timers(self) -> None:
         now = time.perf_counter()

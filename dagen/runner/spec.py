@@ -39,8 +39,14 @@ from dagen.runner.resume import ResumePlan
 from dagen.sinks.assemble import AssemblySpec
 from dagen.sinks.metadata import RunMetadata
 from dagen.sinks.processors import build_processors
+from dagen.sinks.schema import ColumnTypes, declared_types
 
-__all__ = ["RunSpec"]
+__all__ = ["RunSpec", "new_run_id"]
+
+
+def new_run_id() -> str:
+    """A token naming a run on the cluster (keys, resources, plugin) and in its lock."""
+    return "r" + secrets.token_hex(4)
 
 
 @dataclass(frozen=True)
@@ -82,6 +88,7 @@ class RunSpec:
         *,
         api_keys: Mapping[str, ApiKey] | None = None,
         resumed: ResumePlan | None = None,
+        run_id: str | None = None,
     ) -> RunSpec:
         """The spec of a run of ``num_records`` rows (see the module docstring).
 
@@ -91,12 +98,13 @@ class RunSpec:
             num_records: rows the dataset ends with.
             api_keys: the models' keys, read by the preflight.
             resumed: what a resumed run keeps and still has to do.
+            run_id: the run's token (default: a new one, ``new_run_id``).
 
         Raises:
             ConfigError: a custom function, seed dataset or processor cannot be used.
         """
         graph = ColumnGraph.from_config(config)
-        run_id = "r" + secrets.token_hex(4)
+        run_id = run_id or new_run_id()
         runtime = ModelRuntime(
             scope=run_id,
             api_keys=dict(api_keys or {}),
@@ -155,6 +163,7 @@ class RunSpec:
             num_records=self.num_records,
             row_group_size=self.settings.row_group_size,
             previous=self.previous,
+            types=ColumnTypes(declared_types(self.config), (self.previous or {}).get("schema")),
         )
 
 
