@@ -15,9 +15,11 @@ running leaves in three steps:
     3. leave      ``retire_workers``: the results are copied to other workers, then the
                   worker is removed and closed as Dask would have
 
-Two hooks start it. ``DrainPlugin`` (a worker plugin) wraps the worker's ``close``, which
-SIGTERM to ``dask worker`` (with or without a nanny) ends in, and offers the scheduler a
-``dagen_drain`` handler. ``RetireDrainPlugin`` (a scheduler plugin) wraps the scheduler's
+Three hooks start it. ``DrainPlugin`` (a worker plugin) wraps the worker's ``close``, which
+SIGTERM to ``dask worker --no-nanny`` ends in, and offers the scheduler a ``dagen_drain``
+handler and the nanny a ``dagen_leave`` one. ``NannyDrainPlugin`` (a nanny plugin) wraps
+the nanny's ``close``, which SIGTERM to ``dask worker`` with a nanny ends in: the worker
+leaves first, before the nanny's 8 s kill timer starts. ``RetireDrainPlugin`` (a scheduler plugin) wraps the scheduler's
 ``retire_workers`` handler, so that a retirement asked by a client or an adaptive cluster
 pauses and drains the workers before Dask retires them. A worker running no dagen task
 leaves as before. A worker killed outright (SIGKILL, a crash) cannot drain: its cells are
@@ -25,6 +27,7 @@ rerun, as Dask does.
 
 Example:
     >>> client.register_plugin(DrainPlugin())        # doctest: +SKIP
+    >>> client.register_plugin(NannyDrainPlugin())   # doctest: +SKIP
     >>> client.register_plugin(RetireDrainPlugin())  # doctest: +SKIP
 """
 
@@ -40,11 +43,17 @@ from collections.abc import Iterable
 from typing import Any
 
 from distributed.core import Status
-from distributed.diagnostics.plugin import SchedulerPlugin, WorkerPlugin
+from distributed.diagnostics.plugin import NannyPlugin, SchedulerPlugin, WorkerPlugin
 
 from dagen.cluster.tasks import RUNS
 
-__all__ = ["DrainPlugin", "RetireDrainPlugin", "drain", "running_run_tasks"]
+__all__ = [
+    "DrainPlugin",
+    "NannyDrainPlugin",
+    "RetireDrainPlugin",
+    "drain",
+    "running_run_tasks",
+]
 
 log = logging.getLogger("dagen")
 
@@ -126,9 +135,13 @@ class DrainPlugin(WorkerPlugin):
         async def dagen_drain() -> int:
             return len(await drain(worker))
 
+        async def dagen_leave() -> None:
+            await _leave(worker)
+
         worker._dagen_close = original
         worker.close = close
         worker.handlers["dagen_drain"] = dagen_drain
+        worker.handlers["dagen_leave"] = dagen_leave
         if worker.nanny is None and threading.current_thread() is threading.main_thread():
             self._previous = signal.getsignal(signal.SIGTERM)
             signal.signal(signal.SIGTERM, self._on_sigterm(worker, self._previous))
@@ -159,9 +172,43 @@ class DrainPlugin(WorkerPlugin):
             worker.close = original
             del worker._dagen_close
         worker.handlers.pop("dagen_drain", None)
+        worker.handlers.pop("dagen_leave", None)
         previous = getattr(self, "_previous", None)
         if previous is not None and threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGTERM, previous)
+
+
+class NannyDrainPlugin(NannyPlugin):
+    """Makes a nanny let its worker drain before it stops it (see the module docstring).
+
+    SIGTERM to ``dask worker`` with a nanny closes the nanny, which gives the worker
+    process 8 s to close, then kills it: a call lasting longer would be cut off. So the
+    nanny first asks the worker to leave (pause, drain, retire; bounded as ``drain``) and
+    only then closes as before; it does not restart the worker meanwhile.
+    """
+
+    name = "dagen-drain-nanny"
+    idempotent = True
+
+    def setup(self, nanny: Any = None) -> None:
+        original = getattr(nanny, "_dagen_close", None) or nanny.close
+
+        async def close(*args: Any, **kwargs: Any) -> Any:
+            address = nanny.worker_address
+            if nanny.status == Status.running and address:
+                with contextlib.suppress(Exception):  # never keep a nanny from closing
+                    nanny.close_gracefully(reason="dagen-drain")  # no restart once it left
+                    await nanny.rpc(address).dagen_leave()
+            return await original(*args, **kwargs)
+
+        nanny._dagen_close = original
+        nanny.close = close
+
+    def teardown(self, nanny: Any = None) -> None:
+        original = getattr(nanny, "_dagen_close", None)
+        if original is not None:
+            nanny.close = original
+            del nanny._dagen_close
 
 
 class RetireDrainPlugin(SchedulerPlugin):
