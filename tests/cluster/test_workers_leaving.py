@@ -124,6 +124,29 @@ def assert_cap_held_and_nothing_paid_twice(server, result, expected: pd.DataFram
     assert stats["requests"] == cells
 
 
+def test_a_worker_joining_mid_run_gets_its_share_only_once_the_others_calls_fit(
+    slow_server, expected
+):
+    procs = DaskProcesses(workers=1)
+    try:
+        with Client(procs.address, timeout="30s", set_as_default=False) as watch:
+            run = Background(
+                lambda: dagen.generate(
+                    two_model_columns(slow_server.url), ROWS, None,
+                    scheduler=procs.address, settings=SETTINGS,
+                )
+            )  # fmt: skip
+            wait_for(lambda: slow_server.stats()["requests"] >= CAP, what="calls to start")
+            procs.add_worker()  # the first worker is at its cap with calls in flight
+            wait_for(lambda: len(workers(watch)) == 2, what="the second worker")
+            assert run.thread.is_alive(), "the run ended before the worker joined"
+            result = run.join()
+    finally:
+        procs.close()
+
+    assert_cap_held_and_nothing_paid_twice(slow_server, result, expected)
+
+
 @pytest.mark.parametrize("nanny", [False, True], ids=["no-nanny", "nanny"])
 def test_a_worker_stopped_with_sigterm_mid_run_keeps_the_cap_and_pays_nothing_twice(
     slow_server, expected, nanny
@@ -154,6 +177,39 @@ def test_a_worker_stopped_with_sigterm_mid_run_keeps_the_cap_and_pays_nothing_tw
     assert_cap_held_and_nothing_paid_twice(slow_server, result, expected)
 
 
+def test_a_nanny_stopped_with_sigterm_lets_calls_longer_than_its_kill_timeout_finish(
+    slow_server,
+):
+    slow_server.set(latency=9.0)  # a nanny kills its worker 8 s after SIGTERM
+    rows = 10
+    procs = DaskProcesses(workers=0)
+    try:
+        leaving = procs.add_worker(nanny=True)
+        with Client(procs.address, timeout="30s", set_as_default=False) as watch:
+            wait_for(lambda: len(workers(watch)) == 1, what="the first worker")
+            run = Background(
+                lambda: dagen.generate(
+                    two_model_columns(slow_server.url), rows, None,
+                    scheduler=procs.address, settings=SETTINGS,
+                )
+            )  # fmt: skip
+            wait_for(
+                lambda: slow_server.stats()["by_model"].get(MODEL, {}).get("in_flight") == CAP,
+                what="the first column's calls to be in flight",
+            )
+            procs.add_worker()  # somewhere to go on ...
+            wait_for(lambda: len(workers(watch)) == 2, what="the second worker")
+            os.kill(leaving.pid, signal.SIGTERM)  # ... 9 s calls in flight
+            result = run.join()
+    finally:
+        procs.close()
+
+    stats = slow_server.stats()["by_model"][MODEL]
+    assert result.to_pandas()["summary"].notna().sum() == rows
+    assert stats["requests"] == stats["completed"] == 2 * rows, "calls cut off and sent again"
+    assert stats["peak_concurrency"] <= CAP
+
+
 def test_a_worker_retired_mid_run_keeps_the_cap_and_pays_nothing_twice(slow_server, expected):
     procs = DaskProcesses(workers=2)
     try:
@@ -180,7 +236,7 @@ def test_an_adaptive_cluster_scaling_down_mid_run_keeps_the_cap_and_pays_nothing
     with (
         LocalCluster(
             n_workers=2, threads_per_worker=16, processes=True, host="127.0.0.1",
-            dashboard_address=None, scheduler_kwargs={"dashboard": False},
+            dashboard_address="127.0.0.1:0", scheduler_kwargs={"dashboard": False},
         ) as cluster,
         Client(cluster, set_as_default=False) as client,
     ):  # fmt: skip
@@ -190,9 +246,10 @@ def test_an_adaptive_cluster_scaling_down_mid_run_keeps_the_cap_and_pays_nothing
             )
         )
         time.sleep(4)
-        # the scheduler sees few tasks (model cells wait in dagen's admission): it scales down
+        # an autoscaler allowed one worker: it retires the other (wait_count=1: at its first
+        # look), which first drains (bounded by 2 x the model timeout + 10 s)
         cluster.adapt(minimum=1, maximum=1, interval="200ms", wait_count=1)
-        wait_for(lambda: len(workers(client)) == 1, what="the cluster to scale down")
+        wait_for(lambda: len(workers(client)) == 1, timeout=120, what="the cluster to scale down")
         assert run.thread.is_alive(), "the run ended before the worker left"
         result = run.join()
 
