@@ -9,6 +9,16 @@ import time
 from pathlib import Path
 
 DASK = str(Path(sys.executable).parent / "dask")  # the `dask` command of this environment
+# a folder to keep the processes' logs in, when diagnosing a test (else they are dropped)
+LOGS = os.environ.get("DAGEN_TEST_DASK_LOGS")
+
+
+def _log(name: str):
+    if not LOGS:
+        return subprocess.DEVNULL
+    Path(LOGS).mkdir(parents=True, exist_ok=True)
+    return open(Path(LOGS) / f"{name}-{time.time():.3f}.log", "w")
+
 
 __all__ = ["DaskProcesses", "free_port"]
 
@@ -34,7 +44,7 @@ class DaskProcesses:
         self.procs.append(
             subprocess.Popen(
                 [DASK, "scheduler", "--host", "127.0.0.1", "--port", str(self.port), "--no-dashboard"],
-                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                env=env, stdout=subprocess.DEVNULL, stderr=_log("scheduler"),
             )
         )  # fmt: skip
         self.workers: list[subprocess.Popen] = []
@@ -48,11 +58,11 @@ class DaskProcesses:
                     raise RuntimeError("dask workers did not register in 60 s")
                 time.sleep(0.2)
 
-    def add_worker(self, nthreads: int = 16, env: dict | None = None):
+    def add_worker(self, nthreads: int = 16, env: dict | None = None, nanny: bool = False):
         proc = subprocess.Popen(
             [DASK, "worker", self.address, "--host", "127.0.0.1", "--nthreads", str(nthreads),
-             "--no-dashboard", "--nworkers", "1", "--no-nanny"],
-            env=env or {**os.environ}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+             "--no-dashboard", "--nworkers", "1", "--nanny" if nanny else "--no-nanny"],
+            env=env or {**os.environ}, stdout=subprocess.DEVNULL, stderr=_log("worker"),
         )  # fmt: skip
         self.procs.append(proc)
         self.workers.append(proc)

@@ -29,6 +29,7 @@ from dask.highlevelgraph import HighLevelGraph, MaterializedLayer
 from distributed import Client, Future, LocalCluster
 
 from dagen.cluster import tasks
+from dagen.cluster.drain import DrainPlugin, NannyDrainPlugin, RetireDrainPlugin
 from dagen.config.run import ClusterSettings
 from dagen.errors import ClusterError
 from dagen.lowering.admission import Handover, shares
@@ -169,14 +170,34 @@ class RunSession:
         self.run_id = context.run_id
         self._plugin = tasks.RunPlugin(context)
         self._pin: tuple[str, ...] = ()
-        self._share_workers: tuple[str, ...] = ()
-        self._shares: dict[str, list[int]] = {}  # model alias -> share of each worker
+        self._share_workers: tuple[str, ...] = ()  # the workers the split is over
+        # model alias -> worker -> share: the split wanted, and the one installed now
+        self._target: dict[str, dict[str, int]] = {}
+        self._installed: dict[str, dict[str, int]] = {}
+        self._shrunk: set[str] = set()  # workers whose calls must fit before shares grow
 
     def __enter__(self) -> RunSession:
         try:
             self.client.register_plugin(self._plugin)
+            self.client.register_plugin(DrainPlugin())  # once per worker, kept for later runs
         except Exception as exc:  # distributed raises many kinds here
             raise ClusterError(f"cannot install the run on the cluster's workers: {exc}") from exc
+        try:
+            self.client.register_plugin(RetireDrainPlugin())
+        except Exception as exc:  # a scheduler that cannot import dagen
+            log.warning(
+                "dagen cannot wrap the scheduler's retire_workers (%s): a worker retired "
+                "mid-run may have its model calls paid twice",
+                exc,
+            )
+        try:
+            self.client.register_plugin(NannyDrainPlugin())
+        except Exception as exc:  # a nanny that cannot import dagen
+            log.warning(
+                "dagen cannot wrap the nannies' close (%s): a worker stopped mid-run may "
+                "have model calls longer than 8 s cut off and paid twice",
+                exc,
+            )
         return self
 
     def __exit__(self, *exc_info: Any) -> None:
@@ -188,7 +209,7 @@ class RunSession:
         """Take the run's worker resources (``dagen-<run>-<model>``) off the cluster, so
         that runs leave nothing behind on a user's workers (best effort: a cluster going
         away keeps nothing anyway)."""
-        names = [tasks.resource_name(self.run_id, alias) for alias in self._shares]
+        names = [tasks.resource_name(self.run_id, alias) for alias in self._target]
         if not names:
             return
         with contextlib.suppress(Exception):
@@ -271,32 +292,92 @@ class RunSession:
 
         Each worker gets its share as its limiter's ceiling (calls in flight) and
         ``QUEUED_PER_SLOT`` times it as a Dask resource that a model cell task holds one
-        unit of per row, so no worker runs more of a model's calls than its share and the
-        sum over workers never exceeds the cap. Re-run when workers come or go.
+        unit of per row, so no worker runs more of a model's calls than its share. Re-run
+        when workers come or go, and while ``growing``: for the sum over workers never to
+        exceed the cap, also while workers come and go, shares change in two steps.
+
+            1. shrink   the shares that get smaller are installed at once (a worker
+                        that joins has 0 until step 2)
+            2. grow     the shares that get larger are installed once every shrunk
+                        worker's calls in flight fit its new share (calls already sent
+                        are never cut off: they finish first)
 
         Returns:
-            whether the split changed (``worker_shares`` is new).
+            whether the installed split changed (``worker_shares`` is new).
         """
         if not self.context.caps:
             return False
         workers = tuple(sorted(self.client.scheduler_info(n_workers=-1)["workers"]))
-        if workers == self._share_workers or not workers:
-            return False
-        split = {alias: shares(cap, len(workers)) for alias, cap in self.context.caps.items()}
-        for index, worker in enumerate(workers):
-            share = {alias: per_worker[index] for alias, per_worker in split.items()}
-            self.client.run(tasks.install_shares, self.run_id, share, workers=[worker])
-        self._share_workers = workers
-        self._shares = split
+        changed = False
+        if workers and workers != self._share_workers:
+            self._share_workers = workers
+            self._target = {
+                alias: dict(zip(workers, shares(cap, len(workers)), strict=True))
+                for alias, cap in self.context.caps.items()
+            }
+            lower = {
+                alias: {w: min(n, self._share(alias, w)) for w, n in per_worker.items()}
+                for alias, per_worker in self._target.items()
+            }
+            shrunk = self._install(lower)
+            self._shrunk = {w for w in self._shrunk | shrunk if w in workers}
+            changed = True
+        if self.growing and self._shrunk_fit():
+            self._install(self._target)
+            changed = True
+        return changed
+
+    @property
+    def growing(self) -> bool:
+        """Whether some shares wait to grow until shrunk workers' calls fit (step 2)."""
+        return self._installed != self._target
+
+    def _share(self, alias: str, worker: str) -> int:
+        return self._installed.get(alias, {}).get(worker, 0)
+
+    def _install(self, split: dict[str, dict[str, int]]) -> set[str]:
+        """Install ``split`` (alias -> worker -> share) where it differs from what is
+        installed; the workers whose share of some model got smaller."""
+        workers = {w for per_worker in split.values() for w in per_worker}
+        shrunk = set()
+        for worker in sorted(workers):
+            share = {alias: per_worker[worker] for alias, per_worker in split.items()}
+            before = {alias: self._share(alias, worker) for alias in split}
+            if share == before:  # a worker joining gets nothing until its share grows
+                continue
+            # a worker that left meanwhile is answered by the next split (on_error)
+            self.client.run(
+                tasks.install_shares, self.run_id, share, workers=[worker], on_error="return"
+            )
+            if any(n < before[alias] for alias, n in share.items()):
+                shrunk.add(worker)
+        self._installed = {alias: dict(per_worker) for alias, per_worker in split.items()}
+        return shrunk
+
+    def _shrunk_fit(self) -> bool:
+        """Whether every shrunk worker still present has no more calls in flight than its
+        installed share (then step 2 may grow the others)."""
+        present = [w for w in sorted(self._shrunk) if w in self._share_workers]
+        if present:
+            try:
+                found = self.client.run(
+                    tasks.calls_in_flight, self.run_id, workers=present, on_error="return"
+                )
+            except Exception:  # the cluster is changing: look again next time
+                return False
+            for worker, calls in found.items():
+                if isinstance(calls, BaseException):  # it left meanwhile: nothing of it runs
+                    continue
+                if any(n > self._share(alias, worker) for alias, n in calls.items()):
+                    return False
+        self._shrunk = set()
         return True
 
     @property
     def worker_shares(self) -> dict[str, dict[str, int]]:
-        """Each model's share of its cap on each worker (model alias -> worker -> share)."""
-        return {
-            alias: dict(zip(self._share_workers, per_worker, strict=True))
-            for alias, per_worker in self._shares.items()
-        }
+        """Each model's installed share of its cap on each worker (model alias -> worker ->
+        share); below the split while ``growing``."""
+        return {alias: dict(per_worker) for alias, per_worker in self._installed.items()}
 
     def worker_slots(self) -> dict[str, int]:
         """Tasks each worker runs at once (its ``nthreads``)."""
@@ -305,7 +386,7 @@ class RunSession:
 
     def min_share(self, alias: str) -> int:
         """The smallest positive per-worker share of a model's cap (1 before any split)."""
-        return min((s for s in self._shares.get(alias, ()) if s > 0), default=1)
+        return min((s for s in self._target.get(alias, {}).values() if s > 0), default=1)
 
     def finish(self) -> dict[str, dict[str, int]]:
         """Close the run's model clients on every worker; usage summed per model alias."""

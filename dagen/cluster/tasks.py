@@ -43,7 +43,7 @@ from dagen.generators import (
     fill_skipped,
     typed_nulls,
 )
-from dagen.inference.pool import close_clients, scope_usage
+from dagen.inference.pool import close_clients, scope_in_flight, scope_usage, set_ceilings
 from dagen.lowering.admission import QUEUED_PER_SLOT
 from dagen.sinks.assemble import AssemblySpec, RowGroupResult, assemble_row_group
 
@@ -55,6 +55,7 @@ __all__ = [
     "RunPlugin",
     "batch",
     "batch_async",
+    "calls_in_flight",
     "cells",
     "cells_async",
     "checkpoint",
@@ -98,6 +99,7 @@ class RunContext:
     runtime: ModelRuntime = field(default_factory=ModelRuntime)
     column_models: dict[str, str] = field(default_factory=dict)  # LLM column -> model alias
     caps: dict[str, int] = field(default_factory=dict)  # model alias -> max_parallel_requests
+    call_timeout: float = 0.0  # seconds a model call may last (the largest model timeout)
 
 
 def resource_name(run_id: str, alias: str) -> str:
@@ -356,12 +358,22 @@ async def install_shares(run_id: str, shares: dict[str, int], dask_worker: Any =
     The share is the ceiling of the worker's limiter (calls in flight); the Dask resource
     is ``QUEUED_PER_SLOT`` times the share (cells held, one unit each), so the next cells
     are already on the worker when calls finish, while the rest wait in the engine's
-    admission (``dagen.lowering.admission``) for whichever worker frees up.
+    admission (``dagen.lowering.admission``) for whichever worker frees up. A lower
+    ceiling holds at once, also for the calls already waiting for a slot.
     """
-    _context(run_id).runtime.ceilings.update(shares)
+    # a limiter holds at least one call: a worker left with no share (more workers than
+    # the cap) gets no new cells, and finishes the ones it runs one call at a time
+    ceilings = {alias: max(1, n) for alias, n in shares.items()}
+    _context(run_id).runtime.ceilings.update(ceilings)
+    set_ceilings(run_id, ceilings)
     await dask_worker.set_resources(
         **{resource_name(run_id, a): QUEUED_PER_SLOT * n for a, n in shares.items()}
     )
+
+
+def calls_in_flight(run_id: str, dask_worker: Any = None) -> dict[str, int]:
+    """This worker's model calls of the run in flight now, per model alias."""
+    return scope_in_flight(run_id)
 
 
 async def finish_run(run_id: str, dask_worker: Any = None) -> dict[str, dict[str, int]]:

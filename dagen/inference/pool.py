@@ -25,7 +25,7 @@ from dagen.config.models import ModelConfig
 from dagen.inference.client import ApiKey, ModelClient, ModelUsage
 from dagen.inference.limiter import AdaptiveLimiter
 
-__all__ = ["client_for", "close_clients", "scope_usage"]
+__all__ = ["client_for", "close_clients", "scope_in_flight", "scope_usage", "set_ceilings"]
 
 # event loop -> (alias, config as JSON) -> client
 _POOL: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[str, str, str], ModelClient]]
@@ -90,3 +90,28 @@ def scope_usage(scope: str) -> dict[str, ModelUsage]:
                 if client_scope == scope:
                     usage.setdefault(alias, ModelUsage()).merge(client.usage)
     return usage
+
+
+def scope_in_flight(scope: str) -> dict[str, int]:
+    """Calls of the pooled clients of ``scope`` in flight now on every loop of this process,
+    per alias (the calls holding a slot of their limiter)."""
+    found: dict[str, int] = {}
+    with _POOL_LOCK:
+        for clients in _POOL.values():
+            for (client_scope, alias, _), client in clients.items():
+                if client_scope == scope:
+                    found[alias] = found.get(alias, 0) + client.limiter.in_flight
+    return found
+
+
+def set_ceilings(scope: str, ceilings: dict[str, int]) -> None:
+    """Set the limiter ceiling of the running loop's pooled clients of ``scope`` now (per
+    alias; values below 1 are left to the next ``client_for``), rather than at their next
+    call, so that callers already waiting are held to the new ceiling."""
+    loop = asyncio.get_running_loop()
+    with _POOL_LOCK:
+        pooled = list(_POOL.get(loop, {}).items())
+    for (client_scope, alias, _), client in pooled:
+        ceiling = ceilings.get(alias, 0)
+        if client_scope == scope and ceiling >= 1 and ceiling != client.limiter.ceiling:
+            client.limiter.set_ceiling(ceiling)

@@ -20,7 +20,8 @@ State lives in four places, each with one owner: the graph (what depends on what
 admission (what was handed to Dask, each model's credit), the tracker (what is done, what
 was dropped), Dask (what runs where). The loop joins them and holds only the futures of the
 row groups in flight. Two timers, each for one job: the progress log, and re-splitting the
-models' caps when workers come or go.
+models' caps when workers come or go (more often while a split waits for shrunk workers'
+calls to finish before other shares grow: ``RunSession.install_shares``).
 
 Example:
     >>> RunLoop(spec, session, sink).run()  # doctest: +SKIP
@@ -55,12 +56,13 @@ from dagen.sinks.base import Sink
 from dagen.tracking.tracker import CompletionTracker
 from dagen.warnings import DagenWarning
 
-__all__ = ["HANDOVER_INTERVAL", "SHARES_INTERVAL", "RunLoop"]
+__all__ = ["GROW_INTERVAL", "HANDOVER_INTERVAL", "SHARES_INTERVAL", "RunLoop"]
 
 log = logging.getLogger("dagen")
 
 HANDOVER_INTERVAL = 0.05  # seconds: model cells are batched over this (see _hand_over)
 SHARES_INTERVAL = 5.0  # seconds between checks that the workers are still the same
+GROW_INTERVAL = 0.2  # seconds between looks at shrunk workers' calls, while shares wait to grow
 
 
 class RunLoop:
@@ -277,7 +279,8 @@ class RunLoop:
 
     def _on_timers(self) -> None:
         now = time.perf_counter()
-        if now - self.last_shares >= SHARES_INTERVAL:
+        since = now - self.last_shares
+        if since >= SHARES_INTERVAL or (self.session.growing and since >= GROW_INTERVAL):
             self.last_shares = now
             self._split_shares()  # workers may have come or gone
         interval = self.spec.settings.progress_interval

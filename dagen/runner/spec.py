@@ -123,6 +123,7 @@ class RunSpec:
             runtime,
             column_models,
             caps={m.alias: m.max_parallel_requests for m in config.models if m.alias in used},
+            call_timeout=max((m.timeout for m in config.models if m.alias in used), default=0.0),
         )
         pending = (
             resumed.pending

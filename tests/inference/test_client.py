@@ -34,7 +34,7 @@ from dagen.inference.client import (
     RetryPolicy,
 )
 from dagen.inference.limiter import AdaptiveLimiter
-from dagen.inference.pool import client_for, close_clients
+from dagen.inference.pool import client_for, close_clients, scope_in_flight, set_ceilings
 
 KEY_ENV = "DAGEN_TEST_MOCK_KEY"
 
@@ -388,6 +388,30 @@ def test_client_for_pools_one_client_per_loop_and_config(server, make_config):
     assert first.limiter.limit == 3
     second_loop = asyncio.run(scenario())[0]
     assert second_loop is not first
+
+
+def test_a_lowered_ceiling_holds_at_once_also_for_calls_already_waiting(server, make_config):
+    server.set(latency=0.3)
+    config = make_config(server.url)
+
+    async def scenario() -> tuple[dict[str, int], list[int]]:
+        client = client_for(config, ceiling=4, scope="run-1")
+        calls = asyncio.gather(*(client.chat(user(f"row {i}")) for i in range(12)))
+        await asyncio.sleep(0.1)
+        at_first = scope_in_flight("run-1")  # 4 sent, 8 waiting for a slot
+        set_ceilings("run-1", {config.alias: 2})  # a worker's share shrinks mid-call
+        seen = []  # calls in flight, once the 4 sent before have been answered
+        while not calls.done():
+            await asyncio.sleep(0.02)
+            if client.limiter.successes >= 4:
+                seen.append(scope_in_flight("run-1").get(config.alias, 0))
+        await calls
+        await close_clients("run-1")
+        return at_first, seen
+
+    at_first, seen = asyncio.run(scenario())
+    assert at_first == {config.alias: 4}
+    assert max(seen) == 2 and server.stats()["completed"] == 12
 
 
 def test_retry_policy_full_jitter_and_retry_after_cap():
