@@ -4,8 +4,10 @@ Exit codes: a config problem exits 2 wherever it is found: while the file is rea
 the run is prepared (an unknown model alias, an unset API-key variable, a missing seed
 dataset) or later; it is reported as ``error: …`` naming the file, column, model or field.
 Any other dagen error (an unreachable endpoint, rejected credentials, a cluster that cannot
-start, too many failed rows) exits 1 after keeping every row group already written; Ctrl-C
-exits 130.
+start, too many failed rows) exits 1 after keeping every row group already written; so
+does an unexpected exception, in one line. A run that wrote no row at all (every row
+dropped) exits 3, naming the most frequent reasons. Ctrl-C exits 130 at once, in one line.
+No traceback is shown unless ``--debug`` (or ``DAGEN_DEBUG=1``) asks for it.
 
 Example:
     dagen run examples/people.yaml -n 10000 -o out/people
@@ -18,10 +20,15 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import signal
 import sys
+import threading
 import time
+import traceback
 from collections.abc import Callable
 from functools import wraps
+from types import FrameType
 from typing import Any
 
 import click
@@ -30,34 +37,97 @@ from dagen.config.dataset import DatasetConfig, load_config
 from dagen.config.run import ClusterSettings, RunSettings
 from dagen.errors import ConfigError, DagenError
 from dagen.runner.engine import generate
-from dagen.runner.preview import describe, preview
+from dagen.runner.preview import describe, preview_result
+from dagen.runner.result import drop_reasons
+from dagen.runner.spec import RunSpec
 
 __all__ = ["main"]
 
 
 EXIT_CONFIG = 2  # a ConfigError, wherever it was raised (also click's usage errors)
-EXIT_FAILED = 1  # any other DagenError
+EXIT_FAILED = 1  # any other DagenError, or an unexpected exception
+EXIT_NO_ROWS = 3  # the run finished but wrote no row: every row was dropped
 EXIT_INTERRUPTED = 130  # Ctrl-C (128 + SIGINT)
+
+INTERRUPT_GRACE = 1.5  # seconds a Ctrl-C leaves the run to stop cleanly before the exit
+RESUME_HINT = "interrupted: row groups already written are kept; continue with --resume"
+
+_process = {"main": False}  # True when ``main`` runs: the whole process is the command
+_interrupt = {"message": RESUME_HINT, "said": False, "seen": False}
+_said = threading.Lock()
+
+
+def _say_interrupted() -> None:
+    """The one line Ctrl-C prints, whichever path gets there first."""
+    with _said:
+        if _interrupt["said"]:
+            return
+        _interrupt["said"] = True
+    click.echo(str(_interrupt["message"]), err=True)
+
+
+def _on_sigint(signum: int, frame: FrameType | None) -> None:
+    """Ctrl-C: raise KeyboardInterrupt as usual (the run stops cleanly, keeping what it
+    wrote), and exit after ``INTERRUPT_GRACE`` seconds whatever still runs (a template or
+    user function busy in a thread, a cluster slow to close)."""
+    if not _interrupt["seen"]:
+        _interrupt["seen"] = True
+        threading.Thread(target=_exit_after_grace, daemon=True).start()
+    signal.default_int_handler(signum, frame)
+
+
+def _exit_after_grace() -> None:
+    time.sleep(INTERRUPT_GRACE)
+    _say_interrupted()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(EXIT_INTERRUPTED)
+
+
+def _debug() -> bool:
+    return os.environ.get("DAGEN_DEBUG", "") not in ("", "0")
+
+
+def _fail(message: str, code: int, exc: BaseException | None = None) -> None:
+    if exc is not None and _debug():
+        traceback.print_exception(exc)
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+def _exit_now(code: int) -> None:
+    """Exit with ``code``; as a whole process, at once: a user function or template still
+    running in a thread of an in-process cluster must not keep it alive."""
+    if not _process["main"]:
+        sys.exit(code)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def _friendly_errors(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn dagen errors into one clear message and an exit code (see the module docstring)."""
+    """Turn errors into one clear message and an exit code (see the module docstring)."""
 
     @wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return command(*args, **kwargs)
+        except (click.ClickException, click.exceptions.Abort, click.exceptions.Exit):
+            raise
         except ConfigError as exc:
-            click.echo(f"error: {exc}", err=True)
-            sys.exit(EXIT_CONFIG)
+            _fail(str(exc), EXIT_CONFIG, exc)
         except DagenError as exc:
-            click.echo(f"error: {exc}", err=True)
-            sys.exit(EXIT_FAILED)
+            _fail(str(exc), EXIT_FAILED, exc)
         except KeyboardInterrupt:
-            click.echo(
-                "interrupted: row groups already written are kept; continue with --resume", err=True
+            _say_interrupted()
+            _exit_now(EXIT_INTERRUPTED)
+        except Exception as exc:
+            text = str(exc).splitlines()[0] if str(exc) else ""
+            _fail(
+                f"unexpected {type(exc).__name__}: {text} (--debug shows the traceback)",
+                EXIT_FAILED,
+                exc,
             )
-            sys.exit(EXIT_INTERRUPTED)
 
     return wrapper
 
@@ -69,8 +139,11 @@ def _load(path: str) -> DatasetConfig:
 @click.group()
 @click.version_option(package_name="dagen")
 @click.option("-v", "--verbose", is_flag=True, help="Log progress and Dask details.")
-def cli(verbose: bool) -> None:
+@click.option("--debug", is_flag=True, help="Show the traceback of an error (or DAGEN_DEBUG=1).")
+def cli(verbose: bool, debug: bool) -> None:
     """Synthetic tabular datasets, generated on Dask."""
+    if debug:
+        os.environ["DAGEN_DEBUG"] = "1"
     logging.basicConfig(
         level=logging.INFO,
         format="%(asctime)s %(name)s %(message)s",
@@ -156,10 +229,11 @@ def run(
         f"({meta['rows_dropped']} dropped) in {len(meta['row_groups'])} row groups "
         f"to {output} in {time.perf_counter() - started:.1f}s"
     )
-    for entry in meta["drop_summary"][:5]:
-        click.echo(
-            f"  dropped {entry['rows']} rows: column {entry['column']!r}, {entry['error_type']}"
-        )
+    for line in drop_reasons(meta, 5):
+        click.echo(f"  dropped {line}")
+    if meta["rows_written"] == 0:
+        reasons = "; ".join(drop_reasons(meta, 3)) or "no reason recorded"
+        _fail(f"no row was written: every row was dropped ({reasons})", EXIT_NO_ROWS)
 
 
 @cli.command(name="preview")
@@ -170,7 +244,13 @@ def run(
 @_friendly_errors
 def preview_command(config: str, num_records: int, seed: int | None, as_json: bool) -> None:
     """Print a few generated rows; write nothing."""
-    frame = preview(_load(config), num_records, seed=seed)
+    _interrupt["message"] = "interrupted: nothing was written"
+    result = preview_result(_load(config), num_records, seed=seed)
+    frame = result.to_pandas()
+    for line in drop_reasons(result.metadata, 5):
+        click.echo(f"dropped {line}", err=True)
+    if frame.empty:
+        _fail("no row was generated: every row was dropped (reasons above)", EXIT_NO_ROWS)
     if as_json:
         text = frame.to_json(orient="records", lines=True, date_format="iso", default_handler=str)
         click.echo(text.rstrip("\n"))
@@ -188,13 +268,13 @@ def preview_command(config: str, num_records: int, seed: int | None, as_json: bo
 @_friendly_errors
 def validate(config: str) -> None:
     """Check CONFIG: fields, samplers, templates, references, cycles, functions."""
-    from dagen.generators import build_generators
-    from dagen.graph import ColumnGraph
-
     cfg = _load(config)
-    graph = ColumnGraph.from_config(cfg)
-    build_generators(cfg, graph)
-    click.echo(f"{config}: valid ({len(graph.columns)} columns, fingerprint {cfg.fingerprint()})")
+    # everything a run builds before it starts (generators, processors...), so that
+    # validate refuses exactly what a run would
+    spec = RunSpec.build(cfg, RunSettings(), 1)
+    click.echo(
+        f"{config}: valid ({len(spec.graph.columns)} columns, fingerprint {cfg.fingerprint()})"
+    )
 
 
 @cli.command()
@@ -288,6 +368,12 @@ def mock_llm(**options: Any) -> None:
 
 def main() -> None:
     """Entry point of the ``dagen`` console script."""
+    _process["main"] = True
+    # after a Ctrl-C exit, multiprocessing's resource tracker (a helper process started
+    # with these flags) cleans up the cluster's semaphores: quietly, not as a warning
+    sys.warnoptions.append("ignore::UserWarning:multiprocessing.resource_tracker")
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, _on_sigint)
     cli(prog_name="dagen")
 
 

@@ -17,8 +17,9 @@ Example (YAML):
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from dagen.config.base import StrictModel
 
@@ -67,3 +68,20 @@ class ModelConfig(StrictModel):
     timeout: float = Field(default=120.0, gt=0)
     max_parallel_requests: int = Field(default=16, ge=1)
     max_retries: int = Field(default=5, ge=0)
+
+    @field_validator("endpoint")
+    @classmethod
+    def _is_url(cls, value: str | None) -> str | None:
+        """An http(s) URL with a host (and a valid port, when given)."""
+        if value is None:
+            return None
+        try:
+            parts = urlsplit(value)
+            parts.port  # noqa: B018  (raises ValueError on a port out of range)
+        except ValueError as exc:
+            raise ValueError(f"endpoint {value!r} is not a URL: {exc}") from exc
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(
+                f"endpoint {value!r} is not an http(s) URL (e.g. http://127.0.0.1:8000/v1)"
+            )
+        return value

@@ -74,12 +74,18 @@ def _draw_uuid(p: UuidParams, rng: np.random.Generator, n: int, frame: pd.DataFr
     return out
 
 
+def _text_only(params: Any) -> frozenset[str]:
+    """Dates and ids convert to text, not to numbers."""
+    return frozenset({"str"})
+
+
 register_sampler(
     Sampler(
         "datetime",
         DatetimeParams,
         _draw_datetime,
         example={"start": "2021-01-01", "end": "2025-12-31"},
+        converts=_text_only,
     )
 )
-register_sampler(Sampler("uuid", UuidParams, _draw_uuid, example={}))
+register_sampler(Sampler("uuid", UuidParams, _draw_uuid, example={}, converts=_text_only))
