@@ -32,7 +32,7 @@ from dagen.config.columns import (
 )
 from dagen.config.dataset import DatasetConfig, DropColumnsProcessorConfig, load_config
 from dagen.config.models import InferenceParameters, ModelConfig
-from dagen.config.run import ClusterSettings, EarlyShutdown, RunSettings
+from dagen.config.run import ClusterSettings, EarlyShutdown, RunSettings, TemplateLimits
 from dagen.config.samplers import Sampler, register_sampler
 from dagen.errors import (
     CheckpointError,
@@ -61,6 +61,7 @@ from dagen.errors import (
     ResumeError,
     RunError,
     TemplateError,
+    TemplateLimitError,
     TemplateRenderError,
     UnknownColumnError,
 )
@@ -129,6 +130,8 @@ __all__ = [
     "SeedDatasetColumnConfig",
     "Sink",
     "TemplateError",
+    "TemplateLimitError",
+    "TemplateLimits",
     "TemplateRenderError",
     "UnknownColumnError",
     "describe",

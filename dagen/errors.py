@@ -19,6 +19,7 @@ or the setting.
     │   └── MissingApiKeyError       a model's api_key_env variable is not set
     ├── GenerationError              a column generator failed (column, row group, row)
     │   ├── TemplateRenderError      a template referenced a missing variable
+    │   │   └── TemplateLimitError   a render took too long or built too large a value
     │   └── ModelError               a model call failed
     │       ├── ModelRetryableError  429, 5xx, timeout, connection error
     │       │   ├── RateLimitError       429 (retry_after: the server's Retry-After)
@@ -76,6 +77,7 @@ __all__ = [
     "ResumeError",
     "RunError",
     "TemplateError",
+    "TemplateLimitError",
     "TemplateRenderError",
     "UnknownColumnError",
 ]
@@ -181,6 +183,16 @@ def _rebuild_generation_error(cls, args, state):  # type: ignore[no-untyped-def]
 
 class TemplateRenderError(GenerationError):
     """A template could not be rendered for a row (e.g. a missing variable)."""
+
+
+class TemplateLimitError(TemplateRenderError):
+    """A render went past ``RunSettings.template_limits`` (time, or the size of a value).
+
+    Attributes:
+        setting: the limit it went past (``render_seconds`` or ``max_value_bytes``).
+    """
+
+    setting: str | None = None
 
 
 class ModelError(GenerationError):

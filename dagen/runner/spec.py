@@ -103,7 +103,7 @@ class RunSpec:
             salvage_rounds=settings.salvage_rounds,
             salvage_pause=settings.salvage_pause,
         )
-        generators = build_generators(config, graph, runtime)
+        generators = build_generators(config, graph, runtime, settings.template_limits)
         column_models = {c.name: c.model_alias for c in config.columns if c.model_alias is not None}
         used = set(column_models.values())
         context = RunContext(
