@@ -28,8 +28,8 @@ from __future__ import annotations
 import logging
 import time
 import warnings
-from collections import ChainMap, deque
-from collections.abc import Callable
+from collections import ChainMap
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from dagen.cluster.session import RunSession
@@ -82,9 +82,10 @@ class RunLoop:
         self.tracker = CompletionTracker(window_cells=spec.settings.early_shutdown.window)
         self.admission = Admission(spec.column_models, spec.graph.order)
         self.watcher = Watcher(session.client)
-        self.pending: deque[RowGroup] = deque(spec.row_groups)
+        self.pending: Iterator[RowGroup] = iter(spec.row_groups)  # lazy: any -n plans at once
+        self.admitted = 0  # row groups taken from ``pending``
         self.in_flight: dict[int, dict[Key, Any]] = {}  # row group -> key -> future
-        self.starts = {rg.index: rg.start for rg in spec.row_groups}  # row group -> first row
+        self.starts: dict[int, int] = {}  # row group in flight -> its first row
         self.previous: int | None = None  # the row group admitted last (stateful columns)
         self.chunking: dict[str, int] = {}  # rows per task of each cell-by-cell column
         self.max_live_tasks = 0
@@ -107,7 +108,7 @@ class RunLoop:
         self._split_shares()
         self._choose_chunking()
         try:
-            while self.pending or self.in_flight:
+            while self.admitted < len(self.spec.row_groups) or self.in_flight:
                 self._admit()
                 self._hand_over()
                 for finished in self.watcher.next_batch():
@@ -133,8 +134,10 @@ class RunLoop:
     def _admit(self) -> None:
         """Plan row groups into the admission while the window has room."""
         window = self.spec.settings.max_concurrent_row_groups
-        while self.pending and len(self.in_flight) < window:
-            row_group = self.pending.popleft()
+        while self.admitted < len(self.spec.row_groups) and len(self.in_flight) < window:
+            row_group = next(self.pending)
+            self.admitted += 1
+            self.starts[row_group.index] = row_group.start
             plan = RowGroupPlan.build(
                 self.spec.graph,
                 row_group,
@@ -208,7 +211,7 @@ class RunLoop:
         self.tracker.record_failures(index, result.dropped.values())
         file = self.sink.write(result)
         self.tracker.row_group_written(index, result.rows)
-        self.metadata.add_row_group(result, file, self.starts[index])
+        self.metadata.add_row_group(result, file, self.starts.pop(index))
         self.sink.write_metadata(self.metadata.to_dict())
 
     def _on_timers(self) -> None:
