@@ -202,8 +202,9 @@ def _parse_json(path: Path, text: str) -> Any:
 
 def _parse_yaml(path: Path, text: str) -> Any:
     """The YAML document of ``text``, its size checked before any value is built."""
-    loader = yaml.SafeLoader(text)
+    loader = None
     try:
+        loader = yaml.SafeLoader(text)  # reading starts here: a bad character raises
         node = loader.get_single_node()
         if node is None:
             return None
@@ -215,7 +216,8 @@ def _parse_yaml(path: Path, text: str) -> Any:
         problem = getattr(exc, "problem", None) or str(exc)
         raise ConfigSyntaxError(f"{path}: invalid YAML{where}: {problem}") from exc
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
 
 
 def _check_expansion(path: Path, root: yaml.Node) -> None:
