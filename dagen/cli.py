@@ -34,7 +34,7 @@ from typing import Any
 import click
 
 from dagen.config.dataset import DatasetConfig, load_config
-from dagen.config.run import ClusterSettings, RunSettings
+from dagen.config.run import ClusterSettings, RunSettings, TemplateLimits
 from dagen.errors import ConfigError, DagenError
 from dagen.runner.engine import generate
 from dagen.runner.preview import describe, preview_result
@@ -180,6 +180,10 @@ def cli(verbose: bool, debug: bool) -> None:
 @click.option("--dashboard-address", default="127.0.0.1:8787", show_default=True,
               help="Where the local cluster's dashboard listens.")  # fmt: skip
 @click.option("--seed", type=int, default=None, help="Overrides the config's seed.")
+@click.option("--template-timeout", type=click.FloatRange(min=0, min_open=True), default=10.0,
+              show_default=True, help="Seconds one render of a template (expression, prompt) may take.")  # fmt: skip
+@click.option("--max-value-bytes", type=click.IntRange(min=1), default=1 << 20, show_default=True,
+              help="Largest value a template may build, in bytes.")  # fmt: skip
 @click.option("--overwrite", is_flag=True, help="Replace a non-empty output folder.")
 @click.option("--resume", is_flag=True, help="Continue an interrupted run in OUTPUT (-n may grow).")
 @_friendly_errors
@@ -195,6 +199,8 @@ def run(
     threads_per_worker: int | None,
     dashboard_address: str,
     seed: int | None,
+    template_timeout: float,
+    max_value_bytes: int,
     overwrite: bool,
     resume: bool,
 ) -> None:
@@ -212,6 +218,7 @@ def run(
             threads_per_worker=threads_per_worker,
             dashboard_address=dashboard_address,
         ),
+        template_limits=TemplateLimits(template_timeout, max_value_bytes),
     )
     started = time.perf_counter()
     result = generate(

@@ -11,3 +11,7 @@ def raises(row: dict) -> int:
 
 def exits(row: dict) -> int:
     sys.exit(3)
+
+
+def unstorable(row: dict) -> object:
+    return object()  # no parquet column can hold it

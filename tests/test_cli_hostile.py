@@ -248,3 +248,26 @@ def test_a_run_of_a_trillion_rows_starts_writing_at_once_in_flat_memory(config, 
         stderr = ctrl_c(proc)
     assert proc.returncode == 130, stderr
     assert Path(out / "metadata.json").exists()
+
+
+def test_a_user_value_that_cannot_be_stored_is_one_line_not_a_worker_log(config, tmp_path):
+    path = config(CITY + "  - {name: x, column_type: custom, function: 'hostile_functions:unstorable', "
+                  "required_columns: [city]}\n")  # fmt: skip
+
+    result = dagen("run", path, "-n", "5", "-o", str(tmp_path / "o"), *QUIET)
+
+    assert result.returncode == 1
+    assert "row group 0: values cannot be stored as Arrow" in one_error_line(result)
+    assert "Compute Failed" not in result.stderr
+
+
+def test_a_template_that_never_ends_in_practice_stops_at_the_time_limit(config, tmp_path):
+    path = config(CITY + f"  - {{name: slow, column_type: expression, expr: '{FOREVER}'}}\n")
+
+    result = dagen(
+        "run", path, "-n", "3", "-o", str(tmp_path / "o"), "--template-timeout", "0.5", *QUIET
+    )
+
+    assert result.returncode == 3
+    line = one_error_line(result)
+    assert "3 rows: column 'slow', TemplateLimitError" in line and "render_seconds" in line

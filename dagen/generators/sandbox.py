@@ -155,7 +155,7 @@ class _LimitedCodeGenerator(CodeGenerator):
     """Compiles ``a ~ b`` to a checked join (Jinja's own cannot be intercepted)."""
 
     def visit_Concat(self, node: Concat, frame: Frame) -> None:
-        self.write("environment.concat((")
+        self.write("environment.checked_concat((")
         for arg in node.nodes:
             self.visit(arg, frame)
             self.write(", ")
@@ -194,7 +194,7 @@ class LimitedEnvironment(ImmutableSandboxedEnvironment):
                 f"a value of {int(size)} bytes (the limit is {self.limits.max_value_bytes})"
             )
 
-    def concat(self, parts: tuple[Any, ...]) -> str:
+    def checked_concat(self, parts: tuple[Any, ...]) -> str:
         texts = [str(p) for p in parts]
         self.check(sum(map(len, texts)))
         return "".join(texts)
