@@ -271,3 +271,29 @@ def test_a_template_that_never_ends_in_practice_stops_at_the_time_limit(config, 
     assert result.returncode == 3
     line = one_error_line(result)
     assert "3 rows: column 'slow', TemplateLimitError" in line and "render_seconds" in line
+
+
+def test_graph_of_a_trillion_rows_is_counted_not_listed(examples):
+    result = dagen("graph", str(examples / "people.yaml"), "-n", str(10**12), timeout=60)
+
+    assert result.returncode == 0, result.stderr
+    assert "1000000000000 rows in 1000000000 row groups" in result.stdout
+
+
+def test_an_unexpected_exception_is_one_line_and_exit_1(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    import dagen.cli
+
+    def broken(path):
+        raise RuntimeError("something dagen did not expect\nsecond line")
+
+    monkeypatch.setattr(dagen.cli, "load_config", broken)
+    monkeypatch.delenv("DAGEN_DEBUG", raising=False)
+
+    result = CliRunner().invoke(dagen.cli.cli, ["validate", str(tmp_path / "c.yaml")])
+
+    assert result.exit_code == 1
+    assert result.output == (
+        "error: unexpected RuntimeError: something dagen did not expect (--debug shows the traceback)\n"
+    )
