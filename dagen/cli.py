@@ -245,7 +245,8 @@ def run(
 
 @cli.command(name="preview")
 @click.argument("config", type=click.Path(dir_okay=False))
-@click.option("-n", "--num-records", type=click.IntRange(min=1), default=5, show_default=True)
+@click.option("-n", "--num-records", type=click.IntRange(min=1, max=10_000), default=5,
+              show_default=True, help="Rows to print (held in memory; for more, use run).")  # fmt: skip
 @click.option("--seed", type=int, default=None, help="Overrides the config's seed.")
 @click.option("--json", "as_json", is_flag=True, help="Print rows as JSON lines.")
 @_friendly_errors

@@ -114,14 +114,21 @@ def test_validate_refuses_what_a_run_would_refuse_or_waste_money_on(tmp_path, te
 # -- settings ----------------------------------------------------------------------------
 
 
-def test_a_scheduler_address_without_a_port_exits_1_naming_it(config, tmp_path):
+@pytest.mark.parametrize(
+    ("address", "why"),
+    [("localhost", "missing port number"), ("tcp://127.0.0.1:99999", "port 99999 out of range"),
+     ("tcp://:8786", "no host"), ("foo://x:1", "unknown address scheme 'foo'")],
+)  # fmt: skip
+def test_a_scheduler_address_that_cannot_work_exits_1_naming_it(config, tmp_path, address, why):
     result = dagen(
-        "run", config(CITY), "-n", "5", "-o", str(tmp_path / "o"), "--scheduler", "localhost"
+        "run", config(CITY), "-n", "5", "-o", str(tmp_path / "o"), "--scheduler", address
     )
 
     assert result.returncode == 1
     line = one_error_line(result)
-    assert "scheduler address 'localhost' is not usable" in line and "tcp://host:port" in line
+    assert (
+        f"scheduler address {address!r} is not usable ({why}" in line and "tcp://host:port" in line
+    )
 
 
 # -- runs that write nothing -------------------------------------------------------------

@@ -102,7 +102,9 @@ def open_client(
 def _check_address(address: str) -> None:
     """Raise ``ClusterError`` unless ``address`` reads as ``scheme://host:port``."""
     try:
-        get_address_host_port(address if "://" in address else "tcp://" + address)
+        host, port = get_address_host_port(address if "://" in address else "tcp://" + address)
+        if not host or not 0 < int(port) < 65536:
+            raise ValueError("no host" if not host else f"port {port} out of range")
     except (ValueError, TypeError) as exc:
         raise ClusterError(
             f"scheduler address {address!r} is not usable ({exc}); "
