@@ -84,6 +84,8 @@ def _check_template(value: str) -> str:
         _TEMPLATE_ENV.parse(value)
     except jinja2.TemplateSyntaxError as exc:
         raise ValueError(f"template does not compile: {exc.message} (line {exc.lineno})") from exc
+    except RecursionError:
+        raise ValueError("template nests too deeply to compile") from None
     return value
 
 

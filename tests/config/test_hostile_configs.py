@@ -148,3 +148,14 @@ def test_a_subcategory_of_a_column_with_unknown_values_is_left_to_the_run():
             "params": {"category": "city", "values": {"Oslo": ["Frogner"]}}}  # fmt: skip
 
     assert len(dagen.DatasetConfig.from_dict({"columns": [city, area]}).columns) == 2
+
+
+def test_a_template_nested_too_deep_to_compile_is_refused():
+    deep = "{{ " + "(" * 3000 + "1" + ")" * 3000 + " }}"
+
+    with pytest.raises(
+        ConfigValidationError, match=r"column 'a' .*field expr: template nests too deeply"
+    ):
+        DatasetConfig.from_dict(
+            {"columns": [{"name": "a", "column_type": "expression", "expr": deep}]}
+        )
