@@ -304,3 +304,16 @@ def test_an_unexpected_exception_is_one_line_and_exit_1(tmp_path, monkeypatch):
     assert result.output == (
         "error: unexpected RuntimeError: something dagen did not expect (--debug shows the traceback)\n"
     )
+
+
+def test_a_bad_scheduler_address_with_overwrite_leaves_the_existing_dataset_alone(config, tmp_path):
+    out = tmp_path / "o"
+    (out / "data").mkdir(parents=True)
+    (out / "data" / "part-000000.parquet").write_text("a good dataset")
+
+    result = dagen(
+        "run", config(CITY), "-n", "5", "-o", str(out), "--overwrite", "--scheduler", "localhost"
+    )
+
+    assert result.returncode == 1 and "scheduler address 'localhost'" in one_error_line(result)
+    assert (out / "data" / "part-000000.parquet").read_text() == "a good dataset"

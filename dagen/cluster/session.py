@@ -40,7 +40,7 @@ from dagen.errors import ClusterError
 from dagen.lowering.admission import Handover, shares
 from dagen.lowering.plan import Key
 
-__all__ = ["RunSession", "open_client"]
+__all__ = ["RunSession", "check_address", "open_client"]
 
 log = logging.getLogger("dagen")
 
@@ -68,7 +68,7 @@ def open_client(
         yield client
         return
     if address is not None:
-        _check_address(address)
+        check_address(address)
         try:
             remote = Client(address, timeout="15s", set_as_default=False)
         except (OSError, TimeoutError, ValueError) as exc:
@@ -99,7 +99,7 @@ def open_client(
         yield local
 
 
-def _check_address(address: str) -> None:
+def check_address(address: str) -> None:
     """Raise ``ClusterError`` unless ``address`` reads as ``scheme://host:port``."""
     try:
         host, port = get_address_host_port(address if "://" in address else "tcp://" + address)

@@ -28,7 +28,7 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
 
-from dagen.cluster.session import RunSession, open_client
+from dagen.cluster.session import RunSession, check_address, open_client
 from dagen.config.dataset import DatasetConfig
 from dagen.config.run import RunSettings
 from dagen.runner.arguments import check_generate_arguments
@@ -83,7 +83,8 @@ def generate(
         ConfigError: the config is invalid (before anything runs), a model's key
             variable is unset.
         OutputDirError: the output folder cannot be used.
-        ClusterError: the cluster cannot be reached or started.
+        ClusterError: the cluster cannot be reached or started, or ``scheduler`` is not an
+            address (checked before anything else).
         CheckpointError: a row group cannot be written (earlier ones are kept), or the
             sink failed otherwise.
         ModelAuthError: a model rejected the credentials (the run stops at once).
@@ -102,6 +103,8 @@ def generate(
         has_sink=sink is not None,
     )
     settings = settings or RunSettings()
+    if scheduler is not None:
+        check_address(scheduler)  # before anything is touched (an output being overwritten)
     sink = choose_sink(output_dir, sink)
     with preflight(config) as ready:
         resumed = None
