@@ -45,7 +45,7 @@ from dagen.config.models import (
     ModelConfig,
     UniformDistribution,
 )
-from dagen.config.run import ClusterSettings, EarlyShutdown, RunSettings
+from dagen.config.run import ClusterSettings, EarlyShutdown, RunSettings, TemplateLimits
 from dagen.config.samplers import Sampler, register_sampler
 from dagen.config.skip import SkipConfig
 from dagen.config.validation import (
@@ -83,6 +83,7 @@ from dagen.errors import (
     ResumeError,
     RunError,
     TemplateError,
+    TemplateLimitError,
     TemplateRenderError,
     UnknownColumnError,
 )
@@ -177,6 +178,8 @@ __all__ = [
     "Sink",
     "SkipConfig",
     "TemplateError",
+    "TemplateLimitError",
+    "TemplateLimits",
     "TemplateRenderError",
     "TraceType",
     "UniformDistribution",

@@ -4,8 +4,10 @@ Exit codes: a config problem exits 2 wherever it is found: while the file is rea
 the run is prepared (an unknown model alias, an unset API-key variable, a missing seed
 dataset) or later; it is reported as ``error: …`` naming the file, column, model or field.
 Any other dagen error (an unreachable endpoint, rejected credentials, a cluster that cannot
-start, too many failed rows) exits 1 after keeping every row group already written; Ctrl-C
-exits 130.
+start, too many failed rows) exits 1 after keeping every row group already written; so
+does an unexpected exception, in one line. A run that wrote no row at all (every row
+dropped) exits 3, naming the most frequent reasons. Ctrl-C exits 130 at once, in one line.
+No traceback is shown unless ``--debug`` (or ``DAGEN_DEBUG=1``) asks for it.
 
 Example:
     dagen run examples/people.yaml -n 10000 -o out/people
@@ -18,47 +20,115 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import signal
 import sys
+import threading
 import time
+import traceback
 from collections.abc import Callable
 from functools import wraps
+from types import FrameType
 from typing import Any
 
 import click
 
 from dagen.config.dataset import DatasetConfig, load_config
-from dagen.config.run import ClusterSettings, RunSettings
+from dagen.config.run import ClusterSettings, RunSettings, TemplateLimits
 from dagen.errors import ConfigError, DagenError
 from dagen.runner.engine import generate
-from dagen.runner.preview import describe, preview
+from dagen.runner.preview import describe, preview_result
+from dagen.runner.result import drop_reasons
+from dagen.runner.spec import RunSpec
 from dagen.sinks.jsonl import JsonlSink
 
 __all__ = ["main"]
 
 
 EXIT_CONFIG = 2  # a ConfigError, wherever it was raised (also click's usage errors)
-EXIT_FAILED = 1  # any other DagenError
+EXIT_FAILED = 1  # any other DagenError, or an unexpected exception
+EXIT_NO_ROWS = 3  # the run finished but wrote no row: every row was dropped
 EXIT_INTERRUPTED = 130  # Ctrl-C (128 + SIGINT)
+
+INTERRUPT_GRACE = 1.5  # seconds a Ctrl-C leaves the run to stop cleanly before the exit
+RESUME_HINT = "interrupted: row groups already written are kept; continue with --resume"
+
+_process = {"main": False}  # True when ``main`` runs: the whole process is the command
+_interrupt = {"message": RESUME_HINT, "said": False, "seen": False}
+_said = threading.Lock()
+
+
+def _say_interrupted() -> None:
+    """The one line Ctrl-C prints, whichever path gets there first."""
+    with _said:
+        if _interrupt["said"]:
+            return
+        _interrupt["said"] = True
+    click.echo(str(_interrupt["message"]), err=True)
+
+
+def _on_sigint(signum: int, frame: FrameType | None) -> None:
+    """Ctrl-C: raise KeyboardInterrupt as usual (the run stops cleanly, keeping what it
+    wrote), and exit after ``INTERRUPT_GRACE`` seconds whatever still runs (a template or
+    user function busy in a thread, a cluster slow to close)."""
+    if not _interrupt["seen"]:
+        _interrupt["seen"] = True
+        threading.Thread(target=_exit_after_grace, daemon=True).start()
+    signal.default_int_handler(signum, frame)
+
+
+def _exit_after_grace() -> None:
+    time.sleep(INTERRUPT_GRACE)
+    _say_interrupted()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(EXIT_INTERRUPTED)
+
+
+def _debug() -> bool:
+    return os.environ.get("DAGEN_DEBUG", "") not in ("", "0")
+
+
+def _fail(message: str, code: int, exc: BaseException | None = None) -> None:
+    if exc is not None and _debug():
+        traceback.print_exception(exc)
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+def _exit_now(code: int) -> None:
+    """Exit with ``code``; as a whole process, at once: a user function or template still
+    running in a thread of an in-process cluster must not keep it alive."""
+    if not _process["main"]:
+        sys.exit(code)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def _friendly_errors(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn dagen errors into one clear message and an exit code (see the module docstring)."""
+    """Turn errors into one clear message and an exit code (see the module docstring)."""
 
     @wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return command(*args, **kwargs)
+        except (click.ClickException, click.exceptions.Abort, click.exceptions.Exit):
+            raise
         except ConfigError as exc:
-            click.echo(f"error: {exc}", err=True)
-            sys.exit(EXIT_CONFIG)
+            _fail(str(exc), EXIT_CONFIG, exc)
         except DagenError as exc:
-            click.echo(f"error: {exc}", err=True)
-            sys.exit(EXIT_FAILED)
+            _fail(str(exc), EXIT_FAILED, exc)
         except KeyboardInterrupt:
-            click.echo(
-                "interrupted: row groups already written are kept; continue with --resume", err=True
+            _say_interrupted()
+            _exit_now(EXIT_INTERRUPTED)
+        except Exception as exc:
+            text = str(exc).splitlines()[0] if str(exc) else ""
+            _fail(
+                f"unexpected {type(exc).__name__}: {text} (--debug shows the traceback)",
+                EXIT_FAILED,
+                exc,
             )
-            sys.exit(EXIT_INTERRUPTED)
 
     return wrapper
 
@@ -70,8 +140,11 @@ def _load(path: str) -> DatasetConfig:
 @click.group()
 @click.version_option(package_name="dagen")
 @click.option("-v", "--verbose", is_flag=True, help="Log progress and Dask details.")
-def cli(verbose: bool) -> None:
+@click.option("--debug", is_flag=True, help="Show the traceback of an error (or DAGEN_DEBUG=1).")
+def cli(verbose: bool, debug: bool) -> None:
     """Synthetic tabular datasets, generated on Dask."""
+    if debug:
+        os.environ["DAGEN_DEBUG"] = "1"
     logging.basicConfig(
         level=logging.INFO,
         format="%(asctime)s %(name)s %(message)s",
@@ -108,6 +181,10 @@ def cli(verbose: bool) -> None:
 @click.option("--dashboard-address", default="127.0.0.1:8787", show_default=True,
               help="Where the local cluster's dashboard listens.")  # fmt: skip
 @click.option("--seed", type=int, default=None, help="Overrides the config's seed.")
+@click.option("--template-timeout", type=click.FloatRange(min=0, min_open=True), default=10.0,
+              show_default=True, help="Seconds one render of a template (expression, prompt) may take.")  # fmt: skip
+@click.option("--max-value-bytes", type=click.IntRange(min=1), default=1 << 20, show_default=True,
+              help="Largest value a template may build, in bytes.")  # fmt: skip
 @click.option("--overwrite", is_flag=True, help="Replace a non-empty output folder.")
 @click.option("--resume", is_flag=True, help="Continue an interrupted run in OUTPUT (-n may grow).")
 @click.option("--format", "file_format", type=click.Choice(["parquet", "jsonl"]), default="parquet",
@@ -125,6 +202,8 @@ def run(
     threads_per_worker: int | None,
     dashboard_address: str,
     seed: int | None,
+    template_timeout: float,
+    max_value_bytes: int,
     overwrite: bool,
     resume: bool,
     file_format: str,
@@ -146,6 +225,7 @@ def run(
             threads_per_worker=threads_per_worker,
             dashboard_address=dashboard_address,
         ),
+        template_limits=TemplateLimits(template_timeout, max_value_bytes),
     )
     started = time.perf_counter()
     jsonl = file_format == "jsonl"
@@ -165,21 +245,29 @@ def run(
         f"({meta['rows_dropped']} dropped) in {len(meta['row_groups'])} row groups "
         f"to {output} in {time.perf_counter() - started:.1f}s"
     )
-    for entry in meta["drop_summary"][:5]:
-        click.echo(
-            f"  dropped {entry['rows']} rows: column {entry['column']!r}, {entry['error_type']}"
-        )
+    for line in drop_reasons(meta, 5):
+        click.echo(f"  dropped {line}")
+    if meta["rows_written"] == 0:
+        reasons = "; ".join(drop_reasons(meta, 3)) or "no reason recorded"
+        _fail(f"no row was written: every row was dropped ({reasons})", EXIT_NO_ROWS)
 
 
 @cli.command(name="preview")
 @click.argument("config", type=click.Path(dir_okay=False))
-@click.option("-n", "--num-records", type=click.IntRange(min=1), default=5, show_default=True)
+@click.option("-n", "--num-records", type=click.IntRange(min=1, max=10_000), default=5,
+              show_default=True, help="Rows to print (held in memory; for more, use run).")  # fmt: skip
 @click.option("--seed", type=int, default=None, help="Overrides the config's seed.")
 @click.option("--json", "as_json", is_flag=True, help="Print rows as JSON lines.")
 @_friendly_errors
 def preview_command(config: str, num_records: int, seed: int | None, as_json: bool) -> None:
     """Print a few generated rows; write nothing."""
-    frame = preview(_load(config), num_records, seed=seed)
+    _interrupt["message"] = "interrupted: nothing was written"
+    result = preview_result(_load(config), num_records, seed=seed)
+    frame = result.to_pandas()
+    for line in drop_reasons(result.metadata, 5):
+        click.echo(f"dropped {line}", err=True)
+    if frame.empty:
+        _fail("no row was generated: every row was dropped (reasons above)", EXIT_NO_ROWS)
     if as_json:
         text = frame.to_json(orient="records", lines=True, date_format="iso", default_handler=str)
         click.echo(text.rstrip("\n"))
@@ -197,15 +285,13 @@ def preview_command(config: str, num_records: int, seed: int | None, as_json: bo
 @_friendly_errors
 def validate(config: str) -> None:
     """Check CONFIG: fields, samplers, templates, references, cycles, functions."""
-    from dagen.generators import build_generators
-    from dagen.graph import ColumnGraph
-    from dagen.sinks.processors import build_processors
-
     cfg = _load(config)
-    graph = ColumnGraph.from_config(cfg)
-    build_generators(cfg, graph)
-    build_processors(cfg, [out for col in cfg.columns for out in col.output_columns])
-    click.echo(f"{config}: valid ({len(graph.columns)} columns, fingerprint {cfg.fingerprint()})")
+    # everything a run builds before it starts (generators, processors...), so that
+    # validate refuses exactly what a run would
+    spec = RunSpec.build(cfg, RunSettings(), 1)
+    click.echo(
+        f"{config}: valid ({len(spec.graph.columns)} columns, fingerprint {cfg.fingerprint()})"
+    )
 
 
 @cli.command()
@@ -299,6 +385,12 @@ def mock_llm(**options: Any) -> None:
 
 def main() -> None:
     """Entry point of the ``dagen`` console script."""
+    _process["main"] = True
+    # after a Ctrl-C exit, multiprocessing's resource tracker (a helper process started
+    # with these flags) cleans up the cluster's semaphores: quietly, not as a warning
+    sys.warnoptions.append("ignore::UserWarning:multiprocessing.resource_tracker")
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, _on_sigint)
     cli(prog_name="dagen")
 
 

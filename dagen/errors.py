@@ -19,6 +19,7 @@ or the setting.
     │   └── MissingApiKeyError       a model's api_key_env variable is not set
     ├── GenerationError              a column generator failed (column, row group, row)
     │   ├── TemplateRenderError      a template referenced a missing variable
+    │   │   └── TemplateLimitError   a render took too long or built too large a value
     │   ├── ConstraintError          a sampler constraint could not be met (stops the run)
     │   └── ModelError               a model call failed
     │       ├── ModelRetryableError  429, 5xx, timeout, connection error
@@ -80,6 +81,7 @@ __all__ = [
     "ResumeError",
     "RunError",
     "TemplateError",
+    "TemplateLimitError",
     "TemplateRenderError",
     "UnknownColumnError",
 ]
@@ -196,6 +198,16 @@ class ConstraintError(GenerationError):
     number of redraws: the constraint cannot (or can hardly) be met. It stops the run."""
 
     stops_run = True
+
+
+class TemplateLimitError(TemplateRenderError):
+    """A render went past ``RunSettings.template_limits`` (time, or the size of a value).
+
+    Attributes:
+        setting: the limit it went past (``render_seconds`` or ``max_value_bytes``).
+    """
+
+    setting: str | None = None
 
 
 class ModelError(GenerationError):

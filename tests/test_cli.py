@@ -148,7 +148,8 @@ def test_a_missing_api_key_variable_is_named(write, tmp_path, monkeypatch):
     [
         ("{alias: writer, model: x}", r"column\(s\) \['t'\] use model alias\(es\) \['nope'\]"),
         ("{alias: nope, model: x, endpoint: 'localhost:8000/v1'}",
-         r"model 'nope' field endpoint: 'localhost:8000/v1' is not an http\(s\) URL"),
+         r".*invalid config\n  model 'nope' \(models\[0\]\) field endpoint: "
+         r"endpoint 'localhost:8000/v1' is not an http\(s\) URL"),
     ],
     ids=["unknown-model-alias", "endpoint-not-a-url"],
 )  # fmt: skip

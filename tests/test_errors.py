@@ -161,7 +161,8 @@ CONFIG_PROBLEMS = [
     ("unset-key-variable", lambda: with_model(endpoint="http://127.0.0.1:9/v1", api_key_env="DAGEN_UNSET_KEY"),
      MissingApiKeyError, r"model 'w': environment variable DAGEN_UNSET_KEY \(its API key\) is not set"),
     ("endpoint-not-a-url", lambda: with_model(endpoint="127.0.0.1:8000/v1"),
-     ConfigValidationError, r"model 'w' field endpoint: '127\.0\.0\.1:8000/v1' is not an http\(s\) URL"),
+     ConfigValidationError,
+     r"model 'w' \(models\[0\]\) field endpoint: endpoint '127\.0\.0\.1:8000/v1' is not an http\(s\) URL"),
     ("missing-seed-file", lambda: dagen.DatasetConfig.from_dict({"columns": [
         {"name": "s", "column_type": "seed_dataset", "path": "no-such-seed.csv", "columns": ["q"]}]}),
      ConfigValidationError, r"column 's': seed dataset .*no-such-seed\.csv not found"),

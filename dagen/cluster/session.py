@@ -14,12 +14,20 @@ loop: an address is connected, and the LocalCluster started, with ``asynchronous
 generators on the workers, splits each model's cap over them, turns the tasks the
 admission hands over (``dagen.lowering.admission``) into a Dask graph submitted in one
 message, and releases a row group's futures once its checkpoint is written.
+
+The worker processes of a LocalCluster dagen starts ignore Ctrl-C (SIGINT): a terminal
+sends it to the whole process group, and the client, which stops the run and closes the
+cluster, is the one process that should act on it (each worker would otherwise print a
+traceback of its own). A scheduler address without a scheme or port is a ``ClusterError``
+naming it, before anything connects.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import signal
+import threading
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -27,6 +35,7 @@ from typing import Any
 import dask
 from dask.highlevelgraph import HighLevelGraph, MaterializedLayer
 from distributed import Client, Future, LocalCluster
+from distributed.comm import get_address_host_port
 
 from dagen.cluster import tasks
 from dagen.cluster.drain import DrainPlugin, NannyDrainPlugin, RetireDrainPlugin
@@ -35,7 +44,7 @@ from dagen.errors import ClusterError
 from dagen.lowering.admission import Handover, shares
 from dagen.lowering.plan import Key
 
-__all__ = ["RunSession", "open_async_client", "open_client"]
+__all__ = ["RunSession", "check_address", "open_async_client", "open_client"]
 
 log = logging.getLogger("dagen")
 
@@ -63,9 +72,10 @@ def open_client(
         yield client
         return
     if address is not None:
+        check_address(address)
         try:
             remote = Client(address, timeout="15s", set_as_default=False)
-        except (OSError, TimeoutError) as exc:
+        except (OSError, TimeoutError, ValueError) as exc:
             raise ClusterError(f"cannot reach the Dask scheduler at {address}: {exc}") from exc
         with remote:
             yield remote
@@ -77,8 +87,12 @@ def open_client(
     try:
         # the statistical profiler costs an idle worker ~0.03 CPU-s/s: a third of an idle
         # cluster's CPU, and ~0.4 ms per model call at a cap of 16 (bench/RESULTS.md)
-        with dask.config.set(
-            {"distributed.worker.daemon": False, "distributed.worker.profile.enabled": False}
+        # worker processes inherit the ignored SIGINT (see the module docstring)
+        with (
+            dask.config.set(
+                {"distributed.worker.daemon": False, "distributed.worker.profile.enabled": False}
+            ),
+            _sigint_ignored(),
         ):
             cluster = LocalCluster(**_local_cluster_kwargs(settings, slots))
     except (OSError, RuntimeError) as exc:
@@ -134,6 +148,32 @@ async def open_async_client(
         if settings.dashboard_address is not None:
             log.info("Dask dashboard: %s", cluster.dashboard_link)
         yield local
+
+
+def check_address(address: str) -> None:
+    """Raise ``ClusterError`` unless ``address`` reads as ``scheme://host:port``."""
+    try:
+        host, port = get_address_host_port(address if "://" in address else "tcp://" + address)
+        if not host or not 0 < int(port) < 65536:
+            raise ValueError("no host" if not host else f"port {port} out of range")
+    except (ValueError, TypeError) as exc:
+        raise ClusterError(
+            f"scheduler address {address!r} is not usable ({exc}); "
+            "write it as tcp://host:port, e.g. tcp://127.0.0.1:8786"
+        ) from exc
+
+
+@contextlib.contextmanager
+def _sigint_ignored() -> Iterator[None]:
+    """SIGINT ignored meanwhile (main thread only: elsewhere signals cannot be set)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 @dataclass(frozen=True)

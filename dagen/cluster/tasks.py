@@ -16,13 +16,18 @@ Results that flow between tasks:
 A row with a failed or dropped upstream value is never passed to a generator (no model
 call is paid for it); it stays ``None`` downstream. A row the column skips
 (``dagen.generators.skip``) is not passed either: it becomes a ``SkippedCell`` (cell by
-cell) or a row of ``ColumnBlock.skipped`` (full column), holding the skip value. Results holding a failure are of a
+cell) or a row of ``ColumnBlock.skipped`` (full column), holding the skip value. A task of
+the run that fails is
+reported by the client in one line naming the row group and column, so while the run is
+installed the worker does not log the same failure again ("Compute Failed", with its
+traceback) for the run's keys. Results holding a failure are of a
 marker type (``FailedChunk``, ``FailedBlock``) so the client can see failures from the
 future's type alone.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -124,9 +129,28 @@ class RunPlugin(WorkerPlugin):
 
     def setup(self, worker: Any = None) -> None:
         RUNS[self.run_id] = cloudpickle.loads(self.payload)
+        logging.getLogger("distributed.worker").addFilter(_RunFailuresReported(self.run_id))
 
     def teardown(self, worker: Any = None) -> None:
         RUNS.pop(self.run_id, None)
+        worker_log = logging.getLogger("distributed.worker")
+        for found in list(worker_log.filters):
+            if isinstance(found, _RunFailuresReported) and found.run_id == self.run_id:
+                worker_log.removeFilter(found)
+
+
+class _RunFailuresReported(logging.Filter):
+    """Drops the worker's "Compute Failed" record of a task of one run (the client says it)."""
+
+    def __init__(self, run_id: str) -> None:
+        super().__init__()
+        self.run_id = run_id
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not str(record.msg).startswith("Compute Failed") or not record.args:
+            return True
+        key = record.args[0] if isinstance(record.args, tuple) else None
+        return not (isinstance(key, tuple) and len(key) > 1 and key[1] == self.run_id)
 
 
 def _context(run_id: str) -> RunContext:

@@ -37,20 +37,24 @@ __all__ = ["StrictModel", "describe_errors", "validate_nested"]
 M = TypeVar("M", bound=BaseModel)
 
 
-def _column_name(data: Any, index: int) -> str:
+_NAMED_LISTS = {"columns": ("column", "name"), "models": ("model", "alias")}  # list -> (what, key)
+
+
+def _item_name(data: Any, field: str, key: str, index: int) -> str:
     try:
-        item = data["columns"][index]
+        item = data[field][index]
     except (KeyError, IndexError, TypeError):
         return "?"
     if isinstance(item, Mapping):
-        return str(item.get("name", "?"))
-    return str(getattr(item, "name", "?"))
+        return str(item.get(key, "?"))
+    return str(getattr(item, key, "?"))
 
 
 def _where(loc: tuple[int | str, ...], data: Any, subject: str | None) -> str:
-    """``column 'x' (columns[0]) field a.b`` for a column of a dataset, else ``a.b``."""
-    if len(loc) >= 2 and loc[0] == "columns" and isinstance(loc[1], int):
-        subject = f"column {_column_name(data, loc[1])!r} (columns[{loc[1]}])"
+    """``column 'x' (columns[0]) field a.b`` for a column (or model) of a dataset, else ``a.b``."""
+    if len(loc) >= 2 and loc[0] in _NAMED_LISTS and isinstance(loc[1], int):
+        what, key = _NAMED_LISTS[str(loc[0])]
+        subject = f"{what} {_item_name(data, str(loc[0]), key, loc[1])!r} ({loc[0]}[{loc[1]}])"
         loc = loc[2:]
     path = ".".join(str(p) for p in loc)
     if subject is None:
@@ -86,7 +90,9 @@ def describe_errors(
             message = "unknown field"
         elif err["type"] == "value_error":
             message = message.removeprefix("Value error, ")
-        lines.append(f"  {_where(tuple(err['loc']), data, subject)}: {message}")
+        where = _where(tuple(err["loc"]), data, subject)
+        # a whole-config check names its column itself
+        lines.append(f"  {message}" if where == "(root)" else f"  {where}: {message}")
     return "\n".join(lines)
 
 

@@ -157,6 +157,17 @@ class BaseColumnConfig(StrictModel):
         """
         return frozenset()
 
+    def value_domain(self) -> list[Any] | None:
+        """Every value this column can take, when that is a known finite list (else None)."""
+        return None
+
+    def check_columns(self, columns: Mapping[str, BaseColumnConfig]) -> str | None:
+        """A problem with the other columns (name -> config) this column reads, or None.
+
+        Run by the dataset config when it loads, so that ``validate`` finds it.
+        """
+        return None
+
 
 Factory = Callable[[Any, Any], Any]
 

@@ -31,11 +31,12 @@ Example (Python):
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
 import jinja2
 import jinja2.meta
+import jsonschema
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from pydantic import Field, TypeAdapter, ValidationInfo, field_validator, model_validator
 
@@ -105,6 +106,8 @@ def _check_template(value: str) -> str:
         _TEMPLATE_ENV.parse(value)
     except jinja2.TemplateSyntaxError as exc:
         raise ValueError(f"template does not compile: {exc.message} (line {exc.lineno})") from exc
+    except RecursionError:
+        raise ValueError("template nests too deeply to compile") from None
     return value
 
 
@@ -152,6 +155,18 @@ class SamplerColumnConfig(BaseColumnConfig):
             TypeAdapter(dict[str, model]).validate_python(value)  # type: ignore[valid-type]
         return value
 
+    @model_validator(mode="after")
+    def _conversion_applies(self) -> SamplerColumnConfig:
+        if self.convert_to is not None:
+            allowed = get_sampler(self.sampler_type).converts(self.typed_params)
+            if self.convert_to not in allowed:
+                can = f"(it allows: {', '.join(sorted(allowed))})" if allowed else "(none applies)"
+                raise ValueError(
+                    f"convert_to {self.convert_to!r} cannot apply to the values of the "
+                    f"{self.sampler_type} sampler {can}"
+                )
+        return self
+
     @property
     def typed_params(self) -> Any:
         """The params, validated by the sampler's params model."""
@@ -171,6 +186,15 @@ class SamplerColumnConfig(BaseColumnConfig):
         for condition, params in self.typed_conditional_params.items():
             found |= condition_variables(condition) | reads(params)
         return frozenset(found)
+
+    def value_domain(self) -> list[Any] | None:
+        return get_sampler(self.sampler_type).domain(self.typed_params)
+
+    def check_columns(self, columns: Mapping[str, BaseColumnConfig]) -> str | None:
+        params = self.typed_params
+        reads = get_sampler(self.sampler_type).reads(params)
+        domains = {c: columns[c].value_domain() if c in columns else None for c in reads}
+        return get_sampler(self.sampler_type).check(params, domains)
 
 
 class ExpressionColumnConfig(BaseColumnConfig):
@@ -344,6 +368,19 @@ class LLMStructuredColumnConfig(_LLMColumn):
             return value.model_json_schema()
         return value
 
+    @field_validator("output_format")
+    @classmethod
+    def _valid_schema(cls, value: dict[str, Any]) -> dict[str, Any]:
+        """A schema no answer could be checked against would fail every (paid) row."""
+        try:
+            jsonschema.validators.validator_for(value).check_schema(value)
+        except jsonschema.SchemaError as exc:
+            where = "/".join(str(p) for p in exc.absolute_path) or "(root)"
+            raise ValueError(f"not a valid JSON schema at {where}: {exc.message}") from exc
+        except (TypeError, ValueError, RecursionError) as exc:
+            raise ValueError(f"not a usable JSON schema: {exc}") from exc
+        return value
+
 
 class Score(StrictModel):
     """One rubric dimension of a judge column: options map a score to its meaning."""
@@ -366,6 +403,18 @@ class LLMJudgeColumnConfig(_LLMColumn):
     column_type: Literal["llm-judge"] = "llm-judge"
     scores: list[Score] = Field(min_length=1)
     max_repairs: int = Field(default=2, ge=0)
+
+    @field_validator("scores")
+    @classmethod
+    def _unique_names(cls, value: list[Score]) -> list[Score]:
+        names = [s.name for s in value]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ValueError(
+                f"score names must be unique (each is a key of the answer): {', '.join(map(repr, twice))} "
+                "appear more than once"
+            )
+        return value
 
 
 _LLM_FACTORY = "dagen.generators.llm:build"

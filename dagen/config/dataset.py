@@ -5,6 +5,11 @@ the line; validation errors name the column (by index and name) and the field. T
 fingerprint is a hash of the config's canonical JSON: two configs that would generate the
 same data have the same fingerprint, which is what ``--resume`` checks.
 
+A config file is untrusted input: it must be UTF-8, and its YAML may not expand beyond
+``MAX_CONFIG_NODES`` values once aliases are followed (a few lines of nested aliases
+otherwise expand to billions of values: the "billion laughs"), nor refer to itself, nor
+nest deeper than Python can walk. Each is a ``ConfigSyntaxError`` naming the file.
+
 Example:
     >>> cfg = DatasetConfig.model_validate({"seed": 1, "columns": [
     ...     {"name": "n", "column_type": "sampler", "sampler_type": "uniform",
@@ -25,7 +30,14 @@ import jinja2.meta
 import pydantic_core
 import yaml
 from jinja2.sandbox import ImmutableSandboxedEnvironment
-from pydantic import AliasChoices, Field, PrivateAttr, ValidationInfo, field_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    PrivateAttr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from dagen.config.base import StrictModel
 from dagen.config.columns import ColumnConfig, SamplerColumnConfig
@@ -34,12 +46,15 @@ from dagen.config.models import ModelConfig
 from dagen.errors import ConfigSyntaxError, ConfigValidationError, UnknownColumnError
 
 __all__ = [
+    "MAX_CONFIG_NODES",
     "DatasetConfig",
     "DropColumnsProcessorConfig",
     "ProcessorConfig",
     "SchemaTransformProcessorConfig",
     "load_config",
 ]
+
+MAX_CONFIG_NODES = 1_000_000  # values a YAML config may hold once its aliases are expanded
 
 
 class DropColumnsProcessorConfig(StrictModel):
@@ -154,6 +169,23 @@ class DatasetConfig(StrictModel):
             c.rhs for c in self.constraints_on(column) if isinstance(c, ColumnInequalityConstraint)
         )
 
+    @model_validator(mode="after")
+    def _consistent(self) -> DatasetConfig:
+        """What no single field can check: unique model aliases, and each column against
+        the columns it reads (a subcategory's parent values all mapped, say)."""
+        aliases = [m.alias for m in self.models]
+        twice = sorted({a for a in aliases if aliases.count(a) > 1})
+        if twice:
+            raise ValueError(
+                f"models: alias {', '.join(map(repr, twice))} is used by more than one model"
+            )
+        by_name = {c.name: c for c in self.columns}
+        for index, col in enumerate(self.columns):
+            problem = col.check_columns(by_name)
+            if problem:
+                raise ValueError(f"column {col.name!r} (columns[{index}]): {problem}")
+        return self
+
     @property
     def source_dir(self) -> Path | None:
         """The folder of the file the config was loaded from (custom functions live there)."""
@@ -226,31 +258,95 @@ def load_config(path: str | Path) -> DatasetConfig:
     """Read a dataset config from a YAML (``.yaml``/``.yml``) or JSON file.
 
     Raises:
-        ConfigSyntaxError: the file is missing or does not parse (with the line number).
+        ConfigSyntaxError: the file is missing, not UTF-8, does not parse (with the line
+            number), nests too deeply, or its aliases expand beyond ``MAX_CONFIG_NODES``
+            values or refer to themselves.
         ConfigValidationError: the config is not valid (naming column and field).
     """
     path = Path(path)
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigSyntaxError(f"{path}: cannot read config: {exc.strerror}") from exc
-    if path.suffix.lower() == ".json":
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ConfigSyntaxError(
-                f"{path}: invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
-            ) from exc
-    else:
-        try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-            problem = getattr(exc, "problem", None) or str(exc)
-            raise ConfigSyntaxError(f"{path}: invalid YAML{where}: {problem}") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigSyntaxError(
+            f"{path}: not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset {exc.start}); "
+            "save the config as UTF-8"
+        ) from exc
+    try:
+        data = (
+            _parse_json(path, text) if path.suffix.lower() == ".json" else _parse_yaml(path, text)
+        )
+    except RecursionError as exc:
+        raise ConfigSyntaxError(f"{path}: the config nests too deeply to read") from exc
     if not isinstance(data, dict):
         raise ConfigSyntaxError(f"{path}: a config is a mapping with a 'columns' list")
     config = DatasetConfig.from_dict(data, source=str(path))
     config._source_dir = path.resolve().parent
     return config
+
+
+def _parse_json(path: Path, text: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigSyntaxError(
+            f"{path}: invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
+        ) from exc
+
+
+def _parse_yaml(path: Path, text: str) -> Any:
+    """The YAML document of ``text``, its size checked before any value is built."""
+    loader = None
+    try:
+        loader = yaml.SafeLoader(text)  # reading starts here: a bad character raises
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _check_expansion(path, node)
+        return loader.construct_document(node)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigSyntaxError(f"{path}: invalid YAML{where}: {problem}") from exc
+    finally:
+        if loader is not None:
+            loader.dispose()
+
+
+def _check_expansion(path: Path, root: yaml.Node) -> None:
+    """Refuse a node graph that expands beyond ``MAX_CONFIG_NODES`` values or into itself.
+
+    An alias is the same node object reached twice, so the expanded size is counted once
+    per node (memoised), in time linear in the text, however large the expansion.
+    """
+    sizes: dict[int, int] = {}  # id(node) -> values it expands to
+    open_nodes: set[int] = set()  # the nodes on the current path (a cycle revisits one)
+
+    def size(node: yaml.Node) -> int:
+        key = id(node)
+        if key in sizes:
+            return sizes[key]
+        if key in open_nodes:
+            line = node.start_mark.line + 1
+            raise ConfigSyntaxError(f"{path}: line {line}: an alias refers to itself")
+        open_nodes.add(key)
+        children: list[yaml.Node] = []
+        if isinstance(node, yaml.SequenceNode):
+            children = list(node.value)
+        elif isinstance(node, yaml.MappingNode):
+            children = [n for pair in node.value for n in pair]
+        total = 1
+        for child in children:
+            total += size(child)
+            if total > MAX_CONFIG_NODES:
+                raise ConfigSyntaxError(
+                    f"{path}: line {node.start_mark.line + 1}: the YAML expands to more than "
+                    f"{MAX_CONFIG_NODES:,} values once its aliases are followed; refusing it"
+                )
+        open_nodes.discard(key)
+        sizes[key] = total
+        return total
+
+    size(root)

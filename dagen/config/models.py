@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import random
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
 
@@ -210,3 +211,20 @@ class ModelConfig(StrictModel):
     def generation_type(self) -> str:
         """``chat-completion`` or ``embedding`` (from the inference parameters)."""
         return self.inference_parameters.generation_type
+
+    @field_validator("endpoint")
+    @classmethod
+    def _is_url(cls, value: str | None) -> str | None:
+        """An http(s) URL with a host (and a valid port, when given)."""
+        if value is None:
+            return None
+        try:
+            parts = urlsplit(value)
+            parts.port  # noqa: B018  (raises ValueError on a port out of range)
+        except ValueError as exc:
+            raise ValueError(f"endpoint {value!r} is not a URL: {exc}") from exc
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(
+                f"endpoint {value!r} is not an http(s) URL (e.g. http://127.0.0.1:8000/v1)"
+            )
+        return value

@@ -18,7 +18,7 @@ import numbers
 import os
 from dataclasses import dataclass, field
 
-__all__ = ["ClusterSettings", "EarlyShutdown", "RunSettings"]
+__all__ = ["ClusterSettings", "EarlyShutdown", "RunSettings", "TemplateLimits"]
 
 
 def _check_int(owner: object, name: str, low: int | None, optional: bool = False) -> None:
@@ -101,6 +101,28 @@ class EarlyShutdown:
 
 
 @dataclass(frozen=True)
+class TemplateLimits:
+    """Bounds on one render of a template (an expression, a prompt) for one row.
+
+    A template past either bound fails its row with ``TemplateLimitError`` naming the
+    column and the bound (``dagen.generators.sandbox`` says how they are enforced).
+
+    Attributes:
+        render_seconds: wall time one render may take.
+        max_value_bytes: size of the rendered text, and of any value built on the way.
+    """
+
+    render_seconds: float = 10.0
+    max_value_bytes: int = 1 << 20
+
+    def __post_init__(self) -> None:
+        _check_number(self, "render_seconds", 0.0)
+        if self.render_seconds == 0:
+            raise ValueError("TemplateLimits render_seconds must be more than 0")
+        _check_int(self, "max_value_bytes", 1)
+
+
+@dataclass(frozen=True)
 class RunSettings:
     """How a run is executed.
 
@@ -118,6 +140,7 @@ class RunSettings:
         salvage_rounds: extra attempts, after a row group's main work, for its rows that
             failed with a retryable error (429, 5xx, timeout) after all retries.
         salvage_pause: seconds before the first salvage round (doubling each round).
+        template_limits: time and size bounds on each render of a template.
     """
 
     row_group_size: int = 1000
@@ -129,6 +152,7 @@ class RunSettings:
     early_shutdown: EarlyShutdown = field(default_factory=EarlyShutdown)
     salvage_rounds: int = 2
     salvage_pause: float = 5.0
+    template_limits: TemplateLimits = field(default_factory=TemplateLimits)
 
     def __post_init__(self) -> None:
         _check_int(self, "row_group_size", 1)
@@ -138,7 +162,11 @@ class RunSettings:
         _check_number(self, "progress_interval", 0.0, optional=True)
         _check_int(self, "salvage_rounds", 0)
         _check_number(self, "salvage_pause", 0.0)
-        for name, kind in (("cluster", ClusterSettings), ("early_shutdown", EarlyShutdown)):
+        for name, kind in (
+            ("cluster", ClusterSettings),
+            ("early_shutdown", EarlyShutdown),
+            ("template_limits", TemplateLimits),
+        ):
             if not isinstance(getattr(self, name), kind):
                 raise TypeError(
                     f"RunSettings {name} must be a {kind.__name__}, got {getattr(self, name)!r}"

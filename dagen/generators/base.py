@@ -12,6 +12,8 @@ Two shapes, matching the column's generation strategy:
 
 ``run_*`` never raise for a bad row: a failure becomes a ``CellFailure`` value that names
 the column, row group, row and error, so one bad row drops that row and nothing else.
+User code that calls ``sys.exit`` (``SystemExit``) fails its rows the same way: it must not
+end a Dask worker (``USER_ERRORS``).
 Rows that an upstream column already dropped are never passed to a generator.
 
 A ``ColumnBlock`` is one column's result for one row group:
@@ -43,6 +45,7 @@ from dagen.errors import GenerationError, ModelAuthError, ModelRetryableError
 from dagen.generators.skip import SkipRule
 
 __all__ = [
+    "USER_ERRORS",
     "BatchContext",
     "CellFailure",
     "ColumnBlock",
@@ -50,6 +53,9 @@ __all__ = [
     "FailedBlock",
     "failure_from",
 ]
+
+
+USER_ERRORS = (Exception, SystemExit)  # what a generator's call may raise for its rows
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,7 +206,7 @@ class ColumnGenerator:
         """One cell (sync generators), a failure becoming a ``CellFailure`` value."""
         try:
             return self.generate_cell(row, ctx, index)
-        except Exception as exc:
+        except USER_ERRORS as exc:
             return failure_from(exc, self.column, ctx.row_group, index)
 
     async def arun_cell(
@@ -209,7 +215,7 @@ class ColumnGenerator:
         """One cell (async generators), a failure becoming a ``CellFailure`` value."""
         try:
             return await self.agenerate_cell(row, ctx, index)
-        except Exception as exc:
+        except USER_ERRORS as exc:
             return failure_from(exc, self.column, ctx.row_group, index)
 
     def run_cells(
@@ -233,17 +239,19 @@ class ColumnGenerator:
         ``GenerationError`` that ``stops_run``, which is raised."""
         try:
             return _marked(self.generate_batch(frame, ctx))
-        except Exception as exc:
+        except USER_ERRORS as exc:
             return self._all_failed(exc, frame, ctx)
 
     async def arun_batch(self, frame: pd.DataFrame, ctx: BatchContext) -> ColumnBlock:
         """A whole row group (async); an exception fails every row passed in."""
         try:
             return _marked(await self.agenerate_batch(frame, ctx))
-        except Exception as exc:
+        except USER_ERRORS as exc:
             return self._all_failed(exc, frame, ctx)
 
-    def _all_failed(self, exc: Exception, frame: pd.DataFrame, ctx: BatchContext) -> ColumnBlock:
+    def _all_failed(
+        self, exc: BaseException, frame: pd.DataFrame, ctx: BatchContext
+    ) -> ColumnBlock:
         if isinstance(exc, GenerationError) and exc.stops_run:
             raise exc  # not a failure of these rows: the run cannot go on
         if not isinstance(exc, GenerationError):

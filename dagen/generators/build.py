@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 
 from dagen.config.column_types import get_column_type
 from dagen.config.dataset import DatasetConfig
+from dagen.config.run import TemplateLimits
 from dagen.generators.base import ColumnGenerator
 from dagen.generators.skip import SkipRule
 from dagen.inference.client import ApiKey
@@ -65,18 +66,21 @@ class BuildContext:
         runtime: what the run's LLM generators share.
         source_dir: the folder of the config file (custom functions and seed files are
             found relative to it), or None for a config built in Python.
+        template_limits: the time and size bounds of each render of a template.
     """
 
     config: DatasetConfig
     reads: tuple[str, ...] = ()
     runtime: ModelRuntime = field(default_factory=ModelRuntime)
     source_dir: Path | None = None
+    template_limits: TemplateLimits = field(default_factory=TemplateLimits)
 
 
 def build_generators(
     config: DatasetConfig,
     graph: ColumnGraph,
     runtime: ModelRuntime | None = None,
+    template_limits: TemplateLimits | None = None,
 ) -> dict[str, ColumnGenerator]:
     """One generator per column of ``config``, keyed by column name.
 
@@ -84,6 +88,7 @@ def build_generators(
         config: the dataset config.
         graph: its column graph (for what each column reads).
         runtime: what the run's LLM generators share (one object for all of them).
+        template_limits: the bounds of each render of a template (default: the defaults).
 
     Raises:
         ConfigError: a column cannot be built (a missing seed file, an unknown model
@@ -98,6 +103,7 @@ def build_generators(
             reads=tuple(sorted(graph.reads.get(col.name, ()))),
             runtime=runtime,
             source_dir=config.source_dir,
+            template_limits=template_limits or TemplateLimits(),
         )
         entry = get_column_type(col.column_type)
         generator = entry.load_factory()(col, context)

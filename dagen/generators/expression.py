@@ -3,7 +3,10 @@
 The template is compiled once per process with ``StrictUndefined``, so a reference to a
 variable the row does not have is an error naming the column and the variable rather
 than an empty string. A row whose render or type conversion fails is dropped with that
-reason; the other rows of the row group are kept.
+reason; the other rows of the row group are kept. Each render is bounded in time and in
+the size of what it builds (``TemplateLimits``, enforced by ``dagen.generators.sandbox``);
+once a render of a row group runs out of time, its remaining rows are dropped for the
+same reason rather than given the same time each.
 
 Example:
     >>> gen = ExpressionGenerator(ExpressionColumnConfig(name="g", expr="Hi {{ who }}"), ("who",))
@@ -15,23 +18,31 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 import jinja2
 import pandas as pd
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from dagen.config.columns import ExpressionColumnConfig
-from dagen.errors import TemplateError, TemplateRenderError
+from dagen.config.run import TemplateLimits
+from dagen.errors import TemplateError, TemplateLimitError, TemplateRenderError
 from dagen.generators.base import BatchContext, ColumnBlock, ColumnGenerator, failure_from
+from dagen.generators.sandbox import LimitedEnvironment, TemplateLimitExceeded, TemplateTimeout
 
 if TYPE_CHECKING:
     from dagen.generators.build import BuildContext
 
 __all__ = ["ExpressionGenerator", "Template", "build", "to_plain"]
 
-_ENV = ImmutableSandboxedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False)
+_ENVIRONMENTS: dict[TemplateLimits, LimitedEnvironment] = {}  # one per limits, per process
+
+
+def _environment(limits: TemplateLimits) -> LimitedEnvironment:
+    if limits not in _ENVIRONMENTS:
+        _ENVIRONMENTS[limits] = LimitedEnvironment(limits)
+    return _ENVIRONMENTS[limits]
 
 
 def to_plain(value: Any) -> Any:
@@ -53,17 +64,25 @@ class Template:
         source: the Jinja2 text.
         column: the column it belongs to (for errors).
         what: what the template is ("expression", "prompt", "system prompt").
+        limits: the time and size bounds of one render.
     """
 
-    def __init__(self, source: str, column: str, what: str) -> None:
+    def __init__(
+        self, source: str, column: str, what: str, limits: TemplateLimits | None = None
+    ) -> None:
         self.source = source
         self.column = column
         self.what = what
+        self.limits = limits or TemplateLimits()
+
+    @property
+    def _env(self) -> LimitedEnvironment:
+        return _environment(self.limits)
 
     @cached_property
     def _compiled(self) -> jinja2.Template:
         try:
-            return _ENV.from_string(self.source)
+            return self._env.from_string(self.source)
         except jinja2.TemplateSyntaxError as exc:
             raise TemplateError(
                 f"column {self.column!r}: {self.what} does not compile: {exc}"
@@ -76,9 +95,21 @@ class Template:
 
         Raises:
             TemplateRenderError: a variable is missing or the template raised.
+            TemplateLimitError: the render went past ``limits`` (time or size).
         """
         try:
-            return self._compiled.render({k: to_plain(v) for k, v in row.items()})
+            return self._env.render(self._compiled, {k: to_plain(v) for k, v in row.items()})
+        except TemplateLimitExceeded as exc:
+            setting = "render_seconds" if isinstance(exc, TemplateTimeout) else "max_value_bytes"
+            error = TemplateLimitError(
+                f"column {self.column!r}: {self.what} went past a limit: {exc} "
+                f"(RunSettings.template_limits.{setting})",
+                column=self.column,
+                row_group=row_group,
+                row=index,
+            )
+            error.setting = setting
+            raise error from None
         except jinja2.UndefinedError as exc:
             raise TemplateRenderError(
                 f"column {self.column!r}: {self.what} references a missing variable: {exc.message}",
@@ -95,7 +126,12 @@ class Template:
             ) from exc
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"source": self.source, "column": self.column, "what": self.what}
+        return {
+            "source": self.source,
+            "column": self.column,
+            "what": self.what,
+            "limits": self.limits,
+        }
 
 
 _CASTS: dict[str, Callable[[str], Any]] = {
@@ -112,9 +148,14 @@ _NULLABLE = {"str": "string", "int": "Int64", "float": "Float64", "bool": "boole
 class ExpressionGenerator(ColumnGenerator):
     """A full-column generator rendering one template per row."""
 
-    def __init__(self, config: ExpressionColumnConfig, reads: tuple[str, ...]) -> None:
+    def __init__(
+        self,
+        config: ExpressionColumnConfig,
+        reads: tuple[str, ...],
+        limits: TemplateLimits | None = None,
+    ) -> None:
         super().__init__(config.name, (config.name,), reads)
-        self.template = Template(config.expr, config.name, "expression")
+        self.template = Template(config.expr, config.name, "expression", limits)
         self.cast = _CASTS[config.dtype]
         self.value_type = _NULLABLE[config.dtype]
 
@@ -122,7 +163,11 @@ class ExpressionGenerator(ColumnGenerator):
         values: dict[int, Any] = {}
         failures = {}
         columns = list(frame.columns)
+        timed_out = None  # the failure of the render that ran out of time, if one did
         for index, row in zip(frame.index, frame.itertuples(index=False, name=None), strict=True):
+            if timed_out is not None:
+                failures[int(index)] = replace(timed_out, row=int(index))
+                continue
             try:
                 values[index] = self.cast(
                     self.template.render(dict(zip(columns, row, strict=True)), ctx.row_group, index)
@@ -131,6 +176,8 @@ class ExpressionGenerator(ColumnGenerator):
                 raise
             except Exception as exc:
                 failures[int(index)] = failure_from(exc, self.column, ctx.row_group, int(index))
+                if getattr(exc, "setting", None) == "render_seconds":
+                    timed_out = failures[int(index)]
         series = pd.Series(
             list(values.values()), index=pd.Index(list(values), dtype="int64"), dtype=object
         )
@@ -139,4 +186,4 @@ class ExpressionGenerator(ColumnGenerator):
 
 def build(config: ExpressionColumnConfig, context: BuildContext) -> ExpressionGenerator:
     """The generator of an expression column (the ``expression`` column type's factory)."""
-    return ExpressionGenerator(config, context.reads)
+    return ExpressionGenerator(config, context.reads, context.template_limits)

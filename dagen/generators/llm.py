@@ -47,6 +47,7 @@ from dagen.config.columns import (
 )
 from dagen.config.dataset import DatasetConfig
 from dagen.config.models import ModelConfig
+from dagen.config.run import TemplateLimits
 from dagen.errors import ConfigValidationError, ModelOutputError, ModelRetryableError
 from dagen.generators.base import BatchContext, ColumnGenerator
 from dagen.generators.build import BuildContext, ModelRuntime
@@ -148,6 +149,7 @@ class LLMGenerator(ColumnGenerator):
         model: the model the column's alias names (endpoint resolved).
         reads: the columns a row passed in holds.
         runtime: what the run's LLM generators share on a worker.
+        limits: the time and size bounds of each render of its prompts.
     """
 
     def __init__(
@@ -156,14 +158,15 @@ class LLMGenerator(ColumnGenerator):
         model: ModelConfig,
         reads: tuple[str, ...],
         runtime: ModelRuntime | None = None,
+        limits: TemplateLimits | None = None,
     ) -> None:
         super().__init__(config.name, config.output_columns, reads)
         self.config = config
         self.model = model
         self.runtime = runtime or ModelRuntime()
-        self.prompt = Template(config.prompt, config.name, "prompt")
+        self.prompt = Template(config.prompt, config.name, "prompt", limits)
         self.system = (
-            Template(config.system_prompt, config.name, "system prompt")
+            Template(config.system_prompt, config.name, "system prompt", limits)
             if config.system_prompt
             else None
         )
@@ -310,5 +313,9 @@ def resolve_model(config: DatasetConfig, column: LLMColumn) -> ModelConfig:
 def build(column: LLMColumn, context: BuildContext) -> LLMGenerator:
     """The generator of an LLM column (the factory of every ``llm-*`` column type)."""
     return LLMGenerator(
-        column, resolve_model(context.config, column), context.reads, context.runtime
+        column,
+        resolve_model(context.config, column),
+        context.reads,
+        context.runtime,
+        context.template_limits,
     )

@@ -26,7 +26,6 @@ Example:
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -222,14 +221,15 @@ class ColumnGraph:
         plus one collector per row group; full-column columns make one per row group.
         """
         full, rest = divmod(num_records, row_group_size)
-        groups = [row_group_size] * full + ([rest] if rest else [])
+        # (rows of a row group, how many row groups have that many): arithmetic, any -n
+        groups = [(row_group_size, full)] + ([(rest, 1)] if rest else [])
         counts = {}
         for col in self.columns:
             if self.is_cell(col):
                 k = cells_per_task if isinstance(cells_per_task, int) else cells_per_task[col]
-                counts[col] = sum(math.ceil(n / k) + 1 for n in groups)
+                counts[col] = sum((-(-n // k) + 1) * times for n, times in groups)
             else:
-                counts[col] = len(groups)
+                counts[col] = full + (1 if rest else 0)
         return counts
 
     def to_mermaid(self) -> str:

@@ -33,9 +33,9 @@ Example:
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Set
+from collections.abc import Iterator, Mapping, Sequence, Set
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, overload
 
 from dask.utils import key_split
 
@@ -47,6 +47,7 @@ __all__ = [
     "Key",
     "RowGroup",
     "RowGroupPlan",
+    "RowGroups",
     "TaskRef",
     "chunk_sizes",
     "column_slugs",
@@ -67,12 +68,59 @@ class RowGroup:
     size: int
 
 
-def row_groups(num_records: int, row_group_size: int, first: int = 0) -> list[RowGroup]:
+@dataclass(frozen=True)
+class RowGroups(Sequence[RowGroup]):
+    """The row groups of a run, each made when it is asked for: any number of rows costs
+    the same to plan (``-n 10**12`` starts at once, in flat memory).
+
+    ``head`` row groups come first (a resumed run's gaps between kept ones), then regular
+    ones of ``row_group_size`` rows: index ``first`` at row ``start``, up to ``num_records``.
+
+    Example:
+        >>> groups = RowGroups(10**12, 1000)
+        >>> len(groups), groups[-1]
+        (1000000000, RowGroup(index=999999999, start=999999999000, size=1000))
+    """
+
+    num_records: int
+    row_group_size: int
+    first: int = 0
+    start: int = 0
+    head: tuple[RowGroup, ...] = ()
+
+    def __len__(self) -> int:
+        return len(self.head) + max(0, -(-(self.num_records - self.start) // self.row_group_size))
+
+    @overload
+    def __getitem__(self, i: int) -> RowGroup: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> Sequence[RowGroup]: ...
+
+    def __getitem__(self, i: int | slice) -> RowGroup | Sequence[RowGroup]:
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        if i < 0:
+            i += len(self)
+        if not 0 <= i < len(self):
+            raise IndexError(f"row group {i} of {len(self)}")
+        if i < len(self.head):
+            return self.head[i]
+        k = i - len(self.head)
+        start = self.start + k * self.row_group_size
+        return RowGroup(self.first + k, start, min(self.row_group_size, self.num_records - start))
+
+    def __iter__(self) -> Iterator[RowGroup]:
+        yield from self.head
+        index, start = self.first, self.start
+        while start < self.num_records:
+            yield RowGroup(index, start, min(self.row_group_size, self.num_records - start))
+            index, start = index + 1, start + self.row_group_size
+
+
+def row_groups(num_records: int, row_group_size: int, first: int = 0) -> RowGroups:
     """The row groups of a dataset of ``num_records`` rows, from row group ``first`` on."""
-    return [
-        RowGroup(i, i * row_group_size, min(row_group_size, num_records - i * row_group_size))
-        for i in range(first, -(-num_records // row_group_size))
-    ]
+    return RowGroups(num_records, row_group_size, first, first * row_group_size)
 
 
 def column_slugs(columns: tuple[str, ...]) -> dict[str, str]:

@@ -47,7 +47,7 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
-from dagen.cluster.session import RunSession, open_async_client, open_client
+from dagen.cluster.session import RunSession, check_address, open_async_client, open_client
 from dagen.config.dataset import DatasetConfig
 from dagen.config.run import RunSettings
 from dagen.runner.arguments import check_generate_arguments
@@ -111,7 +111,8 @@ def generate(
         ConfigError: the config is invalid (before anything runs), a model's key
             variable is unset.
         OutputDirError: the output folder cannot be used.
-        ClusterError: the cluster cannot be reached or started.
+        ClusterError: the cluster cannot be reached or started, or ``scheduler`` is not an
+            address (checked before anything else).
         CheckpointError: a row group cannot be written (earlier ones are kept), or the
             sink failed otherwise.
         CallbackError: ``on_row_group`` raised (the row groups it saw are kept).
@@ -214,6 +215,8 @@ class _Run:
             has_client=client is not None,
             has_sink=sink is not None,
         )
+        if scheduler is not None:
+            check_address(scheduler)  # before anything is touched (an output being overwritten)
         chosen = choose_sink(output_dir, sink)
         return cls(config, num_records, output_dir, settings or RunSettings(), overwrite,
                    resume, chosen)  # fmt: skip

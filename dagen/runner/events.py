@@ -59,12 +59,16 @@ class InOrder(Generic[T]):
     """Releases items in a fixed order of keys, holding back those that come early.
 
     Args:
-        keys: the order items are released in.
+        keys: the order items are released in; more may follow with ``expect``.
     """
 
-    def __init__(self, keys: Iterable[int]) -> None:
+    def __init__(self, keys: Iterable[int] = ()) -> None:
         self._next: deque[int] = deque(keys)
         self._held: dict[int, T] = {}  # key -> item that came before its turn
+
+    def expect(self, key: int) -> None:
+        """Add ``key`` to the end of the order (row groups as they are admitted)."""
+        self._next.append(key)
 
     def put(self, key: int, item: T) -> list[T]:
         """Add an item; those now due, in order (empty while an earlier key is missing)."""

@@ -33,8 +33,8 @@ import dataclasses
 import logging
 import time
 import warnings
-from collections import ChainMap, deque
-from collections.abc import Callable, Mapping
+from collections import ChainMap
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from dagen.cluster.session import RunSession
@@ -92,14 +92,15 @@ class RunLoop:
         self.tracker = CompletionTracker(window_cells=spec.settings.early_shutdown.window)
         self.admission = Admission(spec.column_models, spec.graph.order)
         self.watcher = Watcher(session.client)
-        self.pending: deque[RowGroup] = deque(spec.row_groups)
+        self.pending: Iterator[RowGroup] = iter(spec.row_groups)  # lazy: any -n plans at once
+        self.admitted = 0  # row groups taken from ``pending``
         self.in_flight: dict[int, dict[Key, Any]] = {}  # row group -> key -> future
-        self.starts = {rg.index: rg.start for rg in spec.row_groups}  # row group -> first row
+        self.starts: dict[int, int] = {}  # row group in flight -> its first row
         self.previous: int | None = None  # the row group admitted last (stateful columns)
         self.chunking: dict[str, int] = {}  # rows per task of each cell-by-cell column
         self.on_row_group = on_row_group
         # written row groups waiting for their turn to be delivered: (result, file)
-        self.in_order: InOrder[tuple[RowGroupResult, Any]] = InOrder(self.starts)
+        self.in_order: InOrder[tuple[RowGroupResult, Any]] = InOrder()  # keys as admitted
         self.max_live_tasks = 0
         self.started = time.perf_counter()
         self.last_handover = 0.0
@@ -120,7 +121,7 @@ class RunLoop:
         self._split_shares()
         self._choose_chunking()
         try:
-            while self.pending or self.in_flight:
+            while self.admitted < len(self.spec.row_groups) or self.in_flight:
                 self._admit()
                 self._hand_over()
                 for finished in self.watcher.next_batch():
@@ -146,8 +147,14 @@ class RunLoop:
     def _admit(self) -> None:
         """Plan row groups into the admission while the window has room."""
         window = self.spec.settings.max_concurrent_row_groups
-        while self.pending and len(self.in_flight) + len(self.in_order) < window:
-            row_group = self.pending.popleft()
+        while (
+            self.admitted < len(self.spec.row_groups)
+            and len(self.in_flight) + len(self.in_order) < window
+        ):
+            row_group = next(self.pending)
+            self.admitted += 1
+            self.starts[row_group.index] = row_group.start
+            self.in_order.expect(row_group.index)
             plan = RowGroupPlan.build(
                 self.spec.graph,
                 row_group,
@@ -231,7 +238,7 @@ class RunLoop:
     def _record(self, result: RowGroupResult, file: Any) -> None:
         """A written row group enters the metadata (``--resume`` keeps it from now on)."""
         self.tracker.row_group_written(result.row_group, result.rows)
-        self.metadata.add_row_group(result, file, self.starts[result.row_group])
+        self.metadata.add_row_group(result, file, self.starts.pop(result.row_group))
         self.sink.write_metadata(self.metadata.to_dict())
 
     def _deliver(self, result: RowGroupResult, file: Any) -> None:

@@ -18,11 +18,12 @@ from dagen.graph import ColumnGraph
 from dagen.lowering.plan import chunk_sizes
 from dagen.runner.arguments import check_config, check_records, check_type
 from dagen.runner.engine import generate
+from dagen.runner.result import GenerationResult
 
 if TYPE_CHECKING:
     from distributed import Client
 
-__all__ = ["describe", "preview"]
+__all__ = ["describe", "preview", "preview_result"]
 
 
 def preview(
@@ -30,11 +31,24 @@ def preview(
 ) -> pd.DataFrame:
     """``n`` rows of ``config``, generated for real and kept in memory.
 
+    Rows a column failed for are left out (``preview_result`` tells why).
+
     Raises:
         TypeError: ``config`` is not a ``DatasetConfig`` (a path: use ``dagen.load_config``),
             or ``n`` or ``seed`` is not an int.
         ValueError: ``n`` is less than 1.
         ConfigError, GenerationError, RunError: as ``dagen.generate``.
+    """
+    return preview_result(config, n, client=client, seed=seed).to_pandas()
+
+
+def preview_result(
+    config: DatasetConfig, n: int = 5, *, client: Client | None = None, seed: int | None = None
+) -> GenerationResult:
+    """Like ``preview``, the whole result: the rows and the metadata (why rows were dropped).
+
+    Raises:
+        TypeError, ValueError, ConfigError, GenerationError, RunError: as ``preview``.
     """
     check_config("preview", config)
     check_records("preview", "n", n)
@@ -46,7 +60,7 @@ def preview(
         cluster=ClusterSettings(n_workers=1, processes=False, dashboard_address=None),
         progress_interval=None,
     )
-    return generate(config, n, None, client=client, settings=settings).to_pandas()
+    return generate(config, n, None, client=client, settings=settings)
 
 
 def describe(

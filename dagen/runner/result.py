@@ -27,7 +27,32 @@ from dagen.sinks.base import Sink, read_back
 if TYPE_CHECKING:
     import dask.dataframe as dd
 
-__all__ = ["GenerationResult"]
+__all__ = ["GenerationResult", "drop_reasons"]
+
+
+def drop_reasons(metadata: dict[str, Any], limit: int = 3) -> list[str]:
+    """The most frequent reasons rows were dropped, one line each, with an example message.
+
+    Example:
+        >>> drop_reasons({"drop_summary": [{"column": "n", "error_type": "ValueError", "rows": 4}],
+        ...               "dropped_rows": [{"column": "n", "error_type": "ValueError",
+        ...                                 "message": "bad int"}]})
+        ["4 rows: column 'n', ValueError: bad int"]
+    """
+    examples: dict[tuple[str, str], str] = {}
+    for row in metadata.get("dropped_rows", []):
+        examples.setdefault((row["column"], row["error_type"]), row.get("message", ""))
+    lines = []
+    for entry in metadata.get("drop_summary", [])[:limit]:
+        message = examples.get((entry["column"], entry["error_type"]), "")
+        message = " ".join(message.split())  # one line, whatever the error's own layout
+        if len(message) > 200:
+            message = message[:197] + "..."
+        detail = f": {message}" if message else ""
+        lines.append(
+            f"{entry['rows']} rows: column {entry['column']!r}, {entry['error_type']}{detail}"
+        )
+    return lines
 
 
 @dataclass(frozen=True)

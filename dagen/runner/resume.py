@@ -30,7 +30,7 @@ from typing import Any
 
 from dagen.config.dataset import DatasetConfig
 from dagen.errors import ResumeError
-from dagen.lowering.plan import RowGroup
+from dagen.lowering.plan import RowGroup, RowGroups
 from dagen.sinks.base import Sink
 
 __all__ = ["ResumePlan", "plan_resume"]
@@ -49,7 +49,7 @@ class ResumePlan:
 
     previous: dict[str, Any]
     kept: dict[int, RowGroup]
-    pending: list[RowGroup]
+    pending: RowGroups
     seed: int
 
 
@@ -142,11 +142,13 @@ def _check_shape(previous: Any, sink: Sink) -> None:
         )
 
 
-def _pending(kept: dict[int, RowGroup], num_records: int, row_group_size: int) -> list[RowGroup]:
-    """New row groups filling [0, num_records) around the kept ones, indices in row order."""
-    pending: list[RowGroup] = []
+def _pending(kept: dict[int, RowGroup], num_records: int, row_group_size: int) -> RowGroups:
+    """New row groups filling [0, num_records) around the kept ones, indices in row order:
+    the gaps up to the last kept row group listed, the regular ones after it made lazily."""
+    head: list[RowGroup] = []
+    covered = max((g.start + g.size for g in kept.values()), default=0)
     position, index = 0, 0
-    while position < num_records:
+    while position < min(covered, num_records):
         if index in kept:
             group = kept[index]
             if group.start != position:
@@ -157,10 +159,10 @@ def _pending(kept: dict[int, RowGroup], num_records: int, row_group_size: int) -
         else:
             following = min((g.start for i, g in kept.items() if i > index), default=num_records)
             size = min(row_group_size, num_records - position, following - position)
-            pending.append(RowGroup(index, position, size))
+            head.append(RowGroup(index, position, size))
             position += size
         index += 1
-    return pending
+    return RowGroups(num_records, row_group_size, index, position, tuple(head))
 
 
 def _differences(old: Any, new: Any, path: str = "") -> list[str]:

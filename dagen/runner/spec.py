@@ -34,7 +34,7 @@ from dagen.generators import ColumnGenerator, ModelRuntime, build_generators
 from dagen.graph import ColumnGraph
 from dagen.inference.client import ApiKey
 from dagen.lowering.admission import local_cluster_slots
-from dagen.lowering.plan import RowGroup, column_slugs, row_groups
+from dagen.lowering.plan import RowGroups, column_slugs, row_groups
 from dagen.runner.resume import ResumePlan
 from dagen.sinks.assemble import AssemblySpec
 from dagen.sinks.metadata import RunMetadata
@@ -61,7 +61,7 @@ class RunSpec:
         run_id: a token naming the run on the cluster (keys, resources, plugin).
         seed: the run's seed (the settings', the config's, the resumed run's, or drawn).
         context: what every worker gets (generators, assembly, model caps).
-        row_groups: the row groups to generate, in order.
+        row_groups: the row groups to generate, in order (made as they are asked for).
         slugs: each column's key prefix (Dask's dashboard groups by it).
         async_columns: columns whose generator is a coroutine.
         previous: the resumed run's metadata, or None.
@@ -74,7 +74,7 @@ class RunSpec:
     run_id: str
     seed: int
     context: RunContext
-    row_groups: tuple[RowGroup, ...]
+    row_groups: RowGroups
     slugs: Mapping[str, str]
     async_columns: frozenset[str]
     previous: dict[str, Any] | None = field(default=None, compare=False)
@@ -111,7 +111,7 @@ class RunSpec:
             salvage_rounds=settings.salvage_rounds,
             salvage_pause=settings.salvage_pause,
         )
-        generators = build_generators(config, graph, runtime)
+        generators = build_generators(config, graph, runtime, settings.template_limits)
         column_models = {c.name: c.model_alias for c in config.columns if c.model_alias is not None}
         used = {a for c in config.columns for a in c.model_aliases}
         context = RunContext(
@@ -138,7 +138,7 @@ class RunSpec:
             run_id=run_id,
             seed=context.seed,
             context=context,
-            row_groups=tuple(pending),
+            row_groups=pending,
             slugs=column_slugs(graph.columns),
             async_columns=frozenset(c for c, g in generators.items() if g.is_async),
             previous=resumed.previous if resumed is not None else None,

@@ -64,7 +64,8 @@ def test_errors_of_nested_models_keep_their_location_in_the_dataset():
         "  column 'x' (columns[0]) field params: high (1.0) must be greater than low (2.0)",
         "  column 'verdict' (columns[1]) field scores.0.options: "
         "Dictionary should have at least 1 item after validation, not 0",
-        "  models.0.max_parallel_requests: Input should be greater than or equal to 1",
+        "  model 'default' (models[0]) field max_parallel_requests: "
+        "Input should be greater than or equal to 1",
     ]
 
 

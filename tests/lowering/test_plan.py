@@ -32,17 +32,17 @@ def by_key(plan: RowGroupPlan) -> dict[tuple, TaskRef]:
 
 
 def test_row_groups_partition_the_rows_with_a_short_last_group():
-    groups = row_groups(10, 4)
+    groups = list(row_groups(10, 4))
     assert groups == [RowGroup(0, 0, 4), RowGroup(1, 4, 4), RowGroup(2, 8, 2)]
     covered = [row for g in groups for row in range(g.start, g.start + g.size)]
     assert covered == list(range(10))
 
 
 def test_row_groups_that_divide_evenly_and_from_a_later_group():
-    assert row_groups(8, 4) == [RowGroup(0, 0, 4), RowGroup(1, 4, 4)]
-    assert row_groups(10, 4, first=1) == [RowGroup(1, 4, 4), RowGroup(2, 8, 2)]
-    assert row_groups(3, 1000) == [RowGroup(0, 0, 3)]
-    assert row_groups(0, 4) == []
+    assert list(row_groups(8, 4)) == [RowGroup(0, 0, 4), RowGroup(1, 4, 4)]
+    assert list(row_groups(10, 4, first=1)) == [RowGroup(1, 4, 4), RowGroup(2, 8, 2)]
+    assert list(row_groups(3, 1000)) == [RowGroup(0, 0, 3)]
+    assert list(row_groups(0, 4)) == []
 
 
 # -- a chain, cell by cell in the middle ------------------------------------------------------
@@ -269,3 +269,27 @@ def test_a_validators_batch_size_is_its_rows_per_task_whatever_cells_per_task_sa
     validator = [(t.first_row, t.rows) for t in plan.tasks if t.column == "ok" and t.kind == "cell"]
     assert validator == [(0, 4), (4, 4), (8, 2)]
     assert graph.task_counts(25, 10, chunks)["ok"] == (3 + 1) + (3 + 1) + (2 + 1)
+
+
+def test_row_groups_are_made_as_they_are_asked_for_whatever_the_number_of_rows():
+    groups = row_groups(10**12, 1000)
+
+    assert len(groups) == 10**9
+    assert groups[0] == RowGroup(0, 0, 1000)
+    assert groups[-1] == RowGroup(10**9 - 1, 10**12 - 1000, 1000)
+    assert next(iter(groups)) == RowGroup(0, 0, 1000)
+    assert list(row_groups(10, 4)[1:]) == [RowGroup(1, 4, 4), RowGroup(2, 8, 2)]
+
+
+def test_row_groups_after_a_head_of_listed_ones_continue_from_it():
+    from dagen.lowering.plan import RowGroups
+
+    groups = RowGroups(25, 10, first=2, start=12, head=(RowGroup(0, 0, 10), RowGroup(1, 10, 2)))
+
+    assert list(groups) == [
+        RowGroup(0, 0, 10),
+        RowGroup(1, 10, 2),
+        RowGroup(2, 12, 10),
+        RowGroup(3, 22, 3),
+    ]
+    assert [groups[i] for i in range(len(groups))] == list(groups)

@@ -102,12 +102,18 @@ def _draw_uuid(p: UuidParams, rng: np.random.Generator, n: int, frame: pd.DataFr
     return out
 
 
+def _text_only(params: Any) -> frozenset[str]:
+    """Dates and ids convert to text, not to numbers."""
+    return frozenset({"str"})
+
+
 register_sampler(
     Sampler(
         "datetime",
         DatetimeParams,
         _draw_datetime,
         example={"start": "2021-01-01", "end": "2025-12-31"},
+        converts=_text_only,
     )
 )
 register_sampler(
@@ -117,6 +123,7 @@ register_sampler(
         _draw_timedelta,
         reads=_reads_reference,
         example={"dt_min": 1, "dt_max": 30, "reference_column_name": "signup"},
+        converts=_text_only,
     )
 )
-register_sampler(Sampler("uuid", UuidParams, _draw_uuid, example={}))
+register_sampler(Sampler("uuid", UuidParams, _draw_uuid, example={}, converts=_text_only))

@@ -272,4 +272,12 @@ def _draw_person(p: PersonParams, rng: np.random.Generator, n: int, frame: pd.Da
     return draw_people(p, rng, n)
 
 
-register_sampler(Sampler("person", PersonParams, _draw_person, example={"age_range": [30, 40]}))
+register_sampler(
+    Sampler(
+        "person",
+        PersonParams,
+        _draw_person,
+        example={"age_range": [30, 40]},
+        converts=lambda p: frozenset(),  # a person is a record: convert_to does not apply
+    )
+)

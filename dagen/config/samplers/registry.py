@@ -10,6 +10,10 @@ layer seeds a random generator and calls ``draw``. Nothing else names a sampler.
         (only surviving rows: reindex to ``range(n)`` when reading it). Draw for every row
         so that dropped rows never shift the values of the others.
     reads(params) -> frozenset of the column names the sampler reads.
+    converts(params) -> the ``convert_to`` targets its values allow (all by default).
+    domain(params) -> the values it can draw when that is a known finite list, else None.
+    check(params, domains) -> a problem with the columns it reads (``domains``: read
+        column -> its known values, or None), or None; run when the config loads.
 
 State: ``_SAMPLERS`` (name -> Sampler), filled at import by the built-in modules of this
 package and by ``register_sampler`` calls in users' modules.
@@ -45,23 +49,50 @@ from dagen.config.base import StrictModel
 from dagen.errors import ConfigValidationError
 
 __all__ = [
+    "ANY_CONVERSION",
+    "Check",
+    "Converts",
+    "Domain",
     "Draw",
     "Reads",
     "Sampler",
+    "any_conversion",
     "get_sampler",
     "no_columns",
+    "nothing_to_check",
     "register_sampler",
     "sampler_names",
     "samplers",
+    "unknown_domain",
 ]
 
 Draw = Callable[[Any, np.random.Generator, int, pd.DataFrame], Any]
 Reads = Callable[[Any], frozenset[str]]
+Converts = Callable[[Any], frozenset[str]]
+Domain = Callable[[Any], list[Any] | None]
+Check = Callable[[Any, Mapping[str, list[Any] | None]], str | None]
+
+ANY_CONVERSION = frozenset({"int", "float", "str"})
 
 
 def no_columns(params: Any) -> frozenset[str]:
     """What most samplers read: nothing."""
     return frozenset()
+
+
+def any_conversion(params: Any) -> frozenset[str]:
+    """What most (numeric) samplers allow as ``convert_to``: anything."""
+    return ANY_CONVERSION
+
+
+def unknown_domain(params: Any) -> list[Any] | None:
+    """What most samplers can draw: too many values to list."""
+    return None
+
+
+def nothing_to_check(params: Any, domains: Mapping[str, list[Any] | None]) -> str | None:
+    """What most samplers check against the columns they read: nothing."""
+    return None
 
 
 @dataclass(frozen=True)
@@ -74,6 +105,9 @@ class Sampler:
         draw: the draw function (see the module docstring).
         reads: the columns the sampler reads, from its validated params.
         example: minimal valid ``params``, used by docs and tests.
+        converts: the ``convert_to`` targets its values allow.
+        domain: the finite list of values it draws, when known.
+        check: a problem with the values of the columns it reads, or None.
     """
 
     name: str
@@ -81,6 +115,9 @@ class Sampler:
     draw: Draw
     reads: Reads = no_columns
     example: Mapping[str, Any] = field(default_factory=dict)
+    converts: Converts = any_conversion
+    domain: Domain = unknown_domain
+    check: Check = nothing_to_check
 
     @property
     def description(self) -> str:
