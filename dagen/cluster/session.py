@@ -1,179 +1,32 @@
-"""Which Dask cluster a run uses, and the session that submits a run's row groups to it.
-
-Client resolution, first match wins:
-
-    1. an explicit ``client=``                      used as is, left open
-    2. a scheduler address (``--scheduler tcp://…``) connected, closed afterwards
-    3. an active Dask client in this process        used as is, left open
-    4. a LocalCluster dagen starts on 127.0.0.1     started, closed afterwards
-
-``open_async_client`` resolves the same way for ``dagen.agenerate``, on the caller's event
-loop: an address is connected, and the LocalCluster started, with ``asynchronous=True``.
+"""The session that submits a run's row groups to its Dask cluster.
 
 ``RunSession`` wraps ``distributed.Client`` (never subclasses it): it installs the run's
 generators on the workers, splits each model's cap over them, turns the tasks the
 admission hands over (``dagen.lowering.admission``) into a Dask graph submitted in one
-message, and releases a row group's futures once its checkpoint is written.
-
-The worker processes of a LocalCluster dagen starts ignore Ctrl-C (SIGINT): a terminal
-sends it to the whole process group, and the client, which stops the run and closes the
-cluster, is the one process that should act on it (each worker would otherwise print a
-traceback of its own). A scheduler address without a scheme or port is a ``ClusterError``
-naming it, before anything connects.
+message, and releases a row group's futures once its checkpoint is written. Which
+cluster a run uses is ``dagen.cluster.clients``.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-import signal
-import threading
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import dask
 from dask.highlevelgraph import HighLevelGraph, MaterializedLayer
-from distributed import Client, Future, LocalCluster
-from distributed.comm import get_address_host_port
+from distributed import Client, Future
 
 from dagen.cluster import tasks
 from dagen.cluster.drain import DrainPlugin, NannyDrainPlugin, RetireDrainPlugin
-from dagen.config.run import ClusterSettings
 from dagen.errors import ClusterError
 from dagen.lowering.admission import Handover, shares
 from dagen.lowering.plan import Key
 
-__all__ = ["RunSession", "check_address", "open_async_client", "open_client"]
+__all__ = ["RunSession"]
 
 log = logging.getLogger("dagen")
-
-
-@contextlib.contextmanager
-def open_client(
-    client: Client | None = None,
-    address: str | None = None,
-    settings: ClusterSettings | None = None,
-    *,
-    slots: int = 2,
-) -> Iterator[Client]:
-    """The client a run uses (see the module docstring for the order).
-
-    Args:
-        client: an explicit client.
-        address: a scheduler address to connect to.
-        settings: how to start a local cluster.
-        slots: task slots per worker wanted when dagen starts the cluster itself.
-
-    Raises:
-        ClusterError: the scheduler cannot be reached or the cluster cannot start.
-    """
-    if client is not None:
-        yield client
-        return
-    if address is not None:
-        check_address(address)
-        try:
-            remote = Client(address, timeout="15s", set_as_default=False)
-        except (OSError, TimeoutError, ValueError) as exc:
-            raise ClusterError(f"cannot reach the Dask scheduler at {address}: {exc}") from exc
-        with remote:
-            yield remote
-        return
-    with contextlib.suppress(ValueError):
-        yield Client.current(allow_global=True)
-        return
-    settings = settings or ClusterSettings()
-    try:
-        # the statistical profiler costs an idle worker ~0.03 CPU-s/s: a third of an idle
-        # cluster's CPU, and ~0.4 ms per model call at a cap of 16 (bench/RESULTS.md)
-        # worker processes inherit the ignored SIGINT (see the module docstring)
-        with (
-            dask.config.set(
-                {"distributed.worker.daemon": False, "distributed.worker.profile.enabled": False}
-            ),
-            _sigint_ignored(),
-        ):
-            cluster = LocalCluster(**_local_cluster_kwargs(settings, slots))
-    except (OSError, RuntimeError) as exc:
-        raise ClusterError(f"cannot start a local Dask cluster: {exc}") from exc
-    with cluster, Client(cluster, set_as_default=False) as local:
-        if settings.dashboard_address is not None:
-            log.info("Dask dashboard: %s", cluster.dashboard_link)
-        yield local
-
-
-@contextlib.asynccontextmanager
-async def open_async_client(
-    client: Client | None = None,
-    address: str | None = None,
-    settings: ClusterSettings | None = None,
-    *,
-    slots: int = 2,
-) -> AsyncIterator[Client]:
-    """``open_client`` on the running event loop: the clients it makes are asynchronous.
-
-    Raises:
-        ClusterError: the scheduler cannot be reached or the cluster cannot start.
-    """
-    if client is not None:
-        yield client
-        return
-    if address is not None:
-        try:
-            remote = await Client(address, timeout="15s", set_as_default=False, asynchronous=True)
-        except (OSError, TimeoutError) as exc:
-            raise ClusterError(f"cannot reach the Dask scheduler at {address}: {exc}") from exc
-        async with remote:
-            yield remote
-        return
-    try:
-        current: Client | None = Client.current(allow_global=True)
-    except ValueError:
-        current = None
-    if current is not None:
-        yield current
-        return
-    settings = settings or ClusterSettings()
-    try:
-        with dask.config.set(
-            {"distributed.worker.daemon": False, "distributed.worker.profile.enabled": False}
-        ):
-            cluster = await LocalCluster(
-                asynchronous=True, **_local_cluster_kwargs(settings, slots)
-            )
-    except (OSError, RuntimeError) as exc:
-        raise ClusterError(f"cannot start a local Dask cluster: {exc}") from exc
-    async with cluster, Client(cluster, asynchronous=True, set_as_default=False) as local:
-        if settings.dashboard_address is not None:
-            log.info("Dask dashboard: %s", cluster.dashboard_link)
-        yield local
-
-
-def check_address(address: str) -> None:
-    """Raise ``ClusterError`` unless ``address`` reads as ``scheme://host:port``."""
-    try:
-        host, port = get_address_host_port(address if "://" in address else "tcp://" + address)
-        if not host or not 0 < int(port) < 65536:
-            raise ValueError("no host" if not host else f"port {port} out of range")
-    except (ValueError, TypeError) as exc:
-        raise ClusterError(
-            f"scheduler address {address!r} is not usable ({exc}); "
-            "write it as tcp://host:port, e.g. tcp://127.0.0.1:8786"
-        ) from exc
-
-
-@contextlib.contextmanager
-def _sigint_ignored() -> Iterator[None]:
-    """SIGINT ignored meanwhile (main thread only: elsewhere signals cannot be set)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
 
 
 @dataclass(frozen=True)
@@ -487,21 +340,3 @@ class RunSession:
         """Cancel unfinished work (a stopped run)."""
         with contextlib.suppress(Exception):
             self.client.cancel(futures, force=True)
-
-
-def _local_cluster_kwargs(settings: ClusterSettings, slots: int) -> dict[str, Any]:
-    kwargs: dict[str, Any] = {
-        "n_workers": settings.workers,
-        "threads_per_worker": settings.threads_per_worker or slots,
-        "processes": settings.processes,
-        "silence_logs": logging.ERROR,
-    }
-    if settings.processes:
-        kwargs["host"] = "127.0.0.1"  # in-process clusters talk over inproc:// instead
-    if settings.dashboard_address is None:
-        # no dashboard, and the scheduler's own web server (health, metrics) on loopback
-        kwargs["scheduler_kwargs"] = {"dashboard": False}
-        kwargs["dashboard_address"] = "127.0.0.1:0"
-    else:
-        kwargs["dashboard_address"] = settings.dashboard_address
-    return kwargs

@@ -47,7 +47,8 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
-from dagen.cluster.session import RunSession, check_address, open_async_client, open_client
+from dagen.cluster.clients import check_address, open_async_client, open_client
+from dagen.cluster.session import RunSession
 from dagen.config.dataset import DatasetConfig
 from dagen.config.run import RunSettings
 from dagen.runner.arguments import check_generate_arguments
