@@ -70,6 +70,7 @@ from dagen.runner.engine import generate
 from dagen.runner.preview import describe, preview
 from dagen.runner.result import GenerationResult
 from dagen.sinks import ReadableSink, RowGroupResult, Sink
+from dagen.tracking import ModelFigures, RunProgress
 from dagen.warnings import DagenWarning
 
 __all__ = [
@@ -111,6 +112,7 @@ __all__ = [
     "ModelConfig",
     "ModelConnectionError",
     "ModelError",
+    "ModelFigures",
     "ModelOutputError",
     "ModelRequestError",
     "ModelRetryableError",
@@ -122,6 +124,7 @@ __all__ = [
     "ResumeError",
     "RowGroupResult",
     "RunError",
+    "RunProgress",
     "RunSettings",
     "Sampler",
     "SamplerColumnConfig",

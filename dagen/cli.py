@@ -7,6 +7,10 @@ Any other dagen error (an unreachable endpoint, rejected credentials, a cluster 
 start, too many failed rows) exits 1 after keeping every row group already written; Ctrl-C
 exits 130.
 
+Verbosity: ``-q`` shows errors only, ``-v`` adds Dask's log and progress lines; they go
+before or after the command (``dagen -q run ...`` or ``dagen run ... -q``). See
+``dagen.console`` for what a run shows.
+
 Example:
     dagen run examples/people.yaml -n 10000 -o out/people
     dagen preview examples/people.yaml -n 5
@@ -16,11 +20,11 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import json
-import logging
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from functools import wraps
 from typing import Any
 
@@ -28,6 +32,7 @@ import click
 
 from dagen.config.dataset import DatasetConfig, load_config
 from dagen.config.run import ClusterSettings, RunSettings
+from dagen.console import DEFAULT, QUIET, VERBOSE, RunDisplay, on_terminal, setup_logging
 from dagen.errors import ConfigError, DagenError
 from dagen.runner.engine import generate
 from dagen.runner.preview import describe, preview
@@ -66,19 +71,26 @@ def _load(path: str) -> DatasetConfig:
     return load_config(path)
 
 
+@contextlib.contextmanager
+def _nothing() -> Iterator[None]:
+    yield
+
+
+def _verbosity(verbose: bool, quiet: bool) -> int:
+    if verbose and quiet:
+        raise click.UsageError("-v/--verbose and -q/--quiet exclude each other")
+    return VERBOSE if verbose else QUIET if quiet else DEFAULT
+
+
 @click.group()
 @click.version_option(package_name="dagen")
-@click.option("-v", "--verbose", is_flag=True, help="Log progress and Dask details.")
-def cli(verbose: bool) -> None:
+@click.option("-v", "--verbose", is_flag=True, help="Also Dask's log and progress lines.")
+@click.option("-q", "--quiet", is_flag=True, help="Errors and warnings only.")
+@click.pass_context
+def cli(ctx: click.Context, verbose: bool, quiet: bool) -> None:
     """Synthetic tabular datasets, generated on Dask."""
-    logging.basicConfig(
-        level=logging.INFO,
-        format="%(asctime)s %(name)s %(message)s",
-        datefmt="%H:%M:%S",
-        stream=sys.stderr,
-    )
-    if not verbose:
-        logging.getLogger("distributed").setLevel(logging.ERROR)
+    ctx.obj = _verbosity(verbose, quiet)
+    setup_logging(ctx.obj)
 
 
 @cli.command()
@@ -109,8 +121,12 @@ def cli(verbose: bool) -> None:
 @click.option("--seed", type=int, default=None, help="Overrides the config's seed.")
 @click.option("--overwrite", is_flag=True, help="Replace a non-empty output folder.")
 @click.option("--resume", is_flag=True, help="Continue an interrupted run in OUTPUT (-n may grow).")
+@click.option("-v", "--verbose", is_flag=True, help="Also Dask's log and progress lines.")
+@click.option("-q", "--quiet", is_flag=True, help="Errors and warnings only.")
+@click.pass_context
 @_friendly_errors
 def run(
+    ctx: click.Context,
     config: str,
     num_records: int,
     output: str,
@@ -124,16 +140,27 @@ def run(
     seed: int | None,
     overwrite: bool,
     resume: bool,
+    verbose: bool,
+    quiet: bool,
 ) -> None:
-    """Generate NUM_RECORDS rows of CONFIG into OUTPUT (parquet + metadata.json)."""
+    """Generate NUM_RECORDS rows of CONFIG into OUTPUT (parquet + metadata.json).
+
+    On a terminal a progress bar shows cells done over the whole run, rows written, rows/s,
+    the ETA and each model's calls in flight; elsewhere a line every 5 seconds does.
+    """
     if resume and overwrite:
         raise click.UsageError("--resume and --overwrite exclude each other")
+    verbosity = _verbosity(verbose, quiet) if verbose or quiet else (ctx.obj or DEFAULT)
+    setup_logging(verbosity)
+    bar = RunDisplay() if verbosity != QUIET and on_terminal() else None
     cfg = _load(config)
     settings = RunSettings(
         row_group_size=row_group_size,
         max_concurrent_row_groups=max_concurrent_row_groups,
         cells_per_task=cells_per_task,
         seed=seed,
+        # lines when there is no bar (not a terminal), or under it with -v; none with -q
+        progress_interval=None if verbosity == QUIET or (bar and verbosity != VERBOSE) else 5.0,
         cluster=ClusterSettings(
             n_workers=workers,
             threads_per_worker=threads_per_worker,
@@ -141,15 +168,19 @@ def run(
         ),
     )
     started = time.perf_counter()
-    result = generate(
-        cfg,
-        num_records,
-        output,
-        scheduler=scheduler,
-        settings=settings,
-        overwrite=overwrite,
-        resume=resume,
-    )
+    with bar.shown() if bar else _nothing():
+        result = generate(
+            cfg,
+            num_records,
+            output,
+            scheduler=scheduler,
+            settings=settings,
+            overwrite=overwrite,
+            resume=resume,
+            progress=bar.show if bar else None,
+        )
+    if verbosity == QUIET:
+        return
     meta = result.metadata
     click.echo(
         f"wrote {meta['rows_written']} of {meta['num_records']} rows "

@@ -10,13 +10,16 @@ Client resolution, first match wins:
 ``RunSession`` wraps ``distributed.Client`` (never subclasses it): it installs the run's
 generators on the workers, splits each model's cap over them, turns the tasks the
 admission hands over (``dagen.lowering.admission``) into a Dask graph submitted in one
-message, and releases a row group's futures once its checkpoint is written.
+message, and releases a row group's futures once its checkpoint is written. While the run
+lasts it is watched (``dagen.cluster.signals``): a span, the workers' figures, the dagen
+page on the scheduler's dashboard, the run's figures and row-group events published.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -25,7 +28,7 @@ import dask
 from dask.highlevelgraph import HighLevelGraph, MaterializedLayer
 from distributed import Client, Future, LocalCluster
 
-from dagen.cluster import tasks
+from dagen.cluster import signals, tasks
 from dagen.config.run import ClusterSettings
 from dagen.errors import ClusterError
 from dagen.lowering.admission import Handover, shares
@@ -80,9 +83,7 @@ def open_client(
     except (OSError, RuntimeError) as exc:
         raise ClusterError(f"cannot start a local Dask cluster: {exc}") from exc
     with cluster, Client(cluster, set_as_default=False) as local:
-        if settings.dashboard_address is not None:
-            log.info("Dask dashboard: %s", cluster.dashboard_link)
-        yield local
+        yield local  # the dashboard's link is logged when the run starts (signals.watch)
 
 
 @dataclass(frozen=True)
@@ -121,17 +122,41 @@ class RunSession:
         self._pin: tuple[str, ...] = ()
         self._share_workers: tuple[str, ...] = ()
         self._shares: dict[str, list[int]] = {}  # model alias -> share of each worker
+        self._watch = contextlib.ExitStack()
+        self._figures: deque[dict[str, Any]] = deque()  # workers' messages, not yet read
+        self.page: str | None = None  # the dagen page on the scheduler's dashboard
 
     def __enter__(self) -> RunSession:
         try:
             self.client.register_plugin(self._plugin)
         except Exception as exc:  # distributed raises many kinds here
             raise ClusterError(f"cannot install the run on the cluster's workers: {exc}") from exc
+        self.page = self._watch.enter_context(
+            signals.watch(self.client, self.run_id, self._figures.append)
+        )
         return self
 
     def __exit__(self, *exc_info: Any) -> None:
+        self._watch.close()
         with contextlib.suppress(Exception):
             self.client.unregister_worker_plugin(self._plugin.name)
+
+    # -- watching ----------------------------------------------------------------------
+
+    def worker_figures(self) -> list[dict[str, Any]]:
+        """The workers' figures messages received since the last call."""
+        found = []
+        while self._figures:
+            found.append(self._figures.popleft())
+        return found
+
+    def publish(self, message: dict[str, Any]) -> None:
+        """The run's figures, for the dagen page and metrics (about once per second)."""
+        signals.publish(self.client, message)
+
+    def publish_row_group(self, event: dict[str, Any]) -> None:
+        """A row group was written: an event on the public ``dagen`` topic."""
+        signals.publish_row_group(self.client, event)
 
     @property
     def dashboard_link(self) -> str | None:

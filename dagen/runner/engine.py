@@ -33,6 +33,7 @@ from dagen.config.dataset import DatasetConfig
 from dagen.config.run import RunSettings
 from dagen.runner.arguments import check_generate_arguments
 from dagen.runner.loop import RunLoop
+from dagen.runner.monitor import ProgressCallback
 from dagen.runner.preflight import preflight
 from dagen.runner.result import GenerationResult
 from dagen.runner.resume import plan_resume
@@ -57,6 +58,7 @@ def generate(
     overwrite: bool = False,
     resume: bool = False,
     sink: Sink | None = None,
+    progress: ProgressCallback | None = None,
 ) -> GenerationResult:
     """Generate ``num_records`` rows of ``config`` on a Dask cluster.
 
@@ -73,6 +75,9 @@ def generate(
             groups (see ``dagen.runner.resume``); ``num_records`` may grow to extend it.
         sink: where row groups go instead of ``output_dir`` (a ``dagen.Sink``; see
             ``dagen.sinks.base`` for the order of its calls).
+        progress: called with a ``dagen.RunProgress`` about once per second while the run
+            lasts and once at its end (cells done per column, rows written, rates, ETA,
+            model figures); it runs in the run loop, so it should be quick.
 
     Raises:
         TypeError: an argument has the wrong type (a path instead of a ``DatasetConfig``:
@@ -101,6 +106,8 @@ def generate(
         has_client=client is not None,
         has_sink=sink is not None,
     )
+    if progress is not None and not callable(progress):
+        raise TypeError(f"generate(): progress must be a callable or None, got {progress!r}")
     settings = settings or RunSettings()
     sink = choose_sink(output_dir, sink)
     with preflight(config) as ready:
@@ -123,7 +130,8 @@ def generate(
                 RunSession(dask, spec.context) as session,
                 _ctrl_c_noted() as interrupted,
             ):
-                loop = RunLoop(spec, session, sink, interrupted)
+                name = str(output_dir) if output_dir is not None else type(sink).__name__
+                loop = RunLoop(spec, session, sink, interrupted, progress, name)
                 loop.run()
     return _result(output_dir, loop.metadata.to_dict(), sink)
 

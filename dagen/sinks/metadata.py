@@ -12,6 +12,7 @@ Shape:
      "dropped_rows": [{"row_group", "row", "global_row", "column", "error_type", "message"}],
      "drop_summary": [{"column", "error_type", "rows"}],
      "usage": {model alias: {...}},
+     "timeline": {...},            # progress and models every ~2 s (docs/architecture.md)
      "timings": {"started", "finished", "wall_seconds", ...},
      "status": "running" | "complete" | "stopped", "stop_reason",
      "versions": {"python", "dask", "distributed", "pandas", "pyarrow", ...}}
@@ -72,6 +73,7 @@ class RunMetadata:
         self.status = "running"
         self.stop_reason: str | None = None
         self.timings: dict[str, float] = {}
+        self.timeline: dict[str, Any] = {}  # this run's, set by the run loop
         if previous:
             for rg in previous.get("row_groups", []):
                 self.row_groups[rg["index"]] = rg
@@ -125,6 +127,7 @@ class RunMetadata:
             ],
             "dropped_rows": self.dropped,
             "usage": self.usage,
+            "timeline": self.timeline,
             "timings": {
                 "started": self.started.isoformat(),
                 "finished": finished.isoformat(),
