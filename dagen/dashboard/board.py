@@ -75,8 +75,10 @@ class FiguresBoard:
         return board
 
     def current(self) -> RunBoard | None:
-        """The run heard from last that is still running, else the latest run."""
-        running = [b for b in self.runs.values() if b.progress.status == "running" and b.heard]
+        """The run heard from last that is still running, else the latest run (only runs
+        whose client reported: workers may be heard from first)."""
+        heard = [b for b in self.runs.values() if b.heard]
+        running = [b for b in heard if b.progress.status == "running"]
         if running:
             return max(running, key=lambda b: b.heard)
-        return next(reversed(self.runs.values()), None)
+        return heard[-1] if heard else None

@@ -240,6 +240,7 @@ def _runs_table(board: FiguresBoard) -> str:
         f"{_cell('rows', f'{b.progress.rows_written}/{b.progress.rows_planned}')}"
         f"{_cell('elapsed', f'{b.progress.elapsed:.0f} s')}</tr>"
         for b in reversed(board.runs.values())
+        if b.heard
     )
     head = "<tr><th>run</th><th>status</th><th>rows written</th><th>elapsed</th></tr>"
     return f'<h4>Recent runs</h4><table id="dagen-runs">{head}{rows}</table>'
