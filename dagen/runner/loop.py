@@ -234,7 +234,7 @@ class RunLoop:
         try:
             final = self.monitor.finish(self.metadata.status)
             if self.spec.settings.progress_interval is not None:
-                log.info("%s", final.line())
+                self.monitor.log_line(final)
         except Exception:  # a failing progress callback must not hide how the run ended
             log.exception("reporting the run's progress failed")
         self.metadata.timeline = self.monitor.timeline_dict()

@@ -90,7 +90,22 @@ class RunMonitor:
         interval = self.spec.settings.progress_interval
         if interval is not None and now - self.last_log >= interval:
             self.last_log = now
-            log.info("%s", self.last.line() if self.last else "")
+            self.log_line()
+
+    def log_line(self, progress: RunProgress | None = None) -> None:
+        """The progress line (INFO), and each model's figures (DEBUG: ``dagen -v``)."""
+        progress = progress or self.last
+        if progress is None:
+            return
+        log.info("%s", progress.line())
+        for m in progress.models.values():
+            log.debug(
+                "  %s: %d/%d calls in flight (limit %d), %.1f requests/s, p50 %s, p95 %s, "
+                "%d requests, %d x 429, %d x 5xx, %d retries, %d tokens",
+                m.alias, m.in_flight, m.cap, m.limit, m.requests_per_s, _ms(m.latency_p50),
+                _ms(m.latency_p95), m.requests, m.rate_limited, m.server_errors, m.retries,
+                m.tokens,
+            )  # fmt: skip
 
     def snapshot(
         self, in_flight: int, status: str = "running", now: float | None = None
@@ -154,3 +169,7 @@ class RunMonitor:
             log.debug("cannot publish the run's figures", exc_info=True)
         if self.progress is not None:
             self.progress(progress)
+
+
+def _ms(seconds: float | None) -> str:
+    return "-" if seconds is None else f"{seconds * 1000:.0f} ms"
