@@ -103,6 +103,7 @@ from dagen.sinks import (
     RowGroupResult,
     Sink,
 )
+from dagen.tracking import ModelFigures, RunProgress
 from dagen.warnings import DagenWarning
 
 __all__ = [
@@ -153,6 +154,7 @@ __all__ = [
     "ModelConfig",
     "ModelConnectionError",
     "ModelError",
+    "ModelFigures",
     "ModelHandle",
     "ModelOutputError",
     "ModelRequestError",
@@ -168,6 +170,7 @@ __all__ = [
     "RowGroupEvent",
     "RowGroupResult",
     "RunError",
+    "RunProgress",
     "RunSettings",
     "Sampler",
     "SamplerColumnConfig",

@@ -34,7 +34,12 @@ def free_port() -> int:
 class DaskProcesses:
     """A ``dask scheduler`` and ``dask worker`` processes started as separate commands."""
 
-    def __init__(self, workers: int = 2, nthreads: int = 16) -> None:
+    def __init__(
+        self,
+        workers: int = 2,
+        nthreads: int = 16,
+        scheduler_args: tuple[str, ...] = ("--no-dashboard",),
+    ) -> None:
         from distributed import Client
 
         self.port = free_port()
@@ -43,7 +48,7 @@ class DaskProcesses:
         env = {**os.environ, "DASK_DISTRIBUTED__WORKER__DAEMON": "False"}
         self.procs.append(
             subprocess.Popen(
-                [DASK, "scheduler", "--host", "127.0.0.1", "--port", str(self.port), "--no-dashboard"],
+                [DASK, "scheduler", "--host", "127.0.0.1", "--port", str(self.port), *scheduler_args],
                 env=env, stdout=subprocess.DEVNULL, stderr=_log("scheduler"),
             )
         )  # fmt: skip

@@ -194,3 +194,35 @@ def test_preview_prints_rows_of_the_llm_example_offline(examples):
     assert len(rows) == 3
     assert {"product", "review", "facts", "quality"} <= set(rows[0])
     assert rows[0]["quality"]["realism"]["score"] in (1, 2, 3)
+
+
+def test_run_without_a_terminal_prints_progress_lines_the_dashboard_link_and_a_summary(
+    examples, tmp_path
+):
+    result = dagen_process("run", str(examples / "reviews.yaml"), "-n", "200", "-o",
+                           str(tmp_path / "o"), "--row-group-size", "100", timeout=180)  # fmt: skip
+
+    assert result.returncode == 0, result.stderr
+    assert "Dask dashboard: http://127.0.0.1:" in result.stderr and "/dagen" in result.stderr
+    assert re.search(r"100\.0% cells 1200/1200, rows written 200/200", result.stderr)
+    assert "rows/s" in result.stderr and "writer" in result.stderr  # rates, models
+    assert "wrote 200 of 200 rows" in result.stdout
+
+
+def test_quiet_prints_nothing_but_verbose_adds_each_models_figures(examples, tmp_path):
+    quiet = dagen_process("run", str(examples / "people.yaml"), "-n", "50", "-o",
+                          str(tmp_path / "q"), "-q", timeout=180)  # fmt: skip
+    verbose = dagen_process("-v", "run", str(examples / "reviews.yaml"), "-n", "50", "-o",
+                            str(tmp_path / "v"), timeout=180)  # fmt: skip
+
+    assert quiet.returncode == 0 and verbose.returncode == 0, quiet.stderr + verbose.stderr
+    assert quiet.stdout == "" and "cells" not in quiet.stderr and "dashboard" not in quiet.stderr
+    assert re.search(r"writer: 0/16 calls in flight .*, 100 requests, 0 x 429", verbose.stderr)
+    assert "100.0% cells" in verbose.stderr and "wrote 50 of 50 rows" in verbose.stdout
+
+
+def test_quiet_and_verbose_exclude_each_other(examples, tmp_path):
+    result = dagen_process("run", str(examples / "people.yaml"), "-n", "5", "-o",
+                           str(tmp_path / "o"), "-q", "-v")  # fmt: skip
+
+    assert result.returncode == 2 and "exclude each other" in result.stderr

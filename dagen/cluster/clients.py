@@ -90,9 +90,7 @@ def open_client(
     except (OSError, RuntimeError) as exc:
         raise ClusterError(f"cannot start a local Dask cluster: {exc}") from exc
     with cluster, Client(cluster, set_as_default=False) as local:
-        if settings.dashboard_address is not None:
-            log.info("Dask dashboard: %s", cluster.dashboard_link)
-        yield local
+        yield local  # the dashboard's link is logged when the run starts (signals.watch)
 
 
 @contextlib.asynccontextmanager
@@ -137,9 +135,7 @@ async def open_async_client(
     except (OSError, RuntimeError) as exc:
         raise ClusterError(f"cannot start a local Dask cluster: {exc}") from exc
     async with cluster, Client(cluster, asynchronous=True, set_as_default=False) as local:
-        if settings.dashboard_address is not None:
-            log.info("Dask dashboard: %s", cluster.dashboard_link)
-        yield local
+        yield local  # the dashboard's link is logged when the run starts (signals.watch)
 
 
 def check_address(address: str) -> None:

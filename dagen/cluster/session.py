@@ -4,13 +4,16 @@
 generators on the workers, splits each model's cap over them, turns the tasks the
 admission hands over (``dagen.lowering.admission``) into a Dask graph submitted in one
 message, and releases a row group's futures once its checkpoint is written. Which
-cluster a run uses is ``dagen.cluster.clients``.
+cluster a run uses is ``dagen.cluster.clients``. While the run
+lasts it is watched (``dagen.cluster.signals``): a span, the workers' figures, the dagen
+page on the scheduler's dashboard, the run's figures and row-group events published.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -18,7 +21,7 @@ from typing import Any
 from dask.highlevelgraph import HighLevelGraph, MaterializedLayer
 from distributed import Client, Future
 
-from dagen.cluster import tasks
+from dagen.cluster import signals, tasks
 from dagen.cluster.drain import DrainPlugin, NannyDrainPlugin, RetireDrainPlugin
 from dagen.errors import ClusterError
 from dagen.lowering.admission import Handover, shares
@@ -68,6 +71,9 @@ class RunSession:
         self._target: dict[str, dict[str, int]] = {}
         self._installed: dict[str, dict[str, int]] = {}
         self._shrunk: set[str] = set()  # workers whose calls must fit before shares grow
+        self._watch = contextlib.ExitStack()
+        self._figures: deque[dict[str, Any]] = deque()  # workers' messages, not yet read
+        self.page: str | None = None  # the dagen page on the scheduler's dashboard
 
     def __enter__(self) -> RunSession:
         try:
@@ -91,9 +97,13 @@ class RunSession:
                 "have model calls longer than 8 s cut off and paid twice",
                 exc,
             )
+        self.page = self._watch.enter_context(
+            signals.watch(self.client, self.run_id, self._figures.append)
+        )
         return self
 
     def __exit__(self, *exc_info: Any) -> None:
+        self._watch.close()
         with contextlib.suppress(Exception):
             self.client.unregister_worker_plugin(self._plugin.name)
         self._drop_resources()
@@ -109,6 +119,23 @@ class RunSession:
             self.client.run_on_scheduler(tasks.drop_scheduler_resources, names)
         with contextlib.suppress(Exception):
             self.client.run(tasks.drop_worker_resources, names)
+
+    # -- watching ----------------------------------------------------------------------
+
+    def worker_figures(self) -> list[dict[str, Any]]:
+        """The workers' figures messages received since the last call."""
+        found = []
+        while self._figures:
+            found.append(self._figures.popleft())
+        return found
+
+    def publish(self, message: dict[str, Any]) -> None:
+        """The run's figures, for the dagen page and metrics (about once per second)."""
+        signals.publish(self.client, message)
+
+    def publish_row_group(self, event: dict[str, Any]) -> None:
+        """A row group was written: an event on the public ``dagen`` topic."""
+        signals.publish_row_group(self.client, event)
 
     @property
     def dashboard_link(self) -> str | None:

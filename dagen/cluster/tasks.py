@@ -36,6 +36,7 @@ import cloudpickle
 import pandas as pd
 from distributed.diagnostics.plugin import WorkerPlugin
 
+from dagen.cluster.signals import WorkerPublisher
 from dagen.errors import ClusterError
 from dagen.generators import (
     BatchContext,
@@ -53,6 +54,7 @@ from dagen.lowering.admission import QUEUED_PER_SLOT
 from dagen.sinks.assemble import AssemblySpec, RowGroupResult, assemble_row_group
 
 __all__ = [
+    "PUBLISHERS",
     "RUNS",
     "CellChunk",
     "FailedChunk",
@@ -113,6 +115,7 @@ def resource_name(run_id: str, alias: str) -> str:
 
 
 RUNS: dict[str, RunContext] = {}  # run token -> context, per worker process
+PUBLISHERS: dict[str, WorkerPublisher] = {}  # run token -> its figures' publisher, per worker
 
 
 class RunPlugin(WorkerPlugin):
@@ -130,8 +133,14 @@ class RunPlugin(WorkerPlugin):
     def setup(self, worker: Any = None) -> None:
         RUNS[self.run_id] = cloudpickle.loads(self.payload)
         logging.getLogger("distributed.worker").addFilter(_RunFailuresReported(self.run_id))
+        if worker is not None and RUNS[self.run_id].caps:  # figures of the run's models
+            PUBLISHERS[self.run_id] = WorkerPublisher(self.run_id, worker)
+            PUBLISHERS[self.run_id].start()
 
     def teardown(self, worker: Any = None) -> None:
+        publisher = PUBLISHERS.pop(self.run_id, None)
+        if publisher is not None:
+            publisher.stop()
         RUNS.pop(self.run_id, None)
         worker_log = logging.getLogger("distributed.worker")
         for found in list(worker_log.filters):
@@ -402,6 +411,9 @@ def calls_in_flight(run_id: str, dask_worker: Any = None) -> dict[str, int]:
 
 async def finish_run(run_id: str, dask_worker: Any = None) -> dict[str, dict[str, int]]:
     """Close this worker's model clients of the run; their usage, per model alias."""
+    publisher = PUBLISHERS.pop(run_id, None)
+    if publisher is not None:  # the last figures, before the clients go
+        publisher.stop()
     usage = {alias: u.to_dict() for alias, u in scope_usage(run_id).items()}
     await close_clients(run_id)
     return usage

@@ -27,7 +27,8 @@ from ``os.environ[config.api_key_env]`` when the client is created and hidden fr
 ``embed`` sends ``/v1/embeddings`` requests through the same attempts, limiter, error
 mapping and usage counters (``dagen.inference.embeddings``: body and answer).
 
-State: ``usage`` (a ``ModelUsage`` of this client's calls). ``dagen.inference.pool``
+State: ``usage`` (a ``ModelUsage`` of this client's calls) and ``latency`` (a
+``LatencyHistogram`` of its HTTP attempts that got an answer). ``dagen.inference.pool``
 keeps one client per (event loop, model) so that all the calls one Dask worker makes on its
 loop share one session and one limiter.
 
@@ -50,7 +51,7 @@ import os
 import random
 import re
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
@@ -71,6 +72,7 @@ from dagen.errors import (
 from dagen.inference.embeddings import EmbeddingResult, embedding_body, parse_embeddings
 from dagen.inference.limiter import AdaptiveLimiter
 from dagen.inference.secrets import ApiKey, _Secret
+from dagen.inference.usage import LatencyHistogram, ModelUsage
 
 __all__ = [
     "ApiKey",
@@ -109,44 +111,6 @@ class ChatResult:
     completion_tokens: int
     attempts: int
     finish_reason: str | None = None
-
-
-@dataclass
-class ModelUsage:
-    """Counters of a client's calls; picklable, mergeable across workers.
-
-    Attributes:
-        requests: HTTP attempts sent.
-        successes: calls that returned a ``ChatResult``.
-        failures: calls that raised.
-        retries: attempts after the first of a call.
-        rate_limited: 429 answers received.
-        prompt_tokens: prompt tokens of successful calls.
-        completion_tokens: completion tokens of successful calls.
-    """
-
-    requests: int = 0
-    successes: int = 0
-    failures: int = 0
-    retries: int = 0
-    rate_limited: int = 0
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-
-    def merge(self, other: ModelUsage) -> ModelUsage:
-        """Add ``other``'s counters to this one in place; return self."""
-        for f in fields(self):
-            setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
-        return self
-
-    def to_dict(self) -> dict[str, int]:
-        """The counters as a plain dict."""
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, int]) -> ModelUsage:
-        """Rebuild usage from ``to_dict()`` output (unknown keys are ignored)."""
-        return cls(**{f.name: int(data.get(f.name, 0)) for f in fields(cls)})
 
 
 @dataclass(frozen=True)
@@ -237,6 +201,7 @@ class ModelClient:
         self._timeout = aiohttp.ClientTimeout(total=config.timeout)
         self._rng = random.Random()
         self.usage = ModelUsage()
+        self.latency = LatencyHistogram()
 
     def __repr__(self) -> str:
         return (
@@ -323,7 +288,9 @@ class ModelClient:
             usage.retries += attempt > 1
             try:
                 async with self.limiter:
+                    sent = time.perf_counter()
                     status, retry_after, raw = await self._post(payload, attempt, url)
+                    self.latency.add(time.perf_counter() - sent)
                     if status == 429:
                         self.limiter.on_overload()
                     elif 200 <= status < 300:
@@ -331,6 +298,7 @@ class ModelClient:
                 result = parse(status, retry_after, raw, attempt)
             except ModelRetryableError as exc:
                 usage.rate_limited += isinstance(exc, RateLimitError)
+                usage.server_errors += isinstance(exc, ModelServerError)
                 if attempt > self.max_retries:
                     usage.failures += 1
                     raise

@@ -20,12 +20,21 @@ from __future__ import annotations
 import asyncio
 import threading
 import weakref
+from typing import Any
 
 from dagen.config.models import ModelConfig
-from dagen.inference.client import ApiKey, ModelClient, ModelUsage
+from dagen.inference.client import ApiKey, ModelClient
 from dagen.inference.limiter import AdaptiveLimiter
+from dagen.inference.usage import ModelUsage, merge_counts
 
-__all__ = ["client_for", "close_clients", "scope_in_flight", "scope_usage", "set_ceilings"]
+__all__ = [
+    "client_for",
+    "close_clients",
+    "scope_figures",
+    "scope_in_flight",
+    "scope_usage",
+    "set_ceilings",
+]
 
 # event loop -> (alias, config as JSON) -> client
 _POOL: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[str, str, str], ModelClient]]
@@ -115,3 +124,40 @@ def set_ceilings(scope: str, ceilings: dict[str, int]) -> None:
         ceiling = ceilings.get(alias, 0)
         if client_scope == scope and ceiling >= 1 and ceiling != client.limiter.ceiling:
             client.limiter.set_ceiling(ceiling)
+
+
+def scope_figures(scope: str) -> dict[str, dict[str, Any]]:
+    """The live figures of the pooled clients of ``scope`` in this process, per alias:
+    calls in flight, the limiters' limits and ceilings, cumulative usage counters and the
+    cumulative latency histogram (bucket -> calls), summed over the process's loops.
+
+    Example: ``{"writer": {"in_flight": 8, "limit": 8, "ceiling": 8, "requests": 120, ...,
+    "latency": {24: 118, 25: 2}}}``.
+    """
+    found: dict[str, dict[str, Any]] = {}
+    with _POOL_LOCK:
+        clients = [
+            (alias, client)
+            for pooled in _POOL.values()
+            for (client_scope, alias, _), client in pooled.items()
+            if client_scope == scope
+        ]
+    for alias, client in clients:
+        into = found.setdefault(
+            alias, {"in_flight": 0, "limit": 0, "ceiling": 0, "usage": ModelUsage(), "latency": []}
+        )
+        into["in_flight"] += client.limiter.in_flight
+        into["limit"] += client.limiter.limit
+        into["ceiling"] += client.limiter.ceiling
+        into["usage"].merge(client.usage)
+        into["latency"].append(dict(client.latency.counts))
+    return {
+        alias: {
+            "in_flight": f["in_flight"],
+            "limit": f["limit"],
+            "ceiling": f["ceiling"],
+            **f["usage"].to_dict(),
+            "latency": merge_counts(f["latency"]),
+        }
+        for alias, f in found.items()
+    }

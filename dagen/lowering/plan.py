@@ -91,6 +91,11 @@ class RowGroups(Sequence[RowGroup]):
     def __len__(self) -> int:
         return len(self.head) + max(0, -(-(self.num_records - self.start) // self.row_group_size))
 
+    @property
+    def rows(self) -> int:
+        """Rows the row groups hold, all together (computed, not counted)."""
+        return sum(g.size for g in self.head) + max(0, self.num_records - self.start)
+
     @overload
     def __getitem__(self, i: int) -> RowGroup: ...
 

@@ -54,6 +54,7 @@ from dagen.config.run import RunSettings
 from dagen.runner.arguments import check_generate_arguments
 from dagen.runner.events import Callback, RowGroupEvent
 from dagen.runner.loop import RunLoop
+from dagen.runner.monitor import ProgressCallback
 from dagen.runner.preflight import preflight
 from dagen.runner.result import GenerationResult
 from dagen.runner.resume import plan_resume
@@ -82,6 +83,7 @@ def generate(
     resume: bool = False,
     sink: Sink | None = None,
     on_row_group: Callable[[RowGroupEvent], Any] | None = None,
+    progress: ProgressCallback | None = None,
 ) -> GenerationResult:
     """Generate ``num_records`` rows of ``config`` on a Dask cluster.
 
@@ -101,6 +103,9 @@ def generate(
         on_row_group: called (plain or ``async def``) on the client with a
             ``RowGroupEvent`` for each row group written, in row order; if it raises,
             the run stops with a ``CallbackError`` and can be resumed.
+        progress: called with a ``dagen.RunProgress`` about once per second while the run
+            lasts and once at its end (cells done per column, rows written, rates, ETA,
+            model figures); it runs in the run loop, so it should be quick.
 
     Raises:
         TypeError: an argument has the wrong type (a path instead of a ``DatasetConfig``:
@@ -122,7 +127,7 @@ def generate(
         EarlyShutdownError: too many cells failed for good (written row groups are kept).
     """
     run = _Run.checked(config, num_records, output_dir, client, scheduler, settings,
-                       overwrite, resume, sink)  # fmt: skip
+                       overwrite, resume, sink, progress)  # fmt: skip
     _check_no_loop_blocked(client)
     callback = Callback(on_row_group) if on_row_group is not None else None
 
@@ -145,6 +150,7 @@ async def agenerate(
     resume: bool = False,
     sink: Sink | None = None,
     on_row_group: Callable[[RowGroupEvent], Any] | None = None,
+    progress: ProgressCallback | None = None,
 ) -> GenerationResult:
     """``generate`` for ``await``: the run leaves the caller's event loop free.
 
@@ -159,7 +165,7 @@ async def agenerate(
         >>> result = await dagen.agenerate(cfg, 1_000, "out/people")  # doctest: +SKIP
     """
     run = _Run.checked(config, num_records, output_dir, client, scheduler, settings,
-                       overwrite, resume, sink)  # fmt: skip
+                       overwrite, resume, sink, progress)  # fmt: skip
     loop = asyncio.get_running_loop()
     callback = Callback(on_row_group, loop) if on_row_group is not None else None
     stop = threading.Event()
@@ -191,6 +197,7 @@ class _Run:
     overwrite: bool
     resume: bool
     sink: Sink
+    progress: ProgressCallback | None
 
     @classmethod
     def checked(
@@ -204,6 +211,7 @@ class _Run:
         overwrite: Any,
         resume: Any,
         sink: Any,
+        progress: Any,
     ) -> _Run:
         check_generate_arguments(
             config,
@@ -216,11 +224,13 @@ class _Run:
             has_client=client is not None,
             has_sink=sink is not None,
         )
+        if progress is not None and not callable(progress):
+            raise TypeError(f"generate(): progress must be a callable or None, got {progress!r}")
         if scheduler is not None:
             check_address(scheduler)  # before anything is touched (an output being overwritten)
         chosen = choose_sink(output_dir, sink)
         return cls(config, num_records, output_dir, settings or RunSettings(), overwrite,
-                   resume, chosen)  # fmt: skip
+                   resume, chosen, progress)  # fmt: skip
 
     def execute(
         self, connect: Connect, interrupted: Callable[[], bool], callback: Callback | None
@@ -252,7 +262,10 @@ class _Run:
                     connect(spec.local_slots) as dask,
                     RunSession(dask, spec.context) as session,
                 ):
-                    loop = RunLoop(spec, session, sink, interrupted, callback)
+                    name = (
+                        str(self.output_dir) if self.output_dir is not None else type(sink).__name__
+                    )
+                    loop = RunLoop(spec, session, sink, interrupted, callback, self.progress, name)
                     loop.run()
         return _result(self.output_dir, loop.metadata.to_dict(), sink)
 

@@ -19,9 +19,11 @@ Policy, one turn of the loop:
 State lives in four places, each with one owner: the graph (what depends on what), the
 admission (what was handed to Dask, each model's credit), the tracker (what is done, what
 was dropped), Dask (what runs where). The loop joins them and holds only the futures of the
-row groups in flight. Two timers, each for one job: the progress log, and re-splitting the
-models' caps when workers come or go (more often while a split waits for shrunk workers'
-calls to finish before other shares grow: ``RunSession.install_shares``).
+row groups in flight. Two timers, each for one job: watching the run (``RunMonitor``:
+progress, figures for the dashboard, the timeline, the progress log, about once per
+second), and re-splitting the models' caps when workers come or go (more often while a
+split waits for shrunk workers' calls to finish before other shares grow:
+``RunSession.install_shares``).
 
 Example:
     >>> RunLoop(spec, session, sink).run()  # doctest: +SKIP
@@ -50,6 +52,7 @@ from dagen.errors import (
 from dagen.lowering.admission import Admission, fit_to_slots, slots_needed
 from dagen.lowering.plan import Key, RowGroup, RowGroupPlan, chunk_sizes
 from dagen.runner.events import Callback, InOrder, RowGroupEvent
+from dagen.runner.monitor import ProgressCallback, RunMonitor
 from dagen.runner.spec import RunSpec
 from dagen.sinks.assemble import RowGroupResult
 from dagen.sinks.base import Sink
@@ -74,6 +77,8 @@ class RunLoop:
         sink: where finished row groups go.
         interrupted: checked once per turn: a Ctrl-C that Python dropped stops it too.
         on_row_group: called with each written row group, in row order.
+        progress: called with the run's ``RunProgress`` about once per second and at the end.
+        name: the run's label on the dashboard (the output folder).
     """
 
     def __init__(
@@ -83,6 +88,8 @@ class RunLoop:
         sink: Sink,
         interrupted: Callable[[], bool] = lambda: False,
         on_row_group: Callback | None = None,
+        progress: ProgressCallback | None = None,
+        name: str = "",
     ) -> None:
         self.spec = spec
         self.session = session
@@ -104,8 +111,8 @@ class RunLoop:
         self.max_live_tasks = 0
         self.started = time.perf_counter()
         self.last_handover = 0.0
-        self.last_log = self.started
         self.last_shares = self.started
+        self.monitor = RunMonitor(spec, self.tracker, session, progress, name)
 
     # -- the loop ----------------------------------------------------------------------
 
@@ -141,8 +148,6 @@ class RunLoop:
             raise
         finally:
             self._close()
-        if self.spec.settings.progress_interval is not None:
-            self._log_progress()
 
     def _admit(self) -> None:
         """Plan row groups into the admission while the window has room."""
@@ -237,8 +242,11 @@ class RunLoop:
 
     def _record(self, result: RowGroupResult, file: Any) -> None:
         """A written row group enters the metadata (``--resume`` keeps it from now on)."""
-        self.tracker.row_group_written(result.row_group, result.rows)
-        self.metadata.add_row_group(result, file, self.starts.pop(result.row_group))
+        index = result.row_group
+        self.tracker.row_group_written(index, result.rows)
+        self.metadata.add_row_group(result, file, self.starts.pop(index))
+        self.monitor.row_group_written(index, result.rows, len(result.dropped), file)
+        self.metadata.timeline = self.monitor.timeline_dict()
         self.sink.write_metadata(self.metadata.to_dict())
 
     def _deliver(self, result: RowGroupResult, file: Any) -> None:
@@ -290,10 +298,7 @@ class RunLoop:
         if since >= SHARES_INTERVAL or (self.session.growing and since >= GROW_INTERVAL):
             self.last_shares = now
             self._split_shares()  # workers may have come or gone
-        interval = self.spec.settings.progress_interval
-        if interval is not None and now - self.last_log >= interval:
-            self.last_log = now
-            self._log_progress()
+        self.monitor.tick(len(self.in_flight), now)
 
     def _close(self) -> None:
         """Collect usage and timings and write the final metadata, whatever happened."""
@@ -302,6 +307,13 @@ class RunLoop:
         elapsed = time.perf_counter() - self.started
         self.metadata.timings["generation_seconds"] = round(elapsed, 3)
         self.metadata.timings["max_live_tasks"] = self.max_live_tasks
+        try:
+            final = self.monitor.finish(self.metadata.status)
+            if self.spec.settings.progress_interval is not None:
+                self.monitor.log_line(final)
+        except Exception:  # a failing progress callback must not hide how the run ended
+            log.exception("reporting the run's progress failed")
+        self.metadata.timeline = self.monitor.timeline_dict()
         try:
             self.sink.write_metadata(self.metadata.to_dict())
         except CheckpointError as exc:  # keep the error that stopped the run, if any
@@ -383,18 +395,4 @@ class RunLoop:
             f"{where}: task failed: {type(exc).__name__}: {exc}",
             column=ref.column,
             row_group=ref.row_group,
-        )
-
-    def _log_progress(self) -> None:
-        elapsed = max(time.perf_counter() - self.started, 1e-9)
-        t = self.tracker
-        cells = ", ".join(f"{c} {t.done[c]}/{t.total[c]}" for c in self.spec.graph.columns)
-        log.info(
-            "%d/%d row groups, %d rows written (%d dropped), %.0f rows/s; cells: %s",
-            len(t.written),
-            len(self.spec.row_groups),
-            t.rows_written,
-            t.rows_dropped,
-            t.rows_written / elapsed,
-            cells,
         )

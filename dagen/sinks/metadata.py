@@ -14,6 +14,7 @@ Shape:
      "dropped_rows": [{"row_group", "row", "global_row", "column", "error_type", "message"}],
      "drop_summary": [{"column", "error_type", "rows"}],
      "usage": {model alias: {...}},
+     "timeline": {...},            # progress and models every ~2 s (docs/architecture.md)
      "timings": {"started", "finished", "wall_seconds", ...},
      "status": "running" | "complete" | "stopped", "stop_reason",
      "versions": {"python", "dask", "distributed", "pandas", "pyarrow", ...}}
@@ -78,6 +79,7 @@ class RunMetadata:
         self.stop_reason: str | None = None
         self.timings: dict[str, float] = {}
         self.types = types or ColumnTypes()  # each output column's type, kept across resumes
+        self.timeline: dict[str, Any] = {}  # this run's, set by the run loop
         if previous:
             for rg in previous.get("row_groups", []):
                 self.row_groups[rg["index"]] = rg
@@ -136,6 +138,7 @@ class RunMetadata:
             "dropped_rows": self.dropped,
             "usage": self.usage,
             "schema": self.types.to_dict(),
+            "timeline": self.timeline,
             "timings": {
                 "started": self.started.isoformat(),
                 "finished": finished.isoformat(),

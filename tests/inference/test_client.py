@@ -63,6 +63,7 @@ def test_success_returns_content_and_counts_usage(server, make_config):
     assert result.attempts == 1 and result.finish_reason == "stop"
     assert client.usage.to_dict() == {
         "requests": 1, "successes": 1, "failures": 0, "retries": 0, "rate_limited": 0,
+        "server_errors": 0,
         "prompt_tokens": 6, "completion_tokens": result.completion_tokens,
     }  # fmt: skip
 
@@ -136,6 +137,8 @@ def test_server_errors_are_retried(server, make_config, fast_retry):
 
     assert len(asyncio.run(scenario())) == 20
     assert server.stats()["server_errors"] == client.usage.retries > 0
+    assert client.usage.server_errors == client.usage.retries  # every 5xx counted
+    assert client.latency.total == client.usage.requests  # every answered attempt timed
 
     server.set(error_rate=0.0)
     client = ModelClient(make_config(server.url, max_retries=2), retry=fast_retry)

@@ -25,6 +25,7 @@ DOCUMENTED_KEYS = {
     "dropped_rows",
     "drop_summary",
     "usage",
+    "timeline",
     "timings",
     "status",
     "stop_reason",

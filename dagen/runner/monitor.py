@@ -1,0 +1,175 @@
+"""The run's watcher on the client: progress, published figures, the timeline.
+
+The run loop calls ``tick`` once per turn and ``row_group_written`` once per row group;
+``tick`` does its work at most once per ``FIGURES_INTERVAL`` (never per cell): it reads
+the workers' figures the session received, builds a ``RunProgress`` from the tracker,
+publishes it to the scheduler (the dagen page, the metrics), hands it to the ``progress``
+callback (the CLI's bar), offers it to the ``Timeline`` of ``metadata.json``, and logs a
+progress line every ``progress_interval``.
+
+State: the workers' figures (``WorkerFigures``), the cells rate (``RateMeter``), the
+timeline, and the last time each job ran.
+
+Example:
+    >>> monitor = RunMonitor(spec, tracker, session, progress=print)  # doctest: +SKIP
+    >>> monitor.tick(in_flight=4)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from dagen.cluster.session import RunSession
+from dagen.runner.spec import RunSpec
+from dagen.tracking.figures import WorkerFigures
+from dagen.tracking.progress import RateMeter, RunProgress
+from dagen.tracking.timeline import Timeline
+from dagen.tracking.tracker import CompletionTracker
+
+__all__ = ["FIGURES_INTERVAL", "ProgressCallback", "RunMonitor"]
+
+log = logging.getLogger("dagen")
+
+FIGURES_INTERVAL = 1.0  # seconds between two progress snapshots (published, called back)
+TOP_DROPS = 5  # drop reasons shown
+
+ProgressCallback = Callable[[RunProgress], Any]
+
+
+class RunMonitor:
+    """Watches one run for its loop (see the module docstring).
+
+    Args:
+        spec: the run.
+        tracker: the loop's completion tracker (read only).
+        session: publishes figures and receives the workers'.
+        progress: called with each snapshot, about once per second, and with the last.
+        name: a label for the run on the dashboard (the output folder).
+    """
+
+    def __init__(
+        self,
+        spec: RunSpec,
+        tracker: CompletionTracker,
+        session: RunSession,
+        progress: ProgressCallback | None = None,
+        name: str = "",
+    ) -> None:
+        self.spec = spec
+        self.tracker = tracker
+        self.session = session
+        self.progress = progress
+        self.name = name
+        rows = spec.row_groups.rows  # computed: any -n, even 10**12 rows, at once
+        self.rows_planned = rows
+        self.planned = dict.fromkeys(spec.graph.columns, rows)  # column -> cells planned
+        self.caps = dict(spec.context.caps)
+        self.workers = WorkerFigures(window=2.0)
+        self.meter = RateMeter()
+        self.meters = {c: RateMeter() for c in self.planned}  # column -> its cells' rate
+        self.started = time.perf_counter()
+        started = dt.datetime.now(dt.UTC).isoformat()
+        self.timeline = Timeline(self.planned, self.caps, started=started)
+        self.last: RunProgress | None = None
+        self.last_figures = self.last_log = self.started
+        self.meter.add(self.started, 0)
+        for meter in self.meters.values():
+            meter.add(self.started, 0)
+
+    def tick(self, in_flight: int, now: float | None = None) -> None:
+        """Once per turn of the loop; works once per ``FIGURES_INTERVAL``."""
+        now = time.perf_counter() if now is None else now
+        if now - self.last_figures < FIGURES_INTERVAL:
+            return
+        self.last_figures = now
+        self._report(self.snapshot(in_flight, now=now))
+        interval = self.spec.settings.progress_interval
+        if interval is not None and now - self.last_log >= interval:
+            self.last_log = now
+            self.log_line()
+
+    def log_line(self, progress: RunProgress | None = None) -> None:
+        """The progress line (INFO), and each model's figures (DEBUG: ``dagen -v``)."""
+        progress = progress or self.last
+        if progress is None:
+            return
+        log.info("%s", progress.line())
+        for m in progress.models.values():
+            log.debug(
+                "  %s: %d/%d calls in flight (limit %d), %.1f requests/s, p50 %s, p95 %s, "
+                "%d requests, %d x 429, %d x 5xx, %d retries, %d tokens",
+                m.alias, m.in_flight, m.cap, m.limit, m.requests_per_s, _ms(m.latency_p50),
+                _ms(m.latency_p95), m.requests, m.rate_limited, m.server_errors, m.retries,
+                m.tokens,
+            )  # fmt: skip
+
+    def snapshot(
+        self, in_flight: int, status: str = "running", now: float | None = None
+    ) -> RunProgress:
+        """The run's progress now."""
+        now = time.perf_counter() if now is None else now
+        for message in self.session.worker_figures():
+            self.workers.update(message, now)
+        t = self.tracker
+        columns = {c: (min(t.done[c], n), n) for c, n in self.planned.items()}
+        self.meter.add(now, sum(done for done, _ in columns.values()))
+        for column, (done, _) in columns.items():
+            self.meters[column].add(now, done)
+        self.last = RunProgress(
+            run=self.spec.run_id,
+            name=self.name,
+            status=status,
+            elapsed=now - self.started,
+            columns=columns,
+            rows_planned=self.rows_planned,
+            rows_written=t.rows_written,
+            rows_dropped=t.rows_dropped,
+            row_groups_written=len(t.written),
+            row_groups_total=len(self.spec.row_groups),
+            row_groups_in_flight=in_flight,
+            cells_per_s=self.meter.rate(now),
+            rates={c: meter.rate(now) for c, meter in self.meters.items()},
+            drops=tuple((c, e, n) for (c, e), n in t.drop_reasons().most_common(TOP_DROPS)),
+            models=self.workers.models(now, self.caps),
+        )
+        return self.last
+
+    def row_group_written(self, row_group: int, rows: int, dropped: int, file: str | None) -> None:
+        """A row group reached the sink: the public event."""
+        self.session.publish_row_group(
+            {
+                "run": self.spec.run_id,
+                "row_group": row_group,
+                "rows": rows,
+                "dropped": dropped,
+                "file": file,
+                "rows_written": self.tracker.rows_written,
+                "num_records": self.spec.num_records,
+            }
+        )
+
+    def finish(self, status: str) -> RunProgress:
+        """The run ended: the last snapshot, reported everywhere and kept in the timeline."""
+        final = self.snapshot(0, status=status)
+        self._report(final, final=True)
+        return final
+
+    def timeline_dict(self) -> dict[str, Any]:
+        return self.timeline.to_dict()
+
+    def _report(self, progress: RunProgress, final: bool = False) -> None:
+        self.timeline.offer(progress, final=final)
+        try:
+            self.session.publish(progress.to_message())
+        except Exception:  # a scheduler going away must not stop the run
+            log.debug("cannot publish the run's figures", exc_info=True)
+        if self.progress is not None:
+            self.progress(progress)
+
+
+def _ms(seconds: float | None) -> str:
+    return "-" if seconds is None else f"{seconds * 1000:.0f} ms"

@@ -1,0 +1,52 @@
+"""Progress, worker figures and the timeline: the pure bookkeeping behind every watcher."""
+
+from __future__ import annotations
+
+from dagen.tracking import RunProgress, Timeline, WorkerFigures
+
+
+def worker(address, in_flight, requests, latency, *, limit=8, ceiling=8, rate_limited=0):
+    figures = {"in_flight": in_flight, "limit": limit, "ceiling": ceiling, "requests": requests,
+               "rate_limited": rate_limited, "latency": latency}  # fmt: skip
+    return {"kind": "worker", "run": "r", "worker": address, "models": {"writer": figures}}
+
+
+def test_models_sum_workers_and_take_rates_and_latency_over_the_window():
+    figures = WorkerFigures(window=5.0)
+    figures.update(worker("a", 8, 100, {"24": 100}), now=0.0)
+    figures.update(worker("b", 7, 90, {"24": 90}), now=0.0)
+    figures.models(0.0, {"writer": 16})
+    figures.update(worker("a", 8, 140, {"24": 100, "30": 40}, rate_limited=3), now=2.0)
+    model = figures.models(2.0, {"writer": 16})["writer"]
+    assert (model.in_flight, model.cap, model.ceiling) == (15, 16, 16)
+    assert model.workers == {"a": (8, 8, 8), "b": (7, 8, 8)}
+    assert model.requests == 230 and model.rate_limited == 3
+    assert model.requests_per_s == 20.0  # 40 more attempts in 2 s
+    assert 0.7 < model.latency_p50 < 0.75  # only the 40 attempts of the window (bucket 30)
+
+
+def test_a_silent_worker_has_no_calls_in_flight_but_keeps_its_counts():
+    figures = WorkerFigures()
+    figures.update(worker("a", 8, 100, {}), now=0.0)
+    model = figures.models(30.0, {"writer": 8})["writer"]
+    assert model.in_flight == 0 and model.requests == 100
+
+
+def test_eta_is_the_slowest_columns_and_unknown_while_a_column_waits():
+    running = RunProgress(run="r", columns={"a": (100, 100), "b": (40, 100)}, rates={"b": 6.0})
+    assert running.eta == 10.0 and running.fraction == 0.7
+    waiting = RunProgress(run="r", columns={"a": (50, 100), "b": (0, 100)}, rates={"a": 5.0})
+    assert waiting.eta is None
+    assert RunProgress(run="r", status="complete").eta == 0.0
+
+
+def test_the_timeline_samples_every_interval_and_stays_bounded():
+    timeline = Timeline({"a": 10}, {"writer": 8}, started="t0", interval=2.0, max_samples=4)
+    for second in range(1, 21):
+        timeline.offer(RunProgress(run="r", elapsed=float(second), columns={"a": (second, 10)}))
+    timeline.offer(RunProgress(run="r", elapsed=20.5, status="complete"), final=True)
+    shape = timeline.to_dict()
+    assert shape["columns"] == {"a": 10} and shape["models"] == {"writer": {"cap": 8}}
+    assert len(shape["samples"]) < 4 and shape["interval_seconds"] > 2.0
+    times = [s["t"] for s in shape["samples"]]
+    assert times == sorted(times) and times[-1] == 20.5  # the end is always kept
