@@ -254,17 +254,24 @@ def run(
     )
     started = time.perf_counter()
     jsonl = file_format == "jsonl"
-    result = generate(
-        cfg,
-        num_records,
-        None if jsonl else output,
-        sink=JsonlSink(output) if jsonl else None,
-        scheduler=scheduler,
-        settings=settings,
-        overwrite=overwrite,
-        resume=resume,
-    )
+    with bar.shown() if bar else _nothing():
+        result = generate(
+            cfg,
+            num_records,
+            None if jsonl else output,
+            sink=JsonlSink(output) if jsonl else None,
+            scheduler=scheduler,
+            settings=settings,
+            overwrite=overwrite,
+            resume=resume,
+            progress=bar.show if bar else None,
+        )
     meta = result.metadata
+    if meta["rows_written"] == 0:
+        reasons = "; ".join(drop_reasons(meta, 3)) or "no reason recorded"
+        _fail(f"no row was written: every row was dropped ({reasons})", EXIT_NO_ROWS)
+    if verbosity == QUIET:
+        return
     click.echo(
         f"wrote {meta['rows_written']} of {meta['num_records']} rows "
         f"({meta['rows_dropped']} dropped) in {len(meta['row_groups'])} row groups "

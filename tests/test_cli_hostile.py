@@ -94,7 +94,7 @@ def test_a_yaml_alias_bomb_exits_2_at_once(tmp_path):
          "params: {category: city, values: {Oslo: [Frogner]}}}\n",
          "column 'area' (columns[1]): params.values has no (non-empty) list for 'Lima'"),
         ("columns:\n" + CITY + "processors: [{processor_type: drop_columns, columns: [nope]}]\n",
-         "processors[0] (drop_columns) names unknown column(s) ['nope']"),
+         "processors[0] (drop_columns) field columns: column 'nope' matches no column"),
     ],
     ids=["endpoint-port", "json-schema", "duplicate-alias", "duplicate-score", "convert-to",
          "subcategory-unmapped", "processor-column"],

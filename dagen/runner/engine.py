@@ -211,7 +211,7 @@ class _Run:
         overwrite: Any,
         resume: Any,
         sink: Any,
-        progress: Any,
+        progress: Any = None,
     ) -> _Run:
         check_generate_arguments(
             config,

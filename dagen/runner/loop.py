@@ -303,12 +303,13 @@ class RunLoop:
     def _close(self) -> None:
         """Collect usage and timings and write the final metadata, whatever happened."""
         self.watcher.clear()
-        self.metadata.add_usage(self.session.finish())
+        usage = self.session.finish()
+        self.metadata.add_usage(usage)
         elapsed = time.perf_counter() - self.started
         self.metadata.timings["generation_seconds"] = round(elapsed, 3)
         self.metadata.timings["max_live_tasks"] = self.max_live_tasks
         try:
-            final = self.monitor.finish(self.metadata.status)
+            final = self.monitor.finish(self.metadata.status, usage)
             if self.spec.settings.progress_interval is not None:
                 self.monitor.log_line(final)
         except Exception:  # a failing progress callback must not hide how the run ended

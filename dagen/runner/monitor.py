@@ -20,7 +20,8 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any
 
 from dagen.cluster.session import RunSession
@@ -152,9 +153,25 @@ class RunMonitor:
             }
         )
 
-    def finish(self, status: str) -> RunProgress:
-        """The run ended: the last snapshot, reported everywhere and kept in the timeline."""
+    def finish(
+        self, status: str, usage: Mapping[str, Mapping[str, int]] | None = None
+    ) -> RunProgress:
+        """The run ended: the last snapshot, reported everywhere and kept in the timeline.
+
+        Args:
+            status: how the run ended.
+            usage: the run's exact usage per model, collected from the workers as it ended:
+                its counters replace the last ones published (up to a second old).
+        """
         final = self.snapshot(0, status=status)
+        if usage:
+            models = {
+                alias: replace(figures, counters={**figures.counters, **usage[alias]})
+                if alias in usage
+                else figures
+                for alias, figures in final.models.items()
+            }
+            final = self.last = replace(final, models=models)
         self._report(final, final=True)
         return final
 

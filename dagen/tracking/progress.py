@@ -4,9 +4,10 @@ Progress is counted in cells (one column of one row), planned over the whole run
 only in rows written: a row is written only when its row group is complete, so counting
 rows alone shows nothing for the first row group's whole duration and then jumps. Rates
 are cells finished per second over a trailing window (``RateMeter``), per column and in
-all; ``rows_per_s`` is the overall rate in rows (cells per second over the number of
-columns). The ETA is the slowest column's: its cells left over its own rate (samplers
-finish a row group at once, so an ETA from all cells would promise too much too early).
+all. A row is complete only when every column is, and samplers finish a whole row group
+at once while model columns take the time, so the figures follow the slowest column: the
+fraction done is the least done column's, ``rows_per_s`` the slowest unfinished column's
+rate, and the ETA its cells left over that rate. None of them runs ahead of the rows.
 
 The client's run loop builds one about once per second (``dagen.runner.monitor``); it
 feeds the CLI's progress bar, the progress log, a ``progress=`` callback of ``generate``,
@@ -16,7 +17,7 @@ Example:
     >>> p = RunProgress(run="r1", elapsed=10.0, columns={"a": (50, 100), "b": (25, 100)},
     ...                 rows_planned=100, cells_per_s=7.5, rates={"a": 5.0, "b": 2.5})
     >>> p.fraction, p.rows_per_s, p.eta
-    (0.375, 3.75, 30.0)
+    (0.25, 2.5, 30.0)
     >>> RunProgress.from_message(p.to_message()) == p
     True
 """
@@ -81,13 +82,18 @@ class RunProgress:
 
     @property
     def fraction(self) -> float:
-        """Cells done over cells planned (1.0 for a run with nothing to do)."""
-        planned = self.cells_planned
-        return min(1.0, self.cells_done / planned) if planned else 1.0
+        """The least done column's cells done over planned (1.0 with nothing to do)."""
+        shares = [min(1.0, done / planned) for done, planned in self.columns.values() if planned]
+        return min(shares, default=1.0)
 
     @property
     def rows_per_s(self) -> float:
-        """The cell rate in rows: cells per second over the number of columns."""
+        """Rows per second: the slowest unfinished column's cell rate (rows cannot complete
+        faster); once every column is done, all cells per second over the columns."""
+        rates = [self.rates.get(c, 0.0) for c, (done, planned) in self.columns.items()
+                 if done < planned]  # fmt: skip
+        if rates:
+            return min(rates)
         return self.cells_per_s / len(self.columns) if self.columns else 0.0
 
     @property

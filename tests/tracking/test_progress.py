@@ -32,9 +32,12 @@ def test_a_silent_worker_has_no_calls_in_flight_but_keeps_its_counts():
     assert model.in_flight == 0 and model.requests == 100
 
 
-def test_eta_is_the_slowest_columns_and_unknown_while_a_column_waits():
-    running = RunProgress(run="r", columns={"a": (100, 100), "b": (40, 100)}, rates={"b": 6.0})
-    assert running.eta == 10.0 and running.fraction == 0.7
+def test_progress_follows_the_slowest_column_and_is_unknown_while_a_column_waits():
+    # samplers (a) finish a row group at once; the model column (b) takes the time
+    running = RunProgress(run="r", columns={"a": (100, 100), "b": (40, 100)}, rates={"b": 6.0},
+                          cells_per_s=106.0)  # fmt: skip
+    assert running.eta == 10.0 and running.fraction == 0.4 and running.rows_per_s == 6.0
+    assert running.cells_done == 140  # the cells are still counted as they are
     waiting = RunProgress(run="r", columns={"a": (50, 100), "b": (0, 100)}, rates={"a": 5.0})
     assert waiting.eta is None
     assert RunProgress(run="r", status="complete").eta == 0.0
