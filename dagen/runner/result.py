@@ -7,6 +7,8 @@ Example:
     >>> result = dagen.generate(config, 100)  # doctest: +SKIP
     >>> result.num_records, len(result.to_pandas())  # doctest: +SKIP
     (100, 100)
+    >>> result.report()  # doctest: +SKIP
+    PosixPath('out/report.html')
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 
 import pandas as pd
 
+from dagen.report import write_report
 from dagen.sinks.base import Sink, read_back
 
 __all__ = ["GenerationResult"]
@@ -62,6 +65,26 @@ class GenerationResult:
             "usage": meta.get("usage", {}),
             "status": meta["status"],
         }
+
+    def report(self, path: str | Path | None = None) -> Path:
+        """Write the run report (``dagen report``): one HTML file that opens offline.
+
+        Args:
+            path: where to write it (default: ``report.html`` in the output folder).
+
+        Returns:
+            the report's path.
+
+        Raises:
+            TypeError: the run wrote no output folder (the report reads one).
+            OutputDirError: the folder cannot be read or the report cannot be written.
+        """
+        if self.output_dir is None:
+            raise TypeError(
+                "result.report() reads an output folder; this run had none "
+                "(generate(..., output_dir=...) writes one)"
+            )
+        return write_report(self.output_dir, path)
 
     def to_pandas(self) -> pd.DataFrame:
         """The dataset, rows in declared order.

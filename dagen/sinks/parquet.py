@@ -5,6 +5,7 @@ Layout of an output folder:
     OUT/data/part-000000.parquet     one file per row group, named by row-group index
     OUT/data/part-000001.parquet     (zero-padded, so that file order is row order)
     OUT/metadata.json                config, fingerprint, counts, drops, timings, versions
+    OUT/report.html                  ``dagen report``'s page, when made (removed by overwrite)
 
 Every file is written atomically: to a hidden temporary file in the same folder, flushed
 and fsynced, then renamed over the final name. A crash leaves either the old file or the
@@ -37,6 +38,7 @@ __all__ = ["MemorySink", "ParquetSink", "atomic_write", "part_name"]
 
 METADATA = "metadata.json"
 DATA = "data"
+REPORT = "report.html"  # dagen report's default file: it describes the data, so goes with it
 
 
 def part_name(row_group: int) -> str:
@@ -100,7 +102,7 @@ class ParquetSink:
                     f"output folder {out} is not empty; pass --overwrite (overwrite=True) "
                     "to replace it or --resume (resume=True) to continue it"
                 )
-            for child in (out / DATA, out / METADATA):
+            for child in (out / DATA, out / METADATA, out / REPORT):
                 if child.is_dir():
                     shutil.rmtree(child)
                 elif child.exists():
