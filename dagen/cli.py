@@ -326,7 +326,7 @@ def show(output: str, num_records: int, offset: int, columns: str | None, as_jso
             click.echo(line)
         return
     total = int(folder.metadata["rows_written"])
-    print_rows(Console(file=click.get_text_stream("stdout")), table, first=offset, total=total)
+    print_rows(Console(), table, first=offset, total=total)
 
 
 @cli.command(name="mock-llm")

@@ -85,3 +85,8 @@ def logged_square(row: dict) -> int:
     with open(os.environ["DAGEN_TEST_CALL_LOG"], "a") as log:
         log.write(f"{row['n']}\n")
     return row["n"] ** 2
+
+
+def none_on_multiples_of_three(row: dict) -> int | None:
+    """n, or no value (null) when n is a multiple of three: a column with nulls."""
+    return None if row["n"] % 3 == 0 else row["n"]

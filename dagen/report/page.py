@@ -12,7 +12,7 @@ the charts over time, and says so.
 
 Example:
     >>> path = write_report("out/reviews")  # doctest: +SKIP
-    >>> path.name
+    >>> path.name  # doctest: +SKIP
     'report.html'
 """
 

@@ -21,7 +21,7 @@ from html import escape
 __all__ = ["PALETTE", "Series", "bars", "histogram", "lines"]
 
 PALETTE = ("#4c78a8", "#f58518", "#54a24b", "#e45756", "#72b7b2", "#b279a2", "#9d755d", "#bab0ac")
-_LEGEND_PER_ROW = 4
+_LEGEND_PER_ROW = 3
 _FONT = 'font-family="system-ui, sans-serif" font-size="11"'
 
 
@@ -94,7 +94,7 @@ class Series:
     dashed: bool = False
 
 
-def lines(series: Sequence[Series], *, unit: str = "", width: int = 640) -> str:
+def lines(series: Sequence[Series], *, unit: str = "", width: int = 400) -> str:
     """Lines over time (seconds on x), y from 0 to the largest value, a legend on top."""
     values = [v for s in series for _, v in s.points if v is not None and math.isfinite(v)]
     times = [t for s in series for t, _ in s.points]
@@ -135,10 +135,10 @@ def lines(series: Sequence[Series], *, unit: str = "", width: int = 640) -> str:
             if len(run) == 1:
                 ((t, v),) = run
                 parts.append(f'<circle cx="{x(t):.1f}" cy="{y(v):.1f}" r="2.5" fill="{colour}"/>')
-        lx, ly = left + (i % _LEGEND_PER_ROW) * 148, 2 + 14 * (i // _LEGEND_PER_ROW)
+        lx, ly = left + (i % _LEGEND_PER_ROW) * 116, 2 + 14 * (i // _LEGEND_PER_ROW)
         parts.append(
             f'<rect x="{lx}" y="{ly}" width="10" height="10" fill="{colour}"/>'
-            f'<text x="{lx + 14}" y="{ly + 9}">{escape(s.name[:22])}</text>'
+            f'<text x="{lx + 14}" y="{ly + 9}">{escape(s.name[:16])}</text>'
         )
     parts.append("</svg>")
     return "".join(parts)

@@ -30,6 +30,8 @@ from dagen.report.svg import Series, lines
 
 __all__ = ["timeline_charts"]
 
+_ORIGIN: tuple[tuple[float, float | None], ...] = ((0.0, 0.0),)  # counters start at 0
+
 
 def timeline_charts(timeline: Mapping[str, Any] | None) -> dict[str, Any]:
     """Charts and figures of a run over time (``missing`` when there is no timeline)."""
@@ -41,7 +43,8 @@ def timeline_charts(timeline: Mapping[str, Any] | None) -> dict[str, Any]:
     cells = [
         Series(
             column,
-            tuple(
+            _ORIGIN
+            + tuple(
                 (t, 100.0 * s.get("cells", {}).get(column, 0) / total)
                 for t, s in zip(times, samples, strict=True)
             ),
@@ -50,7 +53,10 @@ def timeline_charts(timeline: Mapping[str, Any] | None) -> dict[str, Any]:
         if total
     ]
     rows = [
-        Series(name, tuple((t, float(s.get(key, 0))) for t, s in zip(times, samples, strict=True)))
+        Series(
+            name,
+            _ORIGIN + tuple((t, float(s.get(key, 0))) for t, s in zip(times, samples, strict=True)),
+        )
         for name, key in (("rows written", "rows_written"), ("rows dropped", "rows_dropped"))
     ]
     caps = {alias: m.get("cap") for alias, m in timeline.get("models", {}).items()}
@@ -80,7 +86,7 @@ def _model(
         return {"seen": False, "cap": cap}
     in_flight = [(t, float(m.get("in_flight", 0))) for t, m in seen]
     flight = [
-        Series("calls in flight", tuple(in_flight)),
+        Series("calls in flight", _ORIGIN + tuple(in_flight)),
         Series("adaptive limit", tuple((t, _num(m.get("limit"))) for t, m in seen)),
     ]
     if cap is not None:
