@@ -138,6 +138,7 @@ def _field(s: FieldStats) -> dict[str, Any]:
         "nulls": s.nulls,
         "null_share": s.nulls / s.rows if s.rows else 0.0,
         "distinct": s.distinct,
+        "counted": s.counted,
         "described": _described(s),
         "chart": Markup(_chart(s)),
     }
@@ -216,4 +217,6 @@ def _short(value: float) -> str:
 def _label(value: Any) -> str:
     if isinstance(value, bool):
         return str(value).lower()
+    if value == "":
+        return '""'
     return str(value)

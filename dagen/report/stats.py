@@ -92,6 +92,7 @@ class FieldStats:
     non_finite: int = 0
     edges: list[float] = field(default_factory=list)
     bins: list[int] = field(default_factory=list)
+    counted: bool = True  # False where distinct values are not counted (lists, structs, maps)
     _hashes: set[int] | None = field(default_factory=set, repr=False)
 
     @property
@@ -101,7 +102,7 @@ class FieldStats:
 
     @property
     def distinct(self) -> int | None:
-        """Distinct non-null values; None when over ``DISTINCT_LIMIT`` or not counted (lists)."""
+        """Distinct non-null values; None when over ``DISTINCT_LIMIT`` or not ``counted``."""
         return None if self._hashes is None else len(self._hashes)
 
     @property
@@ -126,6 +127,7 @@ class FieldStats:
                 self._categories(present)
             except pa.ArrowNotImplementedError:  # a type Arrow cannot compare (maps, unions)
                 self._hashes = self.counts = None
+                self.counted = False
         measured = self._measure(present)
         if self.kind == "number" and measured is not None:
             self.non_finite += len(present) - len(measured)
@@ -247,6 +249,7 @@ def _described(path: str, dtype: pa.DataType) -> Iterator[FieldStats]:
     stats = FieldStats(path=path, kind=kind_of(dtype), type=str(dtype))
     if stats.kind in ("list", "struct"):  # described by lengths, or field by field
         stats.counts = stats._hashes = None
+        stats.counted = False
     yield stats
     if pa.types.is_struct(dtype):
         for i in range(dtype.num_fields):
