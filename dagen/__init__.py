@@ -5,6 +5,7 @@ cfg = dagen.load_config("examples/people.yaml")
 result = dagen.generate(cfg, num_records=10_000, output_dir="out/people")
 df = result.to_pandas()
 rows = dagen.preview(cfg, n=5)
+dagen.write_report("out/people")      # out/people/report.html (also result.report())
 result = dagen.generate(cfg, num_records=1_000, sink=my_sink)   # any dagen.Sink
 
 Extension points: ``register_sampler(Sampler(...))``, ``register_column_type(ColumnType(...))``
@@ -90,6 +91,7 @@ from dagen.errors import (
 from dagen.generators import BuildContext, ColumnBlock, ColumnGenerator
 from dagen.generators.models import ModelHandle
 from dagen.graph import ColumnGraph
+from dagen.report import write_report
 from dagen.runner.engine import agenerate, generate
 from dagen.runner.events import RowGroupEvent
 from dagen.runner.preview import describe, preview
@@ -197,4 +199,5 @@ __all__ = [
     "preview",
     "register_column_type",
     "register_sampler",
+    "write_report",
 ]

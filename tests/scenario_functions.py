@@ -148,3 +148,8 @@ def forgets_its_side_effect(row: dict) -> dict:
 def describe_possibly_skipped(row: dict) -> str:
     # opts out of propagate_skip: sees the skipped value (None) and copes with it
     return "no reply" if row["reply"] is None else "replied"
+
+
+def none_on_multiples_of_three(row: dict) -> int | None:
+    """n, or no value (null) when n is a multiple of three: a column with nulls."""
+    return None if row["n"] % 3 == 0 else row["n"]

@@ -27,7 +27,7 @@ def test_public_api_is_a_short_sorted_list():
     # subpackages are importable but the API is what __all__ says
     assert public - set(dagen.__all__) <= {
         "cli", "cluster", "config", "console", "dashboard", "errors", "generators", "graph",
-        "inference", "lowering", "mock", "runner", "sinks", "tracking", "warnings",
+        "inference", "lowering", "mock", "report", "runner", "sinks", "tracking", "warnings",
     }  # fmt: skip
 
 

@@ -10,6 +10,8 @@ Example:
     >>> result = dagen.generate(config, 100)  # doctest: +SKIP
     >>> result.num_records, len(result.to_pandas())  # doctest: +SKIP
     (100, 100)
+    >>> result.report()  # doctest: +SKIP
+    PosixPath('out/report.html')
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 import pyarrow as pa
 
+from dagen.report import write_report
 from dagen.sinks.base import Sink, read_back
 
 if TYPE_CHECKING:
@@ -104,6 +107,26 @@ class GenerationResult:
             TypeError: the run's sink is write-only (read the data where it wrote it).
         """
         return read_back(self._sink)
+
+    def report(self, path: str | Path | None = None) -> Path:
+        """Write the run report (``dagen report``): one HTML file that opens offline.
+
+        Args:
+            path: where to write it (default: ``report.html`` in the output folder).
+
+        Returns:
+            the report's path.
+
+        Raises:
+            TypeError: the run wrote no output folder (the report reads one).
+            OutputDirError: the folder cannot be read or the report cannot be written.
+        """
+        if self.output_dir is None:
+            raise TypeError(
+                "result.report() reads an output folder; this run had none "
+                "(generate(..., output_dir=...) writes one)"
+            )
+        return write_report(self.output_dir, path)
 
     def to_pandas(self) -> pd.DataFrame:
         """The dataset, rows in declared order.

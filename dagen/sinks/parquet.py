@@ -9,6 +9,8 @@ Layout of an output folder:
     OUT/dropped-columns-parquet-files/part-000000.parquet   the removed columns (drop: true,
                                      drop_columns), same rows as the data part
     OUT/processors-files/NAME/part-000000.parquet           a schema_transform's dataset
+    OUT/report.html                  ``dagen report``'s page, when made (an overwrite's swap
+                                     removes it with the old dataset)
     OUT/.dagen.lock                  the run using the folder (``dagen.sinks.lock``)
     OUT/.dagen-staging/              an overwriting run's new dataset until it completes
                                      (``dagen.sinks.staging``)
@@ -56,6 +58,7 @@ log = logging.getLogger("dagen")
 
 METADATA = "metadata.json"
 DATA = "data"
+REPORT = "report.html"  # dagen report's default file: it describes the data, so goes with it
 
 
 def part_name(row_group: int) -> str:

@@ -39,8 +39,9 @@ __all__ = ["DATASET_ENTRIES", "REPLACED", "STAGING", "Staging", "settle"]
 
 STAGING = ".dagen-staging"
 REPLACED = ".dagen-replaced"
-# what a dataset is made of, data first and metadata last
-DATASET_ENTRIES = ("data", DROPPED_COLUMNS_DIR, PROCESSORS_DIR, "metadata.json")
+# what a dataset is made of, data first and metadata last (a report describes the data
+# it was made from: it goes with them)
+DATASET_ENTRIES = ("data", DROPPED_COLUMNS_DIR, PROCESSORS_DIR, "report.html", "metadata.json")
 
 
 @dataclass(frozen=True)
