@@ -21,9 +21,10 @@ ARTIFACTS = ROOT / "artifacts"
 CHROMIUM = shutil.which("chromium-headless-shell") or "/usr/lib/chromium/chromium-headless-shell"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """Headless Chromium, launched once (fails, naming the package, when it is missing)."""
+    """Headless Chromium, once per test module (so that no module after it runs with
+    playwright's event loop in its thread); fails, naming the package, when it is missing."""
     if not Path(CHROMIUM).exists():
         pytest.fail("no chromium-headless-shell: install the Debian package (.ci/run does)")
     from playwright.sync_api import sync_playwright

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 
 import pandas as pd
 import pytest
@@ -56,9 +57,13 @@ def run(slow_llm, client, tmp_path_factory):
     ]  # fmt: skip
     cfg = dagen.DatasetConfig.from_dict({"seed": 5, "models": models, "columns": columns})
     out = tmp_path_factory.mktemp("report") / "out"
-    return dagen.generate(
-        cfg, ROWS, out, client=client, settings=dagen.RunSettings(row_group_size=30)
-    )
+    # in a thread of its own: the module's browser (playwright's sync API) runs an event
+    # loop in this one, which generate() would rightly warn it blocks
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(
+            dagen.generate, cfg, ROWS, out, client=client,
+            settings=dagen.RunSettings(row_group_size=30),
+        ).result()  # fmt: skip
 
 
 def _number(text: str) -> int:
