@@ -16,6 +16,7 @@ A mistake in calling these functions (a wrong type, a value out of range) raises
 ``TypeError`` or ``ValueError`` instead.
 """
 
+from dagen.config.builder import ConfigBuilder
 from dagen.config.column_types import BaseColumnConfig, ColumnType, register_column_type
 from dagen.config.columns import (
     ColumnConfig,
@@ -32,6 +33,7 @@ from dagen.config.columns import (
 )
 from dagen.config.dataset import DatasetConfig, DropColumnsProcessorConfig, load_config
 from dagen.config.models import InferenceParameters, ModelConfig
+from dagen.config.providers import ProviderConfig, load_providers
 from dagen.config.run import ClusterSettings, EarlyShutdown, RunSettings
 from dagen.config.samplers import Sampler, register_sampler
 from dagen.errors import (
@@ -83,6 +85,7 @@ __all__ = [
     "ColumnGenerator",
     "ColumnGraph",
     "ColumnType",
+    "ConfigBuilder",
     "ConfigError",
     "ConfigSyntaxError",
     "ConfigValidationError",
@@ -117,6 +120,7 @@ __all__ = [
     "ModelServerError",
     "ModelTimeoutError",
     "OutputDirError",
+    "ProviderConfig",
     "RateLimitError",
     "ReadableSink",
     "ResumeError",
@@ -134,6 +138,7 @@ __all__ = [
     "describe",
     "generate",
     "load_config",
+    "load_providers",
     "preview",
     "register_column_type",
     "register_sampler",

@@ -22,14 +22,22 @@ from typing import Annotated, Any, Literal
 
 import pydantic_core
 import yaml
-from pydantic import Field, PrivateAttr
+from pydantic import Field, PrivateAttr, model_validator
 
 from dagen.config.base import StrictModel
 from dagen.config.columns import ColumnConfig
 from dagen.config.models import ModelConfig
+from dagen.config.providers import ProviderConfig
 from dagen.errors import ConfigSyntaxError, ConfigValidationError, UnknownColumnError
 
-__all__ = ["DatasetConfig", "DropColumnsProcessorConfig", "ProcessorConfig", "load_config"]
+__all__ = [
+    "DatasetConfig",
+    "DropColumnsProcessorConfig",
+    "ProcessorConfig",
+    "callable_name",
+    "load_config",
+    "read_mapping",
+]
 
 
 class DropColumnsProcessorConfig(StrictModel):
@@ -52,14 +60,34 @@ class DatasetConfig(StrictModel):
         columns: the columns, in the order they appear in the output.
         models: the models LLM columns name by alias.
         processors: post-batch processors run on each row group before it is written.
+        providers: named endpoints models may refer to (``dagen.config.providers``); a
+            providers file given at run time replaces those of the same name.
     """
 
     seed: int | None = None
     columns: list[ColumnConfig] = Field(min_length=1)
     models: list[ModelConfig] = Field(default_factory=list)
     processors: list[ProcessorConfig] = Field(default_factory=list)
+    providers: list[ProviderConfig] = Field(default_factory=list)
 
     _source_dir: Path | None = PrivateAttr(default=None)
+
+    @model_validator(mode="after")
+    def _unique_providers(self) -> DatasetConfig:
+        names = [p.name for p in self.providers]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ValueError(f"providers {twice} are defined more than once")
+        return self
+
+    def with_providers(self, providers: list[ProviderConfig]) -> DatasetConfig:
+        """This config with ``providers`` added, replacing those of the same name (what
+        ``--providers FILE`` does)."""
+        from dagen.config.providers import merge_providers
+
+        merged = self.model_copy(update={"providers": merge_providers(self.providers, providers)})
+        merged._source_dir = self._source_dir
+        return merged
 
     @property
     def source_dir(self) -> Path | None:
@@ -97,20 +125,24 @@ class DatasetConfig(StrictModel):
             # where a model is served and how hard it is pushed do not change the data
             for key in (
                 "endpoint",
+                "provider",
                 "api_key_env",
+                "extra_headers",
+                "skip_health_check",
                 "timeout",
                 "max_parallel_requests",
                 "max_retries",
             ):
                 model.pop(key, None)
-        text = json.dumps(data, sort_keys=True, default=_callable_name)
+        data.pop("providers", None)
+        text = json.dumps(data, sort_keys=True, default=callable_name)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     def to_dict(self) -> dict[str, Any]:
         """The config as plain JSON-able data (callables written as ``module:name``)."""
         data = self.model_dump(mode="python", by_alias=True, exclude_defaults=False)
         # dates (unquoted in YAML) as ISO text, like model_dump(mode="json") would write them
-        return pydantic_core.to_jsonable_python(data, fallback=_callable_name)
+        return pydantic_core.to_jsonable_python(data, fallback=callable_name)
 
     @classmethod
     def from_dict(cls, data: Any, *, source: str = "config") -> DatasetConfig:
@@ -123,24 +155,25 @@ class DatasetConfig(StrictModel):
         return cls.validate_from(data, source)
 
 
-def _callable_name(value: Any) -> str:
+def callable_name(value: Any) -> str:
+    """A callable as ``module:qualname`` (how configs write functions given in Python)."""
     if callable(value):
         return f"{getattr(value, '__module__', '?')}:{getattr(value, '__qualname__', repr(value))}"
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
-def load_config(path: str | Path) -> DatasetConfig:
-    """Read a dataset config from a YAML (``.yaml``/``.yml``) or JSON file.
+def read_mapping(path: str | Path, *, what: str = "config") -> dict[str, Any]:
+    """The mapping a YAML (``.yaml``/``.yml``) or JSON file holds.
 
     Raises:
-        ConfigSyntaxError: the file is missing or does not parse (with the line number).
-        ConfigValidationError: the config is not valid (naming column and field).
+        ConfigSyntaxError: the file is missing, does not parse (with the line number) or
+            does not hold a mapping.
     """
     path = Path(path)
     try:
         text = path.read_text()
     except OSError as exc:
-        raise ConfigSyntaxError(f"{path}: cannot read config: {exc.strerror}") from exc
+        raise ConfigSyntaxError(f"{path}: cannot read {what}: {exc.strerror}") from exc
     if path.suffix.lower() == ".json":
         try:
             data = json.loads(text)
@@ -157,7 +190,27 @@ def load_config(path: str | Path) -> DatasetConfig:
             problem = getattr(exc, "problem", None) or str(exc)
             raise ConfigSyntaxError(f"{path}: invalid YAML{where}: {problem}") from exc
     if not isinstance(data, dict):
-        raise ConfigSyntaxError(f"{path}: a config is a mapping with a 'columns' list")
+        raise ConfigSyntaxError(f"{path}: a {what} is a mapping, got {type(data).__name__}")
+    return data
+
+
+def load_config(path: str | Path) -> DatasetConfig:
+    """Read a dataset config from a YAML (``.yaml``/``.yml``) or JSON file.
+
+    A file Data Designer wrote (``data_designer:`` with ``columns``, ``model_configs``...)
+    is read as it is: it is translated to dagen's fields first
+    (``dagen.config.datadesigner``), and every error still names the file.
+
+    Raises:
+        ConfigSyntaxError: the file is missing or does not parse (with the line number).
+        ConfigValidationError: the config is not valid (naming column and field).
+    """
+    from dagen.config.datadesigner import from_data_designer, is_data_designer
+
+    path = Path(path)
+    data = read_mapping(path)
+    if is_data_designer(data):
+        data = from_data_designer(data, source=str(path))
     config = DatasetConfig.from_dict(data, source=str(path))
     config._source_dir = path.resolve().parent
     return config
