@@ -62,8 +62,24 @@ def _friendly_errors(command: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-def _load(path: str) -> DatasetConfig:
-    return load_config(path)
+def _load(path: str, providers: str | None = None) -> DatasetConfig:
+    config = load_config(path)
+    if providers is not None:
+        from dagen.config.providers import load_providers
+
+        config = config.with_providers(load_providers(providers))
+    return config
+
+
+def _providers_option(command: Callable[..., Any]) -> Callable[..., Any]:
+    """``--providers FILE``: named endpoints for the config's models (dagen's or Data
+    Designer's providers file); they replace the config's providers of the same name."""
+    return click.option(
+        "--providers",
+        type=click.Path(dir_okay=False),
+        default=None,
+        help="Providers file (name, endpoint, key variable) for the models' provider: names.",
+    )(command)
 
 
 @click.group()
@@ -109,6 +125,7 @@ def cli(verbose: bool) -> None:
 @click.option("--seed", type=int, default=None, help="Overrides the config's seed.")
 @click.option("--overwrite", is_flag=True, help="Replace a non-empty output folder.")
 @click.option("--resume", is_flag=True, help="Continue an interrupted run in OUTPUT (-n may grow).")
+@_providers_option
 @_friendly_errors
 def run(
     config: str,
@@ -124,11 +141,12 @@ def run(
     seed: int | None,
     overwrite: bool,
     resume: bool,
+    providers: str | None,
 ) -> None:
     """Generate NUM_RECORDS rows of CONFIG into OUTPUT (parquet + metadata.json)."""
     if resume and overwrite:
         raise click.UsageError("--resume and --overwrite exclude each other")
-    cfg = _load(config)
+    cfg = _load(config, providers)
     settings = RunSettings(
         row_group_size=row_group_size,
         max_concurrent_row_groups=max_concurrent_row_groups,
@@ -167,10 +185,13 @@ def run(
 @click.option("-n", "--num-records", type=click.IntRange(min=1), default=5, show_default=True)
 @click.option("--seed", type=int, default=None, help="Overrides the config's seed.")
 @click.option("--json", "as_json", is_flag=True, help="Print rows as JSON lines.")
+@_providers_option
 @_friendly_errors
-def preview_command(config: str, num_records: int, seed: int | None, as_json: bool) -> None:
+def preview_command(
+    config: str, num_records: int, seed: int | None, as_json: bool, providers: str | None
+) -> None:
     """Print a few generated rows; write nothing."""
-    frame = preview(_load(config), num_records, seed=seed)
+    frame = preview(_load(config, providers), num_records, seed=seed)
     if as_json:
         text = frame.to_json(orient="records", lines=True, date_format="iso", default_handler=str)
         click.echo(text.rstrip("\n"))
@@ -185,13 +206,14 @@ def preview_command(config: str, num_records: int, seed: int | None, as_json: bo
 
 @cli.command()
 @click.argument("config", type=click.Path(dir_okay=False))
+@_providers_option
 @_friendly_errors
-def validate(config: str) -> None:
+def validate(config: str, providers: str | None) -> None:
     """Check CONFIG: fields, samplers, templates, references, cycles, functions."""
     from dagen.generators import build_generators
     from dagen.graph import ColumnGraph
 
-    cfg = _load(config)
+    cfg = _load(config, providers)
     graph = ColumnGraph.from_config(cfg)
     build_generators(cfg, graph)
     click.echo(f"{config}: valid ({len(graph.columns)} columns, fingerprint {cfg.fingerprint()})")
@@ -241,6 +263,23 @@ def graph(
         f"{num_records} rows in {info['row_groups']} row groups: {info['tasks_total']} Dask tasks "
         "(including one checkpoint per row group)"
     )
+
+
+@cli.command()
+@click.argument("config", type=click.Path(dir_okay=False))
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
+              help="Where to write the dagen config (.yaml or .json); stdout when omitted.")  # fmt: skip
+@_friendly_errors
+def convert(config: str, output: str | None) -> None:
+    """Write CONFIG (a Data Designer file, or dagen's) as dagen's own YAML or JSON."""
+    from dagen.config.builder import ConfigBuilder
+
+    builder = ConfigBuilder.from_config(config)
+    if output is None:
+        click.echo(builder.to_text(), nl=False)
+        return
+    builder.write_config(output)
+    click.echo(f"{config}: written as a dagen config to {output}", err=True)
 
 
 @cli.command(name="mock-llm")

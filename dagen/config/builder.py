@@ -266,12 +266,19 @@ class ConfigBuilder:
     def write_config(self, path: str | Path, indent: int | None = 2) -> None:
         """Write the built config to ``path``: JSON for ``.json``, YAML otherwise (dagen's
         format; ``load_config`` and ``from_config`` read it back as it was)."""
-        data = compact(self.build())
         path = Path(path)
-        if path.suffix.lower() == ".json":
-            path.write_text(json.dumps(data, indent=indent) + "\n")
-        else:
-            path.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
+        as_json = path.suffix.lower() == ".json"
+        path.write_text(self.to_text("json" if as_json else "yaml", indent=indent))
+
+    def to_text(self, fmt: str = "yaml", *, indent: int | None = 2) -> str:
+        """The built config as dagen's YAML (or ``fmt="json"``), fields at their defaults
+        left out."""
+        data = compact(self.build())
+        if fmt == "json":
+            return json.dumps(data, indent=indent) + "\n"
+        if fmt != "yaml":
+            raise ValueError(f"fmt is 'yaml' or 'json', not {fmt!r}")
+        return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
 
     def _data(self) -> dict[str, Any]:
         columns: list[Any] = []

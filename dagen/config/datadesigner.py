@@ -177,14 +177,15 @@ def _column(column: Mapping[str, Any], where: str) -> dict[str, Any]:
         fields = None  # an unknown type: validation names it with the known ones
     renamed = _RENAMED.get(tag, {})
     out: dict[str, Any] = {}
-    for key, value in column.items():
-        key = renamed.get(key, key)
+    for dd_key, value in column.items():
+        is_default = dd_key in _COLUMN_DEFAULTS and value == _COLUMN_DEFAULTS[dd_key]
+        key = renamed.get(dd_key, dd_key)
         if fields is None or key in fields:
-            if not (key in _COLUMN_DEFAULTS and value == _COLUMN_DEFAULTS[key]):
+            if not is_default:
                 out[key] = value
-        elif key not in _COLUMN_DEFAULTS or value != _COLUMN_DEFAULTS[key]:
-            why = _UNSUPPORTED.get(key, "dagen has no such field")
-            raise ConfigValidationError(f"{subject} field {key}: {why} (value {value!r:.80})")
+        elif not is_default:
+            why = _UNSUPPORTED.get(dd_key, "dagen has no such field")
+            raise ConfigValidationError(f"{subject} field {dd_key}: {why} (value {value!r:.80})")
     if tag == "sampler":
         out = _sampler(out)
     if tag == "custom":
