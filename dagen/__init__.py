@@ -30,18 +30,40 @@ from dagen.config.columns import (
     SamplerColumnConfig,
     Score,
     SeedDatasetColumnConfig,
+    TraceType,
 )
-from dagen.config.dataset import DatasetConfig, DropColumnsProcessorConfig, load_config
-from dagen.config.models import InferenceParameters, ModelConfig
+from dagen.config.constraints import ColumnInequalityConstraint, ScalarInequalityConstraint
+from dagen.config.dataset import (
+    DatasetConfig,
+    DropColumnsProcessorConfig,
+    SchemaTransformProcessorConfig,
+    load_config,
+)
+from dagen.config.embedding import EmbeddingColumnConfig
+from dagen.config.models import (
+    InferenceParameters,
+    ManualDistribution,
+    ModelConfig,
+    UniformDistribution,
+)
 from dagen.config.providers import ProviderConfig, load_providers
 from dagen.config.run import ClusterSettings, EarlyShutdown, RunSettings
 from dagen.config.samplers import Sampler, register_sampler
+from dagen.config.skip import SkipConfig
+from dagen.config.validation import (
+    CodeValidatorParams,
+    LocalCallableValidatorParams,
+    RemoteValidatorParams,
+    ValidationColumnConfig,
+)
 from dagen.errors import (
+    CallbackError,
     CheckpointError,
     ClusterError,
     ConfigError,
     ConfigSyntaxError,
     ConfigValidationError,
+    ConstraintError,
     CycleError,
     DagenError,
     DuplicateColumnError,
@@ -67,28 +89,42 @@ from dagen.errors import (
     UnknownColumnError,
 )
 from dagen.generators import BuildContext, ColumnBlock, ColumnGenerator
+from dagen.generators.models import ModelHandle
 from dagen.graph import ColumnGraph
-from dagen.runner.engine import generate
+from dagen.runner.engine import agenerate, generate
+from dagen.runner.events import RowGroupEvent
 from dagen.runner.preview import describe, preview
 from dagen.runner.result import GenerationResult
-from dagen.sinks import ReadableSink, RowGroupResult, Sink
+from dagen.runner.stream import aiter_row_groups, iter_row_groups
+from dagen.sinks import (
+    FolderSink,
+    JsonlSink,
+    ParquetSink,
+    ReadableSink,
+    RowGroupResult,
+    Sink,
+)
 from dagen.warnings import DagenWarning
 
 __all__ = [
     "BaseColumnConfig",
     "BuildContext",
+    "CallbackError",
     "CheckpointError",
     "ClusterError",
     "ClusterSettings",
+    "CodeValidatorParams",
     "ColumnBlock",
     "ColumnConfig",
     "ColumnGenerator",
     "ColumnGraph",
+    "ColumnInequalityConstraint",
     "ColumnType",
     "ConfigBuilder",
     "ConfigError",
     "ConfigSyntaxError",
     "ConfigValidationError",
+    "ConstraintError",
     "CustomColumnConfig",
     "CycleError",
     "DagenError",
@@ -98,45 +134,63 @@ __all__ = [
     "DuplicateColumnError",
     "EarlyShutdown",
     "EarlyShutdownError",
+    "EmbeddingColumnConfig",
     "ExpressionColumnConfig",
+    "FolderSink",
     "GenerationError",
     "GenerationResult",
     "GenerationStrategy",
     "GraphError",
     "ImportFunctionError",
     "InferenceParameters",
+    "JsonlSink",
     "LLMCodeColumnConfig",
     "LLMJudgeColumnConfig",
     "LLMStructuredColumnConfig",
     "LLMTextColumnConfig",
+    "LocalCallableValidatorParams",
+    "ManualDistribution",
     "MissingApiKeyError",
     "ModelAuthError",
     "ModelConfig",
     "ModelConnectionError",
     "ModelError",
+    "ModelHandle",
     "ModelOutputError",
     "ModelRequestError",
     "ModelRetryableError",
     "ModelServerError",
     "ModelTimeoutError",
     "OutputDirError",
+    "ParquetSink",
     "ProviderConfig",
     "RateLimitError",
     "ReadableSink",
+    "RemoteValidatorParams",
     "ResumeError",
+    "RowGroupEvent",
     "RowGroupResult",
     "RunError",
     "RunSettings",
     "Sampler",
     "SamplerColumnConfig",
+    "ScalarInequalityConstraint",
+    "SchemaTransformProcessorConfig",
     "Score",
     "SeedDatasetColumnConfig",
     "Sink",
+    "SkipConfig",
     "TemplateError",
     "TemplateRenderError",
+    "TraceType",
+    "UniformDistribution",
     "UnknownColumnError",
+    "ValidationColumnConfig",
+    "agenerate",
+    "aiter_row_groups",
     "describe",
     "generate",
+    "iter_row_groups",
     "load_config",
     "load_providers",
     "preview",

@@ -31,6 +31,7 @@ from dagen.config.run import ClusterSettings, RunSettings
 from dagen.errors import ConfigError, DagenError
 from dagen.runner.engine import generate
 from dagen.runner.preview import describe, preview
+from dagen.sinks.jsonl import JsonlSink
 
 __all__ = ["main"]
 
@@ -126,6 +127,8 @@ def cli(verbose: bool) -> None:
 @click.option("--overwrite", is_flag=True, help="Replace a non-empty output folder.")
 @click.option("--resume", is_flag=True, help="Continue an interrupted run in OUTPUT (-n may grow).")
 @_providers_option
+@click.option("--format", "file_format", type=click.Choice(["parquet", "jsonl"]), default="parquet",
+              show_default=True, help="File format of the row groups.")  # fmt: skip
 @_friendly_errors
 def run(
     config: str,
@@ -142,8 +145,12 @@ def run(
     overwrite: bool,
     resume: bool,
     providers: str | None,
+    file_format: str,
 ) -> None:
-    """Generate NUM_RECORDS rows of CONFIG into OUTPUT (parquet + metadata.json)."""
+    """Generate NUM_RECORDS rows of CONFIG into OUTPUT (parquet + metadata.json).
+
+    OUTPUT is a folder or an fsspec URL (s3://bucket/prefix, with s3fs installed).
+    """
     if resume and overwrite:
         raise click.UsageError("--resume and --overwrite exclude each other")
     cfg = _load(config, providers)
@@ -159,10 +166,12 @@ def run(
         ),
     )
     started = time.perf_counter()
+    jsonl = file_format == "jsonl"
     result = generate(
         cfg,
         num_records,
-        output,
+        None if jsonl else output,
+        sink=JsonlSink(output) if jsonl else None,
         scheduler=scheduler,
         settings=settings,
         overwrite=overwrite,
@@ -212,10 +221,12 @@ def validate(config: str, providers: str | None) -> None:
     """Check CONFIG: fields, samplers, templates, references, cycles, functions."""
     from dagen.generators import build_generators
     from dagen.graph import ColumnGraph
+    from dagen.sinks.processors import build_processors
 
     cfg = _load(config, providers)
     graph = ColumnGraph.from_config(cfg)
     build_generators(cfg, graph)
+    build_processors(cfg, [out for col in cfg.columns for out in col.output_columns])
     click.echo(f"{config}: valid ({len(graph.columns)} columns, fingerprint {cfg.fingerprint()})")
 
 

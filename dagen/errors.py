@@ -19,6 +19,7 @@ or the setting.
     │   └── MissingApiKeyError       a model's api_key_env variable is not set
     ├── GenerationError              a column generator failed (column, row group, row)
     │   ├── TemplateRenderError      a template referenced a missing variable
+    │   ├── ConstraintError          a sampler constraint could not be met (stops the run)
     │   └── ModelError               a model call failed
     │       ├── ModelRetryableError  429, 5xx, timeout, connection error
     │       │   ├── RateLimitError       429 (retry_after: the server's Retry-After)
@@ -33,7 +34,8 @@ or the setting.
         ├── ResumeError
         ├── CheckpointError          a row group could not be written (row group, file)
         ├── ClusterError
-        └── EarlyShutdownError       too many rows failed
+        ├── EarlyShutdownError       too many rows failed
+        └── CallbackError            the caller's on_row_group callback raised (row group)
 
 A mistake in calling dagen (an argument of the wrong type, a value out of range, two
 options that exclude each other) is not a ``DagenError``: it raises ``TypeError`` or
@@ -50,11 +52,13 @@ Example:
 from __future__ import annotations
 
 __all__ = [
+    "CallbackError",
     "CheckpointError",
     "ClusterError",
     "ConfigError",
     "ConfigSyntaxError",
     "ConfigValidationError",
+    "ConstraintError",
     "CycleError",
     "DagenError",
     "DuplicateColumnError",
@@ -153,7 +157,11 @@ class GenerationError(DagenError):
         column: the column whose generator failed, when known.
         row_group: the row group index, when known.
         row: the row index within the row group, when known.
+        stops_run: whether the error stops the whole run instead of dropping the rows it
+            concerns (a class attribute).
     """
+
+    stops_run: bool = False
 
     def __init__(
         self,
@@ -181,6 +189,13 @@ def _rebuild_generation_error(cls, args, state):  # type: ignore[no-untyped-def]
 
 class TemplateRenderError(GenerationError):
     """A template could not be rendered for a row (e.g. a missing variable)."""
+
+
+class ConstraintError(GenerationError):
+    """A sampler column's values kept violating one of its constraints after the bounded
+    number of redraws: the constraint cannot (or can hardly) be met. It stops the run."""
+
+    stops_run = True
 
 
 class ModelError(GenerationError):
@@ -252,3 +267,24 @@ class ClusterError(RunError):
 
 class EarlyShutdownError(RunError):
     """The run stopped because too many rows failed."""
+
+
+class CallbackError(RunError):
+    """The ``on_row_group`` callback raised: the run stopped (resumable from what was written).
+
+    The message names the callback and the row group; the callback's exception is the cause.
+
+    Attributes:
+        row_group: the row group the callback was given.
+        callback: the callback's name.
+    """
+
+    def __init__(
+        self, message: str, *, row_group: int | None = None, callback: str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.row_group = row_group
+        self.callback = callback
+
+    def __reduce__(self):  # keep the coordinates across pickling
+        return (_rebuild_generation_error, (type(self), self.args, self.__dict__))

@@ -44,8 +44,9 @@ def client():
 
 from clusters import DaskProcesses  # noqa: E402  (tests/ is on sys.path from here on)
 
-# graph_shapes: chain, fan_out_fan_in, diamond; mock_servers: the mock model server process
-pytest_plugins = ["graph_shapes", "mock_servers"]
+# graph_shapes: chain, fan_out_fan_in, diamond; mock_servers: the mock model server process;
+# validator_service: a small HTTP validation service
+pytest_plugins = ["graph_shapes", "mock_servers", "validator_service"]
 
 
 @pytest.fixture

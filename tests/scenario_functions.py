@@ -85,3 +85,66 @@ def logged_square(row: dict) -> int:
     with open(os.environ["DAGEN_TEST_CALL_LOG"], "a") as log:
         log.write(f"{row['n']}\n")
     return row["n"] ** 2
+
+
+def none_below_100(row: dict) -> int | None:
+    """Nothing for the first 100 rows (a whole first row group of nulls), then a number."""
+    return None if row["n"] < 100 else row["n"] * 2
+
+
+# -- validation and embedding columns ----------------------------------------------------
+
+GOOD_PYTHON = "def add(a, b):\n    return a + b\n"
+BAD_PYTHON = "def add(a, b)\n    return a + b\n"  # planted: the colon is missing
+GOOD_SQL = "SELECT id, name FROM users WHERE id = 1"
+BAD_SQL = "SELECT id FROM users WHERE"  # planted: the condition is missing
+
+
+def code_samples(row: dict) -> dict:
+    """Per row: Python and SQL text, the bad ones planted on every fourth row."""
+    bad = row["n"] % 4 == 0
+    return {"python": BAD_PYTHON if bad else GOOD_PYTHON, "sql": BAD_SQL if bad else GOOD_SQL}
+
+
+def python_of(row: dict) -> str:
+    return row["sample"]["python"]
+
+
+def sql_of(row: dict) -> str:
+    return row["sample"]["sql"]
+
+
+def flag_multiples_of_five(df: pd.DataFrame) -> pd.DataFrame:
+    """A local callable validator: one verdict per row, and the batch it was given."""
+    return pd.DataFrame(
+        {"is_valid": df["n"] % 5 != 0, "batch_rows": [len(df)] * len(df)}, index=df.index
+    )
+
+
+def review_text(row: dict) -> str:
+    return f"Review number {row['n']}: the product works."
+
+
+def summarise_with_model(row: dict, models) -> dict:
+    # a sync function calling a model through its handle; writes a side-effect column
+    answer, messages = models["writer"].generate(f"Summarise row {row['n']}.")
+    return {"summary": answer, "summary_turns": len(messages)}
+
+
+async def ask_both_models(row: dict, models) -> str:
+    first, _ = await models["writer"].agenerate(f"Row {row['n']} for the writer.")
+    second, _ = await models["judge"].agenerate(f"Row {row['n']} for the judge.")
+    return f"{first} | {second}"
+
+
+def parity_with_flag(df: pd.DataFrame) -> pd.DataFrame:
+    return pd.DataFrame({"parity": df["n"] % 2, "is_even": df["n"] % 2 == 0})
+
+
+def forgets_its_side_effect(row: dict) -> dict:
+    return {"half": row["n"] / 2}
+
+
+def describe_possibly_skipped(row: dict) -> str:
+    # opts out of propagate_skip: sees the skipped value (None) and copes with it
+    return "no reply" if row["reply"] is None else "replied"

@@ -7,6 +7,9 @@ Client resolution, first match wins:
     3. an active Dask client in this process        used as is, left open
     4. a LocalCluster dagen starts on 127.0.0.1     started, closed afterwards
 
+``open_async_client`` resolves the same way for ``dagen.agenerate``, on the caller's event
+loop: an address is connected, and the LocalCluster started, with ``asynchronous=True``.
+
 ``RunSession`` wraps ``distributed.Client`` (never subclasses it): it installs the run's
 generators on the workers, splits each model's cap over them, turns the tasks the
 admission hands over (``dagen.lowering.admission``) into a Dask graph submitted in one
@@ -17,7 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,7 +34,7 @@ from dagen.errors import ClusterError
 from dagen.lowering.admission import Handover, shares
 from dagen.lowering.plan import Key
 
-__all__ = ["RunSession", "open_client"]
+__all__ = ["RunSession", "open_async_client", "open_client"]
 
 log = logging.getLogger("dagen")
 
@@ -85,6 +88,53 @@ def open_client(
         yield local
 
 
+@contextlib.asynccontextmanager
+async def open_async_client(
+    client: Client | None = None,
+    address: str | None = None,
+    settings: ClusterSettings | None = None,
+    *,
+    slots: int = 2,
+) -> AsyncIterator[Client]:
+    """``open_client`` on the running event loop: the clients it makes are asynchronous.
+
+    Raises:
+        ClusterError: the scheduler cannot be reached or the cluster cannot start.
+    """
+    if client is not None:
+        yield client
+        return
+    if address is not None:
+        try:
+            remote = await Client(address, timeout="15s", set_as_default=False, asynchronous=True)
+        except (OSError, TimeoutError) as exc:
+            raise ClusterError(f"cannot reach the Dask scheduler at {address}: {exc}") from exc
+        async with remote:
+            yield remote
+        return
+    try:
+        current: Client | None = Client.current(allow_global=True)
+    except ValueError:
+        current = None
+    if current is not None:
+        yield current
+        return
+    settings = settings or ClusterSettings()
+    try:
+        with dask.config.set(
+            {"distributed.worker.daemon": False, "distributed.worker.profile.enabled": False}
+        ):
+            cluster = await LocalCluster(
+                asynchronous=True, **_local_cluster_kwargs(settings, slots)
+            )
+    except (OSError, RuntimeError) as exc:
+        raise ClusterError(f"cannot start a local Dask cluster: {exc}") from exc
+    async with cluster, Client(cluster, asynchronous=True, set_as_default=False) as local:
+        if settings.dashboard_address is not None:
+            log.info("Dask dashboard: %s", cluster.dashboard_link)
+        yield local
+
+
 @dataclass(frozen=True)
 class _Placement:
     """How a group of tasks runs: their row group's priority, pinned workers, and units of
@@ -132,6 +182,19 @@ class RunSession:
     def __exit__(self, *exc_info: Any) -> None:
         with contextlib.suppress(Exception):
             self.client.unregister_worker_plugin(self._plugin.name)
+        self._drop_resources()
+
+    def _drop_resources(self) -> None:
+        """Take the run's worker resources (``dagen-<run>-<model>``) off the cluster, so
+        that runs leave nothing behind on a user's workers (best effort: a cluster going
+        away keeps nothing anyway)."""
+        names = [tasks.resource_name(self.run_id, alias) for alias in self._shares]
+        if not names:
+            return
+        with contextlib.suppress(Exception):
+            self.client.run_on_scheduler(tasks.drop_scheduler_resources, names)
+        with contextlib.suppress(Exception):
+            self.client.run(tasks.drop_worker_resources, names)
 
     @property
     def dashboard_link(self) -> str | None:

@@ -14,14 +14,15 @@ Results that flow between tasks:
     checkpoint   RowGroupResult (Arrow table + drop report; the sink encodes it)
 
 A row with a failed or dropped upstream value is never passed to a generator (no model
-call is paid for it); it stays ``None`` downstream. Results holding a failure are of a
+call is paid for it); it stays ``None`` downstream. A row the column skips
+(``dagen.generators.skip``) is not passed either: it becomes a ``SkippedCell`` (cell by
+cell) or a row of ``ColumnBlock.skipped`` (full column), holding the skip value. Results holding a failure are of a
 marker type (``FailedChunk``, ``FailedBlock``) so the client can see failures from the
 future's type alone.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,6 +39,9 @@ from dagen.generators import (
     ColumnGenerator,
     FailedBlock,
     ModelRuntime,
+    SkippedCell,
+    fill_skipped,
+    typed_nulls,
 )
 from dagen.inference.pool import close_clients, scope_usage
 from dagen.lowering.admission import QUEUED_PER_SLOT
@@ -55,6 +59,8 @@ __all__ = [
     "cells_async",
     "checkpoint",
     "collect",
+    "drop_scheduler_resources",
+    "drop_worker_resources",
     "failures_of",
     "finish_run",
     "install_shares",
@@ -132,10 +138,11 @@ def _context(run_id: str) -> RunContext:
 
 def _rows(
     inputs: Sequence[ColumnBlock | CellChunk], first: int, n: int
-) -> Iterator[tuple[int, dict[str, Any] | None]]:
-    """Each row of rows [first, first + n) with the values it reads, or None when it was
-    dropped upstream. Inputs are upstream blocks and the upstream chunks covering the rows
-    (each row is covered by exactly one chunk of each cell-by-cell upstream)."""
+) -> Iterator[tuple[int, dict[str, Any] | None, frozenset[str]]]:
+    """Each row of rows [first, first + n) with the values it reads (None when it was
+    dropped upstream) and the output columns skipped upstream in it. Inputs are upstream
+    blocks and the upstream chunks covering the rows (each row is covered by exactly one
+    chunk of each cell-by-cell upstream)."""
     blocks = [source for source in inputs if isinstance(source, ColumnBlock)]
     covered: dict[int, list[Any]] = {}
     for chunk in inputs:
@@ -144,13 +151,23 @@ def _rows(
                 covered.setdefault(index, []).append(chunk[index - chunk.first])
     for index in range(first, first + n):
         row: dict[str, Any] = {}
+        skipped: set[str] = set()
+        for block in blocks:
+            if index in block.skipped:
+                skipped.update(block.frame.columns)
         for record in [*(b.records.get(index) for b in blocks), *covered.get(index, ())]:
             if not isinstance(record, dict):
-                yield index, None
+                yield index, None, frozenset()
                 break
+            if isinstance(record, SkippedCell):
+                skipped.update(record)
             row.update(record)
         else:
-            yield index, row
+            yield index, row, frozenset(skipped)
+
+
+def _skips(gen: ColumnGenerator, row: dict[str, Any], skipped: frozenset[str]) -> bool:
+    return gen.skip_rule is not None and gen.skip_rule.applies(row, skipped)
 
 
 def _chunk(results: list[Any], first: int) -> CellChunk:
@@ -166,10 +183,8 @@ def cells(
     context = _context(run_id)
     gen = context.generators[column]
     ctx = BatchContext(column, rg, start, size, context.seed)
-    return _chunk(
-        [None if row is None else gen.run_cell(row, ctx, i) for i, row in _rows(inputs, first, n)],
-        first,
-    )
+    rows = _gated(gen, _rows(inputs, first, n))
+    return _alive_results(rows, gen.run_cells(_alive(rows), ctx), first, gen)
 
 
 async def cells_async(
@@ -179,48 +194,112 @@ async def cells_async(
     context = _context(run_id)
     gen = context.generators[column]
     ctx = BatchContext(column, rg, start, size, context.seed)
-    rows = list(_rows(inputs, first, n))
-    if n == 1:
-        index, row = rows[0]
-        return _chunk([None if row is None else await gen.arun_cell(row, ctx, index)], first)
-    results = await asyncio.gather(
-        *(gen.arun_cell(row, ctx, index) for index, row in rows if row is not None)
-    )
+    rows = _gated(gen, _rows(inputs, first, n))
+    alive = _alive(rows)
+    return _alive_results(rows, await gen.arun_cells(alive, ctx) if alive else [], first, gen)
+
+
+_SKIP: dict[str, Any] = {}  # a row the column skips (compared by identity)
+
+_Rows = list[tuple[int, dict[str, Any] | None]]
+
+
+def _gated(
+    gen: ColumnGenerator, rows: Iterator[tuple[int, dict[str, Any] | None, frozenset[str]]]
+) -> _Rows:
+    """Each row, or None when it was dropped upstream, or ``_SKIP`` when the column's skip
+    rule applies to it (it then costs no call)."""
+    return [
+        (index, _SKIP if row is not None and _skips(gen, row, skipped) else row)
+        for index, row, skipped in rows
+    ]
+
+
+def _alive(rows: _Rows) -> list[tuple[int, dict[str, Any]]]:
+    """The rows neither dropped upstream nor skipped: those a generator is given."""
+    return [(index, row) for index, row in rows if row is not None and row is not _SKIP]
+
+
+def _alive_results(rows: _Rows, results: list[Any], first: int, gen: ColumnGenerator) -> CellChunk:
+    """The chunk of ``rows``: the generator's results in place of the rows it was given,
+    the skip value for skipped rows, None for dropped ones."""
     it = iter(results)
-    return _chunk([None if row is None else next(it) for _, row in rows], first)
+    values = [
+        None if row is None else gen.skip_rule.cell() if row is _SKIP else next(it)  # type: ignore[union-attr]
+        for _, row in rows
+    ]
+    return _chunk(values, first)
 
 
 def collect(run_id: str, column: str, rg: int, size: int, chunks: list[CellChunk]) -> ColumnBlock:
     """A cell-by-cell column's chunks joined into one ``ColumnBlock``."""
-    outputs = _context(run_id).generators[column].outputs
+    gen = _context(run_id).generators[column]
+    outputs = gen.outputs
     index: list[int] = []
     values: dict[str, list[Any]] = {c: [] for c in outputs}
     failures: dict[int, CellFailure] = {}
+    skipped: set[int] = set()
     row = 0
     for chunk in chunks:
         for result in chunk:
             if isinstance(result, dict):
                 index.append(row)
+                if isinstance(result, SkippedCell):
+                    skipped.add(row)
                 for c in outputs:
                     values[c].append(result.get(c))
             elif isinstance(result, CellFailure):
                 failures[row] = result
             row += 1
     frame = pd.DataFrame(
-        {c: pd.Series(v, index=index, dtype=None if v else object) for c, v in values.items()},
+        # object when a value is None (skipped): pandas would turn it into NaN downstream
+        {c: pd.Series(v, index=index, dtype=_dtype(v)) for c, v in values.items()},
         index=pd.Index(index, dtype="int64"),
     )
-    return FailedBlock(frame, failures) if failures else ColumnBlock(frame)
+    frame = typed_nulls(frame, column, gen.value_type)
+    kind = FailedBlock if failures else ColumnBlock
+    return kind(frame, failures, frozenset(skipped))
 
 
-def _frame(inputs: Sequence[ColumnBlock], size: int) -> pd.DataFrame:
-    """The rows every input has, with all the inputs' columns."""
+def _dtype(values: list[Any]) -> Any:
+    return object if not values or any(v is None for v in values) else None
+
+
+def _frame(inputs: Sequence[ColumnBlock], size: int) -> tuple[pd.DataFrame, dict[int, set[str]]]:
+    """The rows every input has, with all the inputs' columns, and per row the output
+    columns skipped upstream in it."""
+    skipped: dict[int, set[str]] = {}
+    for block in inputs:
+        for row in block.skipped:
+            skipped.setdefault(row, set()).update(block.frame.columns)
     if not inputs:
-        return pd.DataFrame(index=pd.RangeIndex(size))
+        return pd.DataFrame(index=pd.RangeIndex(size)), skipped
     alive = inputs[0].frame.index
     for block in inputs[1:]:
         alive = alive.intersection(block.frame.index)
-    return pd.concat([block.frame.reindex(alive) for block in inputs], axis=1)
+    return pd.concat([block.frame.reindex(alive) for block in inputs], axis=1), skipped
+
+
+def _skipped_rows(
+    gen: ColumnGenerator, frame: pd.DataFrame, skipped: dict[int, set[str]]
+) -> list[int]:
+    """The rows of ``frame`` the column skips."""
+    if gen.skip_rule is None:
+        return []
+    rule = gen.skip_rule
+    records = frame.to_dict("index") if rule.when is not None else {}
+    return [
+        int(r)
+        for r in frame.index
+        if rule.applies(records.get(r, {}), frozenset(skipped.get(int(r), ())))
+    ]
+
+
+def _with_skipped(gen: ColumnGenerator, block: ColumnBlock, rows: list[int]) -> ColumnBlock:
+    if gen.skip_rule is None:
+        return block
+    frame = fill_skipped(block.frame, gen.skip_rule, rows, gen.value_type)
+    return type(block)(frame, block.failures, frozenset(rows))
 
 
 def batch(
@@ -239,7 +318,10 @@ def batch(
     """
     context = _context(run_id)
     ctx = BatchContext(column, rg, start, size, context.seed)
-    return context.generators[column].run_batch(_frame(inputs, size), ctx)
+    gen = context.generators[column]
+    frame, skipped = _frame(inputs, size)
+    rows = _skipped_rows(gen, frame, skipped)
+    return _with_skipped(gen, gen.run_batch(frame.drop(index=rows), ctx), rows)
 
 
 async def batch_async(
@@ -254,7 +336,10 @@ async def batch_async(
     """A full-column column for one row group (async generators)."""
     context = _context(run_id)
     ctx = BatchContext(column, rg, start, size, context.seed)
-    return await context.generators[column].arun_batch(_frame(inputs, size), ctx)
+    gen = context.generators[column]
+    frame, skipped = _frame(inputs, size)
+    rows = _skipped_rows(gen, frame, skipped)
+    return _with_skipped(gen, await gen.arun_batch(frame.drop(index=rows), ctx), rows)
 
 
 def checkpoint(run_id: str, rg: int, size: int, blocks: list[ColumnBlock]) -> RowGroupResult:
@@ -283,11 +368,53 @@ async def finish_run(run_id: str, dask_worker: Any = None) -> dict[str, dict[str
     """Close this worker's model clients of the run; their usage, per model alias."""
     usage = {alias: u.to_dict() for alias, u in scope_usage(run_id).items()}
     await close_clients(run_id)
-    if dask_worker is not None and run_id in RUNS:
-        names = [resource_name(run_id, a) for a in RUNS[run_id].caps]
-        if names:
-            await dask_worker.set_resources(**dict.fromkeys(names, 0))
     return usage
+
+
+# worker task states that hold, or are about to take, their resources
+_HOLDING = frozenset(
+    {"waiting", "constrained", "executing", "long-running", "cancelled", "resumed"}
+)
+
+
+def drop_worker_resources(names: list[str], dask_worker: Any = None) -> list[str]:
+    """Remove a finished run's resources from this worker; those still held by a task (a
+    cancelled one not yet gone) are set to 0 instead. The names removed."""
+    state = dask_worker.state
+    held = {
+        r
+        for ts in state.tasks.values()
+        if ts.state in _HOLDING
+        for r in (ts.resource_restrictions or {})
+    }
+    removed = []
+    for name in names:
+        if name not in state.total_resources:
+            continue
+        if name in held:
+            state.available_resources[name] -= state.total_resources[name]
+            state.total_resources[name] = 0
+            continue
+        state.total_resources.pop(name)
+        state.available_resources.pop(name, None)
+        removed.append(name)
+    return removed
+
+
+def drop_scheduler_resources(names: list[str], dask_scheduler: Any = None) -> None:
+    """Forget a finished run's resources on the scheduler, for every worker with no task
+    of them in progress."""
+    for ws in dask_scheduler.workers.values():
+        busy = {r for ts in ws.processing for r in (ts.resource_restrictions or {})}
+        for name in names:
+            if name in busy:
+                continue
+            ws.resources.pop(name, None)
+            ws.used_resources.pop(name, None)
+            dask_scheduler.resources.get(name, {}).pop(ws.address, None)
+    for name in names:
+        if not dask_scheduler.resources.get(name, True):
+            dask_scheduler.resources.pop(name, None)
 
 
 def failures_of(result: Any) -> list[CellFailure]:

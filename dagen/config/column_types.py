@@ -44,9 +44,10 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
-from pydantic import Field, PlainValidator, SerializeAsAny, field_validator
+from pydantic import Field, PlainValidator, SerializeAsAny, field_validator, model_validator
 
 from dagen.config.base import StrictModel, validate_nested
+from dagen.config.skip import SKIP_UNSUPPORTED, SkipConfig
 from dagen.errors import ConfigValidationError, ImportFunctionError
 
 __all__ = [
@@ -74,11 +75,30 @@ class GenerationStrategy(enum.StrEnum):
 
 
 class BaseColumnConfig(StrictModel):
-    """Fields every column has, and what the column graph asks of a column."""
+    """Fields every column has, and what the column graph asks of a column.
+
+    ``skip`` and ``propagate_skip`` gate a column row by row (``dagen.config.skip``).
+    """
 
     column_type: str
     name: str = Field(min_length=1)
     drop: bool = False
+    skip: SkipConfig | None = None
+    propagate_skip: bool = True
+
+    @model_validator(mode="after")
+    def _skip_scope(self) -> BaseColumnConfig:
+        if self.skip is None:
+            return self
+        if self.column_type in SKIP_UNSUPPORTED:
+            raise ValueError(
+                f"skip is not supported on {self.column_type} columns (their generator "
+                "makes all its columns at once)"
+            )
+        own = {self.name, *self.side_effect_columns} & self.skip.columns
+        if own:
+            raise ValueError(f"skip.when reads the column itself ({', '.join(sorted(own))})")
+        return self
 
     @field_validator("name")
     @classmethod
@@ -111,7 +131,19 @@ class BaseColumnConfig(StrictModel):
 
     @property
     def model_alias(self) -> str | None:
+        """The model whose calls are the column's cells (admission hands them over)."""
         return None
+
+    @property
+    def rows_per_task(self) -> int | None:
+        """Rows of a cell-by-cell column per Dask task, when the column fixes it (a
+        validation column's ``batch_size``); None lets the engine choose."""
+        return None
+
+    @property
+    def model_aliases(self) -> tuple[str, ...]:
+        """Every model the column calls (their caps, keys and endpoints are set up)."""
+        return (self.model_alias,) if self.model_alias is not None else ()
 
     def required_columns(
         self, earlier: list[str], search_path: tuple[Any, ...] = ()

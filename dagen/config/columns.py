@@ -13,7 +13,8 @@ config validates columns through that table, so nothing lists the types a second
 Generation strategy, per column type:
 
     sampler, expression, custom(full_column)    full_column: one call per row group
-    custom(cell_by_cell), llm-*                 cell_by_cell: one call per row
+    custom(cell_by_cell), llm-*, embedding      cell_by_cell: one call per row
+    validation                                  cell_by_cell: one call per batch_size rows
 
 Side-effect columns are extra outputs of one generator: ``<col>__trace`` and
 ``<col>__reasoning_content`` for LLM columns. Downstream columns may reference them.
@@ -29,14 +30,18 @@ Example (Python):
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Callable
 from typing import Any, Literal
 
 import jinja2
 import jinja2.meta
 from jinja2.sandbox import ImmutableSandboxedEnvironment
-from pydantic import Field, ValidationInfo, field_validator, model_validator
+from pydantic import Field, TypeAdapter, ValidationInfo, field_validator, model_validator
 
+# the column types that live in their own modules register themselves on import
+from dagen.config import embedding as _embedding  # noqa: F401
+from dagen.config import validation as _validation  # noqa: F401
 from dagen.config.base import StrictModel, validate_nested
 from dagen.config.column_types import (
     REASONING_SUFFIX,
@@ -48,6 +53,7 @@ from dagen.config.column_types import (
     register_column_type,
 )
 from dagen.config.samplers import get_sampler, sampler_names
+from dagen.config.seed import IndexRange, PartitionBlock, SeedDatasetColumnConfig
 
 __all__ = [
     "REASONING_SUFFIX",
@@ -56,13 +62,17 @@ __all__ = [
     "CustomColumnConfig",
     "ExpressionColumnConfig",
     "GenerationStrategy",
+    "IndexRange",
     "LLMCodeColumnConfig",
     "LLMJudgeColumnConfig",
     "LLMStructuredColumnConfig",
     "LLMTextColumnConfig",
+    "PartitionBlock",
     "SamplerColumnConfig",
     "Score",
     "SeedDatasetColumnConfig",
+    "TraceType",
+    "condition_variables",
     "template_variables",
 ]
 
@@ -78,6 +88,18 @@ def template_variables(template: str) -> frozenset[str]:
     return frozenset(jinja2.meta.find_undeclared_variables(_TEMPLATE_ENV.parse(template)))
 
 
+def condition_variables(condition: str) -> frozenset[str]:
+    """The columns a sampler condition (a Jinja expression: ``age > 65``) reads.
+
+    Raises:
+        ValueError: the condition is not a Jinja expression.
+    """
+    try:
+        return template_variables("{{ " + condition + " }}")
+    except jinja2.TemplateSyntaxError as exc:
+        raise ValueError(f"condition {condition!r} is not an expression: {exc.message}") from exc
+
+
 def _check_template(value: str) -> str:
     try:
         _TEMPLATE_ENV.parse(value)
@@ -87,11 +109,18 @@ def _check_template(value: str) -> str:
 
 
 class SamplerColumnConfig(BaseColumnConfig):
-    """Values drawn from a statistical sampler, seeded per run and row group."""
+    """Values drawn from a statistical sampler, seeded per run and row group.
+
+    ``conditional_params`` maps a condition (a Jinja expression over other columns, as in
+    DD: ``"country == 'NO'"``, ``"age > 65"``) to params of the same sampler type that
+    replace ``params`` in the rows where the condition is true; when several hold, the
+    last one listed wins. The columns a condition reads are read by the column.
+    """
 
     column_type: Literal["sampler"] = "sampler"
     sampler_type: str
     params: dict[str, Any] = Field(default_factory=dict, validate_default=True)
+    conditional_params: dict[str, dict[str, Any]] = Field(default_factory=dict)
     convert_to: Literal["int", "float", "str"] | None = None
 
     @field_validator("sampler_type")
@@ -110,15 +139,38 @@ class SamplerColumnConfig(BaseColumnConfig):
             validate_nested(get_sampler(sampler_type).params, value)
         return value
 
+    @field_validator("conditional_params")
+    @classmethod
+    def _validate_conditional_params(
+        cls, value: dict[str, dict[str, Any]], info: ValidationInfo
+    ) -> dict[str, dict[str, Any]]:
+        for condition in value:
+            condition_variables(condition)
+        sampler_type = info.data.get("sampler_type")
+        if sampler_type is not None:
+            model = get_sampler(sampler_type).params
+            TypeAdapter(dict[str, model]).validate_python(value)  # type: ignore[valid-type]
+        return value
+
     @property
     def typed_params(self) -> Any:
         """The params, validated by the sampler's params model."""
         return get_sampler(self.sampler_type).params.model_validate(self.params)
 
+    @property
+    def typed_conditional_params(self) -> dict[str, Any]:
+        """condition -> the params used where it holds, validated by the params model."""
+        model = get_sampler(self.sampler_type).params
+        return {cond: model.model_validate(p) for cond, p in self.conditional_params.items()}
+
     def required_columns(
         self, earlier: list[str], search_path: tuple[Any, ...] = ()
     ) -> frozenset[str]:
-        return get_sampler(self.sampler_type).reads(self.typed_params)
+        reads = get_sampler(self.sampler_type).reads
+        found = set(reads(self.typed_params))
+        for condition, params in self.typed_conditional_params.items():
+            found |= condition_variables(condition) | reads(params)
+        return frozenset(found)
 
 
 class ExpressionColumnConfig(BaseColumnConfig):
@@ -142,7 +194,10 @@ class CustomColumnConfig(BaseColumnConfig):
     ``function`` is ``"module:attr"`` or, when the config is built in Python, the callable
     itself. Cell by cell, the function gets a row dict and returns the value; full column,
     it gets the row group as a DataFrame and returns a Series (or list) of the same length.
-    ``params`` are passed as keyword arguments.
+    ``params`` are passed as keyword arguments. ``side_effect_columns`` are extra columns
+    the function also writes (it then returns a dict / DataFrame holding the column and
+    each of them); ``model_aliases`` are the models it may call through the ``models``
+    argument (``dagen.generators.models``), within their caps and counted in usage.
     """
 
     column_type: Literal["custom"] = "custom"
@@ -151,6 +206,25 @@ class CustomColumnConfig(BaseColumnConfig):
     required_columns_: list[str] | None = Field(default=None, alias="required_columns")
     is_stateful: bool = Field(default=False, alias="stateful")
     params: dict[str, Any] = Field(default_factory=dict)
+    side_effect_columns_: list[str] = Field(default_factory=list, alias="side_effect_columns")
+    model_aliases_: list[str] = Field(default_factory=list, alias="model_aliases")
+
+    @field_validator("side_effect_columns_")
+    @classmethod
+    def _distinct_side_effects(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        if any(not name for name in value):
+            raise ValueError("side-effect column names must not be empty")
+        if len(set(value)) != len(value) or info.data.get("name") in value:
+            raise ValueError("side-effect columns must be distinct and differ from the column")
+        return value
+
+    @property
+    def side_effect_columns(self) -> tuple[str, ...]:
+        return tuple(self.side_effect_columns_)
+
+    @property
+    def model_aliases(self) -> tuple[str, ...]:
+        return tuple(self.model_aliases_)
 
     @model_validator(mode="after")
     def _stateful_is_full_column(self) -> CustomColumnConfig:
@@ -180,24 +254,17 @@ class CustomColumnConfig(BaseColumnConfig):
         return infer_required_columns(function, earlier)
 
 
-class SeedDatasetColumnConfig(BaseColumnConfig):
-    """Rows of an existing dataset (parquet, CSV or JSON lines) as columns of the output.
+class TraceType(enum.StrEnum):
+    """What an LLM column's ``<col>__trace`` column holds (Data Designer's ``TraceType``).
 
-    ``columns`` are taken from the file (its column names become output columns other
-    columns may reference); ``name`` names the generator. Sampling: ``ordered`` (row i of
-    the output is row i mod N of the seed), ``shuffle`` (a seeded permutation, repeated)
-    or ``random`` (independent seeded draws with replacement). ``path`` is relative to the
-    config file.
+    ``none``: no trace column; ``last_message``: a list with the final assistant message;
+    ``all_messages``: every message exchanged (system, user, assistant, repairs).
+    ``with_trace: true``/``false`` mean ``all_messages``/``none``.
     """
 
-    column_type: Literal["seed_dataset"] = "seed_dataset"
-    path: str = Field(min_length=1)
-    columns: list[str] = Field(min_length=1)
-    sampling: Literal["ordered", "shuffle", "random"] = "ordered"
-
-    @property
-    def output_columns(self) -> tuple[str, ...]:
-        return tuple(self.columns)
+    NONE = "none"
+    LAST_MESSAGE = "last_message"
+    ALL_MESSAGES = "all_messages"
 
 
 class _LLMColumn(BaseColumnConfig):
@@ -206,8 +273,15 @@ class _LLMColumn(BaseColumnConfig):
     prompt: str = Field(min_length=1)
     system_prompt: str | None = None
     model_alias_: str = Field(default="default", alias="model_alias")
-    with_trace: bool = False
+    with_trace: TraceType = TraceType.NONE
     extract_reasoning_content: bool = False
+
+    @field_validator("with_trace", mode="before")
+    @classmethod
+    def _trace_flag(cls, value: Any) -> Any:
+        if isinstance(value, bool):
+            return TraceType.ALL_MESSAGES if value else TraceType.NONE
+        return value
 
     _check_prompt = field_validator("prompt", "system_prompt")(
         lambda v: v if v is None else _check_template(v)
@@ -226,7 +300,7 @@ class _LLMColumn(BaseColumnConfig):
         extra = []
         if self.extract_reasoning_content:
             extra.append(self.name + REASONING_SUFFIX)
-        if self.with_trace:
+        if self.with_trace is not TraceType.NONE:
             extra.append(self.name + TRACE_SUFFIX)
         return tuple(extra)
 

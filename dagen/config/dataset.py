@@ -20,12 +20,23 @@ import json
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+import jinja2
+import jinja2.meta
 import pydantic_core
 import yaml
-from pydantic import Field, PrivateAttr, model_validator
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+from pydantic import (
+    AliasChoices,
+    Field,
+    PrivateAttr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from dagen.config.base import StrictModel
-from dagen.config.columns import ColumnConfig
+from dagen.config.columns import ColumnConfig, SamplerColumnConfig
+from dagen.config.constraints import ColumnInequalityConstraint, Constraint
 from dagen.config.models import ModelConfig
 from dagen.config.providers import ProviderConfig
 from dagen.errors import ConfigSyntaxError, ConfigValidationError, UnknownColumnError
@@ -34,6 +45,7 @@ __all__ = [
     "DatasetConfig",
     "DropColumnsProcessorConfig",
     "ProcessorConfig",
+    "SchemaTransformProcessorConfig",
     "callable_name",
     "load_config",
     "read_mapping",
@@ -41,13 +53,64 @@ __all__ = [
 
 
 class DropColumnsProcessorConfig(StrictModel):
-    """Remove columns from each row group before it is written."""
+    """Remove columns from each row group before it is written (kept in a side dataset).
+
+    ``columns`` (Data Designer: ``column_names``) are names or glob patterns (``a*``,
+    ``*__trace``, fnmatch rules); a name or pattern that matches no column is an error.
+    The removed columns are written next to the dataset, one part per row group
+    (``dropped-columns-parquet-files/``).
+    """
 
     processor_type: Literal["drop_columns"] = "drop_columns"
-    columns: list[str] = Field(min_length=1)
+    name: str | None = None
+    columns: list[str] = Field(
+        min_length=1, validation_alias=AliasChoices("columns", "column_names")
+    )
 
 
-ProcessorConfig = Annotated[DropColumnsProcessorConfig, Field(discriminator="processor_type")]
+class SchemaTransformProcessorConfig(StrictModel):
+    """An additional dataset made from each row by a JSON template of Jinja strings.
+
+    Each key of ``template`` is a column of the new dataset; its value (a string, list or
+    nested object) holds Jinja templates over the row's columns, rendered into JSON
+    (strings escaped, so ``"{{ reply }}"`` is always valid). The dataset is written next to
+    the main one as ``processors-files/<name>/part-NNNNNN.parquet``, one part per row
+    group; the main dataset is unchanged.
+    """
+
+    processor_type: Literal["schema_transform"] = "schema_transform"
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=128)
+    template: dict[str, Any] = Field(min_length=1)
+
+    @field_validator("template")
+    @classmethod
+    def _renders(cls, value: dict[str, Any]) -> dict[str, Any]:
+        try:
+            text = json.dumps(value)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"template must be JSON-serialisable: {exc}") from exc
+        try:
+            _TEMPLATES.parse(text)
+        except jinja2.TemplateSyntaxError as exc:
+            raise ValueError(
+                f"template does not compile: {exc.message} (line {exc.lineno})"
+            ) from exc
+        return value
+
+    @property
+    def columns(self) -> frozenset[str]:
+        """The columns the template reads."""
+        return frozenset(
+            jinja2.meta.find_undeclared_variables(_TEMPLATES.parse(json.dumps(self.template)))
+        )
+
+
+_TEMPLATES = ImmutableSandboxedEnvironment()
+
+ProcessorConfig = Annotated[
+    DropColumnsProcessorConfig | SchemaTransformProcessorConfig,
+    Field(discriminator="processor_type"),
+]
 
 
 class DatasetConfig(StrictModel):
@@ -62,6 +125,7 @@ class DatasetConfig(StrictModel):
         processors: post-batch processors run on each row group before it is written.
         providers: named endpoints models may refer to (``dagen.config.providers``); a
             providers file given at run time replaces those of the same name.
+        constraints: inequalities sampler columns must satisfy (``dagen.config.constraints``).
     """
 
     seed: int | None = None
@@ -69,6 +133,7 @@ class DatasetConfig(StrictModel):
     models: list[ModelConfig] = Field(default_factory=list)
     processors: list[ProcessorConfig] = Field(default_factory=list)
     providers: list[ProviderConfig] = Field(default_factory=list)
+    constraints: list[Constraint] = Field(default_factory=list)
 
     _source_dir: Path | None = PrivateAttr(default=None)
 
@@ -88,6 +153,36 @@ class DatasetConfig(StrictModel):
         merged = self.model_copy(update={"providers": merge_providers(self.providers, providers)})
         merged._source_dir = self._source_dir
         return merged
+
+    @field_validator("constraints")
+    @classmethod
+    def _constraints_on_samplers(cls, value: list[Any], info: ValidationInfo) -> list[Any]:
+        columns = info.data.get("columns")
+        if columns is None:  # the columns are invalid, reported there
+            return value
+        samplers = {c.name for c in columns if isinstance(c, SamplerColumnConfig)}
+        outputs = {out for c in columns for out in (c.name, *c.output_columns)}
+        for i, constraint in enumerate(value):
+            where = f"constraints[{i}] ({constraint.describe()})"
+            if constraint.target_column not in samplers:
+                kind = "not a sampler column" if constraint.target_column in outputs else "unknown"
+                raise ValueError(
+                    f"{where}: target_column {constraint.target_column!r} is {kind}; "
+                    f"sampler columns: {', '.join(sorted(samplers)) or 'none'}"
+                )
+            if isinstance(constraint, ColumnInequalityConstraint) and constraint.rhs not in outputs:
+                raise ValueError(f"{where}: rhs {constraint.rhs!r} is not a column")
+        return value
+
+    def constraints_on(self, column: str) -> tuple[Any, ...]:
+        """The constraints whose target is ``column``, in the order listed."""
+        return tuple(c for c in self.constraints if c.target_column == column)
+
+    def constraint_reads(self, column: str) -> frozenset[str]:
+        """The columns ``column``'s constraints compare it with (it reads them)."""
+        return frozenset(
+            c.rhs for c in self.constraints_on(column) if isinstance(c, ColumnInequalityConstraint)
+        )
 
     @property
     def source_dir(self) -> Path | None:

@@ -15,34 +15,172 @@ Example (YAML):
         model: meta/llama-3.1-70b-instruct
         provider: nim
         inference_parameters: {temperature: 0.7, max_tokens: 512}
+      - alias: embedder                       # an embedding model (DD's EmbeddingInferenceParams)
+        model: nvidia/nv-embedqa-e5-v5
+        inference_parameters: {generation_type: embedding, dimensions: 256}
 """
 
 from __future__ import annotations
 
-from typing import Any
+import random
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from dagen.config.base import StrictModel
 
-__all__ = ["InferenceParameters", "ModelConfig"]
+__all__ = [
+    "GENERATION_TYPES",
+    "Distribution",
+    "InferenceParameters",
+    "ManualDistribution",
+    "ManualDistributionParams",
+    "ModelConfig",
+    "UniformDistribution",
+    "UniformDistributionParams",
+]
+
+
+class UniformDistributionParams(StrictModel):
+    """Bounds of a uniform draw: ``low`` (inclusive) to ``high`` (exclusive)."""
+
+    low: float
+    high: float
+
+    @model_validator(mode="after")
+    def _ordered(self) -> UniformDistributionParams:
+        if self.low >= self.high:
+            raise ValueError("low must be less than high")
+        return self
+
+
+class UniformDistribution(StrictModel):
+    """A value drawn uniformly from [low, high) for each request."""
+
+    distribution_type: Literal["uniform"] = "uniform"
+    params: UniformDistributionParams
+
+    def sample(self, rng: random.Random) -> float:
+        """One draw."""
+        return rng.uniform(self.params.low, self.params.high)
+
+    def bounds(self) -> tuple[float, float]:
+        return self.params.low, self.params.high
+
+
+class ManualDistributionParams(StrictModel):
+    """Values to draw from, with optional weights (equal when omitted)."""
+
+    values: list[float] = Field(min_length=1)
+    weights: list[float] | None = None
+
+    @model_validator(mode="after")
+    def _weights_match(self) -> ManualDistributionParams:
+        if self.weights is not None:
+            if len(self.weights) != len(self.values):
+                raise ValueError("values and weights must have the same length")
+            if any(w < 0 for w in self.weights) or sum(self.weights) <= 0:
+                raise ValueError("weights must be non-negative and sum to more than 0")
+        return self
+
+
+class ManualDistribution(StrictModel):
+    """A value drawn from ``values`` (with ``weights``) for each request."""
+
+    distribution_type: Literal["manual"] = "manual"
+    params: ManualDistributionParams
+
+    def sample(self, rng: random.Random) -> float:
+        """One draw."""
+        return float(rng.choices(self.params.values, weights=self.params.weights)[0])
+
+    def bounds(self) -> tuple[float, float]:
+        return min(self.params.values), max(self.params.values)
+
+
+Distribution = Annotated[
+    UniformDistribution | ManualDistribution, Field(discriminator="distribution_type")
+]
+
+_RANGES = {"temperature": (0.0, 2.0), "top_p": (0.0, 1.0)}
+
+GENERATION_TYPES = ("chat-completion", "embedding")
+_CHAT_ONLY = ("temperature", "top_p", "max_tokens")
+_EMBEDDING_ONLY = ("dimensions", "encoding_format")
 
 
 class InferenceParameters(StrictModel):
-    """Sampling parameters sent with every request to a model.
+    """Parameters sent with every request to a model.
+
+    ``generation_type`` says what the model does: ``chat-completion`` (LLM columns) or
+    ``embedding`` (embedding columns, ``/v1/embeddings``). As in Data Designer, a model
+    whose parameters name ``dimensions`` or ``encoding_format`` is an embedding model
+    without saying so; sampling parameters on an embedding model (or embedding
+    parameters on a chat model) are an error.
+
+    ``temperature`` and ``top_p`` are a number or a distribution drawn for each request
+    (Data Designer's shape), deterministic from the run seed, the column and the row:
+
+        temperature: {distribution_type: uniform, params: {low: 0.5, high: 1.0}}
+        top_p: {distribution_type: manual, params: {values: [0.9, 1.0], weights: [3, 1]}}
 
     Attributes:
+        generation_type: ``chat-completion`` (the default) or ``embedding``.
         temperature: sampling temperature; the endpoint's default when None.
         top_p: nucleus sampling; the endpoint's default when None.
         max_tokens: cap on completion tokens; the endpoint's default when None.
+        dimensions: embedding models: length of each vector; the model's own when None.
+        encoding_format: embedding models: ``float`` (the default) or ``base64`` on the
+            wire; dagen stores floats either way.
         extra_body: extra JSON fields merged into the request body (e.g. vLLM's
             ``guided_json`` or a ``reasoning_effort``).
     """
 
-    temperature: float | None = Field(default=None, ge=0.0, le=2.0)
-    top_p: float | None = Field(default=None, gt=0.0, le=1.0)
+    generation_type: Literal["chat-completion", "embedding"] = "chat-completion"
+    temperature: float | Distribution | None = None
+    top_p: float | Distribution | None = None
     max_tokens: int | None = Field(default=None, ge=1)
+    dimensions: int | None = Field(default=None, ge=1, le=65536)
+    encoding_format: Literal["float", "base64"] | None = None
     extra_body: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _embedding_when_implied(cls, data: Any) -> Any:
+        implied = isinstance(data, dict) and "generation_type" not in data
+        if implied and any(data.get(name) is not None for name in _EMBEDDING_ONLY):
+            return {**data, "generation_type": "embedding"}
+        return data
+
+    @model_validator(mode="after")
+    def _fields_fit_the_type(self) -> InferenceParameters:
+        wrong = _CHAT_ONLY if self.generation_type == "embedding" else _EMBEDDING_ONLY
+        given = [name for name in wrong if getattr(self, name) is not None]
+        if given:
+            raise ValueError(
+                f"{', '.join(given)} cannot be set when generation_type is {self.generation_type}"
+            )
+        return self
+
+    @field_validator("temperature", "top_p")
+    @classmethod
+    def _in_range(cls, value: Any, info: Any) -> Any:
+        low, high = _RANGES[info.field_name]
+        if value is None:
+            return value
+        seen = value.bounds() if hasattr(value, "bounds") else (value, value)
+        if seen[0] < low or seen[1] > high:
+            raise ValueError(f"{info.field_name} must be between {low:g} and {high:g}")
+        return value
+
+    def draw(self, rng: random.Random) -> dict[str, float]:
+        """The values of this request's distribution-valued parameters (fixed ones are
+        sent as they are)."""
+        return {
+            name: value.sample(rng)
+            for name in ("temperature", "top_p")
+            if hasattr(value := getattr(self, name), "sample")
+        }
 
 
 class ModelConfig(StrictModel):
@@ -87,3 +225,8 @@ class ModelConfig(StrictModel):
                 "api_key_env too; the provider gives both: keep one"
             )
         return self
+
+    @property
+    def generation_type(self) -> str:
+        """``chat-completion`` or ``embedding`` (from the inference parameters)."""
+        return self.inference_parameters.generation_type

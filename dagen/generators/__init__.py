@@ -15,6 +15,7 @@ from dagen.generators.base import (
     FailedBlock,
 )
 from dagen.generators.build import BuildContext, ModelRuntime, build_generators
+from dagen.generators.skip import SkippedCell, SkipRule, fill_skipped, typed_nulls
 
 __all__ = [
     "BatchContext",
@@ -24,5 +25,9 @@ __all__ = [
     "ColumnGenerator",
     "FailedBlock",
     "ModelRuntime",
+    "SkipRule",
+    "SkippedCell",
     "build_generators",
+    "fill_skipped",
+    "typed_nulls",
 ]

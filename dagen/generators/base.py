@@ -6,6 +6,8 @@ row-group windows or files. The lowering layer calls it from inside Dask tasks.
 Two shapes, matching the column's generation strategy:
 
     cell_by_cell    run_cell(row, ctx)     -> {output column: value} | CellFailure
+                    run_cells(rows, ctx)   -> the rows of one task (one run_cell each,
+                                              unless the generator takes them together)
     full_column     run_batch(block, ctx)  -> ColumnBlock
 
 ``run_*`` never raise for a bad row: a failure becomes a ``CellFailure`` value that names
@@ -17,6 +19,8 @@ A ``ColumnBlock`` is one column's result for one row group:
     frame     DataFrame indexed by row position in the row group (surviving rows only),
               one column per output (the column and its side-effect columns)
     failures  {row position: CellFailure} for the rows that failed *in this column*
+    skipped   row positions this column skipped (``dagen.generators.skip``): their
+              values are the skip value, and ``propagate_skip`` downstream reads them
 
 Example:
     >>> block = ColumnBlock(pd.DataFrame({"x": [1, 2]}, index=[0, 2]), {1: CellFailure("x", 0, 1, "E", "bad")})
@@ -26,14 +30,17 @@ Example:
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
+from types import MappingProxyType
 from typing import Any
 
 import pandas as pd
 
 from dagen.errors import GenerationError, ModelAuthError, ModelRetryableError
+from dagen.generators.skip import SkipRule
 
 __all__ = [
     "BatchContext",
@@ -95,6 +102,7 @@ class ColumnBlock:
 
     frame: pd.DataFrame
     failures: Mapping[int, CellFailure] = field(default_factory=dict)
+    skipped: frozenset[int] = frozenset()
 
     @property
     def rows(self) -> list[int]:
@@ -141,7 +149,18 @@ class ColumnGenerator:
         column: the column's name.
         outputs: the column followed by its side-effect columns.
         reads: the columns (including side-effect columns) passed in each row.
+        arrow_types: output column -> the Arrow type it is stored as, for values whose
+            inferred type would vary between row groups (lists that may all be empty);
+            the rest are inferred.
+        skip_rule: when the engine skips a row instead of calling the generator (set by
+            ``build_generators``; None: never).
+        value_type: the pandas dtype of the column when every row is null (skipped), so
+            that the file keeps the column's type; None: unknown.
     """
+
+    arrow_types: Mapping[str, Any] = MappingProxyType({})
+    skip_rule: SkipRule | None = None
+    value_type: str | None = None
 
     def __init__(self, column: str, outputs: tuple[str, ...], reads: tuple[str, ...]) -> None:
         self.column = column
@@ -193,8 +212,25 @@ class ColumnGenerator:
         except Exception as exc:
             return failure_from(exc, self.column, ctx.row_group, index)
 
+    def run_cells(
+        self, rows: list[tuple[int, dict[str, Any]]], ctx: BatchContext
+    ) -> list[dict[str, Any] | CellFailure]:
+        """The rows of one cell task, as ``(row, values read)`` (sync generators); one
+        ``run_cell`` each unless a generator handles the rows together (a validator)."""
+        return [self.run_cell(row, ctx, index) for index, row in rows]
+
+    async def arun_cells(
+        self, rows: list[tuple[int, dict[str, Any]]], ctx: BatchContext
+    ) -> list[dict[str, Any] | CellFailure]:
+        """The rows of one cell task (async generators), concurrently on the event loop."""
+        if len(rows) == 1:
+            index, row = rows[0]
+            return [await self.arun_cell(row, ctx, index)]
+        return list(await asyncio.gather(*(self.arun_cell(row, ctx, i) for i, row in rows)))
+
     def run_batch(self, frame: pd.DataFrame, ctx: BatchContext) -> ColumnBlock:
-        """A whole row group (sync); an exception fails every row passed in."""
+        """A whole row group (sync); an exception fails every row passed in, except a
+        ``GenerationError`` that ``stops_run``, which is raised."""
         try:
             return _marked(self.generate_batch(frame, ctx))
         except Exception as exc:
@@ -208,6 +244,8 @@ class ColumnGenerator:
             return self._all_failed(exc, frame, ctx)
 
     def _all_failed(self, exc: Exception, frame: pd.DataFrame, ctx: BatchContext) -> ColumnBlock:
+        if isinstance(exc, GenerationError) and exc.stops_run:
+            raise exc  # not a failure of these rows: the run cannot go on
         if not isinstance(exc, GenerationError):
             exc = GenerationError(
                 f"column {self.column!r}, row group {ctx.row_group}: {type(exc).__name__}: {exc}",

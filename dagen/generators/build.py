@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 from dagen.config.column_types import get_column_type
 from dagen.config.dataset import DatasetConfig
 from dagen.generators.base import ColumnGenerator
+from dagen.generators.skip import SkipRule
 from dagen.inference.client import ApiKey
 
 if TYPE_CHECKING:
@@ -106,4 +107,29 @@ def build_generators(
                 f"{type(generator).__name__}, not a ColumnGenerator"
             )
         generators[col.name] = generator
+    _install_skip_rules(config, graph, generators)
     return generators
+
+
+def _install_skip_rules(
+    config: DatasetConfig, graph: ColumnGraph, generators: dict[str, ColumnGenerator]
+) -> None:
+    """Give a ``SkipRule`` to each column that can skip a row: one with ``skip.when``, or
+    one propagating skips from a required column that can skip (columns in graph order)."""
+    can_skip: set[str] = set()
+    by_name = {c.name: c for c in config.columns}
+    for name in graph.order:
+        col = by_name[name]
+        requires = graph.requires.get(name, frozenset())
+        upstream_skips = any(graph.producer(r) in can_skip for r in requires)
+        if col.skip is None and not (col.propagate_skip and upstream_skips):
+            continue
+        can_skip.add(name)
+        generators[name].skip_rule = SkipRule(
+            column=name,
+            outputs=col.output_columns,
+            when=col.skip.when if col.skip else None,
+            value=col.skip.value if col.skip else None,
+            propagate=col.propagate_skip,
+            requires=requires,
+        )

@@ -105,6 +105,9 @@ _CASTS: dict[str, Callable[[str], Any]] = {
     "bool": lambda s: s.strip().lower() in ("true", "1", "yes"),
 }
 
+# dtype -> the pandas dtype of a column of nulls that keeps the type in Arrow
+_NULLABLE = {"str": "string", "int": "Int64", "float": "Float64", "bool": "boolean"}
+
 
 class ExpressionGenerator(ColumnGenerator):
     """A full-column generator rendering one template per row."""
@@ -113,6 +116,7 @@ class ExpressionGenerator(ColumnGenerator):
         super().__init__(config.name, (config.name,), reads)
         self.template = Template(config.expr, config.name, "expression")
         self.cast = _CASTS[config.dtype]
+        self.value_type = _NULLABLE[config.dtype]
 
     def generate_batch(self, frame: pd.DataFrame, ctx: BatchContext) -> ColumnBlock:
         values: dict[int, Any] = {}

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 import re
 from typing import Any
 
@@ -42,6 +43,7 @@ from dagen.config.columns import (
     LLMJudgeColumnConfig,
     LLMStructuredColumnConfig,
     LLMTextColumnConfig,
+    TraceType,
 )
 from dagen.config.dataset import DatasetConfig
 from dagen.config.models import ModelConfig
@@ -55,6 +57,7 @@ __all__ = [
     "LLMGenerator",
     "ModelRuntime",
     "build",
+    "cell_rng",
     "extract_code",
     "judge_schema",
     "parse_json",
@@ -98,6 +101,12 @@ def parse_json(text: str) -> Any:
         raise ModelOutputError(
             f"the answer is not valid JSON: {exc.msg} at line {exc.lineno}"
         ) from exc
+
+
+def cell_rng(seed: int, column: str, row_group: int, row: int) -> random.Random:
+    """The random source of one cell's model calls (sampled inference parameters): the
+    same run seed, column and row draw the same values wherever the cell runs."""
+    return random.Random(f"{seed}:{column}:{row_group}:{row}")
 
 
 def _option(key: str) -> Any:
@@ -171,6 +180,8 @@ class LLMGenerator(ColumnGenerator):
             self.suffix = "\n\n" + _judge_rubric(config) + "\nRespond with only a JSON object."
         elif isinstance(config, LLMCodeColumnConfig):
             self.suffix = f"\n\nRespond with {config.code_lang} code in a single fenced code block."
+        if isinstance(config, LLMTextColumnConfig | LLMCodeColumnConfig):
+            self.value_type = "string"
         self.max_repairs = getattr(
             config, "max_repairs", 0 if isinstance(config, LLMTextColumnConfig) else 2
         )
@@ -205,13 +216,17 @@ class LLMGenerator(ColumnGenerator):
             ) from exc
         return value
 
-    async def _call(self, client: Any, messages: list[dict[str, Any]]) -> Any:
+    async def _call(self, client: Any, messages: list[dict[str, Any]], rng: random.Random) -> Any:
         """One chat call; retryable failures that outlast the client's retries get
-        ``salvage_rounds`` more rounds after a pause (doubling) before the cell fails."""
+        ``salvage_rounds`` more rounds after a pause (doubling) before the cell fails.
+        Distribution-valued inference parameters are drawn from ``rng`` (the cell's)."""
         pause = self.runtime.salvage_pause
+        drawn = self.model.inference_parameters.draw(rng)
         for salvage in range(self.runtime.salvage_rounds + 1):
             try:
-                return await client.chat(messages, response_format=self._response_format())
+                return await client.chat(
+                    messages, response_format=self._response_format(), extra_body=drawn
+                )
             except ModelRetryableError:
                 if salvage == self.runtime.salvage_rounds:
                     raise
@@ -236,8 +251,9 @@ class LLMGenerator(ColumnGenerator):
             scope=self.runtime.scope,
             api_key=self.runtime.api_keys.get(self.model.alias),
         )
+        rng = cell_rng(ctx.seed, self.column, ctx.row_group, index)
         for attempt in range(self.max_repairs + 1):
-            result = await self._call(client, messages)
+            result = await self._call(client, messages, rng)
             messages.append({"role": "assistant", "content": result.content})
             try:
                 value = self.parse(result.content)
@@ -260,8 +276,10 @@ class LLMGenerator(ColumnGenerator):
         outputs = {self.column: value}
         if self.config.extract_reasoning_content:
             outputs[self.column + "__reasoning_content"] = result.reasoning_content
-        if self.config.with_trace:
+        if self.config.with_trace is TraceType.ALL_MESSAGES:
             outputs[self.column + "__trace"] = messages
+        elif self.config.with_trace is TraceType.LAST_MESSAGE:
+            outputs[self.column + "__trace"] = [messages[-1]]  # the final assistant answer
         return outputs
 
 
@@ -269,16 +287,24 @@ def resolve_model(config: DatasetConfig, column: LLMColumn) -> ModelConfig:
     """The model an LLM column names.
 
     Raises:
-        ConfigValidationError: no model has the column's alias (naming the column).
+        ConfigValidationError: no model has the column's alias, or it is an embedding
+            model (naming the column).
     """
     try:
-        return config.model(column.model_alias_)
+        model = config.model(column.model_alias_)
     except ConfigValidationError as exc:
         known = ", ".join(m.alias for m in config.models) or "none"
         raise ConfigValidationError(
             f"column {column.name!r} uses model alias {column.model_alias_!r}, which is not "
             f"in models (known: {known})"
         ) from exc
+    if model.generation_type != "chat-completion":
+        raise ConfigValidationError(
+            f"column {column.name!r} uses model alias {column.model_alias_!r}, an "
+            f"{model.generation_type} model; {column.column_type} columns need a "
+            "chat-completion model"
+        )
+    return model
 
 
 def build(column: LLMColumn, context: BuildContext) -> LLMGenerator:

@@ -1,9 +1,12 @@
 """Seed datasets: rows of an existing file become columns of the generated dataset.
 
-The file (parquet, CSV or JSON lines) is read once, where the run starts, and travels to
-the workers with the run's generators, so workers of a remote cluster need no access to
-it. Which seed row lands on output row ``i`` depends only on ``i``, the sampling mode and
-the run seed, never on the cluster:
+The seed (a parquet, CSV or JSON-lines file, a folder of them or a glob, read in name
+order; or a DataFrame given from Python) is read once, where the run starts; the selected
+rows and columns travel to the workers once per run, inside the run's generators (the
+run plugin of ``dagen.cluster``), so workers of a remote cluster need no access to the
+files and no task carries the data. ``selection_strategy`` keeps an index range or a
+partition block of it before sampling. Which selected row lands on output row ``i``
+depends only on ``i``, the sampling mode and the run seed, never on the cluster:
 
     ordered   seed row i mod N
     shuffle   a permutation of the N seed rows, seeded by the run seed, repeated
@@ -36,40 +39,83 @@ if TYPE_CHECKING:
 __all__ = ["SeedDatasetGenerator", "build", "read_seed_dataset"]
 
 
-def read_seed_dataset(config: SeedDatasetColumnConfig, base: Path | None) -> pd.DataFrame:
-    """The seed rows, with the configured columns.
+_READERS = {
+    ".parquet": lambda path: pq.read_table(path).to_pandas(),
+    ".csv": pd.read_csv,
+    ".jsonl": lambda path: pd.read_json(path, lines=True),
+    ".json": pd.read_json,
+}
+
+
+def seed_files(path: Path, where: str) -> list[Path]:
+    """The files of a seed ``path``: the file itself, the seed files of a folder, or the
+    files a glob matches, sorted by name.
 
     Raises:
-        ConfigValidationError: the file is missing, unreadable, empty, or lacks a column.
+        ConfigValidationError: nothing is found, or a file has an unsupported format.
     """
-    path = Path(config.path)
-    if not path.is_absolute() and base is not None:
-        path = base / path
-    where = f"column {config.name!r}: seed dataset {path}"
-    if not path.is_file():
-        raise ConfigValidationError(f"{where} not found")
-    suffix = path.suffix.lower()
-    try:
-        if suffix == ".parquet":
-            frame = pq.read_table(path).to_pandas()
-        elif suffix == ".csv":
-            frame = pd.read_csv(path)
-        elif suffix in (".jsonl", ".json"):
-            frame = pd.read_json(path, lines=suffix == ".jsonl")
-        else:
+    if path.is_file():
+        files = [path]
+    elif path.is_dir():
+        files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in _READERS)
+    elif any(ch in str(path) for ch in "*?["):
+        anchor = Path(path.anchor) if path.is_absolute() else Path()
+        pattern = str(path.relative_to(anchor)) if path.is_absolute() else str(path)
+        files = sorted(p for p in anchor.glob(pattern) if p.is_file())
+    else:
+        files = []
+    if not files:
+        raise ConfigValidationError(f"{where} not found (no file, folder or glob matches)")
+    for file in files:
+        if file.suffix.lower() not in _READERS:
             raise ConfigValidationError(
-                f"{where}: unsupported format {suffix!r} (parquet, csv, jsonl, json)"
+                f"{where}: {file.name} has unsupported format {file.suffix!r} "
+                "(parquet, csv, jsonl, json)"
             )
-    except (OSError, ValueError) as exc:
-        raise ConfigValidationError(f"{where} cannot be read: {exc}") from exc
-    missing = [c for c in config.columns if c not in frame.columns]
-    if missing:
-        raise ConfigValidationError(
-            f"{where} has no column(s) {missing}; it has {list(frame.columns)}"
-        )
+    return files
+
+
+def _read(files: list[Path], config: SeedDatasetColumnConfig, where: str) -> pd.DataFrame:
+    frames = []
+    for file in files:
+        try:
+            frame = _READERS[file.suffix.lower()](file)
+        except (OSError, ValueError) as exc:
+            raise ConfigValidationError(f"{where}: {file} cannot be read: {exc}") from exc
+        missing = [c for c in config.columns if c not in frame.columns]
+        if missing:
+            raise ConfigValidationError(
+                f"{where}: {file.name} has no column(s) {missing}; it has {list(frame.columns)}"
+            )
+        frames.append(frame[list(config.columns)])
+    return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+
+
+def read_seed_dataset(config: SeedDatasetColumnConfig, base: Path | None) -> pd.DataFrame:
+    """The selected seed rows, with the configured columns, indexed from 0.
+
+    Raises:
+        ConfigValidationError: the seed is missing, unreadable, empty, lacks a column, or
+            the selection does not fit it (naming the column and the field).
+    """
+    if config.dataframe is not None:
+        where = f"column {config.name!r}: seed dataframe"
+        frame = config.dataframe[list(config.columns)]
+    else:
+        path = Path(str(config.path))
+        if not path.is_absolute() and base is not None:
+            path = base / path
+        where = f"column {config.name!r}: seed dataset {path}"
+        frame = _read(seed_files(path, where), config, where)
     if frame.empty:
         raise ConfigValidationError(f"{where} has no rows")
-    return frame[list(config.columns)].reset_index(drop=True)
+    if config.selection_strategy is not None:
+        try:
+            rows = config.selection_strategy.rows(len(frame))
+        except ValueError as exc:
+            raise ConfigValidationError(f"{where}: field selection_strategy: {exc}") from None
+        frame = frame.iloc[rows.start : rows.stop]
+    return frame.reset_index(drop=True)
 
 
 class SeedDatasetGenerator(ColumnGenerator):

@@ -11,8 +11,11 @@ State (all computed in ``__init__``, all immutable):
     upstream[col]     -> frozenset of columns col reads          # col -> producers
     downstream[col]   -> frozenset of columns that read col
     strategy[col]     -> cell_by_cell | full_column
+    rows_per_task[col] -> rows per task the column fixes (a validator's batch_size)
     side_effects[out] -> producer column                         # "a__trace" -> "a"
     reads[col]        -> the columns col reads, side-effect columns by their own name
+                         (its data inputs and the columns of its ``skip.when``)
+    requires[col]     -> its data inputs only (what ``propagate_skip`` looks at)
     order             -> topological order, ties broken by declaration order
 
 Example:
@@ -50,6 +53,8 @@ class ColumnGraph:
     stateful: frozenset[str] = frozenset()
     declared: tuple[str, ...] = ()
     reads: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    rows_per_task: Mapping[str, int] = field(default_factory=dict)
+    requires: Mapping[str, frozenset[str]] = field(default_factory=dict)
     downstream: Mapping[str, frozenset[str]] = field(init=False)
     order: tuple[str, ...] = field(init=False)
 
@@ -91,9 +96,13 @@ class ColumnGraph:
         search_path = (config.source_dir,) if config.source_dir else ()
         upstream: dict[str, frozenset[str]] = {}
         reads_of: dict[str, frozenset[str]] = {}
+        requires: dict[str, frozenset[str]] = {}  # col -> its data inputs (not skip.when's)
         earlier: list[str] = []
         for col in config.columns:
-            reads = col.required_columns(list(earlier), search_path)
+            requires[col.name] = frozenset(
+                col.required_columns(list(earlier), search_path)
+            ) | config.constraint_reads(col.name)
+            reads = requires[col.name] | (col.skip.columns if col.skip else frozenset())
             resolved = set()
             for name in sorted(reads):
                 if name not in producers:
@@ -114,6 +123,10 @@ class ColumnGraph:
             stateful=frozenset(c.name for c in config.columns if c.stateful),
             declared=tuple(c.name for c in config.columns),
             reads=MappingProxyType(reads_of),
+            rows_per_task=MappingProxyType(
+                {c.name: c.rows_per_task for c in config.columns if c.rows_per_task is not None}
+            ),
+            requires=MappingProxyType(requires),
         )
 
     @classmethod

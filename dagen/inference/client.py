@@ -24,6 +24,9 @@ backoff, then the last one is raised. Messages name the model alias, the endpoin
 HTTP status and the server's own message (truncated), and never the API key, which is read
 from ``os.environ[config.api_key_env]`` when the client is created and hidden from ``repr``.
 
+``embed`` sends ``/v1/embeddings`` requests through the same attempts, limiter, error
+mapping and usage counters (``dagen.inference.embeddings``: body and answer).
+
 State: ``usage`` (a ``ModelUsage`` of this client's calls). ``dagen.inference.pool``
 keeps one client per (event loop, model) so that all the calls one Dask worker makes on its
 loop share one session and one limiter.
@@ -65,11 +68,14 @@ from dagen.errors import (
     ModelTimeoutError,
     RateLimitError,
 )
+from dagen.inference.embeddings import EmbeddingResult, embedding_body, parse_embeddings
 from dagen.inference.limiter import AdaptiveLimiter
+from dagen.inference.secrets import ApiKey, _Secret
 
 __all__ = [
     "ApiKey",
     "ChatResult",
+    "EmbeddingResult",
     "ModelClient",
     "ModelUsage",
     "RetryPolicy",
@@ -179,44 +185,6 @@ class RetryPolicy:
         return float(rng.uniform(0.0, ceiling))
 
 
-class ApiKey:
-    """An API key in transit from the process that read it to the workers that use it.
-
-    Its ``repr`` and ``str`` never show the key; only ``reveal()`` does.
-    """
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def reveal(self) -> str:
-        return self._value
-
-    def __repr__(self) -> str:
-        return "ApiKey(<hidden>)"
-
-    __str__ = __repr__
-
-    def __reduce__(self):  # type: ignore[no-untyped-def]
-        return (ApiKey, (self._value,))
-
-
-class _Secret:
-    """Holds the API key and the headers that carry it; never shows them."""
-
-    __slots__ = ("headers", "key")
-
-    def __init__(self, key: str | None) -> None:
-        self.key = key
-        self.headers = {"Content-Type": "application/json"}
-        if key is not None:
-            self.headers["Authorization"] = f"Bearer {key}"
-
-    def __repr__(self) -> str:
-        return "<hidden>"
-
-
 class ModelClient:
     """Calls one model of an OpenAI-compatible endpoint, with retries and a limiter.
 
@@ -291,8 +259,9 @@ class ModelClient:
         body: dict[str, Any] = {"model": self.config.model, "messages": messages}
         for name in ("temperature", "top_p", "max_tokens"):
             value = getattr(params, name)
-            if value is not None:
+            if isinstance(value, int | float):
                 body[name] = value
+        body.update(params.draw(self._rng))  # distributions: the caller's draw wins below
         body.update(params.extra_body)
         body.update(extra_body or {})
         if response_format is not None:
@@ -324,6 +293,28 @@ class ModelClient:
             ModelOutputError: a 200 without ``choices[0].message.content``.
         """
         body = self.build_body(messages, response_format=response_format, extra_body=extra_body)
+        return await self._request(self.url, body, self._result)  # type: ignore[no-any-return]
+
+    async def embed(self, texts: list[str]) -> EmbeddingResult:
+        """Embed ``texts`` with one ``/v1/embeddings`` request, retrying as ``chat`` does
+        (same limiter, retries and usage counters).
+
+        Raises:
+            the errors of ``chat``; ModelOutputError: not one numeric vector per text.
+        """
+
+        def parse(status: int, retry_after: str | None, raw: bytes, attempt: int) -> Any:
+            if not 200 <= status < 300:
+                raise self._http_error(status, retry_after, raw, attempt)
+            where = f"{self._where(attempt)}: HTTP {status}"
+            return parse_embeddings(raw, len(texts), where, attempts=attempt)
+
+        url = self.url.removesuffix("/chat/completions") + "/embeddings"
+        return await self._request(url, embedding_body(self.config, texts), parse)  # type: ignore[no-any-return]
+
+    async def _request(self, url: str, body: dict[str, Any], parse: Any) -> Any:
+        """POST ``body`` until ``parse(status, retry_after, raw, attempt)`` returns, retrying
+        retryable errors; each attempt holds a limiter slot while in flight."""
         payload = json.dumps(body).encode()
         usage = self.usage
         attempt = 0
@@ -333,12 +324,12 @@ class ModelClient:
             usage.retries += attempt > 1
             try:
                 async with self.limiter:
-                    status, retry_after, raw = await self._post(payload, attempt)
+                    status, retry_after, raw = await self._post(payload, attempt, url)
                     if status == 429:
                         self.limiter.on_overload()
                     elif 200 <= status < 300:
                         self.limiter.on_success()
-                result = self._result(status, retry_after, raw, attempt)
+                result = parse(status, retry_after, raw, attempt)
             except ModelRetryableError as exc:
                 usage.rate_limited += isinstance(exc, RateLimitError)
                 if attempt > self.max_retries:
@@ -373,11 +364,11 @@ class ModelClient:
             self._owns_session = True
         return self._session
 
-    async def _post(self, payload: bytes, attempt: int) -> tuple[int, str | None, bytes]:
+    async def _post(self, payload: bytes, attempt: int, url: str) -> tuple[int, str | None, bytes]:
         """POST once; return (status, Retry-After header, body) or raise a retryable error."""
         try:
             async with self._get_session().post(
-                self.url, data=payload, headers=self._secret.headers, timeout=self._timeout
+                url, data=payload, headers=self._secret.headers, timeout=self._timeout
             ) as response:
                 raw = await response.read()
                 return response.status, response.headers.get("Retry-After"), raw

@@ -106,7 +106,9 @@ def chunk_sizes(
         graph: the column graph.
         row_group_size: rows per row group.
         cells_per_task: a number for every column (1: one task per cell), or None for the
-            measured default (see docs/architecture.md):
+            measured default (see docs/architecture.md). A column that fixes its own rows
+            per task (``graph.rows_per_task``: a validator's ``batch_size``) keeps them.
+            The default:
             - model columns: the largest divisor of the smallest per-worker share of the
               model's cap that is at most half of it and at most
               ``AUTO_ASYNC_CELLS_PER_TASK``, so that whole tasks tile each worker's share
@@ -119,7 +121,9 @@ def chunk_sizes(
     model_shares = model_shares or {}
     sizes = {}
     for col in graph.columns:
-        if cells_per_task is not None:
+        if col in graph.rows_per_task:
+            sizes[col] = graph.rows_per_task[col]
+        elif cells_per_task is not None:
             sizes[col] = cells_per_task
         elif col in model_shares:
             limit = min(AUTO_ASYNC_CELLS_PER_TASK, max(1, model_shares[col] // 2))

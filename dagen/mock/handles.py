@@ -65,6 +65,10 @@ class _Handle(abc.ABC):
         """GET /stats."""
         return self._call("GET", "/stats")  # type: ignore[no-any-return]
 
+    def requests(self) -> list[dict[str, Any]]:
+        """GET /requests: model, temperature and top_p of each request since the reset."""
+        return self._call("GET", "/requests")["requests"]  # type: ignore[no-any-return]
+
     def reset(self) -> dict[str, Any]:
         """POST /stats/reset: zero the counters and forget fail-times state."""
         return self._call("POST", "/stats/reset", {})  # type: ignore[no-any-return]

@@ -13,8 +13,11 @@ single rows can be targeted with directives embedded in a prompt:
     [[mock:sleep=SECONDS]]     sleep before answering (timeout tests)
     [[mock:fail-times=K]]      500 for the first K identical (model, messages), then answer
 
-Endpoints: ``POST /v1/chat/completions`` (non-streaming), ``GET /v1/models``, ``GET /stats``,
-``POST /stats/reset``, ``GET|POST /admin/settings``.
+Endpoints: ``POST /v1/chat/completions`` (non-streaming), ``POST /v1/embeddings``
+(deterministic unit vectors, ``dagen.mock.embeddings``; same faults, directives in the
+input texts, same counters), ``GET /v1/models``, ``GET /stats``,
+``POST /stats/reset``, ``GET|POST /admin/settings``, ``GET /requests`` (the sampling
+parameters of the last ``SAMPLED`` well-formed chat requests: model, temperature, top_p).
 
 State (``_State``, one per app): the settings, the fault RNG, the counters (global and per
 model; ``/stats/reset`` zeroes them in place but keeps what is in flight), the models seen
@@ -41,12 +44,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
-import hmac
 import json
 import random
 import signal
 import sys
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -59,12 +60,13 @@ from dagen.mock.answers import (
     Directives,
     build_answer,
     completion_body,
-    error_body,
     message_text,
     parse_directives,
     request_digest,
     word_count,
 )
+from dagen.mock.embeddings import embedding_request, embeddings_body
+from dagen.mock.state import DEFAULT_MODEL, STATE_KEY, _enter, _State
 
 __all__ = [
     "READY_LINE",
@@ -77,7 +79,6 @@ __all__ = [
 ]
 
 READY_LINE = "dagen mock-llm listening on {url}"
-DEFAULT_MODEL = "mock-model"
 _FAIL_TIMES_MAX = 100_000  # bound on the fail-times dict (oldest entries are dropped)
 
 
@@ -153,88 +154,33 @@ _CHECKS: dict[str, tuple[Any, str]] = {  # setting -> (is it valid?, what is wan
 }
 
 
-# -- state ---------------------------------------------------------------------------
-
-
-_MODEL_COUNTERS = ("requests", "completed", "in_flight", "peak_concurrency", "rate_limited")
-_COUNTERS = (*_MODEL_COUNTERS, "server_errors", "client_errors", "malformed")
-
-
-def _enter(counters: dict[str, int]) -> None:
-    counters["in_flight"] += 1
-    counters["peak_concurrency"] = max(counters["peak_concurrency"], counters["in_flight"])
-
-
-def _zero(counters: dict[str, int]) -> None:
-    # In place, and what is in flight stays in flight: the handlers serving it hold these
-    # very dicts and decrement them when they answer, so counts never go negative.
-    for name in counters:
-        counters[name] = 0 if name != "in_flight" else counters[name]
-    counters["peak_concurrency"] = counters["in_flight"]
-
-
-class _State:
-    def __init__(self, settings: MockServerSettings) -> None:
-        self.settings = settings
-        self.rng = random.Random(settings.seed)
-        self.stats = dict.fromkeys(_COUNTERS, 0)  # counter -> value
-        self.by_model: dict[str, dict[str, int]] = {}  # model -> counter -> value
-        self.models: dict[str, None] = {DEFAULT_MODEL: None}  # insertion-ordered set
-        self.failures: OrderedDict[bytes, int] = OrderedDict()  # digest -> 500s answered
-
-    def model_stats(self, model: str) -> dict[str, int]:
-        counters = self.by_model.get(model)
-        if counters is None:
-            counters = self.by_model[model] = dict.fromkeys(_MODEL_COUNTERS, 0)
-        return counters
-
-    def stats_json(self) -> dict[str, Any]:
-        return {**self.stats, "by_model": self.by_model}
-
-    def reset(self) -> None:
-        _zero(self.stats)
-        for model, counters in list(self.by_model.items()):
-            if counters["in_flight"]:
-                _zero(counters)
-            else:
-                del self.by_model[model]
-        self.failures.clear()
-
-    def authorized(self, request: web.Request) -> bool:
-        key = self.settings.api_key
-        if key is None:
-            return True
-        given = request.headers.get("Authorization", "")
-        return hmac.compare_digest(given.encode(), f"Bearer {key}".encode())
-
-    def reply(
-        self, status: int, payload: Any, model: dict[str, int] | None, headers: Any = None
-    ) -> web.Response:
-        """Count the answer in the stats and build the response."""
-        counter = "completed" if status == 200 else "rate_limited" if status == 429 else None
-        if counter is None:
-            counter = "server_errors" if status >= 500 else "client_errors"
-        self.stats[counter] += 1
-        if model is not None and counter in model:
-            model[counter] += 1
-        return web.json_response(payload, status=status, headers=headers)
-
-    def error(
-        self, status: int, message: str, model: dict[str, int] | None, code: str | None = None
-    ) -> web.Response:
-        headers = None
-        if status == 429 and self.settings.retry_after is not None:
-            headers = {"Retry-After": f"{self.settings.retry_after:g}"}
-        return self.reply(status, error_body(status, message, code), model, headers)
-
-
-STATE_KEY = web.AppKey("dagen_mock_state", _State)
-
-
 # -- handlers ------------------------------------------------------------------------
 
 
 async def _chat_completions(request: web.Request) -> web.Response:
+    return await _serve(request, _chat_messages, _answer)
+
+
+async def _embeddings(request: web.Request) -> web.Response:
+    return await _serve(request, embedding_request, _answer_embeddings)
+
+
+def _chat_messages(body: dict[str, Any]) -> list[dict[str, Any]]:
+    messages = body.get("messages")
+    if (
+        not isinstance(messages, list)
+        or not messages
+        or not all(isinstance(m, dict) for m in messages)
+    ):
+        raise ValueError("'messages' must be a non-empty list of objects.")
+    if body.get("stream"):
+        raise ValueError("The mock server does not support stream=true.")
+    return messages
+
+
+async def _serve(request: web.Request, read: Callable[..., Any], answer: Any) -> web.Response:
+    """Count, check (auth, body: ``read(body)`` gives the messages, or ValueError for a
+    400, and the concurrency cap), delay, then ``answer(...)``: both endpoints alike."""
     state = request.app[STATE_KEY]
     stats = state.stats
     stats["requests"] += 1
@@ -250,19 +196,13 @@ async def _chat_completions(request: web.Request) -> web.Response:
     state.models[model] = None
     if not state.authorized(request):
         return state.error(401, "Incorrect API key provided.", per_model)
-    messages = body.get("messages")
-    if (
-        not isinstance(messages, list)
-        or not messages
-        or not all(isinstance(m, dict) for m in messages)
-    ):
-        return state.error(400, "'messages' must be a non-empty list of objects.", per_model)
-    if body.get("stream"):
-        return state.error(400, "The mock server does not support stream=true.", per_model)
     try:
+        messages = read(body)
         directives = parse_directives(messages)
     except ValueError as exc:
         return state.error(400, str(exc), per_model)
+    if "messages" in body:
+        state.sampled.append({k: body.get(k) for k in ("model", "temperature", "top_p")})
     settings = state.settings
     if settings.max_concurrency is not None and stats["in_flight"] >= settings.max_concurrency:
         return state.error(429, "Too many concurrent requests.", per_model)
@@ -274,30 +214,30 @@ async def _chat_completions(request: web.Request) -> web.Response:
             delay += state.rng.uniform(-settings.jitter, settings.jitter)
         if delay > 0:
             await asyncio.sleep(delay)
-        return _answer(state, body, model, messages, directives, per_model)
+        return answer(state, body, model, messages, directives, per_model)  # type: ignore[no-any-return]
     finally:
         stats["in_flight"] -= 1
         per_model["in_flight"] -= 1
 
 
-def _answer(
+def _fault(
     state: _State,
-    body: dict[str, Any],
     model: str,
     messages: list[dict[str, Any]],
     directives: Directives,
     per_model: dict[str, int],
-) -> web.Response:
+) -> web.Response | None:
+    """The error a request gets (a directive, fail-times, the dice), or None."""
     settings, rng = state.settings, state.rng
-    words = sum(word_count(message_text(m.get("content"))) for m in messages)
     if directives.status is not None and directives.status != 200:
         if directives.status == 400 and directives.context_length:
+            words = sum(word_count(message_text(m.get("content"))) for m in messages)
             text = CONTEXT_LENGTH_MESSAGE.format(n=max(words, 4097))
             return state.error(400, text, per_model, code="context_length_exceeded")
         text = f"Mock error {directives.status} requested by the prompt."
         return state.error(directives.status, text, per_model)
-    digest = request_digest(model, messages)
     if directives.fail_times:
+        digest = request_digest(model, messages)
         failed = state.failures.get(digest, 0)
         if failed < directives.fail_times:
             state.failures[digest] = failed + 1
@@ -310,6 +250,23 @@ def _answer(
         return state.error(500, "The mock server had an error (injected).", per_model)
     if settings.rate_limit_rate and rng.random() < settings.rate_limit_rate:
         return state.error(429, "Rate limit reached (injected).", per_model)
+    return None
+
+
+def _answer(
+    state: _State,
+    body: dict[str, Any],
+    model: str,
+    messages: list[dict[str, Any]],
+    directives: Directives,
+    per_model: dict[str, int],
+) -> web.Response:
+    fault = _fault(state, model, messages, directives, per_model)
+    if fault is not None:
+        return fault
+    settings, rng = state.settings, state.rng
+    words = sum(word_count(message_text(m.get("content"))) for m in messages)
+    digest = request_digest(model, messages)
     has_assistant = any(m.get("role") == "assistant" for m in messages)
     malformed = (
         directives.malformed
@@ -331,6 +288,21 @@ def _answer(
     return state.reply(200, payload, per_model)
 
 
+def _answer_embeddings(
+    state: _State,
+    body: dict[str, Any],
+    model: str,
+    messages: list[dict[str, Any]],
+    directives: Directives,
+    per_model: dict[str, int],
+) -> web.Response:
+    fault = _fault(state, model, messages, directives, per_model)
+    if fault is not None:
+        return fault
+    words = sum(word_count(m["content"]) for m in messages)
+    return state.reply(200, embeddings_body(model, messages, body, words), per_model)
+
+
 async def _models(request: web.Request) -> web.Response:
     state = request.app[STATE_KEY]
     if not state.authorized(request):
@@ -343,6 +315,10 @@ async def _models(request: web.Request) -> web.Response:
 
 async def _stats(request: web.Request) -> web.Response:
     return web.json_response(request.app[STATE_KEY].stats_json())
+
+
+async def _requests(request: web.Request) -> web.Response:
+    return web.json_response({"requests": list(request.app[STATE_KEY].sampled)})
 
 
 async def _stats_reset(request: web.Request) -> web.Response:
@@ -373,9 +349,11 @@ def build_app(settings: MockServerSettings) -> web.Application:
     app = web.Application(client_max_size=64 * 1024 * 1024)
     app[STATE_KEY] = _State(settings)
     app.router.add_post("/v1/chat/completions", _chat_completions)
+    app.router.add_post("/v1/embeddings", _embeddings)
     app.router.add_get("/v1/models", _models)
     app.router.add_get("/stats", _stats)
     app.router.add_post("/stats/reset", _stats_reset)
+    app.router.add_get("/requests", _requests)
     app.router.add_get("/admin/settings", _admin_settings)
     app.router.add_post("/admin/settings", _admin_settings)
     return app

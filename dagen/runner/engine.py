@@ -2,15 +2,28 @@
 
     1. preflight        models resolved (the bundled mock server for those without an
                         endpoint), API keys read, endpoints asked      ``runner.preflight``
-    2. resume plan      what an interrupted run in the output keeps   ``runner.resume``
+    2. resume plan      the output claimed for this run (a lock file in a folder), then
+                        what an interrupted run in it keeps          ``runner.resume``
     3. run spec         graph, generators, seed, row groups: pure     ``runner.spec``
     4. sink opened      only now is the output touched; closed however the run ends
     5. cluster          a client (given, addressed, current, or a LocalCluster sized for
                         the run) and a session with the run installed ``cluster.session``
     6. the loop         row groups through the window into the sink   ``runner.loop``
 
-A bad config, a missing key or an unreachable endpoint therefore never clears a good
-dataset, and a resumed run with nothing left to do needs no cluster.
+A bad config, a missing key or an unreachable endpoint therefore never touches the output,
+and a resumed run with nothing left to do needs no cluster. An overwriting run replaces
+the old dataset only when it completes (``dagen.sinks.staging``): a run that fails at any
+step leaves the old dataset as it was.
+
+One implementation, two doors. ``generate`` runs the steps in the caller's thread with a
+synchronous client. ``agenerate`` runs the very same steps in a worker thread while the
+caller's event loop stays free: its client is asynchronous, made on the caller's loop
+(``cluster.session.open_async_client``), and the run thread uses it through
+``distributed``'s thread-safe synchronous calls; a callback runs on the caller's loop.
+Cancelling ``agenerate`` stops the run as Ctrl-C does (written row groups are kept).
+``generate`` inside a running event loop (an async service) warns that it blocks that
+loop, except in a Jupyter kernel where every cell does; given an asynchronous client
+there, it refuses: that client's loop is the one it would block.
 
 Example:
     >>> result = generate(config, num_records=10_000, output_dir="out/people")  # doctest: +SKIP
@@ -20,30 +33,40 @@ Example:
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import contextvars
 import signal
+import sys
 import threading
+import warnings
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager as ContextManager
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from dagen.cluster.session import RunSession, open_client
+from dagen.cluster.session import RunSession, open_async_client, open_client
 from dagen.config.dataset import DatasetConfig
 from dagen.config.run import RunSettings
 from dagen.runner.arguments import check_generate_arguments
+from dagen.runner.events import Callback, RowGroupEvent
 from dagen.runner.loop import RunLoop
 from dagen.runner.preflight import preflight
 from dagen.runner.result import GenerationResult
 from dagen.runner.resume import plan_resume
-from dagen.runner.spec import RunSpec
-from dagen.sinks.base import Sink, opened
+from dagen.runner.spec import RunSpec, new_run_id
+from dagen.sinks.base import Sink, claimed, opened
 from dagen.sinks.choice import choose_sink
+from dagen.warnings import DagenWarning
 
 if TYPE_CHECKING:
     from distributed import Client
 
-__all__ = ["generate"]
+__all__ = ["agenerate", "generate"]
+
+Connect = Callable[[int], ContextManager["Client"]]  # slots wanted -> the run's client
 
 
 def generate(
@@ -57,14 +80,15 @@ def generate(
     overwrite: bool = False,
     resume: bool = False,
     sink: Sink | None = None,
+    on_row_group: Callable[[RowGroupEvent], Any] | None = None,
 ) -> GenerationResult:
     """Generate ``num_records`` rows of ``config`` on a Dask cluster.
 
     Args:
         config: the dataset config.
         num_records: rows to generate.
-        output_dir: folder for parquet files and ``metadata.json``; None keeps the rows in
-            memory.
+        output_dir: folder for parquet files and ``metadata.json`` (a local path or an
+            fsspec URL such as ``s3://bucket/run``); None keeps the rows in memory.
         client: a Dask client to run on; see ``dagen.cluster.session`` for the default.
         scheduler: address of a Dask scheduler to connect to when no client is given.
         settings: row-group size, window, seed and local-cluster settings.
@@ -73,63 +97,211 @@ def generate(
             groups (see ``dagen.runner.resume``); ``num_records`` may grow to extend it.
         sink: where row groups go instead of ``output_dir`` (a ``dagen.Sink``; see
             ``dagen.sinks.base`` for the order of its calls).
+        on_row_group: called (plain or ``async def``) on the client with a
+            ``RowGroupEvent`` for each row group written, in row order; if it raises,
+            the run stops with a ``CallbackError`` and can be resumed.
 
     Raises:
         TypeError: an argument has the wrong type (a path instead of a ``DatasetConfig``:
             read it with ``dagen.load_config``).
         ValueError: ``num_records`` < 1, ``resume`` with ``overwrite`` or without
-            ``output_dir`` or ``sink``, both ``client`` and ``scheduler``, or both
-            ``output_dir`` and ``sink``.
+            ``output_dir`` or ``sink``, both ``client`` and ``scheduler``, both
+            ``output_dir`` and ``sink``, or an asynchronous ``client`` on the running
+            event loop (use ``agenerate``).
         ConfigError: the config is invalid (before anything runs), a model's key
             variable is unset.
         OutputDirError: the output folder cannot be used.
         ClusterError: the cluster cannot be reached or started.
         CheckpointError: a row group cannot be written (earlier ones are kept), or the
             sink failed otherwise.
+        CallbackError: ``on_row_group`` raised (the row groups it saw are kept).
         ModelAuthError: a model rejected the credentials (the run stops at once).
         ResumeError: ``resume`` and the folder holds another config's data.
         EarlyShutdownError: too many cells failed for good (written row groups are kept).
     """
-    check_generate_arguments(
-        config,
-        num_records,
-        output_dir,
-        scheduler=scheduler,
-        settings=settings,
-        overwrite=overwrite,
-        resume=resume,
-        has_client=client is not None,
-        has_sink=sink is not None,
-    )
-    settings = settings or RunSettings()
-    sink = choose_sink(output_dir, sink)
-    with preflight(config) as ready:
-        resumed = None
-        if resume:
-            resumed = plan_resume(
-                sink, ready.config, num_records, settings.row_group_size, settings.seed
-            )
-        spec = RunSpec.build(
-            ready.config, settings, num_records, api_keys=ready.api_keys, resumed=resumed
+    run = _Run.checked(config, num_records, output_dir, client, scheduler, settings,
+                       overwrite, resume, sink)  # fmt: skip
+    _check_no_loop_blocked(client)
+    callback = Callback(on_row_group) if on_row_group is not None else None
+
+    def connect(slots: int) -> ContextManager[Client]:
+        return open_client(client, scheduler, run.settings.cluster, slots=slots)
+
+    with _ctrl_c_noted() as interrupted:
+        return run.execute(connect, interrupted, callback)
+
+
+async def agenerate(
+    config: DatasetConfig,
+    num_records: int,
+    output_dir: str | Path | None = None,
+    *,
+    client: Client | None = None,
+    scheduler: str | None = None,
+    settings: RunSettings | None = None,
+    overwrite: bool = False,
+    resume: bool = False,
+    sink: Sink | None = None,
+    on_row_group: Callable[[RowGroupEvent], Any] | None = None,
+) -> GenerationResult:
+    """``generate`` for ``await``: the run leaves the caller's event loop free.
+
+    Takes the arguments of ``generate`` and raises what it raises. Without ``client``,
+    the client it makes (to ``scheduler``, or a LocalCluster it starts) is asynchronous,
+    on the caller's loop; an asynchronous client the caller made on this loop is used as
+    is. ``on_row_group`` runs on the caller's loop. Cancelling the awaiting task stops
+    the run (the row groups written are kept, ``resume=True`` continues them) and
+    re-raises ``CancelledError`` once the run has stopped.
+
+    Example:
+        >>> result = await dagen.agenerate(cfg, 1_000, "out/people")  # doctest: +SKIP
+    """
+    run = _Run.checked(config, num_records, output_dir, client, scheduler, settings,
+                       overwrite, resume, sink)  # fmt: skip
+    loop = asyncio.get_running_loop()
+    callback = Callback(on_row_group, loop) if on_row_group is not None else None
+    stop = threading.Event()
+
+    def connect(slots: int) -> ContextManager[Client]:
+        return _entered_on(
+            loop, open_async_client(client, scheduler, run.settings.cluster, slots=slots)
         )
-        with opened(sink, overwrite=overwrite, resume=resume):
-            if not spec.row_groups:  # a resumed run with nothing left to do needs no cluster
-                metadata = spec.metadata()
-                metadata.status = "complete"
-                sink.write_metadata(metadata.to_dict())
-                return _result(output_dir, metadata.to_dict(), sink)
-            with (
-                open_client(client, scheduler, settings.cluster, slots=spec.local_slots) as dask,
-                RunSession(dask, spec.context) as session,
-                _ctrl_c_noted() as interrupted,
-            ):
-                loop = RunLoop(spec, session, sink, interrupted)
-                loop.run()
-    return _result(output_dir, loop.metadata.to_dict(), sink)
+
+    context = contextvars.copy_context()
+    done = loop.run_in_executor(None, context.run, run.execute, connect, stop.is_set, callback)
+    try:
+        return await asyncio.shield(done)
+    except asyncio.CancelledError:
+        stop.set()  # the run loop stops at its next turn, as on Ctrl-C
+        with contextlib.suppress(BaseException):
+            await done
+        raise
+
+
+@dataclass(frozen=True)
+class _Run:
+    """One run's arguments, checked; ``execute`` is the one implementation of a run."""
+
+    config: DatasetConfig
+    num_records: int
+    output_dir: str | Path | None
+    settings: RunSettings
+    overwrite: bool
+    resume: bool
+    sink: Sink
+
+    @classmethod
+    def checked(
+        cls,
+        config: Any,
+        num_records: Any,
+        output_dir: Any,
+        client: Any,
+        scheduler: Any,
+        settings: Any,
+        overwrite: Any,
+        resume: Any,
+        sink: Any,
+    ) -> _Run:
+        check_generate_arguments(
+            config,
+            num_records,
+            output_dir,
+            scheduler=scheduler,
+            settings=settings,
+            overwrite=overwrite,
+            resume=resume,
+            has_client=client is not None,
+            has_sink=sink is not None,
+        )
+        chosen = choose_sink(output_dir, sink)
+        return cls(config, num_records, output_dir, settings or RunSettings(), overwrite,
+                   resume, chosen)  # fmt: skip
+
+    def execute(
+        self, connect: Connect, interrupted: Callable[[], bool], callback: Callback | None
+    ) -> GenerationResult:
+        """The steps of the module docstring, on the client ``connect`` gives."""
+        settings, sink = self.settings, self.sink
+        run_id = new_run_id()
+        with preflight(self.config) as ready, claimed(sink, run_id):
+            resumed = None
+            if self.resume:
+                resumed = plan_resume(
+                    sink, ready.config, self.num_records, settings.row_group_size, settings.seed
+                )
+            spec = RunSpec.build(
+                ready.config,
+                settings,
+                self.num_records,
+                api_keys=ready.api_keys,
+                resumed=resumed,
+                run_id=run_id,
+            )
+            with opened(sink, overwrite=self.overwrite, resume=self.resume):
+                if not spec.row_groups:  # a resumed run with nothing left to do needs no cluster
+                    metadata = spec.metadata()
+                    metadata.status = "complete"
+                    sink.write_metadata(metadata.to_dict())
+                    return _result(self.output_dir, metadata.to_dict(), sink)
+                with (
+                    connect(spec.local_slots) as dask,
+                    RunSession(dask, spec.context) as session,
+                ):
+                    loop = RunLoop(spec, session, sink, interrupted, callback)
+                    loop.run()
+        return _result(self.output_dir, loop.metadata.to_dict(), sink)
+
+
+def _check_no_loop_blocked(client: Client | None) -> None:
+    """``generate`` in a running event loop: refuse the loop's own client, else warn."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return
+    if client is not None and client.asynchronous:
+        raise ValueError(
+            "generate(): the client is asynchronous, on the event loop generate() would "
+            "block; use `await dagen.agenerate(...)` with the same arguments"
+        )
+    if not _in_jupyter_kernel():
+        warnings.warn(
+            "generate() blocks the running event loop until the run ends; use "
+            "`await dagen.agenerate(...)` with the same arguments to keep it running",
+            DagenWarning,
+            stacklevel=3,
+        )
+
+
+def _in_jupyter_kernel() -> bool:
+    """Whether this is a Jupyter kernel, where every cell blocks the kernel's loop anyway."""
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None else None  # type: ignore[attr-defined]
+    return type(shell).__name__ == "ZMQInteractiveShell"
+
+
+@contextlib.contextmanager
+def _entered_on(loop: asyncio.AbstractEventLoop, manager: Any) -> Iterator[Any]:
+    """Enter and exit an async context manager on ``loop`` from another thread."""
+
+    def on_loop(coroutine: Any) -> Any:
+        return asyncio.run_coroutine_threadsafe(coroutine, loop).result()
+
+    value = on_loop(manager.__aenter__())
+    try:
+        yield value
+    except BaseException as exc:
+        if not on_loop(manager.__aexit__(type(exc), exc, exc.__traceback__)):
+            raise
+    else:
+        on_loop(manager.__aexit__(None, None, None))
 
 
 def _result(output_dir: str | Path | None, metadata: dict, sink: Sink) -> GenerationResult:
-    return GenerationResult(Path(output_dir) if output_dir is not None else None, metadata, sink)
+    if output_dir is None:
+        return GenerationResult(None, metadata, sink)
+    text = str(output_dir)
+    return GenerationResult(text if "://" in text else Path(text), metadata, sink)
 
 
 @contextlib.contextmanager

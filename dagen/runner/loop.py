@@ -11,7 +11,10 @@ Policy, one turn of the loop:
        whose type says it holds failures has its failures fetched (a fatal one, such as
        rejected credentials, stops the run at once).
     4. When a row group's checkpoint task finishes, its futures are released, the sink
-       writes it, the metadata is rewritten and the next row group is admitted.
+       writes it, the metadata is rewritten and the next row group is admitted. With an
+       ``on_row_group`` callback, written row groups are handed to it in row order
+       (``dagen.runner.events``), each recorded in the metadata once its callback
+       returned; row groups held back for their turn count against the window.
 
 State lives in four places, each with one owner: the graph (what depends on what), the
 admission (what was handed to Dask, each model's credit), the tracker (what is done, what
@@ -25,16 +28,18 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 import warnings
 from collections import ChainMap, deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from dagen.cluster.session import RunSession
 from dagen.cluster.watcher import Finished, Watcher
 from dagen.errors import (
+    CallbackError,
     CheckpointError,
     DagenError,
     EarlyShutdownError,
@@ -43,6 +48,7 @@ from dagen.errors import (
 )
 from dagen.lowering.admission import Admission, fit_to_slots, slots_needed
 from dagen.lowering.plan import Key, RowGroup, RowGroupPlan, chunk_sizes
+from dagen.runner.events import Callback, InOrder, RowGroupEvent
 from dagen.runner.spec import RunSpec
 from dagen.sinks.assemble import RowGroupResult
 from dagen.sinks.base import Sink
@@ -65,6 +71,7 @@ class RunLoop:
         session: the run's use of the Dask client, its context installed.
         sink: where finished row groups go.
         interrupted: checked once per turn: a Ctrl-C that Python dropped stops it too.
+        on_row_group: called with each written row group, in row order.
     """
 
     def __init__(
@@ -73,6 +80,7 @@ class RunLoop:
         session: RunSession,
         sink: Sink,
         interrupted: Callable[[], bool] = lambda: False,
+        on_row_group: Callback | None = None,
     ) -> None:
         self.spec = spec
         self.session = session
@@ -87,6 +95,9 @@ class RunLoop:
         self.starts = {rg.index: rg.start for rg in spec.row_groups}  # row group -> first row
         self.previous: int | None = None  # the row group admitted last (stateful columns)
         self.chunking: dict[str, int] = {}  # rows per task of each cell-by-cell column
+        self.on_row_group = on_row_group
+        # written row groups waiting for their turn to be delivered: (result, file)
+        self.in_order: InOrder[tuple[RowGroupResult, Any]] = InOrder(self.starts)
         self.max_live_tasks = 0
         self.started = time.perf_counter()
         self.last_handover = 0.0
@@ -133,7 +144,7 @@ class RunLoop:
     def _admit(self) -> None:
         """Plan row groups into the admission while the window has room."""
         window = self.spec.settings.max_concurrent_row_groups
-        while self.pending and len(self.in_flight) < window:
+        while self.pending and len(self.in_flight) + len(self.in_order) < window:
             row_group = self.pending.popleft()
             plan = RowGroupPlan.build(
                 self.spec.graph,
@@ -206,10 +217,63 @@ class RunLoop:
         self.session.release(self.in_flight.pop(index))
         self.admission.forget(index)
         self.tracker.record_failures(index, result.dropped.values())
+        result = self._conformed(result)
         file = self.sink.write(result)
-        self.tracker.row_group_written(index, result.rows)
-        self.metadata.add_row_group(result, file, self.starts[index])
+        if self.on_row_group is None:
+            self._record(result, file)
+            return
+        for due, due_file in self.in_order.put(index, (result, file)):
+            self._deliver(due, due_file)
+            self._record(due, due_file)
+
+    def _record(self, result: RowGroupResult, file: Any) -> None:
+        """A written row group enters the metadata (``--resume`` keeps it from now on)."""
+        self.tracker.row_group_written(result.row_group, result.rows)
+        self.metadata.add_row_group(result, file, self.starts[result.row_group])
         self.sink.write_metadata(self.metadata.to_dict())
+
+    def _deliver(self, result: RowGroupResult, file: Any) -> None:
+        """Hand a written row group to the caller's callback.
+
+        Raises:
+            CallbackError: the callback raised (its exception is the cause).
+        """
+        assert self.on_row_group is not None
+        index = result.row_group
+        event = RowGroupEvent(
+            index=index,
+            start=self.starts[index],
+            rows=result.rows,
+            dropped=len(result.dropped),
+            path=self._path_of(file),
+            table=result.table,
+        )
+        try:
+            self.on_row_group(event)
+        except Exception as exc:
+            raise CallbackError(
+                f"on_row_group callback {self.on_row_group.name!r} raised on row group "
+                f"{index}: {type(exc).__name__}: {exc}. Row groups before it were delivered "
+                "and recorded; resume=True (--resume) hands the rest to the callback again.",
+                row_group=index,
+                callback=self.on_row_group.name,
+            ) from exc
+
+    def _path_of(self, file: str | Mapping[str, Any] | None) -> str | None:
+        """The full location of what ``sink.write`` returned (a name or a record)."""
+        name = file.get("file") if isinstance(file, Mapping) else file
+        locate = getattr(self.sink, "path_of", None)  # optional (``dagen.sinks.base``)
+        return None if name is None else name if locate is None else str(locate(name))
+
+    def _conformed(self, result: RowGroupResult) -> RowGroupResult:
+        """``result`` with every column of its column's type (``dagen.sinks.schema``)."""
+        rows = [r for r in range(result.size) if r not in result.dropped]
+        table = self.metadata.types.conform(
+            result.table,
+            row_group=result.row_group,
+            rows=rows if len(rows) == result.rows else None,
+        )
+        return dataclasses.replace(result, table=table)
 
     def _on_timers(self) -> None:
         now = time.perf_counter()

@@ -85,11 +85,11 @@ def resolved_models(config: DatasetConfig) -> Iterator[DatasetConfig]:
         ConfigValidationError: an LLM column names a model alias that is not configured.
 
     """
-    used = {c.model_alias for c in config.columns if c.model_alias is not None}
+    used = {a for c in config.columns for a in c.model_aliases}
     known = {m.alias for m in config.models}
     missing = sorted(used - known)
     if missing:
-        users = [c.name for c in config.columns if c.model_alias in missing]
+        users = [c.name for c in config.columns if set(c.model_aliases) & set(missing)]
         raise ConfigValidationError(
             f"column(s) {users} use model alias(es) {missing}, which are not in models "
             f"(known: {sorted(known) or 'none'})"
@@ -152,7 +152,7 @@ def read_api_keys(config: DatasetConfig) -> dict[str, ApiKey]:
         MissingApiKeyError: a model's ``api_key_env`` variable is not set or empty (a
             config problem: it names the model and the variable, never a value).
     """
-    used = {c.model_alias for c in config.columns if c.model_alias is not None}
+    used = {a for c in config.columns for a in c.model_aliases}
     keys = {}
     for model in config.models:
         if model.alias not in used or not model.api_key_env:
@@ -178,7 +178,7 @@ def check_endpoints(
         ModelConnectionError: the endpoint is unreachable (naming the model and endpoint).
         ModelAuthError: the endpoint rejects the model's credentials.
     """
-    used = {c.model_alias for c in config.columns if c.model_alias is not None}
+    used = {a for c in config.columns for a in c.model_aliases}
     for model in config.models:
         if model.alias not in used or model.endpoint is None:
             continue

@@ -1,7 +1,10 @@
 """What a run returns: where the data is, its metadata, and a way to read it back.
 
-The run's sink stays private: ``to_pandas`` reads the dataset back through it when it is
-readable (``dagen.sinks.base.ReadableSink``), and says so when it is write-only.
+The run's sink stays private: ``to_arrow`` and ``to_pandas`` read the dataset back through
+it when it is readable (``dagen.sinks.base.ReadableSink``), and say so when it is
+write-only; ``to_dask`` is a Dask DataFrame over the written files. The ``repr`` is one
+line (status, rows, where) and ``_repr_html_`` a small table for notebooks: never the
+metadata document, which grows with the dropped rows.
 
 Example:
     >>> result = dagen.generate(config, 100)  # doctest: +SKIP
@@ -11,13 +14,18 @@ Example:
 
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
+import pyarrow as pa
 
 from dagen.sinks.base import Sink, read_back
+
+if TYPE_CHECKING:
+    import dask.dataframe as dd
 
 __all__ = ["GenerationResult"]
 
@@ -27,11 +35,12 @@ class GenerationResult:
     """The outcome of ``dagen.generate``.
 
     Attributes:
-        output_dir: the output folder, or None for an in-memory run.
+        output_dir: the output folder (a ``Path``, or the URL of a remote folder), or None
+            for a run without one.
         metadata: the run's metadata (the content of ``metadata.json``).
     """
 
-    output_dir: Path | None
+    output_dir: Path | str | None
     metadata: dict[str, Any]
     _sink: Sink = field(repr=False, compare=False)
 
@@ -63,10 +72,56 @@ class GenerationResult:
             "status": meta["status"],
         }
 
+    def to_arrow(self) -> pa.Table:
+        """The dataset as one Arrow table, rows in declared order.
+
+        Raises:
+            TypeError: the run's sink is write-only (read the data where it wrote it).
+        """
+        return read_back(self._sink)
+
     def to_pandas(self) -> pd.DataFrame:
         """The dataset, rows in declared order.
 
         Raises:
             TypeError: the run's sink is write-only (read the data where it wrote it).
         """
-        return read_back(self._sink).to_pandas()
+        return self.to_arrow().to_pandas()
+
+    def to_dask(self) -> dd.DataFrame:
+        """The dataset as a Dask DataFrame, one partition per row group's file (lazy).
+
+        Raises:
+            TypeError: the run's sink is write-only.
+        """
+        from dagen.cluster.frames import dask_frame  # dask.dataframe only when asked
+
+        return dask_frame(self._sink)
+
+    def __repr__(self) -> str:
+        meta = self.metadata
+        where = f", output_dir={str(self.output_dir)!r}" if self.output_dir is not None else ""
+        return (
+            f"<GenerationResult {meta.get('status', '?')}: {meta['rows_written']:,} rows "
+            f"written, {meta['rows_dropped']:,} dropped, {len(meta.get('row_groups', []))} "
+            f"row groups{where}>"
+        )
+
+    def _repr_html_(self) -> str:
+        summary = self.summary()
+        rows = [
+            ("status", summary["status"]),
+            ("rows written", f"{summary['rows_written']:,}"),
+            ("rows dropped", f"{summary['rows_dropped']:,}"),
+            ("row groups", len(self.metadata.get("row_groups", []))),
+            ("output", summary["output_dir"] or "(in memory)"),
+            ("wall time", f"{summary['wall_seconds']} s"),
+            ("models", ", ".join(sorted(summary["usage"])) or "none"),
+            ("fingerprint", summary["fingerprint"]),
+        ]
+        cells = "".join(
+            f"<tr><th style='text-align:left'>{html.escape(str(k))}</th>"
+            f"<td style='text-align:left'>{html.escape(str(v))}</td></tr>"
+            for k, v in rows
+        )
+        return f"<table><caption>dagen GenerationResult</caption>{cells}</table>"

@@ -6,11 +6,15 @@ holds that is not listed there is left over from an interrupted write and is rem
 Everything goes through the ``Sink`` protocol (``read_metadata``, ``written_row_groups``,
 ``remove``), so any sink that can answer those can be resumed. Resuming:
 
+    0. the metadata must be readable and hold what a resume reads (else a ``ResumeError``
+       naming the file or field, and what to do);
     1. the config fingerprint must match (else the error lists what changed);
     2. the row-group size and seed must match the interrupted run's;
     3. row groups listed and present (or listed with no surviving row) are kept as they
        are (never regenerated, never paid for twice); the rest of [0, num_records) is
-       cut into new row groups around them, so ``-n`` may grow to extend a dataset.
+       cut into new row groups around them, so ``-n`` may grow to extend a dataset. A
+       sink reports only intact row groups as present: ``ParquetSink`` checks each part's
+       recorded size and SHA-256, so a damaged part is generated again.
 
 Example: a run of 2,500 rows (row groups of 1,000) interrupted after row groups 0 and 2,
 resumed with ``-n 4000``:
@@ -77,6 +81,7 @@ def plan_resume(
         if sink.written_row_groups():
             raise ResumeError(f"{sink} holds row groups but no run metadata: cannot resume it")
         return None
+    _check_shape(previous, sink)
     if previous.get("fingerprint") != config.fingerprint():
         changes = _differences(previous.get("config", {}), config.to_dict())
         raise ResumeError(
@@ -108,6 +113,33 @@ def plan_resume(
     return ResumePlan(
         previous, kept, _pending(kept, num_records, row_group_size), int(previous["seed"])
     )
+
+
+def _check_shape(previous: Any, sink: Sink) -> None:
+    """The fields a resume reads are there, with the right kinds of values.
+
+    Raises:
+        ResumeError: naming the field, and what to do.
+    """
+    problems = [
+        f"{name} is missing or not an integer"
+        for name in ("row_group_size", "seed")
+        if not isinstance(previous.get(name), int)
+    ]
+    groups = previous.get("row_groups", [])
+    if not isinstance(groups, list):
+        problems.append("row_groups is not a list")
+        groups = []
+    for position, record in enumerate(groups):
+        fields = ("index", "start", "size", "rows")
+        if not isinstance(record, dict) or not all(isinstance(record.get(f), int) for f in fields):
+            problems.append(f"row_groups[{position}] lacks one of {', '.join(fields)}")
+            break
+    if problems:
+        raise ResumeError(
+            f"the run metadata of {sink} cannot be used to resume: {'; '.join(problems)}. "
+            "Restore it, or start again with --overwrite (overwrite=True)"
+        )
 
 
 def _pending(kept: dict[int, RowGroup], num_records: int, row_group_size: int) -> list[RowGroup]:

@@ -31,7 +31,7 @@ from dagen.cluster.tasks import RunContext
 from dagen.config.dataset import DatasetConfig
 from dagen.config.providers import hide_headers
 from dagen.config.run import RunSettings
-from dagen.generators import ModelRuntime, build_generators
+from dagen.generators import ColumnGenerator, ModelRuntime, build_generators
 from dagen.graph import ColumnGraph
 from dagen.inference.client import ApiKey
 from dagen.lowering.admission import local_cluster_slots
@@ -40,8 +40,14 @@ from dagen.runner.resume import ResumePlan
 from dagen.sinks.assemble import AssemblySpec
 from dagen.sinks.metadata import RunMetadata
 from dagen.sinks.processors import build_processors
+from dagen.sinks.schema import ColumnTypes, declared_types
 
-__all__ = ["RunSpec"]
+__all__ = ["RunSpec", "new_run_id"]
+
+
+def new_run_id() -> str:
+    """A token naming a run on the cluster (keys, resources, plugin) and in its lock."""
+    return "r" + secrets.token_hex(4)
 
 
 @dataclass(frozen=True)
@@ -83,6 +89,7 @@ class RunSpec:
         *,
         api_keys: Mapping[str, ApiKey] | None = None,
         resumed: ResumePlan | None = None,
+        run_id: str | None = None,
     ) -> RunSpec:
         """The spec of a run of ``num_records`` rows (see the module docstring).
 
@@ -92,12 +99,13 @@ class RunSpec:
             num_records: rows the dataset ends with.
             api_keys: the models' keys, read by the preflight.
             resumed: what a resumed run keeps and still has to do.
+            run_id: the run's token (default: a new one, ``new_run_id``).
 
         Raises:
             ConfigError: a custom function, seed dataset or processor cannot be used.
         """
         graph = ColumnGraph.from_config(config)
-        run_id = "r" + secrets.token_hex(4)
+        run_id = run_id or new_run_id()
         runtime = ModelRuntime(
             scope=run_id,
             api_keys=dict(api_keys or {}),
@@ -106,12 +114,12 @@ class RunSpec:
         )
         generators = build_generators(config, graph, runtime)
         column_models = {c.name: c.model_alias for c in config.columns if c.model_alias is not None}
-        used = set(column_models.values())
+        used = {a for c in config.columns for a in c.model_aliases}
         context = RunContext(
             run_id,
             _seed(config, settings, resumed),
             generators,
-            _assembly(config, graph),
+            _assembly(config, graph, generators),
             graph.stateful,
             runtime,
             column_models,
@@ -155,6 +163,11 @@ class RunSpec:
             num_records=self.num_records,
             row_group_size=self.settings.row_group_size,
             previous=self.previous,
+            types=ColumnTypes(
+                # what the config states, then what generators fix (validators' results)
+                {**declared_types(self.config), **self.context.assembly.arrow_types},
+                (self.previous or {}).get("schema"),
+            ),
         )
 
 
@@ -168,7 +181,9 @@ def _seed(config: DatasetConfig, settings: RunSettings, resumed: ResumePlan | No
     return secrets.randbelow(2**31)
 
 
-def _assembly(config: DatasetConfig, graph: ColumnGraph) -> AssemblySpec:
+def _assembly(
+    config: DatasetConfig, graph: ColumnGraph, generators: Mapping[str, ColumnGenerator]
+) -> AssemblySpec:
     outputs = {c.name: c.output_columns for c in config.columns}
     return AssemblySpec(
         columns=graph.columns,
@@ -176,4 +191,5 @@ def _assembly(config: DatasetConfig, graph: ColumnGraph) -> AssemblySpec:
         # a dropped column takes its side-effect columns with it
         dropped_columns=frozenset(o for c in config.columns if c.drop for o in outputs[c.name]),
         processors=build_processors(config, [o for outs in outputs.values() for o in outs]),
+        arrow_types={c: t for g in generators.values() for c, t in g.arrow_types.items()},
     )

@@ -5,7 +5,9 @@ Arrow table per row group instead of every cell. A row survives when every colum
 value for it; the first failure in declaration order is the row's recorded drop reason.
 Post-batch processors then run on the DataFrame, columns marked ``drop`` are removed, and
 the result is converted to Arrow (values Arrow cannot hold fail here, on the worker,
-naming the row group). The format is the sink's business (``dagen.sinks.base``).
+naming the row group). Processors' side datasets and the removed columns (``drop: true``
+and ``drop_columns`` alike, as Data Designer keeps them) travel in ``RowGroupResult.side``,
+folder -> table. The format is the sink's business (``dagen.sinks.base``).
 
 Example:
     >>> blocks = {"a": ColumnBlock(pd.DataFrame({"a": [1, 2]}, index=[0, 1]))}
@@ -24,7 +26,7 @@ import pyarrow as pa
 
 from dagen.errors import CheckpointError
 from dagen.generators.base import CellFailure, ColumnBlock
-from dagen.sinks.processors import Processor
+from dagen.sinks.processors import DROPPED_COLUMNS_DIR, Processor
 
 __all__ = ["AssemblySpec", "RowGroupResult", "assemble_row_group"]
 
@@ -38,12 +40,15 @@ class AssemblySpec:
         outputs: per column, its output columns (itself then its side effects).
         dropped_columns: columns (``drop: true``) removed before writing.
         processors: post-batch processors, run in order.
+        arrow_types: output column -> the Arrow type its generator fixes (so that every
+            row group has the same schema, even when, say, all its lists are empty).
     """
 
     columns: tuple[str, ...]
     outputs: Mapping[str, tuple[str, ...]]
     dropped_columns: frozenset[str] = frozenset()
     processors: tuple[Processor, ...] = ()
+    arrow_types: Mapping[str, pa.DataType] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -57,6 +62,8 @@ class RowGroupResult:
         table: the surviving rows, in row order.
         dropped: {row position: failure} of the rows that did not survive.
         counts: per output column, rows with a non-null value.
+        side: side datasets of this row group, folder (relative to the output) -> table
+            (the dropped columns, processors' outputs), same rows as ``table``.
     """
 
     row_group: int
@@ -65,6 +72,7 @@ class RowGroupResult:
     table: pa.Table
     dropped: Mapping[int, CellFailure] = field(default_factory=dict)
     counts: Mapping[str, int] = field(default_factory=dict)
+    side: Mapping[str, pa.Table] = field(default_factory=dict)
 
 
 def assemble_row_group(
@@ -88,22 +96,38 @@ def assemble_row_group(
         [blocks[col].frame.reindex(alive)[list(spec.outputs[col])] for col in spec.columns],
         axis=1,
     )
+    side: dict[str, list[pd.DataFrame]] = {}  # folder -> frames, joined by column
     for processor in spec.processors:
+        made = processor.side_dataset(frame, row_group=row_group)
+        if made is not None:
+            side.setdefault(made[0], []).append(made[1])
         frame = processor.process(frame, row_group=row_group)
-    frame = frame.drop(columns=[c for c in spec.dropped_columns if c in frame.columns])
+    removed = [c for c in frame.columns if c in spec.dropped_columns]
+    if removed:
+        side.setdefault(DROPPED_COLUMNS_DIR, []).append(frame[removed])
+        frame = frame.drop(columns=removed)
     return RowGroupResult(
         row_group=row_group,
         size=size,
         rows=len(frame),
-        table=_to_arrow(frame, row_group),
+        table=_to_arrow(frame, row_group, spec.arrow_types),
         dropped=dropped,
         counts={str(c): int(n) for c, n in frame.notna().sum().items()},
+        side={
+            folder: _to_arrow(pd.concat(frames, axis=1), row_group, spec.arrow_types)
+            for folder, frames in side.items()
+        },
     )
 
 
-def _to_arrow(frame: pd.DataFrame, row_group: int) -> pa.Table:
+def _to_arrow(frame: pd.DataFrame, row_group: int, types: Mapping[str, pa.DataType]) -> pa.Table:
     try:
-        return pa.Table.from_pandas(frame.reset_index(drop=True), preserve_index=False)
+        table = pa.Table.from_pandas(frame.reset_index(drop=True), preserve_index=False)
+        for name, kind in types.items():
+            if name in table.column_names:
+                column = pa.array(frame[name].tolist(), type=kind)
+                table = table.set_column(table.column_names.index(name), name, column)
+        return table
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as exc:
         raise CheckpointError(
             f"row group {row_group}: values cannot be stored as Arrow: {exc}"

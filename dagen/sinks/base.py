@@ -13,11 +13,19 @@ format and the place. The engine calls a sink in this order, and only in this or
        dataset, ``resume`` keeps it; with neither, a sink holding data refuses.
     3. ``write(result)`` once per row group, in the order row groups finish (not row
        order), each followed by ``write_metadata(document)``; ``write`` returns what the
-       metadata records as the row group's ``file`` (or None).
+       metadata records as the row group's ``file``: a name, a record (``{"file": name,
+       ...}``, its other keys such as ``bytes`` and ``sha256`` recorded beside), or None.
     4. ``write_metadata(document)`` once more when the run ends, complete or stopped.
     5. ``close()``, once, whatever happened after ``open``.
 
-A sink that can give the dataset back also satisfies ``ReadableSink`` (``to_arrow``, rows
+Around all of it (resume steps included), a sink that has a ``claim(run_id)`` context
+manager is claimed for the run (``claimed``): ``ParquetSink`` locks its folder, so that
+two runs never write into it at once.
+
+A sink that stores files may also have ``path_of(file)``: the full path or URL of the file
+``write`` named, given to ``on_row_group`` callbacks as ``RowGroupEvent.path`` (without
+it, the event's path is the name ``write`` returned). A sink that can give the dataset
+back also satisfies ``ReadableSink`` (``to_arrow``, rows
 in row-group order); ``GenerationResult.to_pandas`` needs it. Errors a sink raises that are
 not ``DagenError`` are mapped at this boundary (``guarded``) to ``CheckpointError``, naming
 the row group when there is one.
@@ -40,7 +48,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any, Protocol, runtime_checkable
 
 import pyarrow as pa
@@ -48,7 +56,7 @@ import pyarrow as pa
 from dagen.errors import CheckpointError, DagenError
 from dagen.sinks.assemble import RowGroupResult
 
-__all__ = ["ReadableSink", "Sink", "guarded", "opened", "read_back"]
+__all__ = ["ReadableSink", "Sink", "claimed", "guarded", "opened", "read_back"]
 
 log = logging.getLogger("dagen")
 
@@ -80,7 +88,7 @@ class Sink(Protocol):
     def written_row_groups(self) -> set[int]:
         """Indices of the row groups the target holds."""
 
-    def write(self, result: RowGroupResult) -> str | None:
+    def write(self, result: RowGroupResult) -> str | Mapping[str, Any] | None:
         """Store one row group; what the metadata records as its ``file`` (or None)."""
 
     def write_metadata(self, metadata: dict[str, Any]) -> None:
@@ -149,6 +157,23 @@ def opened(sink: Sink, *, overwrite: bool, resume: bool) -> Iterator[Sink]:
     sink.close()
 
 
+@contextlib.contextmanager
+def claimed(sink: Sink, run_id: str) -> Iterator[Sink]:
+    """``sink`` held for run ``run_id`` while the block runs, when it can be claimed (it
+    has a ``claim(run_id)`` context manager); as is otherwise.
+
+    Raises:
+        OutputDirError: another run holds the sink's target (from ``claim``).
+    """
+    inner = sink.inner if isinstance(sink, _Guarded) else sink
+    claim = getattr(inner, "claim", None)
+    if not callable(claim):
+        yield sink
+        return
+    with claim(run_id):
+        yield sink
+
+
 class _Guarded:
     """The boundary between the engine and a sink: foreign errors become dagen's."""
 
@@ -186,13 +211,22 @@ class _Guarded:
         with self._mapped("listing the row groups written"):
             return set(self.inner.written_row_groups())
 
-    def write(self, result: RowGroupResult) -> str | None:
+    def write(self, result: RowGroupResult) -> str | Mapping[str, Any] | None:
         with self._mapped(f"row group {result.row_group}"):
             return self.inner.write(result)
 
     def write_metadata(self, metadata: dict[str, Any]) -> None:
         with self._mapped("writing the run's metadata"):
             self.inner.write_metadata(metadata)
+
+    def path_of(self, file: str) -> str:
+        """The full path or URL of a file ``write`` returned (``file`` when the sink does
+        not say)."""
+        locate = getattr(self.inner, "path_of", None)
+        if locate is None:
+            return file
+        with self._mapped(f"locating {file}"):
+            return str(locate(file))
 
     def remove(self, row_group: int) -> None:
         with self._mapped(f"removing row group {row_group}"):

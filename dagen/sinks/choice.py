@@ -4,6 +4,7 @@ The one place that names the concrete default sinks; the engine only sees a ``Si
 (``dagen.sinks.base``), already wrapped so that a sink's own errors become dagen's.
 
     output_dir given    ParquetSink(output_dir)   parquet files + metadata.json
+    output_dir a URL    FolderSink(output_dir)     the same files on any fsspec filesystem
     sink given          that sink                  (output_dir and sink exclude each other)
     neither             MemorySink()               rows kept for ``to_pandas``
 
@@ -17,6 +18,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from dagen.sinks.base import Sink, guarded
+from dagen.sinks.files import FolderSink
 from dagen.sinks.parquet import MemorySink, ParquetSink
 
 __all__ = ["choose_sink"]
@@ -35,5 +37,10 @@ def choose_sink(output_dir: str | Path | None, sink: Sink | None) -> Sink:
             "sink=ParquetSink(output_dir)"
         )
     if sink is None:
-        sink = ParquetSink(output_dir) if output_dir is not None else MemorySink()
+        if output_dir is None:
+            sink = MemorySink()
+        elif "://" in str(output_dir):
+            sink = FolderSink(output_dir)
+        else:
+            sink = ParquetSink(output_dir)
     return guarded(sink)

@@ -7,7 +7,9 @@ Shape:
 
     {"dagen_version", "fingerprint", "seed", "config",
      "num_records": requested, "rows_written", "rows_dropped", "row_group_size",
-     "row_groups": [{"index", "start", "size", "rows", "dropped", "file"}],   # written ones only
+     "row_groups": [{"index", "start", "size", "rows", "dropped", "file",     # written ones only
+                     "bytes", "sha256"}],        # the file's size and digest (``checksum``)
+     "schema": {"columns": {output column: Arrow type}, "arrow": exact schema, base64},
      "columns": {output column: non-null rows written},
      "dropped_rows": [{"row_group", "row", "global_row", "column", "error_type", "message"}],
      "drop_summary": [{"column", "error_type", "rows"}],
@@ -23,11 +25,13 @@ import datetime as dt
 import functools
 import platform
 from collections import Counter
+from collections.abc import Mapping
 from importlib import metadata as importlib_metadata
 from typing import Any
 
 from dagen.generators.base import CellFailure
 from dagen.sinks.assemble import RowGroupResult
+from dagen.sinks.schema import ColumnTypes
 
 __all__ = ["RunMetadata", "versions"]
 
@@ -58,6 +62,7 @@ class RunMetadata:
         num_records: int,
         row_group_size: int,
         previous: dict[str, Any] | None = None,
+        types: ColumnTypes | None = None,
     ) -> None:
         self.config = config
         self.fingerprint = fingerprint
@@ -72,6 +77,7 @@ class RunMetadata:
         self.status = "running"
         self.stop_reason: str | None = None
         self.timings: dict[str, float] = {}
+        self.types = types or ColumnTypes()  # each output column's type, kept across resumes
         if previous:
             for rg in previous.get("row_groups", []):
                 self.row_groups[rg["index"]] = rg
@@ -79,15 +85,19 @@ class RunMetadata:
             self.dropped.extend(previous.get("dropped_rows", []))
             self.usage = previous.get("usage", {})
 
-    def add_row_group(self, result: RowGroupResult, file: str | None, start_row: int) -> None:
-        """Record a checkpointed row group."""
+    def add_row_group(
+        self, result: RowGroupResult, file: str | Mapping[str, Any] | None, start_row: int
+    ) -> None:
+        """Record a checkpointed row group; ``file`` is what the sink's ``write`` returned
+        (a name, or a record such as ``{"file", "bytes", "sha256"}``)."""
+        record = dict(file) if isinstance(file, Mapping) else {"file": file}
         self.row_groups[result.row_group] = {
             "index": result.row_group,
             "start": start_row,
             "size": result.size,
             "rows": result.rows,
             "dropped": len(result.dropped),
-            "file": file,
+            **record,
         }
         self.columns.update(result.counts)
         for row, failure in sorted(result.dropped.items()):
@@ -125,6 +135,7 @@ class RunMetadata:
             ],
             "dropped_rows": self.dropped,
             "usage": self.usage,
+            "schema": self.types.to_dict(),
             "timings": {
                 "started": self.started.isoformat(),
                 "finished": finished.isoformat(),

@@ -4,13 +4,25 @@ Layout of an output folder:
 
     OUT/data/part-000000.parquet     one file per row group, named by row-group index
     OUT/data/part-000001.parquet     (zero-padded, so that file order is row order)
-    OUT/metadata.json                config, fingerprint, counts, drops, timings, versions
+    OUT/metadata.json                config, fingerprint, counts, drops, timings, versions,
+                                     each part's bytes and SHA-256, the columns' types
+    OUT/dropped-columns-parquet-files/part-000000.parquet   the removed columns (drop: true,
+                                     drop_columns), same rows as the data part
+    OUT/processors-files/NAME/part-000000.parquet           a schema_transform's dataset
+    OUT/.dagen.lock                  the run using the folder (``dagen.sinks.lock``)
+    OUT/.dagen-staging/              an overwriting run's new dataset until it completes
+                                     (``dagen.sinks.staging``)
 
 Every file is written atomically: to a hidden temporary file in the same folder, flushed
 and fsynced, then renamed over the final name. A crash leaves either the old file or the
 new one, never half of one; leftover temporary files are ignored by readers (their names
 start with ``.``) and removed by the next run. A row group with no surviving row writes no
-file. Row groups are encoded here, on the client, as parquet with zstd compression.
+file. A row group's side parts are written before its data part, so a data part present
+means its side parts are too. Row groups are encoded here, on the client, as parquet with zstd compression.
+Every part has the same schema (``dagen.sinks.schema``), so ``pandas.read_parquet(OUT /
+"data")``, ``pyarrow.dataset`` and ``dask.dataframe.read_parquet`` read the folder as is.
+
+A URL (``s3://...``) is written by ``FolderSink`` (``dagen.sinks.files``) instead.
 
 ``MemorySink`` keeps the Arrow tables (previews, runs without an output folder); both
 read the dataset back with ``to_arrow``.
@@ -22,18 +34,25 @@ import contextlib
 import errno
 import io
 import json
+import logging
 import os
-import shutil
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from dagen.errors import CheckpointError, OutputDirError
+from dagen.errors import CheckpointError, OutputDirError, ResumeError
 from dagen.sinks.assemble import RowGroupResult
+from dagen.sinks.checksum import FileDigest
+from dagen.sinks.lock import OutputLock
+from dagen.sinks.processors import DROPPED_COLUMNS_DIR, PROCESSORS_DIR
+from dagen.sinks.staging import DATASET_ENTRIES, Staging, settle
 
 __all__ = ["MemorySink", "ParquetSink", "atomic_write", "part_name"]
+
+log = logging.getLogger("dagen")
 
 METADATA = "metadata.json"
 DATA = "data"
@@ -63,50 +82,89 @@ def atomic_write(path: Path, payload: bytes) -> None:
         raise
 
 
-def _to_parquet(result: RowGroupResult) -> bytes:
+def _to_parquet(table: pa.Table, row_group: int) -> bytes:
     buffer = io.BytesIO()
     try:
-        pq.write_table(result.table, buffer, compression="zstd")
+        pq.write_table(table, buffer, compression="zstd")
     except pa.ArrowException as exc:
         raise CheckpointError(
-            f"row group {result.row_group}: values cannot be stored in parquet: {exc}"
+            f"row group {row_group}: values cannot be stored in parquet: {exc}"
         ) from exc
     return buffer.getvalue()
 
 
 class ParquetSink:
-    """Writes row groups as parquet files and the run's metadata into ``output_dir``."""
+    """Writes row groups as parquet files and the run's metadata into ``output_dir``.
+
+    Besides the ``Sink`` methods it can ``claim`` the folder for one run (``OutputLock``).
+    Overwriting a dataset stages the new one beside it (``dagen.sinks.staging``); each
+    part's size and digest go into the metadata and are checked before a resume trusts
+    the part (``dagen.sinks.checksum``); parts written before a column's type was known
+    are rewritten with it (``dagen.sinks.schema``), so every part has the same schema.
+    """
 
     def __init__(self, output_dir: str | Path) -> None:
         self.output_dir = Path(output_dir)
         self.data_dir = self.output_dir / DATA
+        self._staged: Staging | None = None  # an overwrite's new dataset, until complete
+        self._created: list[Path] = []  # folders this sink made (removed if left empty)
+        self._digests: dict[int, FileDigest] = {}  # row group -> its file as written
+        self._schemas: dict[int, pa.Schema] = {}  # row group -> its file's schema
+        self._wrote_metadata = False
 
     def __str__(self) -> str:
         return str(self.output_dir)
 
+    def path_of(self, file: str) -> str:
+        """Where a part named ``file`` is now (an overwriting run's parts stay in the
+        staging folder until the run completes)."""
+        return str(self.data_dir / file)
+
+    @property
+    def _metadata_path(self) -> Path:
+        return self._staged.metadata if self._staged else self.output_dir / METADATA
+
+    @contextlib.contextmanager
+    def claim(self, run_id: str) -> Iterator[None]:
+        """Hold the folder for one run (``OutputLock``), created if needed.
+
+        Raises:
+            OutputDirError: another run holds it, or it cannot be created.
+        """
+        self._check_folder()
+        self._make(self.output_dir)
+        lock = OutputLock(self.output_dir)
+        lock.acquire(run_id)
+        try:
+            settle(self.output_dir)
+            yield
+        finally:
+            lock.release()
+            self._prune()
+
     def open(self, *, overwrite: bool = False, resume: bool = False) -> None:
-        """Make the output folder ready.
+        """Make the output folder ready (an overwrite stages the new dataset beside it).
 
         Raises:
             OutputDirError: the folder holds data and neither ``overwrite`` nor ``resume``
                 is set, or it cannot be created or written to.
         """
         out = self.output_dir
-        if out.exists() and not out.is_dir():
-            raise OutputDirError(f"output path {out} exists and is not a folder")
-        if out.exists() and any(out.iterdir()) and not resume:
+        self._check_folder()
+        if out.exists():
+            settle(out)
+        held = [p for p in out.iterdir() if not p.name.startswith(".dagen")] if out.exists() else []
+        if held and not resume:
             if not overwrite:
                 raise OutputDirError(
                     f"output folder {out} is not empty; pass --overwrite (overwrite=True) "
                     "to replace it or --resume (resume=True) to continue it"
                 )
-            for child in (out / DATA, out / METADATA):
-                if child.is_dir():
-                    shutil.rmtree(child)
-                elif child.exists():
-                    child.unlink()
+            if any(p.name in DATASET_ENTRIES for p in held):
+                self._staged = self._begin_staging()
+                self.data_dir = self._staged.data_dir
         try:
-            self.data_dir.mkdir(parents=True, exist_ok=True)
+            self._make(self.data_dir)
             probe = self.data_dir / f".probe-{os.getpid()}"
             probe.write_bytes(b"")
             probe.unlink()
@@ -114,48 +172,88 @@ class ParquetSink:
             raise OutputDirError(f"output folder {out} is not writable: {exc.strerror}") from exc
         for leftover in self.data_dir.glob(".*.tmp-*"):
             leftover.unlink()
+        if resume:  # parts kept: mended too if a column's type is learned from now on
+            self._schemas = {
+                int(p.stem.split("-")[1]): pq.read_schema(p)
+                for p in self.data_dir.glob("part-*.parquet")
+            }
 
-    def write(self, result: RowGroupResult) -> str | None:
-        """Write a row group's parquet file; its file name, or None when no row survived.
+    def write(self, result: RowGroupResult) -> dict[str, Any] | None:
+        """Write a row group's parquet file; its record (file name, bytes, SHA-256), or
+        None when no row survived. Earlier parts whose schema differs (a column's type
+        learned since) are rewritten to this part's schema.
 
         Raises:
             CheckpointError: naming the row group and file (disk full, permissions...).
         """
         if result.rows == 0:
             return None
-        payload = _to_parquet(result)
         path = self.data_dir / part_name(result.row_group)
-        try:
-            atomic_write(path, payload)
-        except OSError as exc:
-            reason = "disk full" if exc.errno == errno.ENOSPC else exc.strerror
-            raise CheckpointError(
-                f"row group {result.row_group}: cannot write {path}: {reason}"
-            ) from exc
-        return path.name
+        for folder, table in result.side.items():
+            side = self._root / folder / part_name(result.row_group)
+            self._make(side.parent)
+            self._put(result.row_group, table, side, record=False)
+        self._put(result.row_group, result.table, path)
+        for index, schema in list(self._schemas.items()):
+            if not schema.equals(result.table.schema):
+                self._mend(index, result.table.schema)
+        return {"file": path.name, **self._digests[result.row_group].to_dict()}
 
     def write_metadata(self, metadata: dict[str, Any]) -> None:
-        """Write ``metadata.json`` atomically.
+        """Write ``metadata.json`` atomically; a complete overwrite then replaces the old
+        dataset (one that wrote no row keeps it, with a warning).
 
         Raises:
-            CheckpointError: the file cannot be written.
+            CheckpointError: the file cannot be written, or the swap failed (the old
+                dataset is kept).
         """
-        path = self.output_dir / METADATA
+        path = self._metadata_path
+        if "row_groups" in metadata:  # digests of parts rewritten since they were recorded
+            metadata = {
+                **metadata,
+                "row_groups": [self._current(r) for r in metadata["row_groups"]],
+            }
         try:
             atomic_write(path, json.dumps(metadata, indent=2, default=str).encode())
         except OSError as exc:
             raise CheckpointError(f"cannot write {path}: {exc.strerror}") from exc
+        self._wrote_metadata = True
+        if self._staged is not None and metadata.get("status") == "complete":
+            self._replace_old_dataset(metadata)
 
     def read_metadata(self) -> dict[str, Any] | None:
-        """The metadata of a previous run in this folder, if any."""
+        """The metadata of a previous run in this folder, if any.
+
+        Raises:
+            ResumeError: ``metadata.json`` exists but is not a readable JSON object.
+        """
         path = self.output_dir / METADATA
-        if not path.exists():
+        try:
+            found = json.loads(path.read_bytes())
+        except FileNotFoundError:
             return None
-        return json.loads(path.read_text())
+        except (OSError, ValueError) as exc:  # UnicodeDecodeError, JSONDecodeError
+            raise _unreadable(path, f"{type(exc).__name__}: {exc}") from exc
+        if not isinstance(found, dict):
+            raise _unreadable(path, f"it holds a JSON {type(found).__name__}, not an object")
+        return found
 
     def written_row_groups(self) -> set[int]:
-        """Indices of the row groups whose files are present."""
-        return {int(p.stem.split("-")[1]) for p in self.data_dir.glob("part-*.parquet")}
+        """Indices of the row groups whose files are present and intact.
+
+        A part whose size or digest differs from what the metadata recorded (cut short,
+        overwritten) is deleted, with a warning, so that a resume regenerates it.
+        """
+        found = {int(p.stem.split("-")[1]) for p in self.data_dir.glob("part-*.parquet")}
+        recorded = self._recorded_digests() if found else {}
+        for index in sorted(found & set(recorded)):
+            path = self.data_dir / part_name(index)
+            damage = recorded[index].damage(FileDigest.of_file(path))
+            if damage is not None:
+                log.warning("%s is damaged (%s): it will be generated again", path, damage)
+                self.remove(index)
+                found.discard(index)
+        return found
 
     def remove(self, row_group: int) -> None:
         """Delete a row group's file, if present.
@@ -166,18 +264,140 @@ class ParquetSink:
         path = self.data_dir / part_name(row_group)
         try:
             path.unlink(missing_ok=True)
+            for side in self._side_parts(row_group):
+                side.unlink(missing_ok=True)
         except OSError as exc:
             raise CheckpointError(
                 f"row group {row_group}: cannot remove {path}: {exc.strerror}"
             ) from exc
+        self._digests.pop(row_group, None)
+        self._schemas.pop(row_group, None)
+
+    @property
+    def _root(self) -> Path:
+        """Where the dataset being written lives (the staging folder of an overwrite)."""
+        return self._staged.root if self._staged else self.output_dir
+
+    def _side_parts(self, row_group: int) -> list[Path]:
+        name = part_name(row_group)
+        dropped = self._root / DROPPED_COLUMNS_DIR / name
+        return [dropped, *(self._root / PROCESSORS_DIR).glob(f"*/{name}")]
 
     def close(self) -> None:
-        """Nothing to release: every file was complete when ``write`` returned."""
+        """An overwrite that did not complete is discarded (the old dataset stays); a
+        folder this run made and left empty is removed."""
+        if self._staged is not None:
+            self._staged.discard()
+            self._staged = None
+        self._prune()
 
-    def to_arrow(self) -> pa.Table:
-        """The dataset written so far, in row order."""
-        files = sorted(self.data_dir.glob("part-*.parquet"))
+    def to_arrow(self, side: str | None = None) -> pa.Table:
+        """The dataset written so far, in row order (or the side dataset in folder
+        ``side``, e.g. ``dropped-columns-parquet-files``)."""
+        folder = self.data_dir if side is None else self.output_dir / side
+        files = sorted(folder.glob("part-*.parquet"))
         return _concat([pq.read_table(f) for f in files])
+
+    # -- helpers -----------------------------------------------------------------------
+
+    def _check_folder(self) -> None:
+        if self.output_dir.exists() and not self.output_dir.is_dir():
+            raise OutputDirError(f"output path {self.output_dir} exists and is not a folder")
+
+    def _make(self, folder: Path) -> None:
+        missing = [p for p in (folder, *folder.parents) if not p.exists()]
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise OutputDirError(
+                f"output folder {self.output_dir} is not writable: cannot create {folder}: "
+                f"{exc.strerror}"
+            ) from exc
+        self._created.extend(reversed(missing))
+
+    def _prune(self) -> None:
+        """Remove folders this sink made that hold nothing (a run that never started)."""
+        for folder in reversed(self._created):
+            with contextlib.suppress(OSError):  # not empty, or gone: either is fine
+                folder.rmdir()
+        self._created = [p for p in self._created if p.exists()]
+
+    def _begin_staging(self) -> Staging:
+        try:
+            return Staging.begin(self.output_dir)
+        except OSError as exc:
+            raise OutputDirError(
+                f"output folder {self.output_dir} is not writable: {exc.strerror}"
+            ) from exc
+
+    def _put(self, index: int, table: pa.Table, path: Path, *, record: bool = True) -> None:
+        """Write one part; a data part (``record``) has its digest and schema kept."""
+        payload = _to_parquet(table, index)
+        try:
+            atomic_write(path, payload)
+        except OSError as exc:
+            reason = "disk full" if exc.errno == errno.ENOSPC else exc.strerror
+            raise CheckpointError(f"row group {index}: cannot write {path}: {reason}") from exc
+        if record:
+            self._digests[index] = FileDigest.of(payload)
+            self._schemas[index] = table.schema
+
+    def _mend(self, index: int, schema: pa.Schema) -> None:
+        """Rewrite an earlier part with ``schema`` (its columns' types learned since)."""
+        path = self.data_dir / part_name(index)
+        try:
+            table = pq.read_table(path).cast(schema)
+        except (OSError, pa.ArrowException) as exc:
+            raise CheckpointError(
+                f"row group {index}: cannot rewrite {path} with the columns' types "
+                f"({schema.to_string(show_schema_metadata=False)}): {exc}"
+            ) from exc
+        self._put(index, table, path)
+
+    def _current(self, record: dict[str, Any]) -> dict[str, Any]:
+        """A row group's metadata record with its file's digest as it is now."""
+        digest = self._digests.get(record.get("index", -1))
+        return {**record, **digest.to_dict()} if digest and record.get("file") else record
+
+    def _recorded_digests(self) -> dict[int, FileDigest]:
+        try:
+            metadata = self.read_metadata() or {}
+        except ResumeError:
+            return {}
+        found = {}
+        for record in metadata.get("row_groups", []):
+            digest = FileDigest.recorded(record) if isinstance(record, dict) else None
+            if digest is not None and record.get("file"):
+                found[int(record["index"])] = digest
+        return found
+
+    def _replace_old_dataset(self, metadata: dict[str, Any]) -> None:
+        staged, self._staged = self._staged, None
+        assert staged is not None
+        if not metadata.get("rows_written"):
+            log.warning(
+                "the run wrote no row: the dataset already in %s is kept as it was",
+                self.output_dir,
+            )
+            staged.discard()
+            return
+        try:
+            staged.swap()
+        except OSError as exc:
+            staged.discard()
+            raise CheckpointError(
+                f"cannot put the new dataset in place of the old one in {self.output_dir}: "
+                f"{exc.strerror}; the old dataset is kept"
+            ) from exc
+        self.data_dir = self.output_dir / DATA
+
+
+def _unreadable(path: Path, reason: str) -> ResumeError:
+    return ResumeError(
+        f"{path} cannot be read ({reason}). It records which row groups are complete, so "
+        "the run cannot be resumed from it: restore the file, or start again with "
+        "--overwrite (overwrite=True)"
+    )
 
 
 class MemorySink:
@@ -189,11 +409,13 @@ class MemorySink:
 
     def __init__(self) -> None:
         self.tables: dict[int, pa.Table] = {}  # row group -> its surviving rows
+        self.side: dict[str, dict[int, pa.Table]] = {}  # folder -> row group -> table
         self.metadata: dict[str, Any] | None = None
 
     def open(self, *, overwrite: bool = False, resume: bool = False) -> None:
         if not resume:
             self.tables.clear()
+            self.side.clear()
             self.metadata = None
 
     def read_metadata(self) -> dict[str, Any] | None:
@@ -205,6 +427,8 @@ class MemorySink:
     def write(self, result: RowGroupResult) -> str | None:
         if result.rows:
             self.tables[result.row_group] = result.table
+            for folder, table in result.side.items():
+                self.side.setdefault(folder, {})[result.row_group] = table
         return None
 
     def write_metadata(self, metadata: dict[str, Any]) -> None:
@@ -212,12 +436,15 @@ class MemorySink:
 
     def remove(self, row_group: int) -> None:
         self.tables.pop(row_group, None)
+        for tables in self.side.values():
+            tables.pop(row_group, None)
 
     def close(self) -> None:
         """Nothing to release: the tables stay for ``to_arrow``."""
 
-    def to_arrow(self) -> pa.Table:
-        return _concat([self.tables[i] for i in sorted(self.tables)])
+    def to_arrow(self, side: str | None = None) -> pa.Table:
+        tables = self.tables if side is None else self.side.get(side, {})
+        return _concat([tables[i] for i in sorted(tables)])
 
 
 def _concat(tables: list[pa.Table]) -> pa.Table:

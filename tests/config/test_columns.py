@@ -121,3 +121,31 @@ def test_judge_score_options_are_keyed_by_text():
         }
     )
     assert judge.scores[0].options == {"1": "bad", "5": "good"}
+
+
+def test_with_trace_takes_data_designers_trace_types_and_the_old_flag():
+    from dagen.config.columns import LLMTextColumnConfig, TraceType
+
+    def trace(value):
+        return LLMTextColumnConfig(name="t", prompt="p", with_trace=value)
+
+    assert trace(True).with_trace is TraceType.ALL_MESSAGES
+    assert trace(False).side_effect_columns == ()
+    assert trace("last_message").side_effect_columns == ("t__trace",)
+    with pytest.raises(ConfigValidationError, match="with_trace"):
+        trace("some")
+
+
+def test_a_skip_gate_reads_its_columns_as_inputs():
+    from dagen.config.dataset import DatasetConfig
+    from dagen.graph import ColumnGraph
+
+    config = DatasetConfig.from_dict({"columns": [
+        {"name": "n", "column_type": "sampler", "sampler_type": "poisson", "params": {"mean": 2}},
+        {"name": "tier", "column_type": "sampler", "sampler_type": "category",
+         "params": {"values": ["a", "b"]}},
+        {"name": "e", "column_type": "expression", "expr": "{{ n }}",
+         "skip": {"when": "{{ tier == 'a' }}"}},
+    ]})  # fmt: skip
+    graph = ColumnGraph.from_config(config)
+    assert graph.upstream["e"] == {"n", "tier"} and graph.requires["e"] == {"n"}

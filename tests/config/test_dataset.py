@@ -328,3 +328,24 @@ def test_unquoted_yaml_dates_are_recorded_as_iso_text(write):
     assert params == {"start": "2021-01-01", "end": "2025-12-31"}
     json.dumps(unquoted.to_dict())  # the metadata file can hold it
     assert unquoted.fingerprint() == quoted.fingerprint()
+
+
+def test_sampled_inference_parameters_are_drawn_from_their_distribution_deterministically():
+    import random
+
+    from dagen.config.models import InferenceParameters
+
+    params = InferenceParameters(
+        temperature={"distribution_type": "uniform", "params": {"low": 0.1, "high": 0.3}},
+        top_p={"distribution_type": "manual", "params": {"values": [0.5, 1.0], "weights": [0, 1]}},
+        max_tokens=10,
+    )
+    draws = [params.draw(random.Random(7)) for _ in range(2)]
+    assert draws[0] == draws[1] and 0.1 <= draws[0]["temperature"] < 0.3
+    assert draws[0]["top_p"] == 1.0  # a zero weight is never drawn
+    assert InferenceParameters(temperature=0.5).draw(random.Random(1)) == {}
+    with pytest.raises(ConfigValidationError, match="low must be less than high"):
+        InferenceParameters(temperature={"distribution_type": "uniform",
+                                         "params": {"low": 1, "high": 1}})  # fmt: skip
+    with pytest.raises(ConfigValidationError, match="top_p must be between 0 and 1"):
+        InferenceParameters(top_p=1.5)

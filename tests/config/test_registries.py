@@ -2,7 +2,7 @@
 
 The tests walk both tables, so a sampler or column type added without documentation, a
 valid example, located errors or a working generator fails here. Columns that examples
-read (``city``) hold ``"Oslo"``; LLM column types are answered by the real mock server.
+read hold ``"Oslo"`` (``city``) or a date (``signup``); LLM column types are answered by the real mock server.
 A column type registered by a user, from the user's own module, goes through the same
 validation and build path, up to a real (in-process) run.
 """
@@ -37,6 +37,7 @@ from dagen.inference.pool import close_clients
 
 ROOT = Path(__file__).resolve().parents[2]
 N = 6
+READ_VALUES = {"signup": "2024-03-01"}  # column -> the value examples find in it; else "Oslo"
 
 
 def readme_columns_table() -> str:
@@ -91,7 +92,7 @@ def test_every_sampler_generates_a_value_for_every_row(sampler_type):
     column = dagen.SamplerColumnConfig(name="x", sampler_type=sampler_type, params=entry.example)
     gen = SamplerGenerator.from_config(column)
     assert set(gen.reads) == entry.reads(column.typed_params)
-    frame = pd.DataFrame({c: ["Oslo"] * N for c in gen.reads}, index=range(N))
+    frame = pd.DataFrame({c: [READ_VALUES.get(c, "Oslo")] * N for c in gen.reads}, index=range(N))
     block = gen.run_batch(frame, BatchContext("x", 0, 0, N, seed=1))
     assert not block.failures
     assert block.frame["x"].notna().all() and len(block.frame) == N

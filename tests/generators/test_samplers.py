@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from dagen.config.columns import SamplerColumnConfig
+from dagen.config.constraints import ColumnInequalityConstraint
 from dagen.generators import BatchContext
 from dagen.generators.samplers import SamplerGenerator
 
@@ -196,6 +197,10 @@ SAMPLERS = {
     "datetime": {"start": "2000-01-01", "end": "2030-01-01", "unit": "s"},
     "uuid": {},
     "person": {},
+    "binomial": {"n": 30, "p": 0.4},
+    "scipy": {"dist_name": "lognorm", "dist_params": {"s": 0.5}},
+    "bernoulli_mixture": {"p": 0.5, "dist_name": "expon", "dist_params": {}},
+    "person_from_faker": {"locale": "es_ES"},
 }
 
 
@@ -225,3 +230,30 @@ def test_values_of_surviving_rows_do_not_depend_on_dropped_rows(sampler_type):
     some_rows = draw(gen, 50, start_row=100, frame=pd.DataFrame(index=survivors))
     assert some_rows.index.tolist() == survivors
     assert some_rows.tolist() == every_row.loc[survivors].tolist()
+
+
+# -- conditional params and constraints --------------------------------------------------
+
+
+def test_conditions_see_only_surviving_rows_and_do_not_shift_the_others():
+    config = SamplerColumnConfig(
+        name="plan", sampler_type="category", params={"values": ["basic"]},
+        conditional_params={"age < 30": {"values": ["student"]}},
+    )  # fmt: skip
+    gen = SamplerGenerator.from_config(config)
+    ages = pd.DataFrame({"age": [20, 40, 25, 70]}, index=[0, 2, 5, 9])  # rows 1, 3, 4... dropped
+
+    assert gen.reads == ("age",)
+    assert draw(gen, 10, frame=ages).tolist() == ["student", "basic", "student", "basic"]
+
+
+def test_a_constraint_ignores_rows_dropped_upstream():
+    config = SamplerColumnConfig(name="high", sampler_type="uniform", params={"low": 0, "high": 1})
+    constraint = ColumnInequalityConstraint(target_column="high", operator="gt", rhs="low")
+    gen = SamplerGenerator.from_config(config, [constraint])
+    low = pd.DataFrame({"low": [0.5, 0.9, 0.1]}, index=[0, 3, 4])  # the other rows were dropped
+
+    values = draw(gen, 6, frame=low)
+
+    assert gen.reads == ("low",)
+    assert values.index.tolist() == [0, 3, 4] and (values > low["low"]).all()

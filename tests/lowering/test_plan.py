@@ -248,3 +248,24 @@ def test_dask_groups_each_columns_keys_under_its_own_slug(columns):
     assert groups == [*expected, CHECKPOINT]
     assert len(set(groups)) == len(groups)
     assert all("-" not in g for g in groups)
+
+
+def test_a_validators_batch_size_is_its_rows_per_task_whatever_cells_per_task_says():
+    from dagen.config.dataset import DatasetConfig
+    from dagen.lowering.plan import chunk_sizes
+
+    config = DatasetConfig.from_dict({"columns": [
+        {"name": "code", "column_type": "expression", "expr": "x = 1"},
+        {"name": "ok", "column_type": "validation", "target_columns": ["code"],
+         "validator_type": "code", "validator_params": {"code_lang": "python"}, "batch_size": 4},
+    ]})  # fmt: skip
+    graph = ColumnGraph.from_config(config)
+    assert graph.rows_per_task == {"ok": 4} and graph.is_cell("ok")
+    for cells_per_task in (None, 1, 50):
+        assert chunk_sizes(graph, 10, cells_per_task, set())["ok"] == 4
+    assert chunk_sizes(graph, 3, None, set())["ok"] == 3  # never more than the row group
+    chunks = chunk_sizes(graph, 10, None, set())
+    plan = RowGroupPlan.build(graph, RowGroup(0, 0, 10), run="r", cells_per_task=chunks)
+    validator = [(t.first_row, t.rows) for t in plan.tasks if t.column == "ok" and t.kind == "cell"]
+    assert validator == [(0, 4), (4, 4), (8, 2)]
+    assert graph.task_counts(25, 10, chunks)["ok"] == (3 + 1) + (3 + 1) + (2 + 1)

@@ -376,3 +376,16 @@ def test_settings_are_validated():
     with pytest.raises(ConfigValidationError):
         MockServerSettings(max_concurrency=-1)
     assert "secret" not in repr(MockServerSettings(api_key="secret"))
+
+
+def test_requests_records_the_sampling_parameters_until_the_reset(server, post_chat):
+    post_chat(server.url, {**chat_body("one"), "temperature": 0.25, "top_p": 0.5})
+    post_chat(server.url, chat_body("two"))
+    post_chat(server.url, {**chat_body("bad"), "stream": True})  # refused: not recorded
+
+    assert server.requests() == [
+        {"model": "mock-writer", "temperature": 0.25, "top_p": 0.5},
+        {"model": "mock-writer", "temperature": None, "top_p": None},
+    ]
+    server.reset()
+    assert server.requests() == []

@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from dagen.errors import CheckpointError, OutputDirError
+from dagen.errors import CheckpointError, OutputDirError, ResumeError
 from dagen.generators import CellFailure
 from dagen.sinks.assemble import RowGroupResult
 from dagen.sinks.base import ReadableSink
@@ -60,16 +60,92 @@ def test_a_folder_with_data_is_refused_without_overwrite(sink, result):
     assert every_file(sink.output_dir) == ["data/part-000000.parquet", "metadata.json"]
 
 
-def test_overwrite_clears_the_previous_data_and_metadata_only(sink, result):
+def snapshot(folder) -> dict[str, bytes]:
+    """Every file under ``folder`` with its bytes."""
+    return {name: (folder / name).read_bytes() for name in every_file(folder)}
+
+
+@pytest.fixture
+def old_dataset(sink, result):
+    """A complete dataset of two parts (and a file of the user's) in ``sink``'s folder."""
     sink.write(result(0, cities("Oslo")))
     sink.write(result(1, cities("Lima")))
-    sink.write_metadata({"status": "complete"})
+    sink.write_metadata({"status": "complete", "rows_written": 2})
     (sink.output_dir / "notes.txt").write_text("mine")
+    return snapshot(sink.output_dir)
+
+
+def test_an_overwrite_writes_beside_the_old_dataset_until_it_completes(sink, result, old_dataset):
     again = ParquetSink(sink.output_dir)
     again.open(overwrite=True)
-    assert every_file(sink.output_dir) == ["notes.txt"]
-    assert again.read_metadata() is None
-    assert again.to_arrow().to_pandas().empty
+    again.write(result(0, cities("Pune", "Rome", "Kyiv")))
+    again.write_metadata({"status": "running", "rows_written": 3})
+    assert {k: v for k, v in snapshot(sink.output_dir).items() if not k.startswith(".")} == (
+        old_dataset
+    )
+
+    again.write_metadata({"status": "complete", "rows_written": 3})
+    again.close()
+    assert every_file(sink.output_dir) == ["data/part-000000.parquet", "metadata.json", "notes.txt"]
+    assert pd.read_parquet(sink.output_dir / "data")["city"].tolist() == ["Pune", "Rome", "Kyiv"]
+    assert again.read_metadata()["rows_written"] == 3
+
+
+@pytest.mark.parametrize("ending", ["stopped", "no metadata", "complete without rows"])
+def test_an_overwrite_that_does_not_complete_leaves_the_old_dataset_byte_for_byte(
+    sink, result, old_dataset, ending
+):
+    again = ParquetSink(sink.output_dir)
+    again.open(overwrite=True)
+    if ending == "stopped":
+        again.write(result(0, cities("Pune")))
+        again.write_metadata({"status": "stopped", "rows_written": 1})
+    elif ending == "complete without rows":
+        again.write(result(0, cities(), dropped=dropped(0, 0)))
+        again.write_metadata({"status": "complete", "rows_written": 0})
+    again.close()
+    assert snapshot(sink.output_dir) == old_dataset
+
+
+def test_a_swap_cut_short_by_a_crash_is_undone_by_the_next_run(sink, result, old_dataset):
+    out = sink.output_dir
+    replaced = out / ".dagen-replaced"
+    replaced.mkdir()  # the crash came after the old dataset moved aside, the new one half in
+    os.replace(out / "metadata.json", replaced / "metadata.json")
+    os.replace(out / "data", replaced / "data")
+    (out / "data").mkdir()
+    (out / "data" / "part-000000.parquet").write_bytes(b"new, half moved")
+    ParquetSink(out).open(resume=True)
+    assert snapshot(out) == old_dataset
+
+
+def test_a_damaged_part_is_not_reported_written_and_is_removed(sink, result):
+    for rg in (0, 1, 2):
+        record = sink.write(result(rg, cities("Oslo", "Lima")))
+        assert record.keys() == {"file", "bytes", "sha256"}
+    sink.write_metadata(
+        {"row_groups": [{"index": rg, "rows": 2, "file": part_name(rg), **sink.write(
+            result(rg, cities("Oslo", "Lima")))} for rg in (0, 1, 2)]}
+    )  # fmt: skip
+    (sink.data_dir / part_name(1)).write_bytes(os.urandom(300))
+    with (sink.data_dir / part_name(2)).open("r+b") as fh:
+        fh.truncate(100)
+    assert ParquetSink(sink.output_dir).written_row_groups() == {0}
+    assert every_file(sink.data_dir) == [part_name(0)]
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [('{"status": "comp', "JSONDecodeError"), ("[1, 2]", "a JSON list, not an object"),
+     ("\udcff", "")],
+)  # fmt: skip
+def test_an_unreadable_metadata_file_is_a_resume_error_naming_it(sink, text, reason):
+    (sink.output_dir / "metadata.json").write_text(text, errors="surrogateescape")
+    with pytest.raises(ResumeError) as info:
+        ParquetSink(sink.output_dir).read_metadata()
+    message = str(info.value)
+    assert str(sink.output_dir / "metadata.json") in message and reason in message
+    assert "--overwrite" in message
 
 
 def test_an_output_path_that_is_a_file_is_refused(tmp_path):
@@ -92,8 +168,9 @@ def test_resuming_keeps_parts_and_removes_leftover_temporary_files(sink, result)
 
 
 def test_a_row_group_is_written_as_its_part_file_and_reads_back(sink, result):
-    name = sink.write(result(3, cities("Oslo", "Lima")))
-    assert name == "part-000003.parquet"
+    record = sink.write(result(3, cities("Oslo", "Lima")))
+    assert record["file"] == "part-000003.parquet"
+    assert record["bytes"] == (sink.data_dir / "part-000003.parquet").stat().st_size
     assert every_file(sink.output_dir) == ["data/part-000003.parquet"]  # no temporary left
     assert sink.to_arrow().to_pandas()["city"].tolist() == ["Oslo", "Lima"]
     assert sink.written_row_groups() == {3}
@@ -224,3 +301,44 @@ def test_the_memory_sink_keeps_its_tables_and_metadata_for_a_resume_only(result)
     assert sink.to_arrow().to_pandas()["city"].tolist() == ["Oslo"]
     sink.open(overwrite=True)
     assert sink.written_row_groups() == set() and sink.read_metadata() is None
+
+
+def test_side_datasets_are_written_beside_the_data_and_removed_with_it(tmp_path):
+    sink = ParquetSink(tmp_path / "out")
+    sink.open()
+    for row_group in (0, 1):
+        sink.write(RowGroupResult(
+            row_group, 1, 1, pa.table({"city": ["Oslo"]}),
+            side={"dropped-columns-parquet-files": pa.table({"note": [f"n{row_group}"]}),
+                  "processors-files/chat": pa.table({"text": [f"t{row_group}"]})},
+        ))  # fmt: skip
+    assert sink.to_arrow("dropped-columns-parquet-files")["note"].to_pylist() == ["n0", "n1"]
+    assert sink.to_arrow("processors-files/chat")["text"].to_pylist() == ["t0", "t1"]
+
+    sink.remove(1)
+    assert every_file(tmp_path / "out") == [
+        "data/part-000000.parquet",
+        "dropped-columns-parquet-files/part-000000.parquet",
+        "processors-files/chat/part-000000.parquet",
+    ]
+    sink.write_metadata({"status": "complete", "rows_written": 1})
+    kept = every_file(tmp_path / "out")
+
+    def dataset() -> list[str]:  # what readers see: the staging folder is hidden
+        return [f for f in every_file(tmp_path / "out") if not f.startswith(".")]
+
+    # an overwrite stages its side parts with its data: the old ones go only when it completes
+    again = ParquetSink(tmp_path / "out")
+    again.open(overwrite=True)
+    again.write(RowGroupResult(
+        0, 1, 1, pa.table({"city": ["Lima"]}),
+        side={"processors-files/chat": pa.table({"text": ["new"]})},
+    ))  # fmt: skip
+    assert dataset() == kept
+    again.write_metadata({"status": "complete", "rows_written": 1})
+    assert every_file(tmp_path / "out") == [
+        "data/part-000000.parquet",
+        "metadata.json",
+        "processors-files/chat/part-000000.parquet",
+    ]
+    assert again.to_arrow("processors-files/chat")["text"].to_pylist() == ["new"]

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
+
 import pandas as pd
 import pytest
 
 from dagen.config.dataset import DatasetConfig
 from dagen.errors import ConfigValidationError
-from dagen.sinks.processors import DropColumns, build_processors
+from dagen.sinks.processors import DropColumns, SchemaTransform, build_processors, resolve_columns
 
 COLUMNS = [
     {"name": "city", "column_type": "sampler", "sampler_type": "uuid"},
@@ -48,3 +50,62 @@ def test_a_processor_naming_an_unknown_column_is_a_config_error():
         build_processors(config, ["city", "note"])
     assert "processors[0]" in str(info.value)
     assert "'ctiy'" in str(info.value)
+
+
+def test_drop_columns_takes_names_and_fnmatch_patterns_in_pattern_order():
+    available = ["id", "q", "q__trace", "r__trace", "x1", "x2", "y"]
+    assert resolve_columns(["*__trace", "id"], available) == ["q__trace", "r__trace", "id"]
+    assert resolve_columns(["x?", "x1"], available) == ["x1", "x2"]
+    assert resolve_columns(["[qy]"], available) == ["q", "y"]
+    with pytest.raises(ValueError, match="pattern 'z\\*' matches no column"):
+        resolve_columns(["id", "z*"], available)
+    with pytest.raises(ValueError, match="column 'ID' matches no column"):
+        resolve_columns(["ID"], available)  # case matters, as in column names
+
+
+def test_dropped_columns_are_the_side_dataset_of_drop_columns():
+    frame = pd.DataFrame({"a": [1, 2], "b": [3, 4]}, index=[0, 7])
+    folder, side = DropColumns(["a"]).side_dataset(frame, row_group=0)
+    assert folder == "dropped-columns-parquet-files"
+    assert side["a"].tolist() == [1, 2] and side.index.tolist() == [0, 7]
+
+
+def test_a_schema_transform_renders_valid_json_from_awkward_values():
+    transform = SchemaTransform("chat", {
+        "messages": [{"role": "user", "content": "{{ q }}"}], "meta": "{{ meta }}",
+        "flag": "{{ flag }}", "missing": "{{ none }}", "upper": "{{ q | upper }}",
+    })  # fmt: skip
+    frame = pd.DataFrame(
+        {"q": ['say "hi"\\n\nnow'], "meta": [{"k": [1, "x"]}], "flag": [True], "none": [None]}
+    )
+    folder, side = transform.side_dataset(frame, row_group=3)
+    row = side.iloc[0]
+    assert folder == "processors-files/chat"
+    assert row["messages"] == [{"role": "user", "content": 'say "hi"\\n\nnow'}]
+    assert json.loads(row["meta"]) == {"k": [1, "x"]}
+    assert (row["flag"], row["missing"], row["upper"]) == ("true", "null", 'SAY "HI"\\N\nNOW')
+    assert transform.process(frame, row_group=3) is frame  # the main dataset is unchanged
+
+
+def test_a_schema_transform_reading_an_unknown_column_or_sharing_a_name_is_refused():
+    def processors(*specs):
+        return DatasetConfig.from_dict({"columns": COLUMNS, "processors": list(specs)})
+
+    unknown = processors({"processor_type": "schema_transform", "name": "t",
+                          "template": {"x": "{{ town }}"}})  # fmt: skip
+    with pytest.raises(ConfigValidationError, match=r"reads unknown column\(s\) \['town'\]"):
+        build_processors(unknown, ["city", "note"])
+    twice = {"processor_type": "schema_transform", "name": "t", "template": {"x": "{{ city }}"}}
+    with pytest.raises(ConfigValidationError, match="name 't' is used twice"):
+        build_processors(processors(twice, twice), ["city", "note"])
+    with pytest.raises(ConfigValidationError, match="name"):
+        processors({**twice, "name": "../escape"})
+
+
+def test_a_later_processor_cannot_drop_what_an_earlier_one_dropped():
+    config = DatasetConfig.from_dict({"columns": COLUMNS, "processors": [
+        {"processor_type": "drop_columns", "column_names": ["no*"]},
+        {"processor_type": "drop_columns", "columns": ["note"]},
+    ]})  # fmt: skip
+    with pytest.raises(ConfigValidationError, match=r"processors\[1\].*'note' matches no column"):
+        build_processors(config, ["city", "note"])

@@ -5,10 +5,12 @@ model registered for that sampler type, so an unknown or misspelled parameter is
 that names the column, the sampler and the field. The table is in ``registry``; the
 built-in samplers, each params model beside its draw function, are in:
 
-    choice     category, subcategory
-    numeric    uniform, gaussian, bernoulli, poisson
-    moments    datetime, uuid
-    people     person
+    choice          category, subcategory
+    numeric         uniform, gaussian, bernoulli, binomial, poisson
+    distributions   scipy, bernoulli_mixture (scipy.stats)
+    moments         datetime, timedelta, uuid
+    people          person
+    faker_people    person_from_faker
 
 Importing this package registers them. To add one, write a params model (its docstring
 is the sampler's description) and a draw function, and ``register_sampler`` them.
@@ -22,9 +24,12 @@ from __future__ import annotations
 
 from dagen.config.base import StrictModel
 from dagen.config.samplers.choice import CategoryParams, SubcategoryParams
-from dagen.config.samplers.moments import DatetimeParams, UuidParams
+from dagen.config.samplers.distributions import BernoulliMixtureParams, ScipyParams
+from dagen.config.samplers.faker_people import PersonFromFakerParams
+from dagen.config.samplers.moments import DatetimeParams, TimedeltaParams, UuidParams
 from dagen.config.samplers.numeric import (
     BernoulliParams,
+    BinomialParams,
     GaussianParams,
     PoissonParams,
     UniformParams,
@@ -40,14 +45,19 @@ from dagen.config.samplers.registry import (
 )
 
 __all__ = [
+    "BernoulliMixtureParams",
     "BernoulliParams",
+    "BinomialParams",
     "CategoryParams",
     "DatetimeParams",
     "GaussianParams",
+    "PersonFromFakerParams",
     "PersonParams",
     "PoissonParams",
     "Sampler",
+    "ScipyParams",
     "SubcategoryParams",
+    "TimedeltaParams",
     "UniformParams",
     "UuidParams",
     "get_sampler",

@@ -1,4 +1,4 @@
-"""Samplers of instants and identifiers: ``datetime`` and ``uuid``.
+"""Samplers of instants, spans and identifiers: ``datetime``, ``timedelta`` and ``uuid``.
 
 Example:
     >>> rng = np.random.default_rng(0)
@@ -14,12 +14,12 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import model_validator
+from pydantic import Field, model_validator
 
 from dagen.config.base import StrictModel
 from dagen.config.samplers.registry import Sampler, register_sampler
 
-__all__ = ["DatetimeParams", "UuidParams"]
+__all__ = ["DatetimeParams", "TimedeltaParams", "UuidParams"]
 
 _FLOOR = {"D": "D", "h": "h", "m": "min", "s": "s"}  # unit -> pandas frequency
 
@@ -53,6 +53,34 @@ def _draw_datetime(p: DatetimeParams, rng: np.random.Generator, n: int, frame: p
     return stamps.floor(_FLOOR[p.unit])
 
 
+class TimedeltaParams(StrictModel):
+    """The ``reference_column_name`` column's datetime plus a whole number of ``unit`` in
+    [dt_min, dt_max)."""
+
+    dt_min: int = Field(ge=0)
+    dt_max: int = Field(gt=0)
+    reference_column_name: str = Field(min_length=1)
+    unit: Literal["D", "h", "m", "s"] = "D"
+
+    @model_validator(mode="after")
+    def _ordered(self) -> TimedeltaParams:
+        if self.dt_max <= self.dt_min:
+            raise ValueError(f"dt_max ({self.dt_max}) must be greater than dt_min ({self.dt_min})")
+        return self
+
+
+def _draw_timedelta(
+    p: TimedeltaParams, rng: np.random.Generator, n: int, frame: pd.DataFrame
+) -> Any:
+    offsets = rng.integers(p.dt_min, p.dt_max, size=n)
+    reference = pd.to_datetime(frame[p.reference_column_name].reindex(range(n)))
+    return reference + pd.to_timedelta(offsets, unit=_FLOOR[p.unit])
+
+
+def _reads_reference(p: TimedeltaParams) -> frozenset[str]:
+    return frozenset({p.reference_column_name})
+
+
 class UuidParams(StrictModel):
     """A random UUID4 string, optionally prefixed, shortened or upper-cased."""
 
@@ -80,6 +108,15 @@ register_sampler(
         DatetimeParams,
         _draw_datetime,
         example={"start": "2021-01-01", "end": "2025-12-31"},
+    )
+)
+register_sampler(
+    Sampler(
+        "timedelta",
+        TimedeltaParams,
+        _draw_timedelta,
+        reads=_reads_reference,
+        example={"dt_min": 1, "dt_max": 30, "reference_column_name": "signup"},
     )
 )
 register_sampler(Sampler("uuid", UuidParams, _draw_uuid, example={}))

@@ -1,4 +1,4 @@
-"""Numeric samplers: ``uniform``, ``gaussian``, ``bernoulli`` and ``poisson``.
+"""Numeric samplers: ``uniform``, ``gaussian``, ``bernoulli``, ``binomial`` and ``poisson``.
 
 Example:
     >>> rng = np.random.default_rng(0)
@@ -17,7 +17,7 @@ from pydantic import Field, model_validator
 from dagen.config.base import StrictModel
 from dagen.config.samplers.registry import Sampler, register_sampler
 
-__all__ = ["BernoulliParams", "GaussianParams", "PoissonParams", "UniformParams"]
+__all__ = ["BernoulliParams", "BinomialParams", "GaussianParams", "PoissonParams", "UniformParams"]
 
 
 class UniformParams(StrictModel):
@@ -64,6 +64,17 @@ def _draw_bernoulli(
     return (rng.random(n) < p.p).astype("int64")
 
 
+class BinomialParams(StrictModel):
+    """The number of successes in ``n`` independent trials, each a success with probability ``p``."""
+
+    n: int = Field(ge=0)
+    p: float = Field(ge=0, le=1)
+
+
+def _draw_binomial(p: BinomialParams, rng: np.random.Generator, n: int, frame: pd.DataFrame) -> Any:
+    return rng.binomial(p.n, p.p, size=n).astype("int64")
+
+
 class PoissonParams(StrictModel):
     """A Poisson count with the given ``mean``."""
 
@@ -77,4 +88,5 @@ def _draw_poisson(p: PoissonParams, rng: np.random.Generator, n: int, frame: pd.
 register_sampler(Sampler("uniform", UniformParams, _draw_uniform, example={"low": 18, "high": 90}))
 register_sampler(Sampler("gaussian", GaussianParams, _draw_gaussian, example={"mean": 100}))
 register_sampler(Sampler("bernoulli", BernoulliParams, _draw_bernoulli, example={"p": 0.3}))
+register_sampler(Sampler("binomial", BinomialParams, _draw_binomial, example={"n": 10, "p": 0.3}))
 register_sampler(Sampler("poisson", PoissonParams, _draw_poisson, example={"mean": 4}))

@@ -14,7 +14,9 @@ The config is loaded once, when the asset is defined, so an invalid config fails
 location at load time; its fingerprint is the asset's ``code_version``, so Dagster marks
 the asset stale when the config changes. The asset returns a ``MaterializeResult`` (the
 files are the asset: no IO manager) whose metadata holds the counts, the fingerprint, the
-path and a markdown preview of the first rows.
+path and a markdown preview of the first rows. While it runs, each row group written is
+a line in the run's log and an ``AssetObservation`` of the asset (row group, first row,
+rows, dropped, path), through dagen's ``on_row_group`` callback.
 
 Example:
     >>> people = dagen_asset("people", "examples/people.yaml", 10_000, output_root="data")  # doctest: +SKIP
@@ -28,7 +30,14 @@ from typing import Any
 import dagen
 import pandas as pd
 from dagen.errors import ResumeError
-from dagster import AssetExecutionContext, AssetsDefinition, MaterializeResult, MetadataValue, asset
+from dagster import (
+    AssetExecutionContext,
+    AssetObservation,
+    AssetsDefinition,
+    MaterializeResult,
+    MetadataValue,
+    asset,
+)
 
 from dagen_dagster.resources import DagenResource
 
@@ -83,20 +92,47 @@ def dagen_asset(
                 folder,
                 f"fingerprint {previous}, not {fingerprint}" if previous else "no dagen run",
             )
+        progress = _progress(context, -(-num_records // row_group_size))
         try:
             result = resource.generate(
                 cfg, num_records, folder, row_group_size=row_group_size,
-                overwrite=overwrite, resume=resume,
+                overwrite=overwrite, resume=resume, on_row_group=progress,
             )  # fmt: skip
         except ResumeError as exc:
             context.log.warning("cannot resume %s (%s): regenerating", folder, exc)
             resume = False
             result = resource.generate(
-                cfg, num_records, folder, row_group_size=row_group_size, overwrite=True
-            )
+                cfg, num_records, folder, row_group_size=row_group_size, overwrite=True,
+                on_row_group=progress,
+            )  # fmt: skip
         return MaterializeResult(metadata=_metadata(result, folder, resume, preview_rows))
 
     return _generate
+
+
+def _progress(context: AssetExecutionContext, row_groups: int) -> Any:
+    """dagen's ``on_row_group`` callback: per row group written, a line in the run's log and
+    an ``AssetObservation`` of the asset with the row group's counts and file."""
+
+    def on_row_group(event: dagen.RowGroupEvent) -> None:
+        context.log.info(
+            "row group %d/%d written: %d rows (%d dropped) -> %s",
+            event.index + 1, row_groups, event.rows, event.dropped, event.path,
+        )  # fmt: skip
+        context.log_event(
+            AssetObservation(
+                asset_key=context.asset_key,
+                metadata={
+                    "row_group": event.index,
+                    "first_row": event.start,
+                    "rows": event.rows,
+                    "dropped": event.dropped,
+                    "path": MetadataValue.path(event.path) if event.path else "",
+                },
+            )
+        )
+
+    return on_row_group
 
 
 def _previous_fingerprint(folder: Path) -> str | None:

@@ -11,7 +11,9 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import dagen
 from dagster import ConfigurableResource
@@ -47,6 +49,7 @@ class DagenResource(ConfigurableResource):
         row_group_size: int = 1000,
         overwrite: bool = False,
         resume: bool = False,
+        on_row_group: Callable[[dagen.RowGroupEvent], Any] | None = None,
     ) -> dagen.GenerationResult:
         """``dagen.generate`` on this resource's cluster (see its docstring for errors)."""
         settings = dagen.RunSettings(
@@ -65,4 +68,5 @@ class DagenResource(ConfigurableResource):
             settings=settings,
             overwrite=overwrite,
             resume=resume,
+            on_row_group=on_row_group,
         )

@@ -12,6 +12,10 @@ Errors that a retry cannot fix (an invalid config, an unusable or foreign output
 resume that does not match the folder) end the task at once, whatever ``retries`` says;
 anything else (a lost cluster, a model that stopped answering) follows the retry policy.
 
+Progress: each row group written is logged by the task run's logger (what the Prefect UI
+shows under the task run), through dagen's ``on_row_group`` callback:
+``row group 3/10 written: 1000 rows (0 dropped) -> out/people/data/part-000003.parquet``.
+
 The task returns a small summary and records it as a markdown artifact keyed by the output
 folder's name (``dagen-<name>``), so each run of a dataset adds a version of one artifact.
 
@@ -25,7 +29,10 @@ Example:
 
 from __future__ import annotations
 
+import logging
+import math
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -95,10 +102,9 @@ def generate_dataset(
     """
     attempt = max(current_task_run.run_count, 1)
     resumed = resume or attempt > 1
+    logger = _logger()
     if attempt > 1:
-        get_run_logger().info(
-            "attempt %d: resuming %s from its written row groups", attempt, output_dir
-        )
+        logger.info("attempt %d: resuming %s from its written row groups", attempt, output_dir)
     result = dagen.generate(
         _load(config),
         num_records,
@@ -107,6 +113,7 @@ def generate_dataset(
         settings=dagen.RunSettings(row_group_size=row_group_size),
         overwrite=overwrite and not resumed,
         resume=resumed,
+        on_row_group=_progress(logger, math.ceil(num_records / row_group_size)),
     )
     summary = _summary(result, resumed=resumed, attempt=attempt)
     if TaskRunContext.get() is not None:  # not when called as generate_dataset.fn(...)
@@ -116,6 +123,31 @@ def generate_dataset(
             description=f"dagen dataset in {output_dir}",
         )
     return summary
+
+
+def _logger() -> logging.Logger | logging.LoggerAdapter[logging.Logger]:
+    """The task run's logger; a plain one when called outside a run (``.fn(...)``)."""
+    if TaskRunContext.get() is None:
+        return logging.getLogger("dagen_prefect")
+    return get_run_logger()  # type: ignore[return-value]
+
+
+def _progress(
+    logger: logging.Logger | logging.LoggerAdapter[logging.Logger], row_groups: int
+) -> Callable[[dagen.RowGroupEvent], None]:
+    """dagen's ``on_row_group`` callback: one log line per row group written."""
+
+    def on_row_group(event: dagen.RowGroupEvent) -> None:
+        logger.info(
+            "row group %d/%d written: %d rows (%d dropped) -> %s",
+            event.index + 1,
+            row_groups,
+            event.rows,
+            event.dropped,
+            event.path,
+        )
+
+    return on_row_group
 
 
 def _load(config: str | Path | dict[str, Any] | dagen.DatasetConfig) -> dagen.DatasetConfig:

@@ -187,3 +187,36 @@ def test_a_retry_resumes_from_the_written_row_groups(tmp_path: Path, scheduler: 
     files = [out / "data" / f"part-{i:06d}.parquet" for i in (0, 1)]
     assert json.loads(kept.read_text()) == [[f.stat().st_ino, f.stat().st_mtime_ns] for f in files]
     assert len(list((out / "data").glob("part-*.parquet"))) == 4
+
+
+def test_each_row_group_is_a_line_in_the_task_runs_log(tmp_path: Path, people_config: Path) -> None:
+    import logging
+
+    from prefect.client.schemas.filters import LogFilter, LogFilterTaskRunId
+    from prefect.logging.handlers import APILogHandler
+
+    run_logs = logging.getLogger("prefect.task_runs")
+    level = run_logs.level
+    run_logs.setLevel(logging.INFO)  # the suite runs Prefect at WARNING; a user's default is INFO
+    try:
+        outcome = state_flow(
+            {"config": str(people_config), "num_records": 120, "output_dir": str(tmp_path / "p"),
+             "row_group_size": 50}, retries=0,
+        )  # fmt: skip
+    finally:
+        run_logs.setLevel(level)
+    APILogHandler().flush()  # send the queued run logs before reading them back
+
+    with get_client(sync_client=True) as client:
+        logs = client.read_logs(
+            log_filter=LogFilter(
+                task_run_id=LogFilterTaskRunId(any_=[UUID(outcome["task_run_id"])])
+            )
+        )
+    lines = [log.message for log in logs if log.message.startswith("row group ")]
+    data = tmp_path / "p" / "data"
+    assert lines == [
+        f"row group 1/3 written: 50 rows (0 dropped) -> {data / 'part-000000.parquet'}",
+        f"row group 2/3 written: 50 rows (0 dropped) -> {data / 'part-000001.parquet'}",
+        f"row group 3/3 written: 20 rows (0 dropped) -> {data / 'part-000002.parquet'}",
+    ]

@@ -54,3 +54,26 @@ def test_age_range_is_inclusive_and_cities_can_be_given():
 def test_the_same_generator_state_gives_the_same_people():
     assert people(50, seed=5) == people(50, seed=5)
     assert people(50, seed=5) != people(50, seed=6)
+
+
+def test_faker_people_are_the_same_when_drawn_in_parallel_threads():
+    from concurrent.futures import ThreadPoolExecutor
+
+    from dagen.config.samplers.faker_people import PersonFromFakerParams, draw_faker_people
+
+    params = PersonFromFakerParams(locale="pl_PL")
+
+    def draw(seed: int) -> list[dict]:
+        return draw_faker_people(params, np.random.default_rng(seed), 200)
+
+    alone = [draw(seed) for seed in range(8)]
+    with ThreadPoolExecutor(8) as pool:
+        together = list(pool.map(draw, range(8)))
+    assert together == alone
+    assert {p["locale"] for p in alone[0]} == {"pl_PL"} and alone[0] != alone[1]
+
+
+def test_dd_person_fields_sex_in_capitals_and_one_city():
+    drawn = people(300, sex="Female", city="Tromso", select_field_values={"last_name": ["Berg"]})
+    assert {(p["sex"], p["city"], p["last_name"]) for p in drawn} == {("female", "Tromso", "Berg")}
+    assert all(p["email"].startswith(f"{p['first_name'].lower()}.berg") for p in drawn)
