@@ -17,6 +17,7 @@ A mistake in calling these functions (a wrong type, a value out of range) raises
 ``TypeError`` or ``ValueError`` instead.
 """
 
+from dagen.config.builder import ConfigBuilder
 from dagen.config.column_types import BaseColumnConfig, ColumnType, register_column_type
 from dagen.config.columns import (
     ColumnConfig,
@@ -46,6 +47,7 @@ from dagen.config.models import (
     ModelConfig,
     UniformDistribution,
 )
+from dagen.config.providers import ProviderConfig, load_providers
 from dagen.config.run import ClusterSettings, EarlyShutdown, RunSettings, TemplateLimits
 from dagen.config.samplers import Sampler, register_sampler
 from dagen.config.skip import SkipConfig
@@ -122,6 +124,7 @@ __all__ = [
     "ColumnGraph",
     "ColumnInequalityConstraint",
     "ColumnType",
+    "ConfigBuilder",
     "ConfigError",
     "ConfigSyntaxError",
     "ConfigValidationError",
@@ -165,6 +168,7 @@ __all__ = [
     "ModelTimeoutError",
     "OutputDirError",
     "ParquetSink",
+    "ProviderConfig",
     "RateLimitError",
     "ReadableSink",
     "RemoteValidatorParams",
@@ -196,6 +200,7 @@ __all__ = [
     "generate",
     "iter_row_groups",
     "load_config",
+    "load_providers",
     "preview",
     "register_column_type",
     "register_sampler",

@@ -140,8 +140,24 @@ def _friendly_errors(command: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-def _load(path: str) -> DatasetConfig:
-    return load_config(path)
+def _load(path: str, providers: str | None = None) -> DatasetConfig:
+    config = load_config(path)
+    if providers is not None:
+        from dagen.config.providers import load_providers
+
+        config = config.with_providers(load_providers(providers))
+    return config
+
+
+def _providers_option(command: Callable[..., Any]) -> Callable[..., Any]:
+    """``--providers FILE``: named endpoints for the config's models (dagen's or Data
+    Designer's providers file); they replace the config's providers of the same name."""
+    return click.option(
+        "--providers",
+        type=click.Path(dir_okay=False),
+        default=None,
+        help="Providers file (name, endpoint, key variable) for the models' provider: names.",
+    )(command)
 
 
 @contextlib.contextmanager
@@ -201,6 +217,7 @@ def cli(ctx: click.Context, verbose: bool, quiet: bool, debug: bool) -> None:
               help="Largest value a template may build, in bytes.")  # fmt: skip
 @click.option("--overwrite", is_flag=True, help="Replace a non-empty output folder.")
 @click.option("--resume", is_flag=True, help="Continue an interrupted run in OUTPUT (-n may grow).")
+@_providers_option
 @click.option("--format", "file_format", type=click.Choice(["parquet", "jsonl"]), default="parquet",
               show_default=True, help="File format of the row groups.")  # fmt: skip
 @click.option("-v", "--verbose", is_flag=True, help="Also Dask's log and progress lines.")
@@ -224,6 +241,7 @@ def run(
     max_value_bytes: int,
     overwrite: bool,
     resume: bool,
+    providers: str | None,
     file_format: str,
     verbose: bool,
     quiet: bool,
@@ -239,7 +257,7 @@ def run(
     verbosity = _verbosity(verbose, quiet) if verbose or quiet else (ctx.obj or DEFAULT)
     setup_logging(verbosity)
     bar = RunDisplay() if verbosity != QUIET and on_terminal() else None
-    cfg = _load(config)
+    cfg = _load(config, providers)
     settings = RunSettings(
         row_group_size=row_group_size,
         max_concurrent_row_groups=max_concurrent_row_groups,
@@ -289,11 +307,14 @@ def run(
               show_default=True, help="Rows to print (held in memory; for more, use run).")  # fmt: skip
 @click.option("--seed", type=int, default=None, help="Overrides the config's seed.")
 @click.option("--json", "as_json", is_flag=True, help="Print rows as JSON lines.")
+@_providers_option
 @_friendly_errors
-def preview_command(config: str, num_records: int, seed: int | None, as_json: bool) -> None:
+def preview_command(
+    config: str, num_records: int, seed: int | None, as_json: bool, providers: str | None
+) -> None:
     """Print a few generated rows; write nothing."""
     _interrupt["message"] = "interrupted: nothing was written"
-    result = preview_result(_load(config), num_records, seed=seed)
+    result = preview_result(_load(config, providers), num_records, seed=seed)
     frame = result.to_pandas()
     for line in drop_reasons(result.metadata, 5):
         click.echo(f"dropped {line}", err=True)
@@ -313,10 +334,11 @@ def preview_command(config: str, num_records: int, seed: int | None, as_json: bo
 
 @cli.command()
 @click.argument("config", type=click.Path(dir_okay=False))
+@_providers_option
 @_friendly_errors
-def validate(config: str) -> None:
+def validate(config: str, providers: str | None) -> None:
     """Check CONFIG: fields, samplers, templates, references, cycles, functions."""
-    cfg = _load(config)
+    cfg = _load(config, providers)
     # everything a run builds before it starts (generators, processors...), so that
     # validate refuses exactly what a run would
     spec = RunSpec.build(cfg, RunSettings(), 1)
@@ -422,6 +444,23 @@ def show(output: str, num_records: int, offset: int, columns: str | None, as_jso
         return
     total = int(folder.metadata["rows_written"])
     print_rows(Console(), table, first=offset, total=total)
+
+
+@cli.command()
+@click.argument("config", type=click.Path(dir_okay=False))
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
+              help="Where to write the dagen config (.yaml or .json); stdout when omitted.")  # fmt: skip
+@_friendly_errors
+def convert(config: str, output: str | None) -> None:
+    """Write CONFIG (a Data Designer file, or dagen's) as dagen's own YAML or JSON."""
+    from dagen.config.builder import ConfigBuilder
+
+    builder = ConfigBuilder.from_config(config)
+    if output is None:
+        click.echo(builder.to_text(), nl=False)
+        return
+    builder.write_config(output)
+    click.echo(f"{config}: written as a dagen config to {output}", err=True)
 
 
 @cli.command(name="mock-llm")

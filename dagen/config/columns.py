@@ -157,7 +157,7 @@ class SamplerColumnConfig(BaseColumnConfig):
 
     @model_validator(mode="after")
     def _conversion_applies(self) -> SamplerColumnConfig:
-        if self.convert_to is not None:
+        if self.convert_to is not None and "%" not in self.convert_to:  # a format: checked above
             allowed = get_sampler(self.sampler_type).converts(self.typed_params)
             if self.convert_to not in allowed:
                 can = f"(it allows: {', '.join(sorted(allowed))})" if allowed else "(none applies)"

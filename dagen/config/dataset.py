@@ -43,6 +43,7 @@ from dagen.config.base import StrictModel
 from dagen.config.columns import ColumnConfig, SamplerColumnConfig
 from dagen.config.constraints import ColumnInequalityConstraint, Constraint
 from dagen.config.models import ModelConfig
+from dagen.config.providers import ProviderConfig
 from dagen.errors import ConfigSyntaxError, ConfigValidationError, UnknownColumnError
 
 __all__ = [
@@ -51,7 +52,9 @@ __all__ = [
     "DropColumnsProcessorConfig",
     "ProcessorConfig",
     "SchemaTransformProcessorConfig",
+    "callable_name",
     "load_config",
+    "read_mapping",
 ]
 
 MAX_CONFIG_NODES = 1_000_000  # values a YAML config may hold once its aliases are expanded
@@ -128,6 +131,8 @@ class DatasetConfig(StrictModel):
         columns: the columns, in the order they appear in the output.
         models: the models LLM columns name by alias.
         processors: post-batch processors run on each row group before it is written.
+        providers: named endpoints models may refer to (``dagen.config.providers``); a
+            providers file given at run time replaces those of the same name.
         constraints: inequalities sampler columns must satisfy (``dagen.config.constraints``).
     """
 
@@ -135,9 +140,27 @@ class DatasetConfig(StrictModel):
     columns: list[ColumnConfig] = Field(min_length=1)
     models: list[ModelConfig] = Field(default_factory=list)
     processors: list[ProcessorConfig] = Field(default_factory=list)
+    providers: list[ProviderConfig] = Field(default_factory=list)
     constraints: list[Constraint] = Field(default_factory=list)
 
     _source_dir: Path | None = PrivateAttr(default=None)
+
+    @model_validator(mode="after")
+    def _unique_providers(self) -> DatasetConfig:
+        names = [p.name for p in self.providers]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ValueError(f"providers {twice} are defined more than once")
+        return self
+
+    def with_providers(self, providers: list[ProviderConfig]) -> DatasetConfig:
+        """This config with ``providers`` added, replacing those of the same name (what
+        ``--providers FILE`` does)."""
+        from dagen.config.providers import merge_providers
+
+        merged = self.model_copy(update={"providers": merge_providers(self.providers, providers)})
+        merged._source_dir = self._source_dir
+        return merged
 
     @field_validator("constraints")
     @classmethod
@@ -222,20 +245,24 @@ class DatasetConfig(StrictModel):
             # where a model is served and how hard it is pushed do not change the data
             for key in (
                 "endpoint",
+                "provider",
                 "api_key_env",
+                "extra_headers",
+                "skip_health_check",
                 "timeout",
                 "max_parallel_requests",
                 "max_retries",
             ):
                 model.pop(key, None)
-        text = json.dumps(data, sort_keys=True, default=_callable_name)
+        data.pop("providers", None)
+        text = json.dumps(data, sort_keys=True, default=callable_name)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     def to_dict(self) -> dict[str, Any]:
         """The config as plain JSON-able data (callables written as ``module:name``)."""
         data = self.model_dump(mode="python", by_alias=True, exclude_defaults=False)
         # dates (unquoted in YAML) as ISO text, like model_dump(mode="json") would write them
-        return pydantic_core.to_jsonable_python(data, fallback=_callable_name)
+        return pydantic_core.to_jsonable_python(data, fallback=callable_name)
 
     @classmethod
     def from_dict(cls, data: Any, *, source: str = "config") -> DatasetConfig:
@@ -248,26 +275,26 @@ class DatasetConfig(StrictModel):
         return cls.validate_from(data, source)
 
 
-def _callable_name(value: Any) -> str:
+def callable_name(value: Any) -> str:
+    """A callable as ``module:qualname`` (how configs write functions given in Python)."""
     if callable(value):
         return f"{getattr(value, '__module__', '?')}:{getattr(value, '__qualname__', repr(value))}"
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
-def load_config(path: str | Path) -> DatasetConfig:
-    """Read a dataset config from a YAML (``.yaml``/``.yml``) or JSON file.
+def read_mapping(path: str | Path, *, what: str = "config") -> dict[str, Any]:
+    """The mapping a YAML (``.yaml``/``.yml``) or JSON file holds.
 
     Raises:
         ConfigSyntaxError: the file is missing, not UTF-8, does not parse (with the line
-            number), nests too deeply, or its aliases expand beyond ``MAX_CONFIG_NODES``
-            values or refer to themselves.
-        ConfigValidationError: the config is not valid (naming column and field).
+            number), nests too deeply, its aliases expand beyond ``MAX_CONFIG_NODES``
+            values or refer to themselves, or it does not hold a mapping.
     """
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise ConfigSyntaxError(f"{path}: cannot read config: {exc.strerror}") from exc
+        raise ConfigSyntaxError(f"{path}: cannot read {what}: {exc.strerror}") from exc
     except UnicodeDecodeError as exc:
         raise ConfigSyntaxError(
             f"{path}: not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset {exc.start}); "
@@ -280,7 +307,29 @@ def load_config(path: str | Path) -> DatasetConfig:
     except RecursionError as exc:
         raise ConfigSyntaxError(f"{path}: the config nests too deeply to read") from exc
     if not isinstance(data, dict):
-        raise ConfigSyntaxError(f"{path}: a config is a mapping with a 'columns' list")
+        expected = "a mapping with a 'columns' list" if what == "config" else "a mapping"
+        raise ConfigSyntaxError(f"{path}: a {what} is {expected}, got {type(data).__name__}")
+    return data
+
+
+def load_config(path: str | Path) -> DatasetConfig:
+    """Read a dataset config from a YAML (``.yaml``/``.yml``) or JSON file.
+
+    A file Data Designer wrote (``data_designer:`` with ``columns``, ``model_configs``...)
+    is read as it is: it is translated to dagen's fields first
+    (``dagen.config.datadesigner``), and every error still names the file.
+
+    Raises:
+        ConfigSyntaxError: as ``read_mapping`` says (missing, not UTF-8, does not parse,
+            nests too deeply, an alias bomb).
+        ConfigValidationError: the config is not valid (naming column and field).
+    """
+    from dagen.config.datadesigner import from_data_designer, is_data_designer
+
+    path = Path(path)
+    data = read_mapping(path)
+    if is_data_designer(data):
+        data = from_data_designer(data, source=str(path))
     config = DatasetConfig.from_dict(data, source=str(path))
     config._source_dir = path.resolve().parent
     return config

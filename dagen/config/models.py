@@ -11,6 +11,9 @@ Example (YAML):
         endpoint: http://127.0.0.1:8000/v1
         api_key_env: NIM_API_KEY
         max_parallel_requests: 32
+      - alias: judge                 # served from a named provider (see dagen.config.providers)
+        model: meta/llama-3.1-70b-instruct
+        provider: nim
         inference_parameters: {temperature: 0.7, max_tokens: 512}
       - alias: embedder                       # an embedding model (DD's EmbeddingInferenceParams)
         model: nvidia/nv-embedqa-e5-v5
@@ -187,10 +190,15 @@ class ModelConfig(StrictModel):
     Attributes:
         alias: the name columns use to refer to this model.
         model: the model name sent in requests.
-        endpoint: base URL ending in ``/v1``; None means the bundled mock server, which
-            dagen starts on loopback for offline runs.
+        endpoint: base URL ending in ``/v1``; None (and no ``provider``) means the bundled
+            mock server, which dagen starts on loopback for offline runs.
+        provider: the name of a provider (``dagen.config.providers``) that gives the
+            endpoint, key variable, extra body fields and headers; excludes ``endpoint``.
         api_key_env: name of the environment variable holding the API key; None when the
             endpoint needs no key.
+        extra_headers: HTTP headers sent with every request to this model.
+        skip_health_check: do not ask the endpoint ``GET /models`` before the run (for
+            endpoints that reject it).
         inference_parameters: sampling parameters.
         timeout: seconds to wait for one response before the call counts as timed out.
         max_parallel_requests: cap on calls in flight to this model across the whole
@@ -201,11 +209,23 @@ class ModelConfig(StrictModel):
     alias: str = Field(min_length=1)
     model: str = Field(min_length=1)
     endpoint: str | None = None
+    provider: str | None = Field(default=None, min_length=1)
     api_key_env: str | None = None
+    extra_headers: dict[str, str] = Field(default_factory=dict)
+    skip_health_check: bool = False
     inference_parameters: InferenceParameters = Field(default_factory=InferenceParameters)
     timeout: float = Field(default=120.0, gt=0)
     max_parallel_requests: int = Field(default=16, ge=1)
     max_retries: int = Field(default=5, ge=0)
+
+    @model_validator(mode="after")
+    def _endpoint_or_provider(self) -> ModelConfig:
+        if self.provider is not None and (self.endpoint is not None or self.api_key_env):
+            raise ValueError(
+                f"model {self.alias!r} names provider {self.provider!r} and sets endpoint or "
+                "api_key_env too; the provider gives both: keep one"
+            )
+        return self
 
     @property
     def generation_type(self) -> str:

@@ -191,6 +191,7 @@ class ModelClient:
             if key is None:
                 raise MissingApiKeyError(config.alias, config.api_key_env)
         self._secret = _Secret(key)
+        self._secret.headers.update(config.extra_headers)
         self.limiter = limiter or AdaptiveLimiter(config.max_parallel_requests)
         self.retry = retry or RetryPolicy()
         self.max_retries = (

@@ -1,9 +1,11 @@
 """Preflight: what a run needs from the outside world, checked before anything runs.
 
     1. every model an LLM column names is configured;
-    2. a model without an ``endpoint`` is served by the bundled mock server, which dagen
-       starts on 127.0.0.1 for the length of the run (configs point at a real endpoint,
-       vLLM, NIM, OpenAI..., with ``endpoint`` and ``api_key_env``);
+    2. a model naming a ``provider`` takes its endpoint, key variable and headers from it;
+       a model without an ``endpoint`` (or whose provider is not defined, with a warning
+       naming both) is served by the bundled mock server, which dagen starts on 127.0.0.1
+       for the length of the run (configs point at a real endpoint, vLLM, NIM, OpenAI...,
+       with ``endpoint`` and ``api_key_env``, or through a provider);
     3. the API keys are read from this process's environment;
     4. each endpoint answers (``GET /models``) and accepts its key.
 
@@ -23,10 +25,13 @@ import os
 import urllib.error
 import urllib.parse
 import urllib.request
+import warnings
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 from dagen.config.dataset import DatasetConfig
+from dagen.config.models import ModelConfig
+from dagen.config.providers import resolve_provider
 from dagen.errors import (
     ConfigValidationError,
     MissingApiKeyError,
@@ -34,6 +39,7 @@ from dagen.errors import (
     ModelConnectionError,
 )
 from dagen.inference.client import ApiKey
+from dagen.warnings import DagenWarning
 
 __all__ = ["Preflight", "check_endpoints", "preflight", "read_api_keys", "resolved_models"]
 
@@ -88,6 +94,7 @@ def resolved_models(config: DatasetConfig) -> Iterator[DatasetConfig]:
             f"column(s) {users} use model alias(es) {missing}, which are not in models "
             f"(known: {sorted(known) or 'none'})"
         )
+    config = _served_by_providers(config, used)
     offline = [m for m in config.models if m.endpoint is None and m.alias in used]
     if not offline:
         yield config
@@ -109,6 +116,30 @@ def resolved_models(config: DatasetConfig) -> Iterator[DatasetConfig]:
         resolved = config.model_copy(update={"models": models})
         resolved._source_dir = config.source_dir
         yield resolved
+
+
+def _served_by_providers(config: DatasetConfig, used: set[str]) -> DatasetConfig:
+    """``config`` with each model that names a provider given that provider's endpoint."""
+    if not any(m.provider for m in config.models):
+        return config
+    models: list[ModelConfig] = []
+    for model in config.models:
+        served = resolve_provider(model, config.providers)
+        if served is None:
+            if model.alias in used:
+                known = ", ".join(p.name for p in config.providers) or "none"
+                warnings.warn(
+                    f"model {model.alias!r}: provider {model.provider!r} is not defined "
+                    f"(providers: {known}; add it to the config's providers: or pass "
+                    "--providers FILE); the bundled mock server answers for it",
+                    DagenWarning,
+                    stacklevel=4,
+                )
+            served = model
+        models.append(served)
+    resolved = config.model_copy(update={"models": models})
+    resolved._source_dir = config.source_dir
+    return resolved
 
 
 def read_api_keys(config: DatasetConfig) -> dict[str, ApiKey]:
@@ -157,7 +188,11 @@ def check_endpoints(
                 f"model {model.alias!r} field endpoint: {model.endpoint!r} is not an http(s) "
                 "URL (e.g. http://127.0.0.1:8000/v1)"
             )
-        request = urllib.request.Request(model.endpoint.rstrip("/") + "/models")
+        if model.skip_health_check:
+            continue
+        request = urllib.request.Request(
+            model.endpoint.rstrip("/") + "/models", headers=model.extra_headers
+        )
         if model.alias in api_keys:
             request.add_header("Authorization", f"Bearer {api_keys[model.alias].reveal()}")
         try:

@@ -29,6 +29,7 @@ from typing import Any
 
 from dagen.cluster.tasks import RunContext
 from dagen.config.dataset import DatasetConfig
+from dagen.config.providers import hide_headers
 from dagen.config.run import RunSettings
 from dagen.generators import ColumnGenerator, ModelRuntime, build_generators
 from dagen.graph import ColumnGraph
@@ -157,7 +158,7 @@ class RunSpec:
     def metadata(self) -> RunMetadata:
         """The run's metadata as it starts (a resumed run's row groups included)."""
         return RunMetadata(
-            config=self.config.to_dict(),
+            config=hide_headers(self.config.to_dict()),
             fingerprint=self.config.fingerprint(),
             seed=self.seed,
             num_records=self.num_records,
