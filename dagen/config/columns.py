@@ -111,6 +111,9 @@ def _check_template(value: str) -> str:
     return value
 
 
+_TIME_SAMPLERS = ("datetime", "timedelta")
+
+
 class SamplerColumnConfig(BaseColumnConfig):
     """Values drawn from a statistical sampler, seeded per run and row group.
 
@@ -118,13 +121,36 @@ class SamplerColumnConfig(BaseColumnConfig):
     DD: ``"country == 'NO'"``, ``"age > 65"``) to params of the same sampler type that
     replace ``params`` in the rows where the condition is true; when several hold, the
     last one listed wins. The columns a condition reads are read by the column.
+
+    ``convert_to`` casts the values: ``int`` (rounded), ``float`` or ``str``; for the
+    ``datetime`` and ``timedelta`` samplers it may instead be a strftime format
+    (``"%Y-%m-%d"``), which makes the column text in that format, as in DD (without it
+    they stay timestamps).
     """
 
     column_type: Literal["sampler"] = "sampler"
     sampler_type: str
     params: dict[str, Any] = Field(default_factory=dict, validate_default=True)
     conditional_params: dict[str, dict[str, Any]] = Field(default_factory=dict)
-    convert_to: Literal["int", "float", "str"] | None = None
+    convert_to: str | None = None
+
+    @field_validator("convert_to")
+    @classmethod
+    def _known_conversion(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None or value in ("int", "float", "str"):
+            return value
+        sampler_type = info.data.get("sampler_type")
+        if "%" not in value:
+            raise ValueError(
+                f"{value!r} is not a conversion: use int, float or str, or a strftime format "
+                "such as '%Y-%m-%d' for datetime and timedelta samplers"
+            )
+        if sampler_type is not None and sampler_type not in _TIME_SAMPLERS:
+            raise ValueError(
+                f"a strftime format ({value!r}) applies to the datetime and timedelta "
+                f"samplers, not {sampler_type}"
+            )
+        return value
 
     @field_validator("sampler_type")
     @classmethod

@@ -121,8 +121,10 @@ class SamplerGenerator(ColumnGenerator):
                 values = other.where(mask, values) if mask.all() else values.where(~mask, other)
         if self.convert_to == "int":
             values = values.astype("float64").round().astype("int64")
-        elif self.convert_to is not None:
+        elif self.convert_to in _CONVERT:
             values = values.astype(_CONVERT[self.convert_to])
+        elif self.convert_to is not None:  # a strftime format (datetime, timedelta)
+            values = pd.to_datetime(values).dt.strftime(self.convert_to)
         return values
 
     def generate_batch(self, frame: pd.DataFrame, ctx: BatchContext) -> ColumnBlock:

@@ -234,7 +234,7 @@ def samplers() -> None:
     )
     b.add_constraint(dd.ScalarInequalityConstraint(target_column="height", operator="gt", rhs=150))
     b.add_constraint(
-        dd.ColumnInequalityConstraint(target_column="visits", operator="ge", rhs="orders")
+        dd.ColumnInequalityConstraint(target_column="orders", operator="le", rhs="visits")
     )
     b.add_processor(dd.DropColumnsProcessorConfig(name="no_ids", column_names=["ticket_id"]))
     b.write_config("samplers.yaml")
