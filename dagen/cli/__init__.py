@@ -31,18 +31,22 @@ import signal
 import sys
 import threading
 import time
-import traceback
 from collections.abc import Callable, Iterator
-from functools import wraps
-from types import FrameType
 from typing import Any
 
 import click
 
+from dagen.cli.exits import (
+    EXIT_NO_ROWS,
+    fail,
+    friendly_errors,
+    on_sigint,
+    run_as_main,
+    say_on_interrupt,
+)
 from dagen.config.dataset import DatasetConfig, load_config
 from dagen.config.run import ClusterSettings, RunSettings, TemplateLimits
 from dagen.console import DEFAULT, QUIET, VERBOSE, RunDisplay, on_terminal, setup_logging
-from dagen.errors import ConfigError, DagenError
 from dagen.runner.engine import generate
 from dagen.runner.preview import describe, preview_result
 from dagen.runner.result import drop_reasons
@@ -50,94 +54,6 @@ from dagen.runner.spec import RunSpec
 from dagen.sinks.jsonl import JsonlSink
 
 __all__ = ["main"]
-
-
-EXIT_CONFIG = 2  # a ConfigError, wherever it was raised (also click's usage errors)
-EXIT_FAILED = 1  # any other DagenError, or an unexpected exception
-EXIT_NO_ROWS = 3  # the run finished but wrote no row: every row was dropped
-EXIT_INTERRUPTED = 130  # Ctrl-C (128 + SIGINT)
-
-INTERRUPT_GRACE = 1.5  # seconds a Ctrl-C leaves the run to stop cleanly before the exit
-RESUME_HINT = "interrupted: row groups already written are kept; continue with --resume"
-
-_process = {"main": False}  # True when ``main`` runs: the whole process is the command
-_interrupt = {"message": RESUME_HINT, "said": False, "seen": False}
-_said = threading.Lock()
-
-
-def _say_interrupted() -> None:
-    """The one line Ctrl-C prints, whichever path gets there first."""
-    with _said:
-        if _interrupt["said"]:
-            return
-        _interrupt["said"] = True
-    click.echo(str(_interrupt["message"]), err=True)
-
-
-def _on_sigint(signum: int, frame: FrameType | None) -> None:
-    """Ctrl-C: raise KeyboardInterrupt as usual (the run stops cleanly, keeping what it
-    wrote), and exit after ``INTERRUPT_GRACE`` seconds whatever still runs (a template or
-    user function busy in a thread, a cluster slow to close)."""
-    if not _interrupt["seen"]:
-        _interrupt["seen"] = True
-        threading.Thread(target=_exit_after_grace, daemon=True).start()
-    signal.default_int_handler(signum, frame)
-
-
-def _exit_after_grace() -> None:
-    time.sleep(INTERRUPT_GRACE)
-    _say_interrupted()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(EXIT_INTERRUPTED)
-
-
-def _debug() -> bool:
-    return os.environ.get("DAGEN_DEBUG", "") not in ("", "0")
-
-
-def _fail(message: str, code: int, exc: BaseException | None = None) -> None:
-    if exc is not None and _debug():
-        traceback.print_exception(exc)
-    click.echo(f"error: {message}", err=True)
-    sys.exit(code)
-
-
-def _exit_now(code: int) -> None:
-    """Exit with ``code``; as a whole process, at once: a user function or template still
-    running in a thread of an in-process cluster must not keep it alive."""
-    if not _process["main"]:
-        sys.exit(code)
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)
-
-
-def _friendly_errors(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn errors into one clear message and an exit code (see the module docstring)."""
-
-    @wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return command(*args, **kwargs)
-        except (click.ClickException, click.exceptions.Abort, click.exceptions.Exit):
-            raise
-        except ConfigError as exc:
-            _fail(str(exc), EXIT_CONFIG, exc)
-        except DagenError as exc:
-            _fail(str(exc), EXIT_FAILED, exc)
-        except KeyboardInterrupt:
-            _say_interrupted()
-            _exit_now(EXIT_INTERRUPTED)
-        except Exception as exc:
-            text = str(exc).splitlines()[0] if str(exc) else ""
-            _fail(
-                f"unexpected {type(exc).__name__}: {text} (--debug shows the traceback)",
-                EXIT_FAILED,
-                exc,
-            )
-
-    return wrapper
 
 
 def _load(path: str, providers: str | None = None) -> DatasetConfig:
@@ -223,7 +139,7 @@ def cli(ctx: click.Context, verbose: bool, quiet: bool, debug: bool) -> None:
 @click.option("-v", "--verbose", is_flag=True, help="Also Dask's log and progress lines.")
 @click.option("-q", "--quiet", is_flag=True, help="Errors and warnings only.")
 @click.pass_context
-@_friendly_errors
+@friendly_errors
 def run(
     ctx: click.Context,
     config: str,
@@ -289,7 +205,7 @@ def run(
     meta = result.metadata
     if meta["rows_written"] == 0:
         reasons = "; ".join(drop_reasons(meta, 3)) or "no reason recorded"
-        _fail(f"no row was written: every row was dropped ({reasons})", EXIT_NO_ROWS)
+        fail(f"no row was written: every row was dropped ({reasons})", EXIT_NO_ROWS)
     if verbosity == QUIET:
         return
     click.echo(
@@ -308,18 +224,18 @@ def run(
 @click.option("--seed", type=int, default=None, help="Overrides the config's seed.")
 @click.option("--json", "as_json", is_flag=True, help="Print rows as JSON lines.")
 @_providers_option
-@_friendly_errors
+@friendly_errors
 def preview_command(
     config: str, num_records: int, seed: int | None, as_json: bool, providers: str | None
 ) -> None:
     """Print a few generated rows; write nothing."""
-    _interrupt["message"] = "interrupted: nothing was written"
+    say_on_interrupt("interrupted: nothing was written")
     result = preview_result(_load(config, providers), num_records, seed=seed)
     frame = result.to_pandas()
     for line in drop_reasons(result.metadata, 5):
         click.echo(f"dropped {line}", err=True)
     if frame.empty:
-        _fail("no row was generated: every row was dropped (reasons above)", EXIT_NO_ROWS)
+        fail("no row was generated: every row was dropped (reasons above)", EXIT_NO_ROWS)
     if as_json:
         text = frame.to_json(orient="records", lines=True, date_format="iso", default_handler=str)
         click.echo(text.rstrip("\n"))
@@ -335,7 +251,7 @@ def preview_command(
 @cli.command()
 @click.argument("config", type=click.Path(dir_okay=False))
 @_providers_option
-@_friendly_errors
+@friendly_errors
 def validate(config: str, providers: str | None) -> None:
     """Check CONFIG: fields, samplers, templates, references, cycles, functions."""
     cfg = _load(config, providers)
@@ -357,7 +273,7 @@ def validate(config: str, providers: str | None) -> None:
               help="Workers the run will have (model caps are split over them).")  # fmt: skip
 @click.option("--mermaid", is_flag=True, help="Print only the Mermaid flowchart.")
 @click.option("--json", "as_json", is_flag=True, help="Print the description as JSON.")
-@_friendly_errors
+@friendly_errors
 def graph(
     config: str,
     num_records: int,
@@ -397,7 +313,7 @@ def graph(
 @click.argument("output", type=click.Path(file_okay=False))
 @click.option("-o", "--to", "to", type=click.Path(dir_okay=False), default=None,
               help="Where to write the HTML file [default: OUTPUT/report.html].")  # fmt: skip
-@_friendly_errors
+@friendly_errors
 def report(output: str, to: str | None) -> None:
     """Write the run report of OUTPUT: one HTML file that opens offline.
 
@@ -418,7 +334,7 @@ def report(output: str, to: str | None) -> None:
 @click.option("-c", "--columns", default=None,
               help="Comma-separated columns to show (default: all).")  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="Print rows as JSON lines.")
-@_friendly_errors
+@friendly_errors
 def show(output: str, num_records: int, offset: int, columns: str | None, as_json: bool) -> None:
     """Print rows of OUTPUT (a folder dagen run wrote) in a readable layout."""
     from rich.console import Console
@@ -450,7 +366,7 @@ def show(output: str, num_records: int, offset: int, columns: str | None, as_jso
 @click.argument("config", type=click.Path(dir_okay=False))
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
               help="Where to write the dagen config (.yaml or .json); stdout when omitted.")  # fmt: skip
-@_friendly_errors
+@friendly_errors
 def convert(config: str, output: str | None) -> None:
     """Write CONFIG (a Data Designer file, or dagen's) as dagen's own YAML or JSON."""
     from dagen.config.builder import ConfigBuilder
@@ -498,7 +414,7 @@ def convert(config: str, output: str | None) -> None:
 @click.option("--retry-after", type=float, default=None, help="Retry-After seconds sent with 429s.")
 @click.option("--api-key", default=None, help="Require this bearer key (401 otherwise).")
 @click.option("--seed", type=int, default=0, show_default=True)
-@_friendly_errors
+@friendly_errors
 def mock_llm(**options: Any) -> None:
     """Serve an OpenAI-compatible mock model on loopback (tests, benchmarks, offline runs)."""
     from dagen.mock.server import MockServerSettings, serve
@@ -508,12 +424,12 @@ def mock_llm(**options: Any) -> None:
 
 def main() -> None:
     """Entry point of the ``dagen`` console script."""
-    _process["main"] = True
+    run_as_main()
     # after a Ctrl-C exit, multiprocessing's resource tracker (a helper process started
     # with these flags) cleans up the cluster's semaphores: quietly, not as a warning
     sys.warnoptions.append("ignore::UserWarning:multiprocessing.resource_tracker")
     if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGINT, _on_sigint)
+        signal.signal(signal.SIGINT, on_sigint)
     cli(prog_name="dagen")
 
 
