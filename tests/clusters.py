@@ -20,6 +20,11 @@ def _log(name: str):
     return open(Path(LOGS) / f"{name}-{time.time():.3f}.log", "w")
 
 
+def _env(**extra: str) -> dict[str, str]:
+    """The processes' environment: with logs kept, dagen's own log lines too (debug)."""
+    return {**os.environ, **({"DASK_LOGGING__DAGEN": "debug"} if LOGS else {}), **extra}
+
+
 __all__ = ["DaskProcesses", "free_port"]
 
 
@@ -40,7 +45,7 @@ class DaskProcesses:
         self.port = free_port()
         self.address = f"tcp://127.0.0.1:{self.port}"
         self.procs: list[subprocess.Popen] = []
-        env = {**os.environ, "DASK_DISTRIBUTED__WORKER__DAEMON": "False"}
+        env = _env(DASK_DISTRIBUTED__WORKER__DAEMON="False")
         self.procs.append(
             subprocess.Popen(
                 [DASK, "scheduler", "--host", "127.0.0.1", "--port", str(self.port), "--no-dashboard"],
@@ -62,7 +67,7 @@ class DaskProcesses:
         proc = subprocess.Popen(
             [DASK, "worker", self.address, "--host", "127.0.0.1", "--nthreads", str(nthreads),
              "--no-dashboard", "--nworkers", "1", "--nanny" if nanny else "--no-nanny"],
-            env=env or {**os.environ}, stdout=subprocess.DEVNULL, stderr=_log("worker"),
+            env=env or _env(), stdout=subprocess.DEVNULL, stderr=_log("worker"),
         )  # fmt: skip
         self.procs.append(proc)
         self.workers.append(proc)
