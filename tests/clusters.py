@@ -9,7 +9,8 @@ import time
 from pathlib import Path
 
 DASK = str(Path(sys.executable).parent / "dask")  # the `dask` command of this environment
-# a folder to keep the processes' logs in, when diagnosing a test (else they are dropped)
+# a folder to keep the processes' logs in, when diagnosing a test (else they are dropped);
+# with it, dagen's own log lines (the drain's steps, at debug) are kept too
 LOGS = os.environ.get("DAGEN_TEST_DASK_LOGS")
 
 
