@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import subprocess
 import sys
@@ -12,13 +13,15 @@ DASK = str(Path(sys.executable).parent / "dask")  # the `dask` command of this e
 # a folder to keep the processes' logs in, when diagnosing a test (else they are dropped);
 # with it, dagen's own log lines (the drain's steps, at debug) are kept too
 LOGS = os.environ.get("DAGEN_TEST_DASK_LOGS")
+_LOG_NUMBERS = itertools.count()
 
 
 def _log(name: str):
     if not LOGS:
         return subprocess.DEVNULL
     Path(LOGS).mkdir(parents=True, exist_ok=True)
-    return open(Path(LOGS) / f"{name}-{time.time():.3f}.log", "w")
+    # numbered: two workers started within a millisecond must not share a file
+    return open(Path(LOGS) / f"{name}-{time.time():.3f}-{next(_LOG_NUMBERS)}.log", "w")
 
 
 def _env(**extra: str) -> dict[str, str]:
