@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import subprocess
 import sys
@@ -9,15 +10,23 @@ import time
 from pathlib import Path
 
 DASK = str(Path(sys.executable).parent / "dask")  # the `dask` command of this environment
-# a folder to keep the processes' logs in, when diagnosing a test (else they are dropped)
+# a folder to keep the processes' logs in, when diagnosing a test (else they are dropped);
+# with it, dagen's own log lines (the drain's steps, at debug) are kept too
 LOGS = os.environ.get("DAGEN_TEST_DASK_LOGS")
+_LOG_NUMBERS = itertools.count()
 
 
 def _log(name: str):
     if not LOGS:
         return subprocess.DEVNULL
     Path(LOGS).mkdir(parents=True, exist_ok=True)
-    return open(Path(LOGS) / f"{name}-{time.time():.3f}.log", "w")
+    # numbered: two workers started within a millisecond must not share a file
+    return open(Path(LOGS) / f"{name}-{time.time():.3f}-{next(_LOG_NUMBERS)}.log", "w")
+
+
+def _env(**extra: str) -> dict[str, str]:
+    """The processes' environment: with logs kept, dagen's own log lines too (debug)."""
+    return {**os.environ, **({"DASK_LOGGING__DAGEN": "debug"} if LOGS else {}), **extra}
 
 
 __all__ = ["DaskProcesses", "free_port"]
@@ -45,7 +54,7 @@ class DaskProcesses:
         self.port = free_port()
         self.address = f"tcp://127.0.0.1:{self.port}"
         self.procs: list[subprocess.Popen] = []
-        env = {**os.environ, "DASK_DISTRIBUTED__WORKER__DAEMON": "False"}
+        env = _env(DASK_DISTRIBUTED__WORKER__DAEMON="False")
         self.procs.append(
             subprocess.Popen(
                 [DASK, "scheduler", "--host", "127.0.0.1", "--port", str(self.port), *scheduler_args],
@@ -67,7 +76,7 @@ class DaskProcesses:
         proc = subprocess.Popen(
             [DASK, "worker", self.address, "--host", "127.0.0.1", "--nthreads", str(nthreads),
              "--no-dashboard", "--nworkers", "1", "--nanny" if nanny else "--no-nanny"],
-            env=env or {**os.environ}, stdout=subprocess.DEVNULL, stderr=_log("worker"),
+            env=env or _env(), stdout=subprocess.DEVNULL, stderr=_log("worker"),
         )  # fmt: skip
         self.procs.append(proc)
         self.workers.append(proc)

@@ -11,7 +11,8 @@ running leaves in three steps:
     1. pause      status ``closing_gracefully``: it starts nothing new, the scheduler
                   gives it nothing new (tasks queued on it, never started, go elsewhere)
     2. drain      wait until the run tasks running on it have finished and the scheduler
-                  holds their results (at most ``RunContext.call_timeout`` x 2 per task)
+                  no longer counts them as processing there: it holds their results or
+                  has already let them go (at most ``RunContext.call_timeout`` x 2 + 10 s)
     3. leave      ``retire_workers``: the results are copied to other workers, then the
                   worker is removed and closed as Dask would have
 
@@ -86,17 +87,47 @@ async def drain(worker: Any) -> list[Any]:
     keys = running_run_tasks(worker)
     if not keys:
         return []
-    deadline = time.monotonic() + _bound()
+    started = time.monotonic()
+    deadline = started + _bound()
+    log.info("dagen: worker %s waits for %d running tasks", worker.address, len(keys))
     while running_run_tasks(worker) and time.monotonic() < deadline:
         await asyncio.sleep(POLL)
+    log.debug("dagen: worker %s ran its tasks out in %.1f s", worker.address, _since(started))
     # a finished task reaches the scheduler over the worker's batched stream: wait until
-    # the scheduler knows where each result is, so that retiring moves it, never reruns it
-    while time.monotonic() < deadline:
-        who_has = await worker.scheduler.who_has(keys=keys)
-        if all(worker.address in who_has.get(key, [worker.address]) for key in keys):
-            break
+    # the scheduler no longer counts it as processing here (it holds the result, or has
+    # released it already), so that retiring moves the result, never reruns the task
+    while await _unreported(worker, keys) and time.monotonic() < deadline:
         await asyncio.sleep(POLL)
+    if time.monotonic() >= deadline:
+        log.warning(
+            "dagen: worker %s stopped draining at its bound (%.0f s): %d tasks left to Dask",
+            worker.address, _bound(), len(running_run_tasks(worker)),
+        )  # fmt: skip
+    log.info("dagen: worker %s drained in %.1f s", worker.address, _since(started))
     return keys
+
+
+def _since(started: float) -> float:
+    return time.monotonic() - started
+
+
+def _as_key(key: Any) -> Any:
+    """A key as the worker holds it (a key sent over a comm may come back as a list)."""
+    return tuple(_as_key(part) for part in key) if isinstance(key, list | tuple) else key
+
+
+async def _unreported(worker: Any, keys: list[Any]) -> bool:
+    """Whether the scheduler still counts one of ``keys`` as processing on ``worker``.
+
+    The scheduler's ``who_has`` is no help: a result the client has already received and
+    released is unknown to it, the same answer as a result not yet reported.
+    """
+    try:
+        processing = await worker.scheduler.processing(workers=[worker.address])
+    except Exception:  # the scheduler no longer knows the worker: nothing to wait for
+        return False
+    here = {_as_key(key) for key in processing.get(worker.address, ())}
+    return any(_as_key(key) in here for key in keys)
 
 
 async def _leave(worker: Any) -> None:

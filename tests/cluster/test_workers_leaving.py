@@ -147,15 +147,9 @@ def test_a_worker_joining_mid_run_gets_its_share_only_once_the_others_calls_fit(
     assert_cap_held_and_nothing_paid_twice(slow_server, result, expected)
 
 
-FLAKY = (
-    "flaky on a loaded machine: failed once in 4 runs of this file (passes alone); the "
-    "failing assertion was not captured, cause not diagnosed yet"
-)
-
-
 @pytest.mark.parametrize(
     "nanny",
-    [False, pytest.param(True, marks=pytest.mark.xfail(strict=False, reason=FLAKY))],
+    [False, True],
     ids=["no-nanny", "nanny"],
 )
 def test_a_worker_stopped_with_sigterm_mid_run_keeps_the_cap_and_pays_nothing_twice(
@@ -240,7 +234,6 @@ def test_a_worker_retired_mid_run_keeps_the_cap_and_pays_nothing_twice(slow_serv
     assert_cap_held_and_nothing_paid_twice(slow_server, result, expected)
 
 
-@pytest.mark.xfail(strict=False, reason=FLAKY)
 def test_an_adaptive_cluster_scaling_down_mid_run_keeps_the_cap_and_pays_nothing_twice(
     slow_server, expected
 ):
