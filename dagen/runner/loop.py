@@ -245,7 +245,8 @@ class RunLoop:
         index = result.row_group
         self.tracker.row_group_written(index, result.rows)
         self.metadata.add_row_group(result, file, self.starts.pop(index))
-        self.monitor.row_group_written(index, result.rows, len(result.dropped), file)
+        name = file.get("file") if isinstance(file, Mapping) else file  # a name or a record
+        self.monitor.row_group_written(index, result.rows, len(result.dropped), name)
         self.metadata.timeline = self.monitor.timeline_dict()
         self.sink.write_metadata(self.metadata.to_dict())
 
