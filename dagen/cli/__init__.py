@@ -32,6 +32,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import click
@@ -63,6 +64,12 @@ def _load(path: str, providers: str | None = None) -> DatasetConfig:
 
         config = config.with_providers(load_providers(providers))
     return config
+
+
+def _holds_data(output: str) -> bool:
+    """Whether a local output folder already holds something (an overwrite then stages)."""
+    folder = Path(output)
+    return folder.is_dir() and any(not p.name.startswith(".") for p in folder.iterdir())
 
 
 def _providers_option(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -170,6 +177,10 @@ def run(
     """
     if resume and overwrite:
         raise click.UsageError("--resume and --overwrite exclude each other")
+    if overwrite and _holds_data(output):  # staged beside the old dataset until complete
+        say_on_interrupt(
+            f"interrupted: the new run is discarded; {output} keeps the dataset it held"
+        )
     verbosity = _verbosity(verbose, quiet) if verbose or quiet else (ctx.obj or DEFAULT)
     setup_logging(verbosity)
     bar = RunDisplay() if verbosity != QUIET and on_terminal() else None

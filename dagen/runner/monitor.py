@@ -164,14 +164,18 @@ class RunMonitor:
                 its counters replace the last ones published (up to a second old).
         """
         final = self.snapshot(0, status=status)
-        if usage:
-            models = {
-                alias: replace(figures, counters={**figures.counters, **usage[alias]})
-                if alias in usage
-                else figures
-                for alias, figures in final.models.items()
-            }
-            final = self.last = replace(final, models=models)
+        models = {  # the run has ended: nothing is in flight, whatever was last published
+            alias: replace(
+                figures,
+                counters={**figures.counters, **(usage or {}).get(alias, {})},
+                in_flight=0,
+                workers={
+                    w: (0, limit, ceiling) for w, (_, limit, ceiling) in figures.workers.items()
+                },
+            )
+            for alias, figures in final.models.items()
+        }
+        final = self.last = replace(final, models=models)
         self._report(final, final=True)
         return final
 

@@ -130,10 +130,11 @@ def test_ctrl_c_during_an_overwrite_leaves_the_old_dataset(old, tmp_path):
     wait_for_files(out / ".dagen-staging" / "data", 2)
     assert snapshot(out / "data") == {k[5:]: v for k, v in before.items() if k.startswith("data/")}
     proc.send_signal(signal.SIGINT)
-    proc.communicate(timeout=60)
+    _, stderr = proc.communicate(timeout=60)
 
     assert proc.returncode == 130
     assert snapshot(out) == before
+    assert "the new run is discarded" in str(stderr) and "--resume" not in str(stderr)
 
 
 def test_a_complete_overwrite_replaces_the_dataset(old, client):
