@@ -18,13 +18,16 @@ Example:
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from dagen.config.column_types import get_column_type
 from dagen.config.dataset import DatasetConfig
 from dagen.config.run import TemplateLimits
+from dagen.errors import ModelRetryableError
 from dagen.generators.base import ColumnGenerator
 from dagen.generators.skip import SkipRule
 from dagen.inference.client import ApiKey
@@ -33,6 +36,9 @@ if TYPE_CHECKING:
     from dagen.graph import ColumnGraph
 
 __all__ = ["BuildContext", "ModelRuntime", "build_generators"]
+
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -54,6 +60,24 @@ class ModelRuntime:
     api_keys: dict[str, ApiKey] = field(default_factory=dict)
     salvage_rounds: int = 0
     salvage_pause: float = 5.0
+
+    async def salvaged(self, call: Callable[[], Awaitable[T]]) -> T:
+        """``await call()``; a retryable failure that outlasted the client's own retries
+        gets ``salvage_rounds`` more rounds, after a pause doubling each round.
+
+        Raises:
+            ModelRetryableError: the last round failed too.
+        """
+        pause = self.salvage_pause
+        for salvage in range(self.salvage_rounds + 1):
+            try:
+                return await call()
+            except ModelRetryableError:
+                if salvage == self.salvage_rounds:
+                    raise
+                await asyncio.sleep(pause)
+                pause *= 2
+        raise AssertionError("unreachable")  # pragma: no cover
 
 
 @dataclass(frozen=True)

@@ -16,13 +16,12 @@ Example:
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import Any
 
 from dagen.config.embedding import EmbeddingColumnConfig
 from dagen.config.models import ModelConfig
-from dagen.errors import ConfigValidationError, GenerationError, ModelRetryableError
+from dagen.errors import ConfigValidationError, GenerationError
 from dagen.generators.base import BatchContext, ColumnGenerator
 from dagen.generators.build import BuildContext, ModelRuntime
 from dagen.inference.pool import client_for
@@ -82,16 +81,7 @@ class EmbeddingGenerator(ColumnGenerator):
     async def _embed(self, client: Any, texts: list[str]) -> Any:
         """One call; retryable failures that outlast the client's retries get
         ``salvage_rounds`` more rounds after a pause (doubling), as for chat."""
-        pause = self.runtime.salvage_pause
-        for salvage in range(self.runtime.salvage_rounds + 1):
-            try:
-                return await client.embed(texts)
-            except ModelRetryableError:
-                if salvage == self.runtime.salvage_rounds:
-                    raise
-                await asyncio.sleep(pause)
-                pause *= 2
-        raise AssertionError("unreachable")  # pragma: no cover
+        return await self.runtime.salvaged(lambda: client.embed(texts))
 
     async def agenerate_cell(
         self, row: dict[str, Any], ctx: BatchContext, index: int

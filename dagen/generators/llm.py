@@ -30,7 +30,6 @@ Example:
 
 from __future__ import annotations
 
-import asyncio
 import json
 import random
 import re
@@ -48,7 +47,7 @@ from dagen.config.columns import (
 from dagen.config.dataset import DatasetConfig
 from dagen.config.models import ModelConfig
 from dagen.config.run import TemplateLimits
-from dagen.errors import ConfigValidationError, ModelOutputError, ModelRetryableError
+from dagen.errors import ConfigValidationError, ModelOutputError
 from dagen.generators.base import BatchContext, ColumnGenerator
 from dagen.generators.build import BuildContext, ModelRuntime
 from dagen.generators.expression import Template
@@ -223,19 +222,10 @@ class LLMGenerator(ColumnGenerator):
         """One chat call; retryable failures that outlast the client's retries get
         ``salvage_rounds`` more rounds after a pause (doubling) before the cell fails.
         Distribution-valued inference parameters are drawn from ``rng`` (the cell's)."""
-        pause = self.runtime.salvage_pause
         drawn = self.model.inference_parameters.draw(rng)
-        for salvage in range(self.runtime.salvage_rounds + 1):
-            try:
-                return await client.chat(
-                    messages, response_format=self._response_format(), extra_body=drawn
-                )
-            except ModelRetryableError:
-                if salvage == self.runtime.salvage_rounds:
-                    raise
-                await asyncio.sleep(pause)
-                pause *= 2
-        raise AssertionError("unreachable")  # pragma: no cover
+        return await self.runtime.salvaged(
+            lambda: client.chat(messages, response_format=self._response_format(), extra_body=drawn)
+        )
 
     async def agenerate_cell(
         self, row: dict[str, Any], ctx: BatchContext, index: int

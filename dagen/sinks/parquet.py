@@ -48,6 +48,7 @@ import pyarrow.parquet as pq
 from dagen.errors import CheckpointError, OutputDirError, ResumeError
 from dagen.sinks.assemble import RowGroupResult
 from dagen.sinks.checksum import FileDigest
+from dagen.sinks.folder import atomic_write
 from dagen.sinks.lock import OutputLock
 from dagen.sinks.processors import DROPPED_COLUMNS_DIR, PROCESSORS_DIR
 from dagen.sinks.staging import DATASET_ENTRIES, Staging, settle
@@ -64,25 +65,6 @@ REPORT = "report.html"  # dagen report's default file: it describes the data, so
 def part_name(row_group: int) -> str:
     """The file name of a row group's parquet file."""
     return f"part-{row_group:06d}.parquet"
-
-
-def atomic_write(path: Path, payload: bytes) -> None:
-    """Write ``payload`` to ``path`` so that readers see all of it or nothing.
-
-    Raises:
-        OSError: the write failed; the temporary file is removed and ``path`` untouched.
-    """
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        with open(tmp, "wb") as fh:
-            fh.write(payload)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
 
 
 def _to_parquet(table: pa.Table, row_group: int) -> bytes:
