@@ -214,6 +214,9 @@ async def _serve(request: web.Request, read: Callable[..., Any], answer: Any) ->
             delay += state.rng.uniform(-settings.jitter, settings.jitter)
         if delay > 0:
             await asyncio.sleep(delay)
+        fault = _fault(state, model, messages, directives, per_model)
+        if fault is not None:
+            return fault
         return answer(state, body, model, messages, directives, per_model)  # type: ignore[no-any-return]
     finally:
         stats["in_flight"] -= 1
@@ -261,9 +264,6 @@ def _answer(
     directives: Directives,
     per_model: dict[str, int],
 ) -> web.Response:
-    fault = _fault(state, model, messages, directives, per_model)
-    if fault is not None:
-        return fault
     settings, rng = state.settings, state.rng
     words = sum(word_count(message_text(m.get("content"))) for m in messages)
     digest = request_digest(model, messages)
@@ -296,9 +296,6 @@ def _answer_embeddings(
     directives: Directives,
     per_model: dict[str, int],
 ) -> web.Response:
-    fault = _fault(state, model, messages, directives, per_model)
-    if fault is not None:
-        return fault
     words = sum(word_count(m["content"]) for m in messages)
     return state.reply(200, embeddings_body(model, messages, body, words), per_model)
 
