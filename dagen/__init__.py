@@ -89,16 +89,18 @@ from dagen.errors import (
     TemplateLimitError,
     TemplateRenderError,
     UnknownColumnError,
+    UpdateError,
 )
 from dagen.generators import BuildContext, ColumnBlock, ColumnGenerator
 from dagen.generators.models import ModelHandle
 from dagen.graph import ColumnGraph
 from dagen.report import write_report
-from dagen.runner.engine import agenerate, generate
+from dagen.runner.engine import agenerate, generate, plan_update
 from dagen.runner.events import RowGroupEvent
 from dagen.runner.preview import describe, preview
 from dagen.runner.result import GenerationResult
 from dagen.runner.stream import aiter_row_groups, iter_row_groups
+from dagen.runner.update import UpdatePlan
 from dagen.sinks import (
     FolderSink,
     JsonlSink,
@@ -193,6 +195,8 @@ __all__ = [
     "TraceType",
     "UniformDistribution",
     "UnknownColumnError",
+    "UpdateError",
+    "UpdatePlan",
     "ValidationColumnConfig",
     "agenerate",
     "aiter_row_groups",
@@ -201,6 +205,7 @@ __all__ = [
     "iter_row_groups",
     "load_config",
     "load_providers",
+    "plan_update",
     "preview",
     "register_column_type",
     "register_sampler",

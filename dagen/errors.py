@@ -33,6 +33,7 @@ or the setting.
     └── RunError                     the run cannot continue (output dir, cluster)
         ├── OutputDirError
         ├── ResumeError
+        │   └── UpdateError          an output cannot be updated (--update) as asked
         ├── CheckpointError          a row group could not be written (row group, file)
         ├── ClusterError
         ├── EarlyShutdownError       too many rows failed
@@ -84,6 +85,7 @@ __all__ = [
     "TemplateLimitError",
     "TemplateRenderError",
     "UnknownColumnError",
+    "UpdateError",
 ]
 
 
@@ -267,6 +269,10 @@ class OutputDirError(RunError):
 
 class ResumeError(RunError):
     """A run cannot be resumed from the checkpoints found in the output directory."""
+
+
+class UpdateError(ResumeError):
+    """An output cannot be updated (``--update``): no or too old metadata, other settings."""
 
 
 class CheckpointError(RunError):

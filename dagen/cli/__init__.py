@@ -25,6 +25,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import signal
@@ -36,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from click.core import ParameterSource
 
 from dagen.cli.exits import (
     EXIT_NO_ROWS,
@@ -48,10 +50,11 @@ from dagen.cli.exits import (
 from dagen.config.dataset import DatasetConfig, load_config
 from dagen.config.run import ClusterSettings, RunSettings, TemplateLimits
 from dagen.console import DEFAULT, QUIET, VERBOSE, RunDisplay, on_terminal, setup_logging
-from dagen.runner.engine import generate
+from dagen.runner.engine import generate, plan_update
 from dagen.runner.preview import describe, preview_result
 from dagen.runner.result import drop_reasons
 from dagen.runner.spec import RunSpec
+from dagen.sinks.choice import choose_sink
 from dagen.sinks.jsonl import JsonlSink
 
 __all__ = ["main"]
@@ -140,6 +143,10 @@ def cli(ctx: click.Context, verbose: bool, quiet: bool, debug: bool) -> None:
               help="Largest value a template may build, in bytes.")  # fmt: skip
 @click.option("--overwrite", is_flag=True, help="Replace a non-empty output folder.")
 @click.option("--resume", is_flag=True, help="Continue an interrupted run in OUTPUT (-n may grow).")
+@click.option("--update", is_flag=True,
+              help="Regenerate only the columns of OUTPUT whose config changed, and what reads "
+                   "them; load the others from OUTPUT (-n may grow).")  # fmt: skip
+@click.option("--dry-run", is_flag=True, help="With --update: say what it would do, and stop.")
 @_providers_option
 @click.option("--format", "file_format", type=click.Choice(["parquet", "jsonl"]), default="parquet",
               show_default=True, help="File format of the row groups.")  # fmt: skip
@@ -164,6 +171,8 @@ def run(
     max_value_bytes: int,
     overwrite: bool,
     resume: bool,
+    update: bool,
+    dry_run: bool,
     providers: str | None,
     file_format: str,
     verbose: bool,
@@ -177,6 +186,13 @@ def run(
     """
     if resume and overwrite:
         raise click.UsageError("--resume and --overwrite exclude each other")
+    if update and (resume or overwrite):
+        raise click.UsageError(
+            f"--update and --{'resume' if resume else 'overwrite'} exclude each other "
+            "(--update continues an interrupted update by itself)"
+        )
+    if dry_run and not update:
+        raise click.UsageError("--dry-run goes with --update")
     if overwrite and _holds_data(output):  # staged beside the old dataset until complete
         say_on_interrupt(
             f"interrupted: the new run is discarded; {output} keeps the dataset it held"
@@ -199,6 +215,12 @@ def run(
         ),
         template_limits=TemplateLimits(template_timeout, max_value_bytes),
     )
+    if update:
+        if ctx.get_parameter_source("row_group_size") is ParameterSource.DEFAULT:
+            settings = _with_output_row_group_size(settings, output)
+        click.echo(str(plan_update(cfg, output, num_records, settings=settings)))
+        if dry_run:
+            return
     started = time.perf_counter()
     jsonl = file_format == "jsonl"
     with bar.shown() if bar else _nothing():
@@ -211,6 +233,7 @@ def run(
             settings=settings,
             overwrite=overwrite,
             resume=resume,
+            update=update,
             progress=bar.show if bar else None,
         )
     meta = result.metadata
@@ -226,6 +249,16 @@ def run(
     )
     for line in drop_reasons(meta, 5):
         click.echo(f"  dropped {line}")
+
+
+def _with_output_row_group_size(settings: RunSettings, output: str) -> RunSettings:
+    """``settings`` with the row-group size the output was written with (``--update``
+    without ``--row-group-size``), when its metadata says one."""
+    metadata = choose_sink(output, None).read_metadata() or {}
+    size = metadata.get("row_group_size")
+    if not isinstance(size, int) or size < 1:
+        return settings
+    return dataclasses.replace(settings, row_group_size=size)
 
 
 @cli.command(name="preview")

@@ -74,6 +74,9 @@ class RunSession:
         self._watch = contextlib.ExitStack()
         self._figures: deque[dict[str, Any]] = deque()  # workers' messages, not yet read
         self.page: str | None = None  # the dagen page on the scheduler's dashboard
+        # load task key -> the column's values read from the output an update replaces
+        # (rows, values, failures), put here by the run loop until the task is submitted
+        self.loads: dict[Any, Any] = {}
 
     def __enter__(self) -> RunSession:
         try:
@@ -331,6 +334,9 @@ class RunSession:
         assert column is not None  # every task but the checkpoint belongs to a column
         if ref.kind == "collect":
             return (tasks.collect, self.run_id, column, rg.index, rg.size, deps)
+        if ref.kind == "load":
+            values = self.loads.pop(ref.key)
+            return (tasks.load, self.run_id, column, values.rows, values.values, values.failures)
         is_async = self.context.generators[column].is_async
         if ref.kind == "cell":
             cells = tasks.cells_async if is_async else tasks.cells

@@ -10,6 +10,7 @@ Results that flow between tasks:
     cell chunk   CellChunk (a list that knows its first row), one entry per row:
                  {output: value} | CellFailure | None (dropped upstream)
     collect      ColumnBlock for the whole row group
+    load         ColumnBlock of values read back from an output being updated
     batch        ColumnBlock
     checkpoint   RowGroupResult (Arrow table + drop report; the sink encodes it)
 
@@ -72,6 +73,7 @@ __all__ = [
     "failures_of",
     "finish_run",
     "install_shares",
+    "load",
     "resource_name",
 ]
 
@@ -294,6 +296,25 @@ def collect(run_id: str, column: str, rg: int, size: int, chunks: list[CellChunk
     frame = typed_nulls(frame, column, gen.value_type)
     kind = FailedBlock if failures else ColumnBlock
     return kind(frame, failures, frozenset(skipped))
+
+
+def load(
+    run_id: str,
+    column: str,
+    rows: list[int],
+    values: dict[str, list[Any]],
+    failures: list[CellFailure],
+) -> ColumnBlock:
+    """A column's values read back from the output an update replaces, as a block like
+    the one generating it made (``collect``); ``failures`` carry the rows it dropped."""
+    gen = _context(run_id).generators[column]
+    frame = pd.DataFrame(
+        {c: pd.Series(v, index=rows, dtype=_dtype(v)) for c, v in values.items()},
+        index=pd.Index(rows, dtype="int64"),
+    )
+    frame = typed_nulls(frame, column, gen.value_type)
+    kind = FailedBlock if failures else ColumnBlock
+    return kind(frame, {f.row: f for f in failures})
 
 
 def _dtype(values: list[Any]) -> Any:

@@ -6,6 +6,8 @@ For each admitted row group, the lowering emits:
                          + one collector gathering the chunks              (col.rows, run, rg)
     full-column column   one task per row group                            (col, run, rg)
     the row group        one checkpoint task assembling every column       (row_group, run, rg)
+    a loaded column      one task handing over its values read from an     (col, run, rg)
+                         output being updated (``--update``)
 
 With ``cells_per_task=1`` a cell-by-cell column is one Dask task per (column, row): true
 cell granularity. Dependencies follow the column graph exactly:
@@ -55,7 +57,7 @@ __all__ = [
 ]
 
 Key = tuple[str | int, ...]
-TaskKind = Literal["cell", "collect", "batch", "checkpoint"]
+TaskKind = Literal["cell", "collect", "batch", "checkpoint", "load"]
 CHECKPOINT = "row_group"
 
 
@@ -205,7 +207,8 @@ class TaskRef:
     """One Dask task of a row group, in domain coordinates.
 
     Attributes:
-        kind: cell (a chunk of rows of a cell-by-cell column), collect, batch, checkpoint.
+        kind: cell (a chunk of rows of a cell-by-cell column), collect, batch, checkpoint,
+            load (a column's values read back from the output an update replaces).
         column: the column (None for the checkpoint).
         row_group: the row group index.
         first_row: first row (within the row group) of a cell chunk, else None.
@@ -252,6 +255,7 @@ class RowGroupPlan:
         cells_per_task: int | Mapping[str, int],
         slugs: Mapping[str, str] | None = None,
         previous: int | None = None,
+        loaded: Set[str] = frozenset(),
     ) -> RowGroupPlan:
         """Lower the column graph for one row group (see the module docstring).
 
@@ -263,6 +267,8 @@ class RowGroupPlan:
                 one per column (see ``chunk_sizes``).
             slugs: key prefixes per column (computed when not given).
             previous: the row group whose stateful tasks must finish before this one's.
+            loaded: columns whose values an update reads from its output: one load task
+                each, read as a whole block by the columns downstream.
         """
         slugs = slugs or column_slugs(graph.columns)
         rg = row_group.index
@@ -273,7 +279,7 @@ class RowGroupPlan:
 
         def _inputs(up: str, first: int, size: int) -> tuple[Key, ...]:
             """What a chunk of rows [first, first + size) reads of column ``up``."""
-            if not graph.is_cell(up):
+            if not graph.is_cell(up) or up in loaded:
                 return (block[up],)
             covering = _covering(cell[up], per_task[up], first, size)
             # a task of the whole row group waits for all the chunks anyway: one collector
@@ -281,7 +287,10 @@ class RowGroupPlan:
 
         for col in graph.order:
             slug = slugs[col]
-            if graph.is_cell(col):
+            if col in loaded:
+                block[col] = (slug, run, rg)
+                tasks.append(TaskRef("load", col, rg, None, row_group.size, block[col]))
+            elif graph.is_cell(col):
                 cell[col] = {}
                 k = per_task[col]
                 for first in range(0, row_group.size, k):

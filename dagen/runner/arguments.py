@@ -23,7 +23,13 @@ from typing import Any
 from dagen.config.dataset import DatasetConfig
 from dagen.config.run import RunSettings
 
-__all__ = ["check_config", "check_generate_arguments", "check_records", "check_type"]
+__all__ = [
+    "check_config",
+    "check_generate_arguments",
+    "check_records",
+    "check_type",
+    "check_update_arguments",
+]
 
 
 def check_config(function: str, config: Any) -> None:
@@ -105,3 +111,26 @@ def check_generate_arguments(
         raise ValueError(
             f"generate(): give a client or a scheduler address, not both (scheduler={scheduler!r})"
         )
+
+
+def check_update_arguments(
+    update: Any, overwrite: Any, resume: Any, output_dir: Any, *, has_sink: bool
+) -> None:
+    """The checks of ``generate(..., update=True)``.
+
+    Raises:
+        TypeError: ``update`` is not a bool.
+        ValueError: ``update`` with ``resume`` or ``overwrite``, or without an output.
+    """
+    if not isinstance(update, bool):
+        raise TypeError(f"generate(): update must be True or False, got {update!r}")
+    if not update:
+        return
+    if resume or overwrite:
+        other = "resume" if resume else "overwrite"
+        raise ValueError(
+            f"generate(): update and {other} exclude each other (update regenerates what "
+            "changed in output_dir and continues an interrupted update by itself)"
+        )
+    if output_dir is None and not has_sink:
+        raise ValueError("generate(): update needs the output_dir of the dataset to update")

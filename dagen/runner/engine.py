@@ -36,6 +36,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import logging
+import os
 import signal
 import sys
 import threading
@@ -51,14 +53,21 @@ from dagen.cluster.clients import check_address, open_async_client, open_client
 from dagen.cluster.session import RunSession
 from dagen.config.dataset import DatasetConfig
 from dagen.config.run import RunSettings
-from dagen.runner.arguments import check_generate_arguments
+from dagen.runner.arguments import (
+    check_config,
+    check_generate_arguments,
+    check_records,
+    check_type,
+    check_update_arguments,
+)
 from dagen.runner.events import Callback, RowGroupEvent
 from dagen.runner.loop import RunLoop
 from dagen.runner.monitor import ProgressCallback
 from dagen.runner.preflight import preflight
 from dagen.runner.result import GenerationResult
-from dagen.runner.resume import plan_resume
+from dagen.runner.resume import ResumePlan, plan_resume
 from dagen.runner.spec import RunSpec, new_run_id
+from dagen.runner.update import UpdatePlan, holds_stale, plan_sink_update
 from dagen.sinks.base import Sink, claimed, opened
 from dagen.sinks.choice import choose_sink
 from dagen.warnings import DagenWarning
@@ -66,7 +75,9 @@ from dagen.warnings import DagenWarning
 if TYPE_CHECKING:
     from distributed import Client
 
-__all__ = ["agenerate", "generate"]
+__all__ = ["agenerate", "generate", "plan_update"]
+
+log = logging.getLogger("dagen")
 
 Connect = Callable[[int], ContextManager["Client"]]  # slots wanted -> the run's client
 
@@ -84,6 +95,7 @@ def generate(
     sink: Sink | None = None,
     on_row_group: Callable[[RowGroupEvent], Any] | None = None,
     progress: ProgressCallback | None = None,
+    update: bool = False,
 ) -> GenerationResult:
     """Generate ``num_records`` rows of ``config`` on a Dask cluster.
 
@@ -106,6 +118,10 @@ def generate(
         progress: called with a ``dagen.RunProgress`` about once per second while the run
             lasts and once at its end (cells done per column, rows written, rates, ETA,
             model figures); it runs in the run loop, so it should be quick.
+        update: bring the dataset in ``output_dir`` up to ``config``: regenerate only the
+            columns whose fingerprint changed and what reads them, load the others from
+            its parts, replace each part atomically (``dagen.runner.update``; see
+            ``plan_update`` for what it will do). ``num_records`` may grow to extend it.
 
     Raises:
         TypeError: an argument has the wrong type (a path instead of a ``DatasetConfig``:
@@ -124,10 +140,11 @@ def generate(
         CallbackError: ``on_row_group`` raised (the row groups it saw are kept).
         ModelAuthError: a model rejected the credentials (the run stops at once).
         ResumeError: ``resume`` and the folder holds another config's data.
+        UpdateError: ``update`` and the output cannot be updated (the message says why).
         EarlyShutdownError: too many cells failed for good (written row groups are kept).
     """
     run = _Run.checked(config, num_records, output_dir, client, scheduler, settings,
-                       overwrite, resume, sink, progress)  # fmt: skip
+                       overwrite, resume, sink, progress, update)  # fmt: skip
     _check_no_loop_blocked(client)
     callback = Callback(on_row_group) if on_row_group is not None else None
 
@@ -151,6 +168,7 @@ async def agenerate(
     sink: Sink | None = None,
     on_row_group: Callable[[RowGroupEvent], Any] | None = None,
     progress: ProgressCallback | None = None,
+    update: bool = False,
 ) -> GenerationResult:
     """``generate`` for ``await``: the run leaves the caller's event loop free.
 
@@ -165,7 +183,7 @@ async def agenerate(
         >>> result = await dagen.agenerate(cfg, 1_000, "out/people")  # doctest: +SKIP
     """
     run = _Run.checked(config, num_records, output_dir, client, scheduler, settings,
-                       overwrite, resume, sink, progress)  # fmt: skip
+                       overwrite, resume, sink, progress, update)  # fmt: skip
     loop = asyncio.get_running_loop()
     callback = Callback(on_row_group, loop) if on_row_group is not None else None
     stop = threading.Event()
@@ -198,6 +216,7 @@ class _Run:
     resume: bool
     sink: Sink
     progress: ProgressCallback | None
+    update: bool = False
 
     @classmethod
     def checked(
@@ -212,6 +231,7 @@ class _Run:
         resume: Any,
         sink: Any,
         progress: Any = None,
+        update: Any = False,
     ) -> _Run:
         check_generate_arguments(
             config,
@@ -224,13 +244,14 @@ class _Run:
             has_client=client is not None,
             has_sink=sink is not None,
         )
+        check_update_arguments(update, overwrite, resume, output_dir, has_sink=sink is not None)
         if progress is not None and not callable(progress):
             raise TypeError(f"generate(): progress must be a callable or None, got {progress!r}")
         if scheduler is not None:
             check_address(scheduler)  # before anything is touched (an output being overwritten)
         chosen = choose_sink(output_dir, sink)
         return cls(config, num_records, output_dir, settings or RunSettings(), overwrite,
-                   resume, chosen, progress)  # fmt: skip
+                   resume, chosen, progress, update)  # fmt: skip
 
     def execute(
         self, connect: Connect, interrupted: Callable[[], bool], callback: Callback | None
@@ -239,11 +260,7 @@ class _Run:
         settings, sink = self.settings, self.sink
         run_id = new_run_id()
         with preflight(self.config) as ready, claimed(sink, run_id):
-            resumed = None
-            if self.resume:
-                resumed = plan_resume(
-                    sink, ready.config, self.num_records, settings.row_group_size, settings.seed
-                )
+            resumed, update = self._plan(ready.config)
             spec = RunSpec.build(
                 ready.config,
                 settings,
@@ -251,8 +268,13 @@ class _Run:
                 api_keys=ready.api_keys,
                 resumed=resumed,
                 run_id=run_id,
+                update=update,
             )
-            with opened(sink, overwrite=self.overwrite, resume=self.resume):
+            if update is not None:
+                log.info("%s", update)
+            with opened(sink, overwrite=self.overwrite, resume=self.resume or self.update):
+                if update is not None:  # old parts are kept as they are until replaced
+                    sink.replacing(update.updates)  # type: ignore[attr-defined]
                 if not spec.row_groups:  # a resumed run with nothing left to do needs no cluster
                     metadata = spec.metadata()
                     metadata.status = "complete"
@@ -268,6 +290,61 @@ class _Run:
                     loop = RunLoop(spec, session, sink, interrupted, callback, self.progress, name)
                     loop.run()
         return _result(self.output_dir, loop.metadata.to_dict(), sink)
+
+
+    def _plan(self, config: DatasetConfig) -> tuple[ResumePlan | None, UpdatePlan | None]:
+        """What a resumed run keeps, or what an update does (``--resume`` on an
+        interrupted update continues the update: it never keeps stale parts)."""
+        settings, sink = self.settings, self.sink
+        if self.update:
+            size, seed = settings.row_group_size, settings.seed
+            return None, plan_sink_update(sink, config, self.num_records, size, seed)
+        if not self.resume:
+            return None, None
+        resumed = plan_resume(
+            sink, config, self.num_records, settings.row_group_size, settings.seed
+        )
+        if resumed is not None and holds_stale(resumed.previous, config):
+            size = settings.row_group_size
+            return None, plan_sink_update(sink, config, self.num_records, size, resumed.seed)
+        return resumed, None
+
+
+def plan_update(
+    config: DatasetConfig,
+    output_dir: str | Path,
+    num_records: int | None = None,
+    *,
+    settings: RunSettings | None = None,
+) -> UpdatePlan:
+    """What ``generate(..., update=True)`` would do to ``output_dir``; touches nothing.
+
+    No cluster, no model server, no lock: the parts are trusted as the metadata records
+    them (the run itself checks their checksums).
+
+    Args:
+        config: the new config.
+        output_dir: the output to update.
+        num_records: rows it ends with (None: the output's).
+        settings: the run settings (their row-group size and seed must be the output's).
+
+    Raises:
+        TypeError: an argument has the wrong type.
+        UpdateError: the output cannot be updated.
+
+    Example:
+        >>> print(dagen.plan_update(cfg, "out/reviews"))  # doctest: +SKIP
+        update out/reviews: regenerate judge in 2 row groups (2,000 rows); ...
+    """
+    check_config("plan_update", config)
+    check_type("plan_update", "output_dir", output_dir, (str, os.PathLike))
+    check_type("plan_update", "settings", settings, (RunSettings,))
+    if num_records is not None:
+        check_records("plan_update", "num_records", num_records)
+    sink = choose_sink(output_dir, None)
+    size = settings.row_group_size if settings is not None else None
+    seed = settings.seed if settings is not None else None
+    return plan_sink_update(sink, config, num_records, size, seed, inspect_parts=False)
 
 
 def _check_no_loop_blocked(client: Client | None) -> None:

@@ -54,6 +54,7 @@ from dagen.lowering.plan import Key, RowGroup, RowGroupPlan, chunk_sizes
 from dagen.runner.events import Callback, InOrder, RowGroupEvent
 from dagen.runner.monitor import ProgressCallback, RunMonitor
 from dagen.runner.spec import RunSpec
+from dagen.runner.update import LoadedColumn, load_columns
 from dagen.sinks.assemble import RowGroupResult
 from dagen.sinks.base import Sink
 from dagen.tracking.tracker import CompletionTracker
@@ -109,6 +110,8 @@ class RunLoop:
         # written row groups waiting for their turn to be delivered: (result, file)
         self.in_order: InOrder[tuple[RowGroupResult, Any]] = InOrder()  # keys as admitted
         self.max_live_tasks = 0
+        # row group an update replaces -> its old part's non-null count per column
+        self.replacing: dict[int, dict[str, int]] = {}
         self.started = time.perf_counter()
         self.last_handover = 0.0
         self.last_shares = self.started
@@ -160,6 +163,7 @@ class RunLoop:
             self.admitted += 1
             self.starts[row_group.index] = row_group.start
             self.in_order.expect(row_group.index)
+            loaded = self._load(row_group.index)
             plan = RowGroupPlan.build(
                 self.spec.graph,
                 row_group,
@@ -167,12 +171,29 @@ class RunLoop:
                 cells_per_task=self.chunking,
                 slugs=self.spec.slugs,
                 previous=self.previous,
+                loaded=loaded.keys(),
             )
+            for column, values in loaded.items():
+                self.session.loads[plan.block_keys[column]] = values
             self.admission.add(plan)
             self.previous = row_group.index
             self.in_flight[row_group.index] = {}
-            sizes = dict.fromkeys(self.spec.graph.columns, row_group.size)
+            sizes = {c: row_group.size for c in self.spec.graph.columns if c not in loaded}
             self.tracker.admit(row_group.index, sizes, tasks=len(plan.tasks))
+
+    def _load(self, index: int) -> dict[str, LoadedColumn]:
+        """The columns an update reads from row group ``index``'s old part (on the client:
+        the cluster may not see the output's disk)."""
+        update = self.spec.update.updates.get(index) if self.spec.update else None
+        if update is None:
+            return {}
+        loaded, self.replacing[index] = load_columns(
+            self.sink,
+            update,
+            self.spec.context.assembly.outputs,
+            (self.spec.previous or {}).get("dropped_rows") or [],
+        )
+        return loaded
 
     def _hand_over(self) -> None:
         """Submit what the admission lets go now, and watch it."""
@@ -233,6 +254,8 @@ class RunLoop:
         self.tracker.record_failures(index, result.dropped.values())
         result = self._conformed(result)
         file = self.sink.write(result)
+        if index in self.replacing and result.rows == 0:  # no part now: the old one goes
+            self.sink.remove(index)
         if self.on_row_group is None:
             self._record(result, file)
             return
@@ -244,6 +267,8 @@ class RunLoop:
         """A written row group enters the metadata (``--resume`` keeps it from now on)."""
         index = result.row_group
         self.tracker.row_group_written(index, result.rows)
+        if index in self.replacing:  # an update replaced it: its old record goes
+            self.metadata.forget_row_group(index, self.replacing.pop(index))
         self.metadata.add_row_group(result, file, self.starts.pop(index))
         name = file.get("file") if isinstance(file, Mapping) else file  # a name or a record
         self.monitor.row_group_written(index, result.rows, len(result.dropped), name)

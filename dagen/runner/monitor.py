@@ -65,9 +65,8 @@ class RunMonitor:
         self.session = session
         self.progress = progress
         self.name = name
-        rows = spec.row_groups.rows  # computed: any -n, even 10**12 rows, at once
-        self.rows_planned = rows
-        self.planned = dict.fromkeys(spec.graph.columns, rows)  # column -> cells planned
+        self.rows_planned = spec.row_groups.rows  # computed: any -n, at once
+        self.planned = spec.cells_planned()  # column -> cells planned
         self.caps = dict(spec.context.caps)
         self.workers = WorkerFigures(window=2.0)
         self.meter = RateMeter()

@@ -88,6 +88,7 @@ def plan_resume(
             f"{sink} was generated from a different config (fingerprint "
             f"{previous.get('fingerprint')} vs {config.fingerprint()}); changed: "
             + "; ".join(changes[:8])
+            + ". To regenerate only what changed, use --update (update=True)"
         )
     if previous["row_group_size"] != row_group_size:
         raise ResumeError(

@@ -29,6 +29,7 @@ from typing import Any
 
 from dagen.cluster.tasks import RunContext
 from dagen.config.dataset import DatasetConfig
+from dagen.config.fingerprints import FingerprintSet, fingerprint_set
 from dagen.config.providers import hide_headers
 from dagen.config.run import RunSettings
 from dagen.generators import ColumnGenerator, ModelRuntime, build_generators
@@ -37,6 +38,7 @@ from dagen.inference.client import ApiKey
 from dagen.lowering.admission import local_cluster_slots
 from dagen.lowering.plan import RowGroups, column_slugs, row_groups
 from dagen.runner.resume import ResumePlan
+from dagen.runner.update import UpdatePlan
 from dagen.sinks.assemble import AssemblySpec
 from dagen.sinks.metadata import RunMetadata
 from dagen.sinks.processors import build_processors
@@ -65,7 +67,9 @@ class RunSpec:
         row_groups: the row groups to generate, in order (made as they are asked for).
         slugs: each column's key prefix (Dask's dashboard groups by it).
         async_columns: columns whose generator is a coroutine.
-        previous: the resumed run's metadata, or None.
+        previous: the resumed (or updated) run's metadata, or None.
+        fingerprints: every column's fingerprint, recorded with each row group written.
+        update: what an update (``--update``) loads and regenerates, or None.
     """
 
     config: DatasetConfig
@@ -79,6 +83,8 @@ class RunSpec:
     slugs: Mapping[str, str]
     async_columns: frozenset[str]
     previous: dict[str, Any] | None = field(default=None, compare=False)
+    fingerprints: FingerprintSet | None = field(default=None, compare=False)
+    update: UpdatePlan | None = field(default=None, compare=False)
 
     @classmethod
     def build(
@@ -90,6 +96,7 @@ class RunSpec:
         api_keys: Mapping[str, ApiKey] | None = None,
         resumed: ResumePlan | None = None,
         run_id: str | None = None,
+        update: UpdatePlan | None = None,
     ) -> RunSpec:
         """The spec of a run of ``num_records`` rows (see the module docstring).
 
@@ -100,12 +107,14 @@ class RunSpec:
             api_keys: the models' keys, read by the preflight.
             resumed: what a resumed run keeps and still has to do.
             run_id: the run's token (default: a new one, ``new_run_id``).
+            update: the update of an output (its ``resume`` replaces ``resumed``).
 
         Raises:
             ConfigError: a custom function, seed dataset or processor cannot be used.
         """
         graph = ColumnGraph.from_config(config)
         run_id = run_id or new_run_id()
+        resumed = update.resume if update is not None else resumed
         runtime = ModelRuntime(
             scope=run_id,
             api_keys=dict(api_keys or {}),
@@ -143,6 +152,8 @@ class RunSpec:
             slugs=column_slugs(graph.columns),
             async_columns=frozenset(c for c, g in generators.items() if g.is_async),
             previous=resumed.previous if resumed is not None else None,
+            fingerprints=fingerprint_set(config, graph.upstream, context.seed),
+            update=update,
         )
 
     @property
@@ -155,9 +166,18 @@ class RunSpec:
         """Task slots per worker of a local cluster dagen starts for this run."""
         return local_cluster_slots(self.context.caps, self.settings.cluster.workers)
 
+    def cells_planned(self) -> dict[str, int]:
+        """Column -> the cells this run generates (an update loads some instead)."""
+        rows = self.row_groups.rows  # computed: any -n, even 10**12 rows, at once
+        planned = dict.fromkeys(self.graph.columns, rows)
+        for update in (self.update.updates if self.update else {}).values():
+            for column in update.load:
+                planned[column] -= update.row_group.size
+        return planned
+
     def metadata(self) -> RunMetadata:
         """The run's metadata as it starts (a resumed run's row groups included)."""
-        return RunMetadata(
+        metadata = RunMetadata(
             config=hide_headers(self.config.to_dict()),
             fingerprint=self.config.fingerprint(),
             seed=self.seed,
@@ -169,7 +189,20 @@ class RunSpec:
                 {**declared_types(self.config), **self.context.assembly.arrow_types},
                 (self.previous or {}).get("schema"),
             ),
+            fingerprints=self.fingerprints.to_dict() if self.fingerprints else None,
         )
+        if self.update is not None:  # regenerated columns learn their type again
+            declared = declared_types(self.config)
+            kept = {
+                out
+                for column in self.graph.columns
+                if column not in self.update.regenerate
+                for out in self.context.assembly.outputs[column]
+            }
+            types = metadata.types.types
+            for name in [n for n in types if n not in kept and n not in declared]:
+                del types[name]
+        return metadata
 
 
 def _seed(config: DatasetConfig, settings: RunSettings, resumed: ResumePlan | None) -> int:

@@ -232,6 +232,23 @@ class _Guarded:
         with self._mapped(f"removing row group {row_group}"):
             self.inner.remove(row_group)
 
+    @property
+    def updatable(self) -> bool:
+        """Whether ``--update`` can read the sink's parts back (``read_part``)."""
+        return callable(getattr(self.inner, "read_part", None))
+
+    def read_part(self, row_group: int) -> Any:
+        """A written row group's table with its removed columns (``ParquetSink``)."""
+        with self._mapped(f"reading row group {row_group}"):
+            return self.inner.read_part(row_group)  # type: ignore[attr-defined]
+
+    def replacing(self, row_groups: Any) -> None:
+        """Tell the sink which parts an update replaces, if it cares (``ParquetSink``)."""
+        replacing = getattr(self.inner, "replacing", None)
+        if replacing is not None:
+            with self._mapped("planning the update"):
+                replacing(row_groups)
+
     def close(self) -> None:
         with self._mapped("closing the output"):
             self.inner.close()

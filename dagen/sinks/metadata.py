@@ -8,7 +8,11 @@ Shape:
     {"dagen_version", "fingerprint", "seed", "config",
      "num_records": requested, "rows_written", "rows_dropped", "row_group_size",
      "row_groups": [{"index", "start", "size", "rows", "dropped", "file",     # written ones only
-                     "bytes", "sha256"}],        # the file's size and digest (``checksum``)
+                     "bytes", "sha256",          # the file's size and digest (``checksum``)
+                     "fingerprint"}],            # the fingerprint set it was written with
+     "fingerprints": {digest: {"columns": {column: fingerprint}, "assembly": ...}},
+                                     # this run's set and those row groups still hold
+                                     # (``dagen.config.fingerprints``; ``--update`` reads them)
      "schema": {"columns": {output column: Arrow type}, "arrow": exact schema, base64},
      "columns": {output column: non-null rows written},
      "dropped_rows": [{"row_group", "row", "global_row", "column", "error_type", "message"}],
@@ -24,6 +28,8 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import hashlib
+import json
 import platform
 from collections import Counter
 from collections.abc import Mapping
@@ -64,6 +70,7 @@ class RunMetadata:
         row_group_size: int,
         previous: dict[str, Any] | None = None,
         types: ColumnTypes | None = None,
+        fingerprints: Mapping[str, Any] | None = None,
     ) -> None:
         self.config = config
         self.fingerprint = fingerprint
@@ -80,7 +87,14 @@ class RunMetadata:
         self.timings: dict[str, float] = {}
         self.types = types or ColumnTypes()  # each output column's type, kept across resumes
         self.timeline: dict[str, Any] = {}  # this run's, set by the run loop
+        # this run's fingerprint set (``{"columns", "assembly"}``) and its digest
+        self.fingerprint_set = dict(fingerprints or {})
+        self.set_digest = _digest_of(self.fingerprint_set)
+        self.fingerprint_sets: dict[str, Any] = {}  # digest -> set, of earlier runs
         if previous:
+            recorded = previous.get("fingerprints")
+            if isinstance(recorded, dict):
+                self.fingerprint_sets.update(recorded)
             for rg in previous.get("row_groups", []):
                 self.row_groups[rg["index"]] = rg
             self.columns.update(previous.get("columns", {}))
@@ -100,11 +114,20 @@ class RunMetadata:
             "rows": result.rows,
             "dropped": len(result.dropped),
             **record,
+            **({"fingerprint": self.set_digest} if self.set_digest else {}),
         }
         self.columns.update(result.counts)
         for row, failure in sorted(result.dropped.items()):
             if len(self.dropped) < MAX_DROPPED_LISTED:
                 self.dropped.append(_dropped_row(failure, row, start_row))
+
+    def forget_row_group(self, index: int, counts: Mapping[str, int]) -> None:
+        """Take out a row group about to be replaced (``--update``): its record, the
+        non-null ``counts`` of its part's columns, and its listed dropped rows."""
+        self.row_groups.pop(index, None)
+        self.columns.subtract(counts)
+        self.columns = +self.columns  # no column left at 0 or below
+        self.dropped = [d for d in self.dropped if d.get("row_group") != index]
 
     def add_usage(self, usage: dict[str, dict[str, int]]) -> None:
         """Add a run's model usage (per alias) to what earlier runs of this output used."""
@@ -112,6 +135,14 @@ class RunMetadata:
             into = self.usage.setdefault(alias, {})
             for name, n in counts.items():
                 into[name] = into.get(name, 0) + n
+
+    def _fingerprints(self) -> dict[str, Any]:
+        """This run's set and the sets the row groups still hold (digest -> set)."""
+        held = {rg.get("fingerprint") for rg in self.row_groups.values()}
+        found = {d: s for d, s in self.fingerprint_sets.items() if d in held}
+        if self.set_digest:
+            found[self.set_digest] = self.fingerprint_set
+        return found
 
     @property
     def rows_written(self) -> int:
@@ -131,6 +162,7 @@ class RunMetadata:
             "rows_dropped": sum(rg["dropped"] for rg in self.row_groups.values()),
             "row_group_size": self.row_group_size,
             "row_groups": [self.row_groups[i] for i in sorted(self.row_groups)],
+            "fingerprints": self._fingerprints(),
             "columns": dict(self.columns),
             "drop_summary": [
                 {"column": c, "error_type": e, "rows": n} for (c, e), n in summary.most_common()
@@ -148,6 +180,13 @@ class RunMetadata:
             "versions": versions(),
             "config": self.config,
         }
+
+
+def _digest_of(fingerprints: Mapping[str, Any]) -> str:
+    if not fingerprints:
+        return ""
+    text = json.dumps(dict(fingerprints), sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def _dropped_row(failure: CellFailure, row: int, start_row: int) -> dict[str, Any]:

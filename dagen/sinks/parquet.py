@@ -38,7 +38,7 @@ import io
 import json
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -179,6 +179,7 @@ class ParquetSink:
             self._make(side.parent)
             self._put(result.row_group, table, side, record=False)
         self._put(result.row_group, result.table, path)
+        self._drop_stale_sides(result)
         for index, schema in list(self._schemas.items()):
             if not schema.equals(result.table.schema):
                 self._mend(index, result.table.schema)
@@ -257,6 +258,41 @@ class ParquetSink:
             ) from exc
         self._digests.pop(row_group, None)
         self._schemas.pop(row_group, None)
+
+    def read_part(self, row_group: int) -> pa.Table:
+        """A row group's data part with its removed columns (``drop: true``,
+        ``drop_columns``) beside, as ``--update`` loads unchanged columns from it.
+
+        Raises:
+            CheckpointError: naming the file that cannot be read.
+        """
+        path = self.data_dir / part_name(row_group)
+        dropped = self._root / DROPPED_COLUMNS_DIR / part_name(row_group)
+        try:
+            table = pq.read_table(path)
+            if dropped.exists():
+                side = pq.read_table(dropped)
+                for name, column in zip(side.column_names, side.columns, strict=True):
+                    if name not in table.column_names:
+                        table = table.append_column(name, column)
+        except (OSError, pa.ArrowException) as exc:
+            raise CheckpointError(
+                f"row group {row_group}: cannot read {path} to update it: {exc}"
+            ) from exc
+        return table
+
+    def replacing(self, row_groups: Iterable[int]) -> None:
+        """Parts about to be replaced (``--update``) are never mended to a newer schema:
+        they may hold columns the new parts no longer have."""
+        for index in row_groups:
+            self._schemas.pop(index, None)
+
+    def _drop_stale_sides(self, result: RowGroupResult) -> None:
+        """Side parts of a replaced row group that its new version no longer makes."""
+        made = {self._root / folder / part_name(result.row_group) for folder in result.side}
+        for side in self._side_parts(result.row_group):
+            if side not in made:
+                side.unlink(missing_ok=True)
 
     @property
     def _root(self) -> Path:
