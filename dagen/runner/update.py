@@ -63,7 +63,7 @@ class RowGroupUpdate:
         row_group: the row group.
         load: columns read from its part (their fingerprint did not change).
         regenerate: columns generated again.
-        rows: rows its part holds.
+        rows: rows its part holds (0 when the part is damaged or gone).
     """
 
     row_group: RowGroup
@@ -201,7 +201,7 @@ def plan_sink_update(
             rg["fingerprint"] = new.digest
             continue
         fresh += 0 if load else rg["size"]
-        updates[index] = RowGroupUpdate(group, load, regenerate, rg["rows"])
+        updates[index] = RowGroupUpdate(group, load, regenerate, rg["rows"] if present else 0)
     num_records = num_records if num_records is not None else int(previous["num_records"])
     covered = max((g.start + g.size for g in kept.values()), default=0)
     if num_records < covered:

@@ -61,6 +61,11 @@ def reviews(llm, judge_prompt="Rate this review: {{ review }}", topics=("tea", "
     })  # fmt: skip
 
 
+def write(config: dagen.DatasetConfig, path: Path) -> Path:
+    path.write_text(json.dumps(config.to_dict()))
+    return path
+
+
 def calls(llm) -> dict[str, int]:
     return {m: s["completed"] for m, s in llm.stats()["by_model"].items() if s["completed"]}
 
@@ -168,8 +173,7 @@ def test_removed_and_dropped_columns_and_old_drops_survive_an_update(llm, client
 def test_a_dry_run_says_the_plan_and_touches_nothing(llm, client, tmp_path):
     out = tmp_path / "out"
     dagen.generate(reviews(llm), 8, out, client=client, settings=SETTINGS)
-    changed = tmp_path / "changed.yaml"
-    dagen.write_config(reviews(llm, judge_prompt="Judge harshly: {{ review }}"), changed)
+    changed = write(reviews(llm, judge_prompt="Judge harshly: {{ review }}"), tmp_path / "c.json")
     snapshot = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
     llm.reset()
 
@@ -188,9 +192,8 @@ def test_a_dry_run_says_the_plan_and_touches_nothing(llm, client, tmp_path):
 
 def test_the_cli_says_the_plan_then_updates(llm, tmp_path):
     out = tmp_path / "out"
-    base, changed = tmp_path / "base.yaml", tmp_path / "changed.yaml"
-    dagen.write_config(reviews(llm), base)
-    dagen.write_config(reviews(llm, judge_prompt="Judge harshly: {{ review }}"), changed)
+    base = write(reviews(llm), tmp_path / "base.json")
+    changed = write(reviews(llm, judge_prompt="Judge harshly: {{ review }}"), tmp_path / "c.json")
     common = ["-n", "8", "-o", str(out), "--row-group-size", "4", "--workers", "1", "-q"]
     first = subprocess.run([sys.executable, "-m", "dagen.cli", "run", str(base), *common],
                            capture_output=True, text=True, check=False, timeout=300)  # fmt: skip
@@ -234,7 +237,7 @@ def test_outputs_that_cannot_be_updated_are_refused_naming_why(llm, client, tmp_
         dagen.plan_update(cfg, out)
     old = {k: v for k, v in meta.items() if k != "fingerprints"}
     meta_path.write_text(json.dumps(old))
-    with pytest.raises(dagen.UpdateError, match="run it fresh once with --overwrite"):
+    with pytest.raises(dagen.UpdateError, match="Run it fresh once with --overwrite"):
         dagen.plan_update(cfg, out)
 
 
