@@ -5,14 +5,17 @@ from __future__ import annotations
 import json
 
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from dagen.generators import CellFailure
+from dagen.sinks.assemble import RowGroupResult
 from dagen.sinks.metadata import RunMetadata
 
 DOCUMENTED_KEYS = {
     "dagen_version",
     "fingerprint",
+    "fingerprints",
     "seed",
     "config",
     "num_records",
@@ -134,3 +137,24 @@ def test_a_resumed_run_continues_from_the_previous_document(metadata, result):
     assert doc["rows_written"] == 5 + 4
     assert doc["rows_dropped"] == 5
     assert doc["columns"] == {"bio": 8}
+
+
+def test_a_replaced_row_group_takes_its_old_counts_and_drops_out_and_names_its_fingerprints():
+    sets = {"columns": {"a": "1"}, "assembly": "x"}
+    old = RunMetadata(config={}, fingerprint="f", seed=1, num_records=4, row_group_size=4,
+                      fingerprints=sets)  # fmt: skip
+    failure = CellFailure("a", 0, 3, "KeyError", "gone")
+    table = pa.table({"a": [1, 2, 3]})
+    old.add_row_group(RowGroupResult(0, 4, 3, table, {3: failure}, {"a": 3}), "p0", 0)
+    digest = old.row_groups[0]["fingerprint"]
+    assert old.to_dict()["fingerprints"] == {digest: sets}
+    new = RunMetadata(config={}, fingerprint="g", seed=1, num_records=4, row_group_size=4,
+                      previous=old.to_dict(), fingerprints={**sets, "assembly": "y"})  # fmt: skip
+    assert new.to_dict()["fingerprints"].keys() == {digest, new.set_digest}
+
+    new.forget_row_group(0, {"a": 3})
+    new.add_row_group(RowGroupResult(0, 4, 4, pa.table({"a": [1, 2, 3, 4]}), {}, {"a": 4}), "p0", 0)
+
+    doc = new.to_dict()
+    assert doc["columns"] == {"a": 4} and doc["dropped_rows"] == [] and doc["rows_written"] == 4
+    assert doc["fingerprints"] == {new.set_digest: {**sets, "assembly": "y"}}
