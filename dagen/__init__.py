@@ -45,6 +45,7 @@ from dagen.config.models import (
     InferenceParameters,
     ManualDistribution,
     ModelConfig,
+    Pricing,
     UniformDistribution,
 )
 from dagen.config.providers import ProviderConfig, load_providers
@@ -58,6 +59,7 @@ from dagen.config.validation import (
     ValidationColumnConfig,
 )
 from dagen.errors import (
+    BudgetExceededError,
     CallbackError,
     CheckpointError,
     ClusterError,
@@ -107,11 +109,13 @@ from dagen.sinks import (
     RowGroupResult,
     Sink,
 )
+from dagen.sinks.ledger import Cost
 from dagen.tracking import ModelFigures, RunProgress
 from dagen.warnings import DagenWarning
 
 __all__ = [
     "BaseColumnConfig",
+    "BudgetExceededError",
     "BuildContext",
     "CallbackError",
     "CheckpointError",
@@ -129,6 +133,7 @@ __all__ = [
     "ConfigSyntaxError",
     "ConfigValidationError",
     "ConstraintError",
+    "Cost",
     "CustomColumnConfig",
     "CycleError",
     "DagenError",
@@ -168,6 +173,7 @@ __all__ = [
     "ModelTimeoutError",
     "OutputDirError",
     "ParquetSink",
+    "Pricing",
     "ProviderConfig",
     "RateLimitError",
     "ReadableSink",

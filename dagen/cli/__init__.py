@@ -140,6 +140,8 @@ def cli(ctx: click.Context, verbose: bool, quiet: bool, debug: bool) -> None:
               help="Largest value a template may build, in bytes.")  # fmt: skip
 @click.option("--overwrite", is_flag=True, help="Replace a non-empty output folder.")
 @click.option("--resume", is_flag=True, help="Continue an interrupted run in OUTPUT (-n may grow).")
+@click.option("--max-cost", type=click.FloatRange(min=0), default=None, metavar="USD",
+              help="Stop before the spend would pass USD (every model needs `pricing`).")  # fmt: skip
 @_providers_option
 @click.option("--format", "file_format", type=click.Choice(["parquet", "jsonl"]), default="parquet",
               show_default=True, help="File format of the row groups.")  # fmt: skip
@@ -164,6 +166,7 @@ def run(
     max_value_bytes: int,
     overwrite: bool,
     resume: bool,
+    max_cost: float | None,
     providers: str | None,
     file_format: str,
     verbose: bool,
@@ -198,6 +201,7 @@ def run(
             dashboard_address=dashboard_address,
         ),
         template_limits=TemplateLimits(template_timeout, max_value_bytes),
+        max_cost=max_cost,
     )
     started = time.perf_counter()
     jsonl = file_format == "jsonl"
@@ -226,6 +230,8 @@ def run(
     )
     for line in drop_reasons(meta, 5):
         click.echo(f"  dropped {line}")
+    if result.cost.by_model or result.cost.unpriced:
+        click.echo(f"  cost {result.cost.summary()}")
 
 
 @cli.command(name="preview")

@@ -59,6 +59,7 @@ from dagen.runner.preflight import preflight
 from dagen.runner.result import GenerationResult
 from dagen.runner.resume import plan_resume
 from dagen.runner.spec import RunSpec, new_run_id
+from dagen.runner.spending import SpendGate
 from dagen.sinks.base import Sink, claimed, opened
 from dagen.sinks.choice import choose_sink
 from dagen.warnings import DagenWarning
@@ -125,6 +126,8 @@ def generate(
         ModelAuthError: a model rejected the credentials (the run stops at once).
         ResumeError: ``resume`` and the folder holds another config's data.
         EarlyShutdownError: too many cells failed for good (written row groups are kept).
+        BudgetExceededError: the next row group would have passed ``settings.max_cost``
+            (written row groups are kept; resume with a higher cap to carry on).
     """
     run = _Run.checked(config, num_records, output_dir, client, scheduler, settings,
                        overwrite, resume, sink, progress)  # fmt: skip
@@ -252,6 +255,9 @@ class _Run:
                 resumed=resumed,
                 run_id=run_id,
             )
+            gate = SpendGate.of(spec.metadata(), settings.max_cost)
+            if gate is not None and spec.row_groups:
+                gate.check_start()  # a cap reached already: say so before anything starts
             with opened(sink, overwrite=self.overwrite, resume=self.resume):
                 if not spec.row_groups:  # a resumed run with nothing left to do needs no cluster
                     metadata = spec.metadata()

@@ -54,6 +54,7 @@ from dagen.lowering.plan import Key, RowGroup, RowGroupPlan, chunk_sizes
 from dagen.runner.events import Callback, InOrder, RowGroupEvent
 from dagen.runner.monitor import ProgressCallback, RunMonitor
 from dagen.runner.spec import RunSpec
+from dagen.runner.spending import SpendGate
 from dagen.sinks.assemble import RowGroupResult
 from dagen.sinks.base import Sink
 from dagen.tracking.tracker import CompletionTracker
@@ -113,6 +114,7 @@ class RunLoop:
         self.last_handover = 0.0
         self.last_shares = self.started
         self.monitor = RunMonitor(spec, self.tracker, session, progress, name)
+        self.spending = SpendGate.of(self.metadata, spec.settings.max_cost)  # the cap's gate
 
     # -- the loop ----------------------------------------------------------------------
 
@@ -155,6 +157,7 @@ class RunLoop:
         while (
             self.admitted < len(self.spec.row_groups)
             and len(self.in_flight) + len(self.in_order) < window
+            and self._affordable()
         ):
             row_group = next(self.pending)
             self.admitted += 1
@@ -173,6 +176,16 @@ class RunLoop:
             self.in_flight[row_group.index] = {}
             sizes = dict.fromkeys(self.spec.graph.columns, row_group.size)
             self.tracker.admit(row_group.index, sizes, tasks=len(plan.tasks))
+            if self.spending is not None:
+                self.spending.admitted(row_group.size)
+
+    def _affordable(self) -> bool:
+        """The next row group keeps the projected spend within ``max_cost`` (always, with
+        no cap); raises ``BudgetExceededError`` when it does not and nothing is in flight."""
+        if self.spending is None:
+            return True
+        size = self.spec.row_groups[self.admitted].size
+        return self.spending.allows(size, in_flight=bool(self.in_flight or len(self.in_order)))
 
     def _hand_over(self) -> None:
         """Submit what the admission lets go now, and watch it."""
@@ -245,6 +258,8 @@ class RunLoop:
         index = result.row_group
         self.tracker.row_group_written(index, result.rows)
         self.metadata.add_row_group(result, file, self.starts.pop(index))
+        if self.spending is not None:
+            self.spending.recorded(self.metadata.row_groups[index])
         name = file.get("file") if isinstance(file, Mapping) else file  # a name or a record
         self.monitor.row_group_written(index, result.rows, len(result.dropped), name)
         self.metadata.timeline = self.monitor.timeline_dict()

@@ -8,12 +8,17 @@ Shape:
     {"dagen_version", "fingerprint", "seed", "config",
      "num_records": requested, "rows_written", "rows_dropped", "row_group_size",
      "row_groups": [{"index", "start", "size", "rows", "dropped", "file",     # written ones only
-                     "bytes", "sha256"}],        # the file's size and digest (``checksum``)
+                     "bytes", "sha256",          # the file's size and digest (``checksum``)
+                     "usage", "cost"}],          # its model calls, priced (``ledger``)
      "schema": {"columns": {output column: Arrow type}, "arrow": exact schema, base64},
      "columns": {output column: non-null rows written},
      "dropped_rows": [{"row_group", "row", "global_row", "column", "error_type", "message"}],
      "drop_summary": [{"column", "error_type", "rows"}],
-     "usage": {model alias: {...}},
+     "usage": {model alias: {...}},  # every call of every run of this output, for good or not
+     "cost": {"currency": "USD", "total", "by_model", "by_column", "unpriced",  # kept rows
+              "tokens": {alias: {"calls", "prompt_tokens", "completion_tokens"}},
+              "discarded": {"total", "by_model", "tokens"},  # paid, not in the dataset
+              "spent", "cap"},                               # total + discarded; max_cost
      "timeline": {...},            # progress and models every ~2 s (docs/architecture.md)
      "timings": {"started", "finished", "wall_seconds", ...},
      "status": "running" | "complete" | "stopped", "stop_reason",
@@ -30,8 +35,10 @@ from collections.abc import Mapping
 from importlib import metadata as importlib_metadata
 from typing import Any
 
+from dagen.config.models import Pricing
 from dagen.generators.base import CellFailure
 from dagen.sinks.assemble import RowGroupResult
+from dagen.sinks.ledger import CURRENCY, add_usage, priced, totals, unrecorded
 from dagen.sinks.schema import ColumnTypes
 
 __all__ = ["RunMetadata", "versions"]
@@ -64,6 +71,8 @@ class RunMetadata:
         row_group_size: int,
         previous: dict[str, Any] | None = None,
         types: ColumnTypes | None = None,
+        prices: Mapping[str, Pricing | None] | None = None,
+        max_cost: float | None = None,
     ) -> None:
         self.config = config
         self.fingerprint = fingerprint
@@ -80,12 +89,19 @@ class RunMetadata:
         self.timings: dict[str, float] = {}
         self.types = types or ColumnTypes()  # each output column's type, kept across resumes
         self.timeline: dict[str, Any] = {}  # this run's, set by the run loop
+        self.prices = dict(prices or {})  # model alias -> pricing now (None: not declared)
+        self.max_cost = max_cost
+        self.recorded: dict[str, dict[str, int]] = {}  # alias -> counter: this run's records
+        self.discarded: dict[str, Any] = {"total": 0.0, "by_model": {}, "tokens": {}}
         if previous:
             for rg in previous.get("row_groups", []):
                 self.row_groups[rg["index"]] = rg
             self.columns.update(previous.get("columns", {}))
             self.dropped.extend(previous.get("dropped_rows", []))
             self.usage = previous.get("usage", {})
+            kept = (previous.get("cost") or {}).get("discarded")
+            if isinstance(kept, dict):
+                self.discarded = {**self.discarded, **kept}
 
     def add_row_group(
         self, result: RowGroupResult, file: str | Mapping[str, Any] | None, start_row: int
@@ -100,18 +116,44 @@ class RunMetadata:
             "rows": result.rows,
             "dropped": len(result.dropped),
             **record,
+            "usage": result.usage,
+            "cost": priced(result.usage, self.prices),  # at today's prices, for good
         }
+        add_usage(self.recorded, result.usage)
         self.columns.update(result.counts)
         for row, failure in sorted(result.dropped.items()):
             if len(self.dropped) < MAX_DROPPED_LISTED:
                 self.dropped.append(_dropped_row(failure, row, start_row))
 
     def add_usage(self, usage: dict[str, dict[str, int]]) -> None:
-        """Add a run's model usage (per alias) to what earlier runs of this output used."""
+        """Add a run's model usage (per alias) to what earlier runs of this output used;
+        what its recorded row groups do not hold is added to the discarded cost."""
         for alias, counts in usage.items():
             into = self.usage.setdefault(alias, {})
             for name, n in counts.items():
                 into[name] = into.get(name, 0) + n
+        lost = unrecorded(usage, self.recorded)
+        if lost:
+            cost = priced({"": lost}, self.prices)
+            tokens = add_usage(dict(self.discarded.get("tokens", {})), {"": lost})
+            self.discarded = {
+                **totals([self.discarded, cost]),
+                "tokens": tokens,
+            }
+            self.discarded.pop("by_column", None)
+
+    def cost(self) -> dict[str, Any]:
+        """The dataset's cost (its row groups' records summed) and what was discarded."""
+        groups = self.row_groups.values()
+        cost = totals(rg.get("cost", {}) for rg in groups)
+        tokens: dict[str, dict[str, int]] = {}
+        for rg in groups:
+            add_usage(tokens, rg.get("usage", {}))
+        found = {"currency": CURRENCY, **cost, "tokens": tokens, "discarded": self.discarded}
+        found["spent"] = cost["total"] + self.discarded.get("total", 0.0)
+        if self.max_cost is not None:
+            found["cap"] = self.max_cost
+        return found
 
     @property
     def rows_written(self) -> int:
@@ -137,6 +179,7 @@ class RunMetadata:
             ],
             "dropped_rows": self.dropped,
             "usage": self.usage,
+            "cost": self.cost(),
             "schema": self.types.to_dict(),
             "timeline": self.timeline,
             "timings": {
