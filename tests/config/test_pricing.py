@@ -61,7 +61,7 @@ def test_the_builder_sets_a_models_price():
     assert builder.build().models[0].pricing == dagen.Pricing(
         input_per_million=1.0, output_per_million=4.0
     )
-    with pytest.raises(ConfigValidationError, match="pricing.input_per_million"):
+    with pytest.raises(ConfigValidationError, match=r"pricing\.input_per_million"):
         builder.set_model_pricing("writer", input_per_million=-2.0)
     with pytest.raises(ConfigValidationError, match="no model alias 'judge'"):
         builder.set_model_pricing("judge", input_per_million=1.0)

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
-
 import json
 
 import pandas as pd
 import pytest
 
-from dagen.generators import CellFailure
 from dagen.config.models import Pricing
+from dagen.generators import CellFailure
 from dagen.sinks.metadata import RunMetadata
 
 DOCUMENTED_KEYS = {
