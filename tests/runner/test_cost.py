@@ -162,6 +162,10 @@ def test_a_model_without_pricing_has_its_tokens_counted_and_is_named(server, cli
     assert cost["by_model"].keys() == {"judge"}
     assert result.cost.unpriced == ("writer",)
     assert "no pricing for writer" in result.cost.summary()
+    page = result.report().read_text()  # the run report shows it too
+    assert 'data-field="cost">no pricing<' in page
+    assert f'data-field="cost">${cost["by_model"]["judge"]:,.4f}<' in page
+    assert "cost (USD)" in page
 
 
 def test_max_cost_needs_a_price_for_every_model_it_calls(server, client, tmp_path):
