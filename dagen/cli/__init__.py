@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import signal
 import sys
@@ -180,6 +181,10 @@ def run(
     """
     if resume and overwrite:
         raise click.UsageError("--resume and --overwrite exclude each other")
+    if max_cost is not None and not math.isfinite(max_cost):
+        raise click.BadParameter(
+            f"{max_cost} is not a finite amount of USD", param_hint="--max-cost"
+        )
     if overwrite and _holds_data(output):  # staged beside the old dataset until complete
         say_on_interrupt(
             f"interrupted: the new run is discarded; {output} keeps the dataset it held"

@@ -255,7 +255,7 @@ class _Run:
                 resumed=resumed,
                 run_id=run_id,
             )
-            gate = SpendGate.of(spec.metadata(), settings.max_cost)
+            gate = SpendGate.of(spec.metadata(), settings.max_cost if spec.context.caps else None)
             if gate is not None and spec.row_groups:
                 gate.check_start()  # a cap reached already: say so before anything starts
             with opened(sink, overwrite=self.overwrite, resume=self.resume):

@@ -114,7 +114,9 @@ class RunLoop:
         self.last_handover = 0.0
         self.last_shares = self.started
         self.monitor = RunMonitor(spec, self.tracker, session, progress, name)
-        self.spending = SpendGate.of(self.metadata, spec.settings.max_cost)  # the cap's gate
+        # the cap's gate, for a run that calls models (one that calls none costs nothing)
+        cap = spec.settings.max_cost if spec.context.caps else None
+        self.spending = SpendGate.of(self.metadata, cap)
 
     # -- the loop ----------------------------------------------------------------------
 
