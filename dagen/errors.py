@@ -295,7 +295,12 @@ class BudgetExceededError(RunError):
     """
 
     def __init__(
-        self, message: str, *, spent: float, cap: float, projected: float | None = None
+        self,
+        message: str,
+        *,
+        spent: float = 0.0,
+        cap: float = 0.0,
+        projected: float | None = None,
     ) -> None:
         super().__init__(message)
         self.spent = spent
