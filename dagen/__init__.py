@@ -45,6 +45,7 @@ from dagen.config.models import (
     InferenceParameters,
     ManualDistribution,
     ModelConfig,
+    Pricing,
     UniformDistribution,
 )
 from dagen.config.providers import ProviderConfig, load_providers
@@ -58,6 +59,7 @@ from dagen.config.validation import (
     ValidationColumnConfig,
 )
 from dagen.errors import (
+    BudgetExceededError,
     CallbackError,
     CheckpointError,
     ClusterError,
@@ -109,11 +111,13 @@ from dagen.sinks import (
     RowGroupResult,
     Sink,
 )
+from dagen.sinks.ledger import Cost
 from dagen.tracking import ModelFigures, RunProgress
 from dagen.warnings import DagenWarning
 
 __all__ = [
     "BaseColumnConfig",
+    "BudgetExceededError",
     "BuildContext",
     "CallbackError",
     "CheckpointError",
@@ -131,6 +135,7 @@ __all__ = [
     "ConfigSyntaxError",
     "ConfigValidationError",
     "ConstraintError",
+    "Cost",
     "CustomColumnConfig",
     "CycleError",
     "DagenError",
@@ -170,6 +175,7 @@ __all__ = [
     "ModelTimeoutError",
     "OutputDirError",
     "ParquetSink",
+    "Pricing",
     "ProviderConfig",
     "RateLimitError",
     "ReadableSink",

@@ -106,7 +106,7 @@ def _fields(p: RunProgress) -> dict[str, Any]:
         "total": p.cells_planned or None,
         "rows": f"rows {p.rows_written}/{p.rows_planned}"
         + (f" ({p.rows_dropped} dropped)" if p.rows_dropped else ""),
-        "rate": f"{p.rows_per_s:.1f} rows/s",
+        "rate": f"{p.rows_per_s:.1f} rows/s" + (f"  ${p.cost:.4f}" if p.cost is not None else ""),
         "eta": eta,
         "models": models,
     }

@@ -37,6 +37,7 @@ or the setting.
         ├── CheckpointError          a row group could not be written (row group, file)
         ├── ClusterError
         ├── EarlyShutdownError       too many rows failed
+        ├── BudgetExceededError      the next row group would pass --max-cost (spent, cap)
         └── CallbackError            the caller's on_row_group callback raised (row group)
 
 A mistake in calling dagen (an argument of the wrong type, a value out of range, two
@@ -54,6 +55,7 @@ Example:
 from __future__ import annotations
 
 __all__ = [
+    "BudgetExceededError",
     "CallbackError",
     "CheckpointError",
     "ClusterError",
@@ -285,6 +287,31 @@ class ClusterError(RunError):
 
 class EarlyShutdownError(RunError):
     """The run stopped because too many rows failed."""
+
+
+class BudgetExceededError(RunError):
+    """The run stopped before its spend would pass its ``max_cost`` (what it wrote is kept;
+    ``--resume --max-cost <higher>`` carries on).
+
+    Attributes:
+        spent: USD spent on the dataset so far (its row groups and discarded calls).
+        cap: the ``max_cost`` in USD.
+        projected: USD the spend would have reached with the next row group admitted
+            (None when the cap was reached already).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        spent: float = 0.0,
+        cap: float = 0.0,
+        projected: float | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.spent = spent
+        self.cap = cap
+        self.projected = projected
 
 
 class CallbackError(RunError):

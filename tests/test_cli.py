@@ -226,3 +226,46 @@ def test_quiet_and_verbose_exclude_each_other(examples, tmp_path):
                            str(tmp_path / "o"), "-q", "-v")  # fmt: skip
 
     assert result.returncode == 2 and "exclude each other" in result.stderr
+
+
+PRICED = """
+    models:
+      - {alias: writer, model: mock-writer, max_parallel_requests: 4,
+         pricing: {input_per_million: 100000, output_per_million: 100000}}
+    columns:
+      - {name: city, column_type: sampler, sampler_type: category, params: {values: [Oslo, Lima]}}
+      - {name: t, column_type: llm-text, model_alias: writer, prompt: "A line on {{ city }}."}
+"""
+
+
+def test_max_cost_stops_the_run_with_exit_4_and_says_how_to_carry_on(write, tmp_path):
+    path, out = write(PRICED), tmp_path / "o"
+    args = ("run", path, "-n", "40", "-o", str(out), "--row-group-size", "10", "--workers", "1")
+
+    stopped = dagen_process(*args, "--max-cost", "60", timeout=120)
+
+    assert stopped.returncode == 4, stopped.stderr
+    assert "error: stopped before the spend would pass --max-cost $60.0000" in stopped.stderr
+    assert "--resume --max-cost <higher>" in stopped.stderr
+    assert "Traceback" not in stopped.stderr
+    meta = json.loads((out / "metadata.json").read_text())
+    assert meta["status"] == "stopped" and meta["cost"]["cap"] == 60.0
+    assert 0 < meta["rows_written"] < 40 and meta["cost"]["spent"] <= 60.0
+
+    finished = dagen_process(*args, "--resume", "--max-cost", "1000", timeout=120)
+
+    assert finished.returncode == 0, finished.stderr
+    assert "cost $" in finished.stdout and "writer $" in finished.stdout
+    assert json.loads((out / "metadata.json").read_text())["rows_written"] == 40
+
+
+def test_max_cost_with_a_model_without_pricing_exits_2_naming_it(write, tmp_path):
+    path = write(PRICED.replace(
+        "pricing: {input_per_million: 100000, output_per_million: 100000}", "timeout: 30"
+    ))  # fmt: skip
+
+    result = dagen_process("run", path, "-n", "5", "-o", str(tmp_path / "o"), "--max-cost", "1")
+
+    assert result.returncode == 2, result.stderr
+    assert "model 'writer' has no pricing" in result.stderr
+    assert not (tmp_path / "o").exists()

@@ -27,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import math
 import os
 import signal
 import sys
@@ -147,6 +148,8 @@ def cli(ctx: click.Context, verbose: bool, quiet: bool, debug: bool) -> None:
               help="Regenerate only the columns of OUTPUT whose config changed, and what reads "
                    "them; load the others from OUTPUT (-n may grow).")  # fmt: skip
 @click.option("--dry-run", is_flag=True, help="With --update: say what it would do, and stop.")
+@click.option("--max-cost", type=click.FloatRange(min=0), default=None, metavar="USD",
+              help="Stop before the spend would pass USD (every model needs `pricing`).")  # fmt: skip
 @_providers_option
 @click.option("--format", "file_format", type=click.Choice(["parquet", "jsonl"]), default="parquet",
               show_default=True, help="File format of the row groups.")  # fmt: skip
@@ -173,6 +176,7 @@ def run(
     resume: bool,
     update: bool,
     dry_run: bool,
+    max_cost: float | None,
     providers: str | None,
     file_format: str,
     verbose: bool,
@@ -193,6 +197,10 @@ def run(
         )
     if dry_run and not update:
         raise click.UsageError("--dry-run goes with --update")
+    if max_cost is not None and not math.isfinite(max_cost):
+        raise click.BadParameter(
+            f"{max_cost} is not a finite amount of USD", param_hint="--max-cost"
+        )
     if overwrite and _holds_data(output):  # staged beside the old dataset until complete
         say_on_interrupt(
             f"interrupted: the new run is discarded; {output} keeps the dataset it held"
@@ -214,6 +222,7 @@ def run(
             dashboard_address=dashboard_address,
         ),
         template_limits=TemplateLimits(template_timeout, max_value_bytes),
+        max_cost=max_cost,
     )
     if update:
         if ctx.get_parameter_source("row_group_size") is ParameterSource.DEFAULT:
@@ -249,6 +258,8 @@ def run(
     )
     for line in drop_reasons(meta, 5):
         click.echo(f"  dropped {line}")
+    if result.cost.by_model or result.cost.unpriced:
+        click.echo(f"  cost {result.cost.summary()}")
 
 
 def _with_output_row_group_size(settings: RunSettings, output: str) -> RunSettings:

@@ -1,7 +1,8 @@
 """How the ``dagen`` commands end: one clear line per error, the documented exit codes.
 
 Exit codes: 2 for a config problem (wherever it is found), 1 for any other error, 3 when a
-run or preview finished but wrote no row, 130 on Ctrl-C. No traceback reaches the user
+run or preview finished but wrote no row, 4 when a run stopped at its ``--max-cost``
+(what it wrote is kept; ``--resume --max-cost <higher>`` carries on), 130 on Ctrl-C. No traceback reaches the user
 unless ``--debug`` (or ``DAGEN_DEBUG=1``) asks for it. Ctrl-C prints one line, stops the
 run cleanly (keeping what it wrote) and exits within ``INTERRUPT_GRACE`` seconds whatever
 still runs.
@@ -10,8 +11,8 @@ State: ``_interrupt`` (the line Ctrl-C prints, whether it was said, whether Ctrl
 seen) and ``_process`` (whether ``main`` runs the whole process).
 
 Example:
-    >>> EXIT_CONFIG, EXIT_FAILED, EXIT_NO_ROWS, EXIT_INTERRUPTED
-    (2, 1, 3, 130)
+    >>> EXIT_CONFIG, EXIT_FAILED, EXIT_NO_ROWS, EXIT_BUDGET, EXIT_INTERRUPTED
+    (2, 1, 3, 4, 130)
 """
 
 from __future__ import annotations
@@ -29,9 +30,10 @@ from typing import Any
 
 import click
 
-from dagen.errors import ConfigError, DagenError
+from dagen.errors import BudgetExceededError, ConfigError, DagenError
 
 __all__ = [
+    "EXIT_BUDGET",
     "EXIT_CONFIG",
     "EXIT_FAILED",
     "EXIT_INTERRUPTED",
@@ -49,6 +51,7 @@ __all__ = [
 EXIT_CONFIG = 2  # a ConfigError, wherever it was raised (also click's usage errors)
 EXIT_FAILED = 1  # any other DagenError, or an unexpected exception
 EXIT_NO_ROWS = 3  # the run finished but wrote no row: every row was dropped
+EXIT_BUDGET = 4  # BudgetExceededError: the run stopped at --max-cost (what it wrote is kept)
 EXIT_INTERRUPTED = 130  # Ctrl-C (128 + SIGINT)
 
 INTERRUPT_GRACE = 1.5  # seconds a Ctrl-C leaves the run to stop cleanly before the exit
@@ -118,6 +121,8 @@ def friendly_errors(command: Callable[..., Any]) -> Callable[..., Any]:
             raise
         except ConfigError as exc:
             fail(str(exc), EXIT_CONFIG, exc)
+        except BudgetExceededError as exc:
+            fail(str(exc), EXIT_BUDGET, exc)
         except DagenError as exc:
             fail(str(exc), EXIT_FAILED, exc)
         except KeyboardInterrupt:

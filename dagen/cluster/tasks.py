@@ -14,6 +14,12 @@ Results that flow between tasks:
     batch        ColumnBlock
     checkpoint   RowGroupResult (Arrow table + drop report; the sink encodes it)
 
+Each task that runs a generator (cells, cells_async, batch, batch_async) opens a ledger
+(``dagen.inference.ledger.counting``) that the model client adds its calls to; the
+ledger travels as ``CellChunk.usage`` / ``ColumnBlock.usage``, ``collect`` sums its
+chunks', and the checkpoint gathers them into ``RowGroupResult.usage`` (column -> model
+-> calls and tokens): a row group's usage is exactly the calls of the tasks it kept.
+
 A row with a failed or dropped upstream value is never passed to a generator (no model
 call is paid for it); it stays ``None`` downstream. A row the column skips
 (``dagen.generators.skip``) is not passed either: it becomes a ``SkippedCell`` (cell by
@@ -28,6 +34,7 @@ future's type alone.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -50,6 +57,7 @@ from dagen.generators import (
     fill_skipped,
     typed_nulls,
 )
+from dagen.inference.ledger import TaskUsage, counting, merged
 from dagen.inference.pool import close_clients, scope_in_flight, scope_usage, set_ceilings
 from dagen.lowering.admission import QUEUED_PER_SLOT
 from dagen.sinks.assemble import AssemblySpec, RowGroupResult, assemble_row_group
@@ -88,6 +96,7 @@ class CellChunk(list):  # type: ignore[type-arg]
     def __init__(self, results: list[dict[str, Any] | CellFailure | None], first: int) -> None:
         super().__init__(results)
         self.first = first
+        self.usage: TaskUsage = {}  # the model calls made for it (dagen.inference.ledger)
 
 
 class FailedChunk(CellChunk):
@@ -221,7 +230,10 @@ def cells(
     gen = context.generators[column]
     ctx = BatchContext(column, rg, start, size, context.seed)
     rows = _gated(gen, _rows(inputs, first, n))
-    return _alive_results(rows, gen.run_cells(_alive(rows), ctx), first, gen)
+    with counting() as usage:
+        chunk = _alive_results(rows, gen.run_cells(_alive(rows), ctx), first, gen)
+    chunk.usage = usage
+    return chunk
 
 
 async def cells_async(
@@ -233,7 +245,10 @@ async def cells_async(
     ctx = BatchContext(column, rg, start, size, context.seed)
     rows = _gated(gen, _rows(inputs, first, n))
     alive = _alive(rows)
-    return _alive_results(rows, await gen.arun_cells(alive, ctx) if alive else [], first, gen)
+    with counting() as usage:
+        chunk = _alive_results(rows, await gen.arun_cells(alive, ctx) if alive else [], first, gen)
+    chunk.usage = usage
+    return chunk
 
 
 _SKIP: dict[str, Any] = {}  # a row the column skips (compared by identity)
@@ -295,7 +310,8 @@ def collect(run_id: str, column: str, rg: int, size: int, chunks: list[CellChunk
     )
     frame = typed_nulls(frame, column, gen.value_type)
     kind = FailedBlock if failures else ColumnBlock
-    return kind(frame, failures, frozenset(skipped))
+    usage = merged(chunk.usage for chunk in chunks if chunk.usage)
+    return kind(frame, failures, frozenset(skipped), usage)
 
 
 def load(
@@ -355,7 +371,11 @@ def _with_skipped(gen: ColumnGenerator, block: ColumnBlock, rows: list[int]) -> 
     if gen.skip_rule is None:
         return block
     frame = fill_skipped(block.frame, gen.skip_rule, rows, gen.value_type)
-    return type(block)(frame, block.failures, frozenset(rows))
+    return type(block)(frame, block.failures, frozenset(rows), block.usage)
+
+
+def _with_usage(block: ColumnBlock, usage: TaskUsage) -> ColumnBlock:
+    return dataclasses.replace(block, usage=usage) if usage else block
 
 
 def batch(
@@ -377,7 +397,9 @@ def batch(
     gen = context.generators[column]
     frame, skipped = _frame(inputs, size)
     rows = _skipped_rows(gen, frame, skipped)
-    return _with_skipped(gen, gen.run_batch(frame.drop(index=rows), ctx), rows)
+    with counting() as usage:
+        block = gen.run_batch(frame.drop(index=rows), ctx)
+    return _with_usage(_with_skipped(gen, block, rows), usage)
 
 
 async def batch_async(
@@ -395,7 +417,9 @@ async def batch_async(
     gen = context.generators[column]
     frame, skipped = _frame(inputs, size)
     rows = _skipped_rows(gen, frame, skipped)
-    return _with_skipped(gen, await gen.arun_batch(frame.drop(index=rows), ctx), rows)
+    with counting() as usage:
+        block = await gen.arun_batch(frame.drop(index=rows), ctx)
+    return _with_usage(_with_skipped(gen, block, rows), usage)
 
 
 def checkpoint(run_id: str, rg: int, size: int, blocks: list[ColumnBlock]) -> RowGroupResult:

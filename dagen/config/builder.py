@@ -113,6 +113,31 @@ class ConfigBuilder:
         self._models[model.alias] = model
         return self
 
+    def set_model_pricing(
+        self, alias: str, *, input_per_million: float, output_per_million: float = 0.0
+    ) -> Self:
+        """Declare what the model ``alias`` costs, in USD per million tokens
+        (``ModelConfig.pricing``; the model must be added first).
+
+        Raises:
+            ConfigValidationError: no model ``alias``, or a price that is negative or not
+                finite (naming the model and the field).
+        """
+        model = self._models.get(alias)
+        if model is None:
+            raise ConfigValidationError(
+                f"set_model_pricing: no model alias {alias!r} (add_model_config it first)"
+            )
+        data = {
+            **model.model_dump(),
+            "pricing": {
+                "input_per_million": input_per_million,
+                "output_per_million": output_per_million,
+            },
+        }
+        self._models[alias] = _validated(ModelConfig, data)
+        return self
+
     def delete_model_config(self, alias: str) -> Self:
         """Remove the model with ``alias`` (no error when there is none, as in DD)."""
         self._models.pop(alias, None)

@@ -239,7 +239,8 @@ class DatasetConfig(StrictModel):
         raise ConfigValidationError(f"no model with alias {alias!r}; models: {known}")
 
     def fingerprint(self) -> str:
-        """A hash of everything that changes the generated data (not endpoints or caps)."""
+        """A hash of everything that changes the generated data (not endpoints, caps or
+        prices)."""
         data = self.to_dict()  # not model_dump(mode="json"): it fails on a callable function
         for model in data["models"]:
             # where a model is served and how hard it is pushed do not change the data
@@ -252,6 +253,7 @@ class DatasetConfig(StrictModel):
                 "timeout",
                 "max_parallel_requests",
                 "max_retries",
+                "pricing",  # what tokens cost changes no value
             ):
                 model.pop(key, None)
         data.pop("providers", None)

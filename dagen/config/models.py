@@ -37,6 +37,7 @@ __all__ = [
     "ManualDistribution",
     "ManualDistributionParams",
     "ModelConfig",
+    "Pricing",
     "UniformDistribution",
     "UniformDistributionParams",
 ]
@@ -184,6 +185,33 @@ class InferenceParameters(StrictModel):
         }
 
 
+class Pricing(StrictModel):
+    """What a model's tokens cost, in USD per million tokens, as the user declares it
+    (dagen keeps no price table: prices change and differ by contract).
+
+    Prices never change the data: they are not part of the config's fingerprint, and a
+    resumed run may change them (each row group keeps the prices it was costed at).
+
+    Attributes:
+        input_per_million: USD per million prompt (input) tokens.
+        output_per_million: USD per million completion (output) tokens; an embedding
+            model has none, so it may be left at 0.
+
+    Example:
+        >>> Pricing(input_per_million=0.15, output_per_million=0.6).cost(1_000_000, 500_000)
+        0.45
+    """
+
+    input_per_million: float = Field(ge=0, allow_inf_nan=False)
+    output_per_million: float = Field(default=0.0, ge=0, allow_inf_nan=False)
+
+    def cost(self, prompt_tokens: int, completion_tokens: int) -> float:
+        """USD for ``prompt_tokens`` in and ``completion_tokens`` out."""
+        return (
+            prompt_tokens * self.input_per_million + completion_tokens * self.output_per_million
+        ) / 1_000_000
+
+
 class ModelConfig(StrictModel):
     """One model reachable over an OpenAI-compatible ``/v1`` API.
 
@@ -204,6 +232,8 @@ class ModelConfig(StrictModel):
         max_parallel_requests: cap on calls in flight to this model across the whole
             cluster.
         max_retries: retries of a retryable failure (429, 5xx, timeout) within one cell.
+        pricing: USD per million input and output tokens (``Pricing``); None when not
+            declared (tokens are still counted; the cost then names the model as unpriced).
     """
 
     alias: str = Field(min_length=1)
@@ -217,6 +247,7 @@ class ModelConfig(StrictModel):
     timeout: float = Field(default=120.0, gt=0)
     max_parallel_requests: int = Field(default=16, ge=1)
     max_retries: int = Field(default=5, ge=0)
+    pricing: Pricing | None = None
 
     @model_validator(mode="after")
     def _endpoint_or_provider(self) -> ModelConfig:

@@ -141,6 +141,9 @@ class RunSettings:
             failed with a retryable error (429, 5xx, timeout) after all retries.
         salvage_pause: seconds before the first salvage round (doubling each round).
         template_limits: time and size bounds on each render of a template.
+        max_cost: USD the dataset may cost at most (every model it calls needs
+            ``pricing``): no row group is started whose projected spend would pass it,
+            and the run then stops, keeping what it wrote (``dagen.lowering.budget``).
     """
 
     row_group_size: int = 1000
@@ -153,6 +156,7 @@ class RunSettings:
     salvage_rounds: int = 2
     salvage_pause: float = 5.0
     template_limits: TemplateLimits = field(default_factory=TemplateLimits)
+    max_cost: float | None = None
 
     def __post_init__(self) -> None:
         _check_int(self, "row_group_size", 1)
@@ -162,6 +166,7 @@ class RunSettings:
         _check_number(self, "progress_interval", 0.0, optional=True)
         _check_int(self, "salvage_rounds", 0)
         _check_number(self, "salvage_pause", 0.0)
+        _check_number(self, "max_cost", 0.0, optional=True)
         for name, kind in (
             ("cluster", ClusterSettings),
             ("early_shutdown", EarlyShutdown),

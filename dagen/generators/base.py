@@ -23,6 +23,8 @@ A ``ColumnBlock`` is one column's result for one row group:
     failures  {row position: CellFailure} for the rows that failed *in this column*
     skipped   row positions this column skipped (``dagen.generators.skip``): their
               values are the skip value, and ``propagate_skip`` downstream reads them
+    usage     the model calls made for it: model alias -> [calls, prompt_tokens,
+              completion_tokens] (``dagen.inference.ledger``, set by the worker task)
 
 Example:
     >>> block = ColumnBlock(pd.DataFrame({"x": [1, 2]}, index=[0, 2]), {1: CellFailure("x", 0, 1, "E", "bad")})
@@ -109,6 +111,7 @@ class ColumnBlock:
     frame: pd.DataFrame
     failures: Mapping[int, CellFailure] = field(default_factory=dict)
     skipped: frozenset[int] = frozenset()
+    usage: Mapping[str, list[int]] = field(default_factory=dict)
 
     @property
     def rows(self) -> list[int]:

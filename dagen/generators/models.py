@@ -30,6 +30,7 @@ from typing import Any
 
 from dagen.config.models import ModelConfig
 from dagen.generators.build import ModelRuntime
+from dagen.inference.ledger import carrying, current
 from dagen.inference.pool import client_for
 
 __all__ = ["ModelHandle"]
@@ -117,4 +118,5 @@ class ModelHandle:
         if self.loop is None:
             raise RuntimeError("this model handle has no event loop to run its calls on")
         call = self.agenerate(prompt, system_prompt=system_prompt, parser=parser)
-        return asyncio.run_coroutine_threadsafe(call, self.loop).result()
+        # the loop's context is not this thread's: the call takes the task's ledger along
+        return asyncio.run_coroutine_threadsafe(carrying(current(), call), self.loop).result()

@@ -28,7 +28,8 @@ from ``os.environ[config.api_key_env]`` when the client is created and hidden fr
 mapping and usage counters (``dagen.inference.embeddings``: body and answer).
 
 State: ``usage`` (a ``ModelUsage`` of this client's calls) and ``latency`` (a
-``LatencyHistogram`` of its HTTP attempts that got an answer). ``dagen.inference.pool``
+``LatencyHistogram`` of its HTTP attempts that got an answer). Each successful call is
+also added to the ledger of the Dask task that made it (``dagen.inference.ledger``). ``dagen.inference.pool``
 keeps one client per (event loop, model) so that all the calls one Dask worker makes on its
 loop share one session and one limiter.
 
@@ -70,6 +71,7 @@ from dagen.errors import (
     RateLimitError,
 )
 from dagen.inference.embeddings import EmbeddingResult, embedding_body, parse_embeddings
+from dagen.inference.ledger import count_call
 from dagen.inference.limiter import AdaptiveLimiter
 from dagen.inference.secrets import ApiKey, _Secret
 from dagen.inference.usage import LatencyHistogram, ModelUsage
@@ -311,6 +313,7 @@ class ModelClient:
             usage.successes += 1
             usage.prompt_tokens += result.prompt_tokens
             usage.completion_tokens += result.completion_tokens
+            count_call(self.config.alias, result.prompt_tokens, result.completion_tokens)
             return result
 
     async def aclose(self) -> None:

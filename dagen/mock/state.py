@@ -34,7 +34,15 @@ DEFAULT_MODEL = "mock-model"
 SAMPLED = 100_000  # sampling parameters of the newest requests kept for GET /requests
 
 
-_MODEL_COUNTERS = ("requests", "completed", "in_flight", "peak_concurrency", "rate_limited")
+_MODEL_COUNTERS = (
+    "requests",
+    "completed",
+    "in_flight",
+    "peak_concurrency",
+    "rate_limited",
+    "prompt_tokens",  # as the answers' ``usage`` reported them (what a provider bills)
+    "completion_tokens",
+)
 _COUNTERS = (*_MODEL_COUNTERS, "server_errors", "client_errors", "malformed")
 
 
@@ -97,6 +105,12 @@ class _State:
         self.stats[counter] += 1
         if model is not None and counter in model:
             model[counter] += 1
+        usage = payload.get("usage") if status == 200 and isinstance(payload, dict) else None
+        if isinstance(usage, dict):
+            for name in ("prompt_tokens", "completion_tokens"):
+                self.stats[name] += usage.get(name, 0)
+                if model is not None:
+                    model[name] += usage.get(name, 0)
         return web.json_response(payload, status=status, headers=headers)
 
     def error(

@@ -29,6 +29,7 @@ from dagen.report import svg
 from dagen.report.folder import OutputFolder
 from dagen.report.stats import DISTINCT_LIMIT, DatasetStats, FieldStats
 from dagen.report.timeline import timeline_charts
+from dagen.sinks.ledger import Cost
 from dagen.sinks.parquet import REPORT, atomic_write
 
 __all__ = ["REPORT", "render_report", "write_report"]
@@ -120,6 +121,7 @@ def _summary(meta: dict[str, Any]) -> list[tuple[str, str, Any]]:
         ("finished", "finished", timings.get("finished")),
         ("seed", "seed", meta.get("seed")),
         ("fingerprint", "config fingerprint", meta.get("fingerprint")),
+        *([("cost", "cost (USD)", Cost.from_metadata(meta).summary())] if "cost" in meta else []),
     ]
 
 
@@ -205,9 +207,18 @@ def _models(meta: dict[str, Any]) -> list[dict[str, Any]]:
             "model": configured.get(alias, {}).get("model", ""),
             "cap": configured.get(alias, {}).get("max_parallel_requests"),
             "usage": meta.get("usage", {}).get(alias, {}),
+            "cost": _model_cost(meta.get("cost") or {}, alias),
         }
         for alias in aliases
     ]
+
+
+def _model_cost(cost: dict[str, Any], alias: str) -> str:
+    """What the dataset's calls of ``alias`` cost, or why that is not known."""
+    if alias in cost.get("unpriced", ()):
+        return "no pricing"
+    usd = cost.get("by_model", {}).get(alias)
+    return "" if usd is None else f"${usd:,.4f}"
 
 
 def _short(value: float) -> str:

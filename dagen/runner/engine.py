@@ -67,6 +67,7 @@ from dagen.runner.preflight import preflight
 from dagen.runner.result import GenerationResult
 from dagen.runner.resume import ResumePlan, plan_resume
 from dagen.runner.spec import RunSpec, new_run_id
+from dagen.runner.spending import SpendGate
 from dagen.runner.update import UpdatePlan, holds_stale, plan_sink_update
 from dagen.sinks.base import Sink, claimed, opened
 from dagen.sinks.choice import choose_sink
@@ -142,6 +143,8 @@ def generate(
         ResumeError: ``resume`` and the folder holds another config's data.
         UpdateError: ``update`` and the output cannot be updated (the message says why).
         EarlyShutdownError: too many cells failed for good (written row groups are kept).
+        BudgetExceededError: the next row group would have passed ``settings.max_cost``
+            (written row groups are kept; resume with a higher cap to carry on).
     """
     run = _Run.checked(config, num_records, output_dir, client, scheduler, settings,
                        overwrite, resume, sink, progress, update)  # fmt: skip
@@ -272,6 +275,9 @@ class _Run:
             )
             if update is not None:
                 log.info("%s", update)
+            gate = SpendGate.of(spec.metadata(), settings.max_cost if spec.context.caps else None)
+            if gate is not None and spec.row_groups:
+                gate.check_start()  # a cap reached already: say so before anything starts
             with opened(sink, overwrite=self.overwrite, resume=self.resume or self.update):
                 if update is not None:  # old parts are kept as they are until replaced
                     sink.replacing(update.updates)  # type: ignore[attr-defined]

@@ -55,6 +55,7 @@ from dagen.runner.events import Callback, InOrder, RowGroupEvent
 from dagen.runner.monitor import ProgressCallback, RunMonitor
 from dagen.runner.spec import RunSpec
 from dagen.runner.update import LoadedColumn, load_columns
+from dagen.runner.spending import SpendGate
 from dagen.sinks.assemble import RowGroupResult
 from dagen.sinks.base import Sink
 from dagen.tracking.tracker import CompletionTracker
@@ -116,6 +117,9 @@ class RunLoop:
         self.last_handover = 0.0
         self.last_shares = self.started
         self.monitor = RunMonitor(spec, self.tracker, session, progress, name)
+        # the cap's gate, for a run that calls models (one that calls none costs nothing)
+        cap = spec.settings.max_cost if spec.context.caps else None
+        self.spending = SpendGate.of(self.metadata, cap)
 
     # -- the loop ----------------------------------------------------------------------
 
@@ -158,6 +162,7 @@ class RunLoop:
         while (
             self.admitted < len(self.spec.row_groups)
             and len(self.in_flight) + len(self.in_order) < window
+            and self._affordable()
         ):
             row_group = next(self.pending)
             self.admitted += 1
@@ -180,6 +185,16 @@ class RunLoop:
             self.in_flight[row_group.index] = {}
             sizes = {c: row_group.size for c in self.spec.graph.columns if c not in loaded}
             self.tracker.admit(row_group.index, sizes, tasks=len(plan.tasks))
+            if self.spending is not None:
+                self.spending.admitted(row_group.size)
+
+    def _affordable(self) -> bool:
+        """The next row group keeps the projected spend within ``max_cost`` (always, with
+        no cap); raises ``BudgetExceededError`` when it does not and nothing is in flight."""
+        if self.spending is None:
+            return True
+        size = self.spec.row_groups[self.admitted].size
+        return self.spending.allows(size, in_flight=bool(self.in_flight or len(self.in_order)))
 
     def _load(self, index: int) -> dict[str, LoadedColumn]:
         """The columns an update reads from row group ``index``'s old part (on the client:
@@ -268,8 +283,12 @@ class RunLoop:
         index = result.row_group
         self.tracker.row_group_written(index, result.rows)
         if index in self.replacing:  # an update replaced it: its old record goes
-            self.metadata.forget_row_group(index, self.replacing.pop(index))
+            assert self.spec.update is not None  # only an update replaces row groups
+            loaded = self.spec.update.updates[index].load  # their cost is carried over
+            self.metadata.forget_row_group(index, self.replacing.pop(index), loaded)
         self.metadata.add_row_group(result, file, self.starts.pop(index))
+        if self.spending is not None:
+            self.spending.recorded(self.metadata.row_groups[index])
         name = file.get("file") if isinstance(file, Mapping) else file  # a name or a record
         self.monitor.row_group_written(index, result.rows, len(result.dropped), name)
         self.metadata.timeline = self.monitor.timeline_dict()

@@ -68,6 +68,10 @@ class RunMonitor:
         self.rows_planned = spec.row_groups.rows  # computed: any -n, at once
         self.planned = spec.cells_planned()  # column -> cells planned
         self.caps = dict(spec.context.caps)
+        # the live spend: earlier runs' (the dataset kept and what they discarded), then
+        # this run's tokens at the prices of the models it calls that have one
+        self.prices = {m.alias: m.pricing for m in spec.config.models if m.alias in self.caps}
+        self.spent_before = float(((spec.previous or {}).get("cost") or {}).get("spent", 0.0))
         self.workers = WorkerFigures(window=2.0)
         self.meter = RateMeter()
         self.meters = {c: RateMeter() for c in self.planned}  # column -> its cells' rate
@@ -136,7 +140,22 @@ class RunMonitor:
             drops=tuple((c, e, n) for (c, e), n in t.drop_reasons().most_common(TOP_DROPS)),
             models=self.workers.models(now, self.caps),
         )
+        self.last = replace(self.last, cost=self._spent(self.last))
         return self.last
+
+    def _spent(self, progress: RunProgress) -> float | None:
+        """USD spent so far (see ``RunProgress.cost``)."""
+        if not any(self.prices.values()):
+            return None
+        spent = self.spent_before
+        for alias, figures in progress.models.items():
+            pricing = self.prices.get(alias)
+            if pricing is not None:
+                counters = figures.counters
+                spent += pricing.cost(
+                    counters.get("prompt_tokens", 0), counters.get("completion_tokens", 0)
+                )
+        return spent
 
     def row_group_written(self, row_group: int, rows: int, dropped: int, file: str | None) -> None:
         """A row group reached the sink: the public event."""
@@ -174,7 +193,8 @@ class RunMonitor:
             )
             for alias, figures in final.models.items()
         }
-        final = self.last = replace(final, models=models)
+        final = replace(final, models=models)
+        final = self.last = replace(final, cost=self._spent(final))
         self._report(final, final=True)
         return final
 

@@ -26,6 +26,7 @@ import pyarrow as pa
 
 from dagen.report import write_report
 from dagen.sinks.base import Sink, read_back
+from dagen.sinks.ledger import Cost
 
 if TYPE_CHECKING:
     import dask.dataframe as dd
@@ -87,6 +88,13 @@ class GenerationResult:
         """Model usage per alias: requests, failures, tokens."""
         return dict(self.metadata.get("usage", {}))
 
+    @property
+    def cost(self) -> Cost:
+        """What the dataset's model calls cost in USD (``total``, ``by_model``,
+        ``by_column``; ``discarded``: calls paid whose rows it does not hold), at the
+        prices in the config's ``pricing``; ``unpriced`` names the models without one."""
+        return Cost.from_metadata(self.metadata)
+
     def summary(self) -> dict[str, Any]:
         """The run in a few JSON-able fields: what orchestrators report after a task."""
         meta = self.metadata
@@ -97,6 +105,7 @@ class GenerationResult:
             "fingerprint": meta["fingerprint"],
             "wall_seconds": meta["timings"]["wall_seconds"],
             "usage": meta.get("usage", {}),
+            "cost": self.cost.total,
             "status": meta["status"],
         }
 
@@ -152,8 +161,14 @@ class GenerationResult:
         return (
             f"<GenerationResult {meta.get('status', '?')}: {meta['rows_written']:,} rows "
             f"written, {meta['rows_dropped']:,} dropped, {len(meta.get('row_groups', []))} "
-            f"row groups{where}>"
+            f"row groups{self._cost_text()}{where}>"
         )
+
+    def _cost_text(self) -> str:
+        cost = self.cost
+        if not cost.by_model and not cost.unpriced:
+            return ""  # no model was called
+        return f", cost {cost.summary()}"
 
     def _repr_html_(self) -> str:
         summary = self.summary()
@@ -165,6 +180,7 @@ class GenerationResult:
             ("output", summary["output_dir"] or "(in memory)"),
             ("wall time", f"{summary['wall_seconds']} s"),
             ("models", ", ".join(sorted(summary["usage"])) or "none"),
+            ("cost (USD)", self.cost.summary()),
             ("fingerprint", summary["fingerprint"]),
         ]
         cells = "".join(

@@ -167,7 +167,7 @@ def _pending(kept: dict[int, RowGroup], num_records: int, row_group_size: int) -
 
 
 def _differences(old: Any, new: Any, path: str = "") -> list[str]:
-    """Paths where two JSON-like values differ (model serving settings ignored)."""
+    """Paths where two JSON-like values differ (model serving settings and prices ignored)."""
     if isinstance(old, dict) and isinstance(new, dict):
         found = []
         for key in sorted(set(old) | set(new), key=str):
@@ -177,6 +177,7 @@ def _differences(old: Any, new: Any, path: str = "") -> list[str]:
                 "timeout",
                 "max_parallel_requests",
                 "max_retries",
+                "pricing",
             ):
                 continue
             where = f"{path}.{key}" if path else str(key)

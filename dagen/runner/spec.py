@@ -32,6 +32,7 @@ from dagen.config.dataset import DatasetConfig
 from dagen.config.fingerprints import FingerprintSet, fingerprint_set
 from dagen.config.providers import hide_headers
 from dagen.config.run import RunSettings
+from dagen.errors import ConfigValidationError
 from dagen.generators import ColumnGenerator, ModelRuntime, build_generators
 from dagen.graph import ColumnGraph
 from dagen.inference.client import ApiKey
@@ -110,7 +111,8 @@ class RunSpec:
             update: the update of an output (its ``resume`` replaces ``resumed``).
 
         Raises:
-            ConfigError: a custom function, seed dataset or processor cannot be used.
+            ConfigError: a custom function, seed dataset or processor cannot be used;
+                ``settings.max_cost`` and a model the columns call has no pricing.
         """
         graph = ColumnGraph.from_config(config)
         run_id = run_id or new_run_id()
@@ -124,6 +126,7 @@ class RunSpec:
         generators = build_generators(config, graph, runtime, settings.template_limits)
         column_models = {c.name: c.model_alias for c in config.columns if c.model_alias is not None}
         used = {a for c in config.columns for a in c.model_aliases}
+        _check_priced(config, used, settings.max_cost)
         context = RunContext(
             run_id,
             _seed(config, settings, resumed),
@@ -184,6 +187,8 @@ class RunSpec:
             num_records=self.num_records,
             row_group_size=self.settings.row_group_size,
             previous=self.previous,
+            prices={m.alias: m.pricing for m in self.config.models},
+            max_cost=self.settings.max_cost,
             types=ColumnTypes(
                 # what the config states, then what generators fix (validators' results)
                 {**declared_types(self.config), **self.context.assembly.arrow_types},
@@ -203,6 +208,23 @@ class RunSpec:
             for name in [n for n in types if n not in kept and n not in declared]:
                 del types[name]
         return metadata
+
+
+def _check_priced(config: DatasetConfig, used: set[str], max_cost: float | None) -> None:
+    """A cap needs a price for every model the columns call.
+
+    Raises:
+        ConfigValidationError: naming the first model without ``pricing``.
+    """
+    if max_cost is None:
+        return
+    for model in config.models:
+        if model.alias in used and model.pricing is None:
+            raise ConfigValidationError(
+                f"max_cost (--max-cost {max_cost:g}) needs the price of every model the "
+                f"columns call, and model {model.alias!r} has no pricing: add "
+                "`pricing: {input_per_million: ..., output_per_million: ...}` (USD) to it"
+            )
 
 
 def _seed(config: DatasetConfig, settings: RunSettings, resumed: ResumePlan | None) -> int:

@@ -64,6 +64,9 @@ class RowGroupResult:
         counts: per output column, rows with a non-null value.
         side: side datasets of this row group, folder (relative to the output) -> table
             (the dropped columns, processors' outputs), same rows as ``table``.
+        usage: the model calls made for it (its rows dropped or not), column -> model
+            alias -> ``{"calls", "prompt_tokens", "completion_tokens"}``; only columns
+            that called a model (``dagen.sinks.ledger`` prices it).
     """
 
     row_group: int
@@ -73,6 +76,7 @@ class RowGroupResult:
     dropped: Mapping[int, CellFailure] = field(default_factory=dict)
     counts: Mapping[str, int] = field(default_factory=dict)
     side: Mapping[str, pa.Table] = field(default_factory=dict)
+    usage: Mapping[str, Mapping[str, Mapping[str, int]]] = field(default_factory=dict)
 
 
 def assemble_row_group(
@@ -116,6 +120,14 @@ def assemble_row_group(
         side={
             folder: _to_arrow(pd.concat(frames, axis=1), row_group, spec.arrow_types)
             for folder, frames in side.items()
+        },
+        usage={
+            col: {
+                alias: {"calls": calls, "prompt_tokens": prompt, "completion_tokens": completion}
+                for alias, (calls, prompt, completion) in blocks[col].usage.items()
+            }
+            for col in spec.columns
+            if blocks[col].usage
         },
     )
 

@@ -9,7 +9,8 @@ Shape:
      "num_records": requested, "rows_written", "rows_dropped", "row_group_size",
      "row_groups": [{"index", "start", "size", "rows", "dropped", "file",     # written ones only
                      "bytes", "sha256",          # the file's size and digest (``checksum``)
-                     "fingerprint"}],            # the fingerprint set it was written with
+                     "fingerprint",              # the fingerprint set it was written with
+                     "usage", "cost"}],          # its model calls, priced (``ledger``)
      "fingerprints": {digest: {"columns": {column: fingerprint}, "assembly": ...}},
                                      # this run's set and those row groups still hold
                                      # (``dagen.config.fingerprints``; ``--update`` reads them)
@@ -17,7 +18,12 @@ Shape:
      "columns": {output column: non-null rows written},
      "dropped_rows": [{"row_group", "row", "global_row", "column", "error_type", "message"}],
      "drop_summary": [{"column", "error_type", "rows"}],
-     "usage": {model alias: {...}},
+     "usage": {model alias: {...}},  # every call of every run of this output, for good or not
+     "cost": {"currency": "USD", "total", "by_model", "by_column", "unpriced",  # kept rows
+              "tokens": {alias: {"calls", "prompt_tokens", "completion_tokens"}},
+              "discarded": {"total", "by_model", "tokens"},  # paid, not in the dataset
+                                                             # (or replaced by --update)
+              "spent", "cap"},                               # total + discarded; max_cost
      "timeline": {...},            # progress and models every ~2 s (docs/architecture.md)
      "timings": {"started", "finished", "wall_seconds", ...},
      "status": "running" | "complete" | "stopped", "stop_reason",
@@ -32,12 +38,22 @@ import hashlib
 import json
 import platform
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from importlib import metadata as importlib_metadata
 from typing import Any
 
+from dagen.config.models import Pricing
 from dagen.generators.base import CellFailure
 from dagen.sinks.assemble import RowGroupResult
+from dagen.sinks.ledger import (
+    CURRENCY,
+    add_usage,
+    merged_usage,
+    part_of,
+    priced,
+    totals,
+    unrecorded,
+)
 from dagen.sinks.schema import ColumnTypes
 
 __all__ = ["RunMetadata", "versions"]
@@ -71,6 +87,8 @@ class RunMetadata:
         previous: dict[str, Any] | None = None,
         types: ColumnTypes | None = None,
         fingerprints: Mapping[str, Any] | None = None,
+        prices: Mapping[str, Pricing | None] | None = None,
+        max_cost: float | None = None,
     ) -> None:
         self.config = config
         self.fingerprint = fingerprint
@@ -91,6 +109,12 @@ class RunMetadata:
         self.fingerprint_set = dict(fingerprints or {})
         self.set_digest = _digest_of(self.fingerprint_set)
         self.fingerprint_sets: dict[str, Any] = {}  # digest -> set, of earlier runs
+        self.prices = dict(prices or {})  # model alias -> pricing now (None: not declared)
+        self.max_cost = max_cost
+        self.recorded: dict[str, dict[str, int]] = {}  # alias -> counter: this run's records
+        self.discarded: dict[str, Any] = {"total": 0.0, "by_model": {}, "tokens": {}}
+        # row group being replaced -> (usage, cost) of the columns an update loads
+        self.carried: dict[int, tuple[Any, dict[str, Any]]] = {}
         if previous:
             recorded = previous.get("fingerprints")
             if isinstance(recorded, dict):
@@ -100,6 +124,9 @@ class RunMetadata:
             self.columns.update(previous.get("columns", {}))
             self.dropped.extend(previous.get("dropped_rows", []))
             self.usage = previous.get("usage", {})
+            kept = (previous.get("cost") or {}).get("discarded")
+            if isinstance(kept, dict):
+                self.discarded = {**self.discarded, **kept}
 
     def add_row_group(
         self, result: RowGroupResult, file: str | Mapping[str, Any] | None, start_row: int
@@ -115,26 +142,68 @@ class RunMetadata:
             "dropped": len(result.dropped),
             **record,
             **({"fingerprint": self.set_digest} if self.set_digest else {}),
+            "usage": result.usage,
+            "cost": priced(result.usage, self.prices),  # at today's prices, for good
         }
+        if result.row_group in self.carried:  # an update's loaded columns keep their cost
+            usage, cost = self.carried.pop(result.row_group)
+            record = self.row_groups[result.row_group]
+            record["usage"] = merged_usage(usage, result.usage)
+            record["cost"] = totals([cost, record["cost"]])
+        add_usage(self.recorded, result.usage)
         self.columns.update(result.counts)
         for row, failure in sorted(result.dropped.items()):
             if len(self.dropped) < MAX_DROPPED_LISTED:
                 self.dropped.append(_dropped_row(failure, row, start_row))
 
-    def forget_row_group(self, index: int, counts: Mapping[str, int]) -> None:
+    def forget_row_group(
+        self, index: int, counts: Mapping[str, int], loaded: Iterable[str] = ()
+    ) -> None:
         """Take out a row group about to be replaced (``--update``): its record, the
-        non-null ``counts`` of its part's columns, and its listed dropped rows."""
-        self.row_groups.pop(index, None)
+        non-null ``counts`` of its part's columns, and its listed dropped rows. The cost
+        of its ``loaded`` columns is carried into its new record; what its other columns
+        cost is discarded (paid, no longer in the dataset)."""
+        old = self.row_groups.pop(index, None) or {}
+        loaded = set(loaded)
+        self.carried[index] = part_of(old, loaded)
+        replaced_usage, replaced_cost = part_of(old, set(old.get("usage") or {}) - loaded)
+        if replaced_usage:
+            tokens = add_usage(dict(self.discarded.get("tokens", {})), replaced_usage)
+            self.discarded = {**totals([self.discarded, replaced_cost]), "tokens": tokens}
+            self.discarded.pop("by_column", None)
         self.columns.subtract(counts)
         self.columns = +self.columns  # no column left at 0 or below
         self.dropped = [d for d in self.dropped if d.get("row_group") != index]
 
     def add_usage(self, usage: dict[str, dict[str, int]]) -> None:
-        """Add a run's model usage (per alias) to what earlier runs of this output used."""
+        """Add a run's model usage (per alias) to what earlier runs of this output used;
+        what its recorded row groups do not hold is added to the discarded cost."""
         for alias, counts in usage.items():
             into = self.usage.setdefault(alias, {})
             for name, n in counts.items():
                 into[name] = into.get(name, 0) + n
+        lost = unrecorded(usage, self.recorded)
+        if lost:
+            cost = priced({"": lost}, self.prices)
+            tokens = add_usage(dict(self.discarded.get("tokens", {})), {"": lost})
+            self.discarded = {
+                **totals([self.discarded, cost]),
+                "tokens": tokens,
+            }
+            self.discarded.pop("by_column", None)
+
+    def cost(self) -> dict[str, Any]:
+        """The dataset's cost (its row groups' records summed) and what was discarded."""
+        groups = self.row_groups.values()
+        cost = totals(rg.get("cost", {}) for rg in groups)
+        tokens: dict[str, dict[str, int]] = {}
+        for rg in groups:
+            add_usage(tokens, rg.get("usage", {}))
+        found = {"currency": CURRENCY, **cost, "tokens": tokens, "discarded": self.discarded}
+        found["spent"] = cost["total"] + self.discarded.get("total", 0.0)
+        if self.max_cost is not None:
+            found["cap"] = self.max_cost
+        return found
 
     def _fingerprints(self) -> dict[str, Any]:
         """This run's set and the sets the row groups still hold (digest -> set)."""
@@ -169,6 +238,7 @@ class RunMetadata:
             ],
             "dropped_rows": self.dropped,
             "usage": self.usage,
+            "cost": self.cost(),
             "schema": self.types.to_dict(),
             "timeline": self.timeline,
             "timings": {

@@ -54,6 +54,8 @@ class RunProgress:
         drops: the most frequent reasons rows were dropped: (column, error type, rows).
         models: alias -> the model's figures (calls in flight, 429s, latency...).
         name: a label for the run (the output folder, when there is one).
+        cost: USD spent so far on the output (earlier runs' spend, then this run's calls
+            at the models' prices, live); None when no model the run calls has a price.
     """
 
     run: str
@@ -71,6 +73,7 @@ class RunProgress:
     drops: tuple[tuple[str, str, int], ...] = ()
     models: dict[str, ModelFigures] = field(default_factory=dict)
     name: str = ""
+    cost: float | None = None
 
     @property
     def cells_done(self) -> int:
@@ -119,6 +122,8 @@ class RunProgress:
             f"{self.rows_written}/{self.rows_planned} ({self.rows_dropped} dropped), "
             f"{self.rows_per_s:.1f} rows/s, ETA {eta}"
         )
+        if self.cost is not None:
+            text += f", ${self.cost:.4f} spent"
         for m in self.models.values():
             text += f"; {m.alias} {m.in_flight}/{m.cap} in flight, {m.rate_limited} x 429"
         return text
@@ -142,6 +147,7 @@ class RunProgress:
             "rates": {c: round(r, 3) for c, r in self.rates.items()},
             "drops": [list(d) for d in self.drops],
             "models": {a: m.to_dict() for a, m in self.models.items()},
+            "cost": self.cost,
         }
 
     @classmethod
@@ -163,6 +169,7 @@ class RunProgress:
             rates={c: float(r) for c, r in data.get("rates", {}).items()},
             drops=tuple((str(c), str(e), int(n)) for c, e, n in data.get("drops", [])),
             models={a: ModelFigures.from_dict(m) for a, m in data.get("models", {}).items()},
+            cost=float(data["cost"]) if data.get("cost") is not None else None,
         )
 
 

@@ -254,8 +254,8 @@ def test_bad_directive_is_a_client_error(server, post_chat):
 
 
 def test_stats_count_every_outcome(server, post_chat):
-    post_chat(server.url, chat_body("ok"))
-    post_chat(server.url, {"model": "other", "messages": user("ok")})
+    _, _, answered = post_chat(server.url, chat_body("ok"))
+    _, _, other = post_chat(server.url, {"model": "other", "messages": user("ok")})
     post_chat(server.url, chat_body("[[mock:status=429]]"))
     post_chat(server.url, chat_body("[[mock:status=500]]"))
     post_chat(server.url, chat_body("[[mock:status=404]]"))
@@ -267,9 +267,13 @@ def test_stats_count_every_outcome(server, post_chat):
     assert stats["in_flight"] == 0 and stats["peak_concurrency"] == 1
     assert stats["by_model"]["mock-writer"]["requests"] == 5
     assert stats["by_model"]["mock-writer"]["rate_limited"] == 1
+    tokens = {k: other["usage"][k] for k in ("prompt_tokens", "completion_tokens")}
     assert stats["by_model"]["other"] == {
-        "requests": 1, "completed": 1, "in_flight": 0, "peak_concurrency": 1, "rate_limited": 0
+        "requests": 1, "completed": 1, "in_flight": 0, "peak_concurrency": 1, "rate_limited": 0,
+        **tokens,  # the tokens its answers reported: what a provider would bill
     }  # fmt: skip
+    assert tokens["prompt_tokens"] > 0 and tokens["completion_tokens"] > 0
+    assert stats["by_model"]["mock-writer"]["prompt_tokens"] >= answered["usage"]["prompt_tokens"]
     server.reset()
     assert server.stats()["requests"] == 0 and server.stats()["by_model"] == {}
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pandas as pd
 import pyarrow as pa
 import pytest
 
+from dagen.config.models import Pricing
 from dagen.generators import CellFailure
 from dagen.sinks.assemble import RowGroupResult
 from dagen.sinks.metadata import RunMetadata
@@ -28,6 +30,7 @@ DOCUMENTED_KEYS = {
     "dropped_rows",
     "drop_summary",
     "usage",
+    "cost",
     "timeline",
     "timings",
     "status",
@@ -158,3 +161,40 @@ def test_a_replaced_row_group_takes_its_old_counts_and_drops_out_and_names_its_f
     doc = new.to_dict()
     assert doc["columns"] == {"a": 4} and doc["dropped_rows"] == [] and doc["rows_written"] == 4
     assert doc["fingerprints"] == {new.set_digest: {**sets, "assembly": "y"}}
+def _usage(calls: int, prompt: int, completion: int) -> dict:
+    return {"calls": calls, "prompt_tokens": prompt, "completion_tokens": completion}
+
+
+def test_each_row_group_is_priced_when_recorded_and_the_totals_survive_a_resume(result):
+    pricing = Pricing(input_per_million=2.0, output_per_million=10.0)
+    meta = RunMetadata(config={}, fingerprint="f", seed=1, num_records=8, row_group_size=4,
+                       prices={"judge": pricing, "free": None})  # fmt: skip
+    rg0 = dataclasses.replace(
+        result(0, pd.DataFrame({"bio": list("abcd")})),
+        usage={"score": {"judge": _usage(4, 1_000, 200), "free": _usage(4, 50, 5)}},
+    )
+    meta.add_row_group(rg0, "p0", 0)
+    # the run paid 1 more judge call than its checkpoints hold (an interrupted row group)
+    meta.add_usage({"judge": {"successes": 5, "prompt_tokens": 1_300, "completion_tokens": 260}})
+    doc = meta.to_dict()
+    assert doc["row_groups"][0]["cost"] == {
+        "total": pytest.approx(0.004), "by_model": {"judge": pytest.approx(0.004)},
+        "by_column": {"score": pytest.approx(0.004)}, "unpriced": ["free"],
+    }  # fmt: skip
+    assert doc["cost"]["tokens"]["free"] == _usage(4, 50, 5)
+    assert doc["cost"]["discarded"]["tokens"] == {"judge": _usage(1, 300, 60)}
+    assert doc["cost"]["discarded"]["total"] == pytest.approx((300 * 2 + 60 * 10) / 1e6)
+    assert doc["cost"]["spent"] == pytest.approx(0.004 + 0.0012)
+
+    # prices change before the resume: the kept row group keeps what it cost then
+    resumed = RunMetadata(config={}, fingerprint="f", seed=1, num_records=8, row_group_size=4,
+                          previous=doc, prices={"judge": Pricing(input_per_million=100.0)})  # fmt: skip
+    rg1 = dataclasses.replace(
+        result(1, pd.DataFrame({"bio": list("efgh")})),
+        usage={"score": {"judge": _usage(4, 1_000, 0)}},
+    )
+    resumed.add_row_group(rg1, "p1", 4)
+    again = resumed.to_dict()
+    assert again["row_groups"][0]["cost"] == doc["row_groups"][0]["cost"]
+    assert again["cost"]["total"] == pytest.approx(0.004 + 0.1)
+    assert again["cost"]["discarded"] == doc["cost"]["discarded"]  # carried, not recounted

@@ -53,3 +53,11 @@ def test_the_timeline_samples_every_interval_and_stays_bounded():
     assert len(shape["samples"]) < 4 and shape["interval_seconds"] > 2.0
     times = [s["t"] for s in shape["samples"]]
     assert times == sorted(times) and times[-1] == 20.5  # the end is always kept
+
+
+def test_the_spend_so_far_is_in_the_line_and_survives_publishing():
+    spending = RunProgress(run="r", columns={"a": (5, 10)}, cost=0.123456)
+    assert "$0.1235 spent" in spending.line()
+    assert RunProgress.from_message(spending.to_message()).cost == 0.123456
+    assert "spent" not in RunProgress(run="r").line()  # no price declared: no figure
+    assert RunProgress.from_message(RunProgress(run="r").to_message()).cost is None
