@@ -37,7 +37,16 @@ from typing import Any
 
 from dagen.config.models import Pricing
 
-__all__ = ["CURRENCY", "Cost", "add_usage", "merged_usage", "part_of", "priced", "totals", "unrecorded"]
+__all__ = [
+    "CURRENCY",
+    "Cost",
+    "add_usage",
+    "merged_usage",
+    "part_of",
+    "priced",
+    "totals",
+    "unrecorded",
+]
 
 CURRENCY = "USD"
 

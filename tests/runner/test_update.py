@@ -101,6 +101,57 @@ def test_changing_only_the_judge_prompt_calls_the_judge_once_per_row_and_nothing
     assert calls(llm) == {}
 
 
+PRICES = {
+    "writer": {"input_per_million": 3.0, "output_per_million": 15.0},
+    "judge": {"input_per_million": 0.5, "output_per_million": 2.0},
+}
+
+
+def served_usd(llm) -> dict[str, float]:
+    """What the tokens the mock server answered cost, per model alias."""
+    return {
+        model.removeprefix("mock-"): (
+            s["prompt_tokens"] * PRICES[model.removeprefix("mock-")]["input_per_million"]
+            + s["completion_tokens"] * PRICES[model.removeprefix("mock-")]["output_per_million"]
+        ) / 1e6
+        for model, s in llm.stats()["by_model"].items()
+    }  # fmt: skip
+
+
+def test_after_an_update_the_dataset_costs_its_values_and_the_replaced_calls_are_discarded(
+    llm, client, tmp_path
+):
+    def priced(config: dagen.DatasetConfig) -> dagen.DatasetConfig:
+        data = config.to_dict()
+        for model in data["models"]:
+            model["pricing"] = PRICES[model["alias"]]
+        return dagen.DatasetConfig.from_dict(data)
+
+    out = tmp_path / "out"
+    first = dagen.generate(priced(reviews(llm)), 12, out, client=client, settings=SETTINGS)
+    paid_first = served_usd(llm)
+    assert first.cost.by_model == pytest.approx(paid_first)
+    llm.reset()
+    changed = priced(reviews(llm, judge_prompt="Judge harshly: {{ review }}"))
+
+    result = dagen.generate(changed, 12, out, client=client, settings=SETTINGS, update=True)
+
+    paid_update = served_usd(llm)
+    assert paid_update.keys() == {"judge"}  # the writer was not called again
+    cost = result.cost
+    # the dataset: the writer calls of the first run and the judge calls of the update
+    assert cost.by_model == pytest.approx({"writer": paid_first["writer"], **paid_update})
+    assert cost.by_column == pytest.approx(
+        {"review": paid_first["writer"], "quality": paid_update["judge"]}
+    )
+    # the first run's judge calls were paid, and their values replaced: discarded
+    assert cost.discarded == pytest.approx(paid_first["judge"])
+    assert cost.spent == pytest.approx(sum(paid_first.values()) + sum(paid_update.values()))
+    records = result.metadata["row_groups"]
+    assert sum(rg["cost"]["total"] for rg in records) == pytest.approx(cost.total)
+    assert all(rg["usage"].keys() == {"review", "quality"} for rg in records)
+
+
 def test_a_changed_sampler_regenerates_itself_and_its_dependants_like_a_fresh_run(
     llm, client, tmp_path
 ):
