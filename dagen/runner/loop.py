@@ -54,8 +54,8 @@ from dagen.lowering.plan import Key, RowGroup, RowGroupPlan, chunk_sizes
 from dagen.runner.events import Callback, InOrder, RowGroupEvent
 from dagen.runner.monitor import ProgressCallback, RunMonitor
 from dagen.runner.spec import RunSpec
-from dagen.runner.update import LoadedColumn, load_columns
 from dagen.runner.spending import SpendGate
+from dagen.runner.update import LoadedColumn, load_columns
 from dagen.sinks.assemble import RowGroupResult
 from dagen.sinks.base import Sink
 from dagen.tracking.tracker import CompletionTracker
