@@ -140,6 +140,9 @@ def cli(ctx: click.Context, verbose: bool, quiet: bool, debug: bool) -> None:
               help="Largest value a template may build, in bytes.")  # fmt: skip
 @click.option("--overwrite", is_flag=True, help="Replace a non-empty output folder.")
 @click.option("--resume", is_flag=True, help="Continue an interrupted run in OUTPUT (-n may grow).")
+@click.option("--exact", is_flag=True,
+              help="-n counts rows written, after drops and filters: generate until exactly "
+                   "that many are written (implied when resuming an --exact run).")  # fmt: skip
 @_providers_option
 @click.option("--format", "file_format", type=click.Choice(["parquet", "jsonl"]), default="parquet",
               show_default=True, help="File format of the row groups.")  # fmt: skip
@@ -164,6 +167,7 @@ def run(
     max_value_bytes: int,
     overwrite: bool,
     resume: bool,
+    exact: bool,
     providers: str | None,
     file_format: str,
     verbose: bool,
@@ -198,6 +202,7 @@ def run(
             dashboard_address=dashboard_address,
         ),
         template_limits=TemplateLimits(template_timeout, max_value_bytes),
+        exact=exact,
     )
     started = time.perf_counter()
     jsonl = file_format == "jsonl"

@@ -141,6 +141,9 @@ class RunSettings:
             failed with a retryable error (429, 5xx, timeout) after all retries.
         salvage_pause: seconds before the first salvage round (doubling each round).
         template_limits: time and size bounds on each render of a template.
+        exact: ``num_records`` counts the rows written (after drops and filters): row
+            groups are admitted, sized from the keep rate seen so far, until exactly that
+            many are written, in row order (``dagen.lowering.exact``).
     """
 
     row_group_size: int = 1000
@@ -153,6 +156,7 @@ class RunSettings:
     salvage_rounds: int = 2
     salvage_pause: float = 5.0
     template_limits: TemplateLimits = field(default_factory=TemplateLimits)
+    exact: bool = False
 
     def __post_init__(self) -> None:
         _check_int(self, "row_group_size", 1)
@@ -162,6 +166,8 @@ class RunSettings:
         _check_number(self, "progress_interval", 0.0, optional=True)
         _check_int(self, "salvage_rounds", 0)
         _check_number(self, "salvage_pause", 0.0)
+        if not isinstance(self.exact, bool):
+            raise TypeError(f"RunSettings exact must be a bool, got {self.exact!r}")
         for name, kind in (
             ("cluster", ClusterSettings),
             ("early_shutdown", EarlyShutdown),

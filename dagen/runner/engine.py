@@ -242,7 +242,12 @@ class _Run:
             resumed = None
             if self.resume:
                 resumed = plan_resume(
-                    sink, ready.config, self.num_records, settings.row_group_size, settings.seed
+                    sink,
+                    ready.config,
+                    self.num_records,
+                    settings.row_group_size,
+                    settings.seed,
+                    settings.exact,
                 )
             spec = RunSpec.build(
                 ready.config,
@@ -253,7 +258,7 @@ class _Run:
                 run_id=run_id,
             )
             with opened(sink, overwrite=self.overwrite, resume=self.resume):
-                if not spec.row_groups:  # a resumed run with nothing left to do needs no cluster
+                if spec.finished:  # a resumed run with nothing left to do needs no cluster
                     metadata = spec.metadata()
                     metadata.status = "complete"
                     sink.write_metadata(metadata.to_dict())

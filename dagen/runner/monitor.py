@@ -66,11 +66,15 @@ class RunMonitor:
         self.progress = progress
         self.name = name
         rows = spec.row_groups.rows  # computed: any -n, even 10**12 rows, at once
+        if spec.exact:  # rows to write, not to generate (which the keep rate decides)
+            written = sum(rg["rows"] for rg in (spec.previous or {}).get("row_groups", []))
+            rows = spec.num_records - written
         self.rows_planned = rows
         self.planned = dict.fromkeys(spec.graph.columns, rows)  # column -> cells planned
         self.caps = dict(spec.context.caps)
         self.workers = WorkerFigures(window=2.0)
         self.meter = RateMeter()
+        self.rows_meter = RateMeter()  # rows written: an exact run's progress
         self.meters = {c: RateMeter() for c in self.planned}  # column -> its cells' rate
         self.started = time.perf_counter()
         started = dt.datetime.now(dt.UTC).isoformat()
@@ -78,6 +82,7 @@ class RunMonitor:
         self.last: RunProgress | None = None
         self.last_figures = self.last_log = self.started
         self.meter.add(self.started, 0)
+        self.rows_meter.add(self.started, 0)
         for meter in self.meters.values():
             meter.add(self.started, 0)
 
@@ -116,7 +121,11 @@ class RunMonitor:
         for message in self.session.worker_figures():
             self.workers.update(message, now)
         t = self.tracker
-        columns = {c: (min(t.done[c], n), n) for c, n in self.planned.items()}
+        if self.spec.exact:  # the cells of the row groups admitted so far
+            columns = {c: (t.done[c], max(t.done[c], t.total[c])) for c in self.planned}
+        else:
+            columns = {c: (min(t.done[c], n), n) for c, n in self.planned.items()}
+        self.rows_meter.add(now, t.rows_written)
         self.meter.add(now, sum(done for done, _ in columns.values()))
         for column, (done, _) in columns.items():
             self.meters[column].add(now, done)
@@ -136,6 +145,8 @@ class RunMonitor:
             rates={c: meter.rate(now) for c, meter in self.meters.items()},
             drops=tuple((c, e, n) for (c, e), n in t.drop_reasons().most_common(TOP_DROPS)),
             models=self.workers.models(now, self.caps),
+            exact=self.spec.exact,
+            rows_rate=self.rows_meter.rate(now),
         )
         return self.last
 

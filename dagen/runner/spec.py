@@ -66,6 +66,9 @@ class RunSpec:
         slugs: each column's key prefix (Dask's dashboard groups by it).
         async_columns: columns whose generator is a coroutine.
         previous: the resumed run's metadata, or None.
+        exact: ``num_records`` counts rows written, and the row groups are sized as the run
+            goes (``dagen.lowering.exact``; ``row_groups`` is then empty): asked for in
+            the settings, or implied by the exact run resumed.
     """
 
     config: DatasetConfig
@@ -79,6 +82,7 @@ class RunSpec:
     slugs: Mapping[str, str]
     async_columns: frozenset[str]
     previous: dict[str, Any] | None = field(default=None, compare=False)
+    exact: bool = False
 
     @classmethod
     def build(
@@ -119,18 +123,18 @@ class RunSpec:
             run_id,
             _seed(config, settings, resumed),
             generators,
-            _assembly(config, graph, generators),
+            _assembly(config, graph, generators, settings),
             graph.stateful,
             runtime,
             column_models,
             caps={m.alias: m.max_parallel_requests for m in config.models if m.alias in used},
             call_timeout=max((m.timeout for m in config.models if m.alias in used), default=0.0),
         )
-        pending = (
-            resumed.pending
-            if resumed is not None
-            else row_groups(num_records, settings.row_group_size)
-        )
+        exact = settings.exact or (resumed is not None and resumed.exact)
+        if resumed is not None:
+            pending = resumed.pending
+        else:  # an exact run's row groups are sized as it goes
+            pending = row_groups(0 if exact else num_records, settings.row_group_size)
         return cls(
             config=config,
             settings=settings,
@@ -143,7 +147,16 @@ class RunSpec:
             slugs=column_slugs(graph.columns),
             async_columns=frozenset(c for c, g in generators.items() if g.is_async),
             previous=resumed.previous if resumed is not None else None,
+            exact=exact,
         )
+
+    @property
+    def finished(self) -> bool:
+        """Whether there is nothing left to generate (a resumed run that was complete)."""
+        if not self.exact:
+            return not self.row_groups
+        written = sum(rg["rows"] for rg in (self.previous or {}).get("row_groups", []))
+        return written >= self.num_records
 
     @property
     def column_models(self) -> Mapping[str, str]:
@@ -164,6 +177,7 @@ class RunSpec:
             num_records=self.num_records,
             row_group_size=self.settings.row_group_size,
             previous=self.previous,
+            exact=self.exact,
             types=ColumnTypes(
                 # what the config states, then what generators fix (validators' results)
                 {**declared_types(self.config), **self.context.assembly.arrow_types},
@@ -183,7 +197,10 @@ def _seed(config: DatasetConfig, settings: RunSettings, resumed: ResumePlan | No
 
 
 def _assembly(
-    config: DatasetConfig, graph: ColumnGraph, generators: Mapping[str, ColumnGenerator]
+    config: DatasetConfig,
+    graph: ColumnGraph,
+    generators: Mapping[str, ColumnGenerator],
+    settings: RunSettings,
 ) -> AssemblySpec:
     outputs = {c.name: c.output_columns for c in config.columns}
     return AssemblySpec(
@@ -191,6 +208,8 @@ def _assembly(
         outputs=outputs,
         # a dropped column takes its side-effect columns with it
         dropped_columns=frozenset(o for c in config.columns if c.drop for o in outputs[c.name]),
-        processors=build_processors(config, [o for outs in outputs.values() for o in outs]),
+        processors=build_processors(
+            config, [o for outs in outputs.values() for o in outs], settings.template_limits
+        ),
         arrow_types={c: t for g in generators.values() for c, t in g.arrow_types.items()},
     )
