@@ -282,7 +282,7 @@ class RunLoop:
             EarlyShutdownError: the keep rate leaves no hope of reaching the target.
         """
         planner.finished(result.row_group, result.rows)
-        for due in self.in_order.put(result.row_group, result):
+        for due, _ in self.in_order.put(result.row_group, (result, None)):  # not yet written
             take = planner.wrote(due.rows)
             due = self._conformed(due if take == due.rows else head(due, take))
             file = self.sink.write(due)
