@@ -19,6 +19,7 @@ DOCUMENTED_KEYS = {
     "rows_written",
     "rows_dropped",
     "row_group_size",
+    "exact",
     "schema",
     "row_groups",
     "columns",
