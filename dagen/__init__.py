@@ -37,6 +37,7 @@ from dagen.config.constraints import ColumnInequalityConstraint, ScalarInequalit
 from dagen.config.dataset import (
     DatasetConfig,
     DropColumnsProcessorConfig,
+    FilterProcessorConfig,
     SchemaTransformProcessorConfig,
     load_config,
 )
@@ -147,6 +148,7 @@ __all__ = [
     "EarlyShutdownError",
     "EmbeddingColumnConfig",
     "ExpressionColumnConfig",
+    "FilterProcessorConfig",
     "FolderSink",
     "GenerationError",
     "GenerationResult",

@@ -269,3 +269,42 @@ def test_max_cost_with_a_model_without_pricing_exits_2_naming_it(write, tmp_path
     assert result.returncode == 2, result.stderr
     assert "model 'writer' has no pricing" in result.stderr
     assert not (tmp_path / "o").exists()
+
+
+FILTERED_CONFIG = """\
+seed: 4
+columns:
+  - {name: x, column_type: sampler, sampler_type: uniform, params: {low: 0, high: 1}}
+processors:
+  - {processor_type: filter, name: low_x, keep_when: "%s"}
+"""
+
+
+@pytest.mark.parametrize(
+    ("keep_when", "expected"),
+    [("{{ x < 0.3 }}", None),
+     ("{{ y < 0.3 }}", r"processors\[0\] \(filter\) 'low_x' field keep_when: reads unknown column\(s\) \['y'\]"),
+     ("{{ x < }}", r"processors.*keep_when does not compile")],
+    ids=["valid", "unknown-column", "syntax"],
+)  # fmt: skip
+def test_validate_checks_a_filter_naming_the_processor(write, keep_when, expected):
+    result = invoke("validate", write(FILTERED_CONFIG % keep_when))
+
+    if expected is None:
+        assert result.exit_code == 0, result.output
+    else:
+        assert result.exit_code == 2 and re.search(expected, result.output), result.output
+
+
+def test_run_exact_writes_exactly_n_rows_after_the_filter(write, tmp_path):
+    out = tmp_path / "o"
+    result = dagen_process("run", write(FILTERED_CONFIG % "{{ x < 0.3 }}"), "-n", "150", "-o",
+                           str(out), "--row-group-size", "100", "--exact", "--workers", "1",
+                           "--dashboard-address", "127.0.0.1:0", timeout=180)  # fmt: skip
+
+    assert result.returncode == 0, result.stderr
+    assert re.search(r"wrote 150 of 150 rows \(\d+ dropped\)", result.stdout)
+    assert "dropped" in result.stdout and "'low_x', filtered" in result.stdout
+    assert re.search(r"100\.0% .*rows written 150/150", result.stderr)
+    meta = json.loads((out / "metadata.json").read_text())
+    assert meta["exact"] is True and meta["rows_written"] == 150

@@ -150,6 +150,9 @@ def cli(ctx: click.Context, verbose: bool, quiet: bool, debug: bool) -> None:
 @click.option("--dry-run", is_flag=True, help="With --update: say what it would do, and stop.")
 @click.option("--max-cost", type=click.FloatRange(min=0), default=None, metavar="USD",
               help="Stop before the spend would pass USD (every model needs `pricing`).")  # fmt: skip
+@click.option("--exact", is_flag=True,
+              help="-n counts rows written, after drops and filters: generate until exactly "
+                   "that many are written (implied when resuming an --exact run).")  # fmt: skip
 @_providers_option
 @click.option("--format", "file_format", type=click.Choice(["parquet", "jsonl"]), default="parquet",
               show_default=True, help="File format of the row groups.")  # fmt: skip
@@ -177,6 +180,7 @@ def run(
     update: bool,
     dry_run: bool,
     max_cost: float | None,
+    exact: bool,
     providers: str | None,
     file_format: str,
     verbose: bool,
@@ -194,6 +198,11 @@ def run(
         raise click.UsageError(
             f"--update and --{'resume' if resume else 'overwrite'} exclude each other "
             "(--update continues an interrupted update by itself)"
+        )
+    if update and exact:
+        raise click.UsageError(
+            "--update and --exact exclude each other (a changed column changes which rows "
+            "the filters keep)"
         )
     if dry_run and not update:
         raise click.UsageError("--dry-run goes with --update")
@@ -223,6 +232,7 @@ def run(
         ),
         template_limits=TemplateLimits(template_timeout, max_value_bytes),
         max_cost=max_cost,
+        exact=exact,
     )
     if update:
         if ctx.get_parameter_source("row_group_size") is ParameterSource.DEFAULT:

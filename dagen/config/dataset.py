@@ -50,6 +50,7 @@ __all__ = [
     "MAX_CONFIG_NODES",
     "DatasetConfig",
     "DropColumnsProcessorConfig",
+    "FilterProcessorConfig",
     "ProcessorConfig",
     "SchemaTransformProcessorConfig",
     "callable_name",
@@ -113,10 +114,43 @@ class SchemaTransformProcessorConfig(StrictModel):
         )
 
 
+class FilterProcessorConfig(StrictModel):
+    """Keep only the rows for which a Jinja condition holds (dagen's own; not in Data Designer).
+
+    ``keep_when`` is rendered per row, like an expression, and the row is kept when the
+    text it renders is true: anything but ``""``, ``"false"``, ``"0"``, ``"0.0"`` or
+    ``"none"`` (case and surrounding spaces ignored), so ``"{{ score >= 2 }}"`` (which
+    renders ``True`` or ``False``) reads as it should. A row it does not keep is dropped
+    with the reason ``filtered``; a row whose condition fails to render (an undefined
+    field, a bad type) is dropped with that error. ``name`` names the processor in the
+    dropped-row records (``column``) and in errors.
+    """
+
+    processor_type: Literal["filter"] = "filter"
+    name: str = Field(default="filter", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=128)
+    keep_when: str = Field(min_length=1)
+
+    @field_validator("keep_when")
+    @classmethod
+    def _compiles(cls, value: str) -> str:
+        try:
+            _TEMPLATES.parse(value)
+        except jinja2.TemplateSyntaxError as exc:
+            raise ValueError(
+                f"keep_when does not compile: {exc.message} (line {exc.lineno})"
+            ) from exc
+        return value
+
+    @property
+    def columns(self) -> frozenset[str]:
+        """The columns the condition reads."""
+        return frozenset(jinja2.meta.find_undeclared_variables(_TEMPLATES.parse(self.keep_when)))
+
+
 _TEMPLATES = ImmutableSandboxedEnvironment()
 
 ProcessorConfig = Annotated[
-    DropColumnsProcessorConfig | SchemaTransformProcessorConfig,
+    DropColumnsProcessorConfig | SchemaTransformProcessorConfig | FilterProcessorConfig,
     Field(discriminator="processor_type"),
 ]
 

@@ -114,9 +114,7 @@ def fingerprint_set(
                 {
                     "column": own,
                     "models": {a: models.get(a) for a in sorted(aliases)},
-                    "constraints": [
-                        c.model_dump(mode="json") for c in config.constraints_on(name)
-                    ],
+                    "constraints": [c.model_dump(mode="json") for c in config.constraints_on(name)],
                     "reads": {u: found[u] for u in sorted(upstream.get(name, ()))},
                     "seed": seed,
                 }

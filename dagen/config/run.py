@@ -144,6 +144,9 @@ class RunSettings:
         max_cost: USD the dataset may cost at most (every model it calls needs
             ``pricing``): no row group is started whose projected spend would pass it,
             and the run then stops, keeping what it wrote (``dagen.lowering.budget``).
+        exact: ``num_records`` counts the rows written (after drops and filters): row
+            groups are admitted, sized from the keep rate seen so far, until exactly that
+            many are written, in row order (``dagen.lowering.exact``).
     """
 
     row_group_size: int = 1000
@@ -157,6 +160,7 @@ class RunSettings:
     salvage_pause: float = 5.0
     template_limits: TemplateLimits = field(default_factory=TemplateLimits)
     max_cost: float | None = None
+    exact: bool = False
 
     def __post_init__(self) -> None:
         _check_int(self, "row_group_size", 1)
@@ -167,6 +171,8 @@ class RunSettings:
         _check_int(self, "salvage_rounds", 0)
         _check_number(self, "salvage_pause", 0.0)
         _check_number(self, "max_cost", 0.0, optional=True)
+        if not isinstance(self.exact, bool):
+            raise TypeError(f"RunSettings exact must be a bool, got {self.exact!r}")
         for name, kind in (
             ("cluster", ClusterSettings),
             ("early_shutdown", EarlyShutdown),

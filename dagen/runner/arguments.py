@@ -114,13 +114,14 @@ def check_generate_arguments(
 
 
 def check_update_arguments(
-    update: Any, overwrite: Any, resume: Any, output_dir: Any, *, has_sink: bool
+    update: Any, overwrite: Any, resume: Any, output_dir: Any, *, has_sink: bool, exact: bool
 ) -> None:
     """The checks of ``generate(..., update=True)``.
 
     Raises:
         TypeError: ``update`` is not a bool.
-        ValueError: ``update`` with ``resume`` or ``overwrite``, or without an output.
+        ValueError: ``update`` with ``resume``, ``overwrite`` or exact settings, or
+            without an output.
     """
     if not isinstance(update, bool):
         raise TypeError(f"generate(): update must be True or False, got {update!r}")
@@ -134,3 +135,8 @@ def check_update_arguments(
         )
     if output_dir is None and not has_sink:
         raise ValueError("generate(): update needs the output_dir of the dataset to update")
+    if exact:
+        raise ValueError(
+            "generate(): update cannot make an exact run (RunSettings.exact): a changed "
+            "column changes which rows the filters keep"
+        )

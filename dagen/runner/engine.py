@@ -247,7 +247,14 @@ class _Run:
             has_client=client is not None,
             has_sink=sink is not None,
         )
-        check_update_arguments(update, overwrite, resume, output_dir, has_sink=sink is not None)
+        check_update_arguments(
+            update,
+            overwrite,
+            resume,
+            output_dir,
+            has_sink=sink is not None,
+            exact=isinstance(settings, RunSettings) and settings.exact,
+        )
         if progress is not None and not callable(progress):
             raise TypeError(f"generate(): progress must be a callable or None, got {progress!r}")
         if scheduler is not None:
@@ -276,12 +283,12 @@ class _Run:
             if update is not None:
                 log.info("%s", update)
             gate = SpendGate.of(spec.metadata(), settings.max_cost if spec.context.caps else None)
-            if gate is not None and spec.row_groups:
+            if gate is not None and not spec.finished:
                 gate.check_start()  # a cap reached already: say so before anything starts
             with opened(sink, overwrite=self.overwrite, resume=self.resume or self.update):
                 if update is not None:  # old parts are kept as they are until replaced
                     sink.replacing(update.updates)  # type: ignore[attr-defined]
-                if not spec.row_groups:  # a resumed run with nothing left to do needs no cluster
+                if spec.finished:  # a resumed run with nothing left to do needs no cluster
                     metadata = spec.metadata()
                     metadata.status = "complete"
                     sink.write_metadata(metadata.to_dict())
@@ -297,7 +304,6 @@ class _Run:
                     loop.run()
         return _result(self.output_dir, loop.metadata.to_dict(), sink)
 
-
     def _plan(self, config: DatasetConfig) -> tuple[ResumePlan | None, UpdatePlan | None]:
         """What a resumed run keeps, or what an update does (``--resume`` on an
         interrupted update continues the update: it never keeps stale parts)."""
@@ -308,7 +314,7 @@ class _Run:
         if not self.resume:
             return None, None
         resumed = plan_resume(
-            sink, config, self.num_records, settings.row_group_size, settings.seed
+            sink, config, self.num_records, settings.row_group_size, settings.seed, settings.exact
         )
         if resumed is not None and holds_stale(resumed.previous, config):
             size = settings.row_group_size

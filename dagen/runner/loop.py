@@ -16,6 +16,11 @@ Policy, one turn of the loop:
        (``dagen.runner.events``), each recorded in the metadata once its callback
        returned; row groups held back for their turn count against the window.
 
+An exact run (``RunSettings.exact``) asks its ``ExactPlanner`` for each row group instead
+(sized from the keep rate so far; ``dagen.lowering.exact``), holds every finished row
+group until those before it are written, writes them in index order, cuts the one that
+reaches the target to the rows still needed and cancels the row groups after it.
+
 State lives in four places, each with one owner: the graph (what depends on what), the
 admission (what was handed to Dask, each model's credit), the tracker (what is done, what
 was dropped), Dask (what runs where). The loop joins them and holds only the futures of the
@@ -50,13 +55,14 @@ from dagen.errors import (
     ModelAuthError,
 )
 from dagen.lowering.admission import Admission, fit_to_slots, slots_needed
+from dagen.lowering.exact import ExactPlanner
 from dagen.lowering.plan import Key, RowGroup, RowGroupPlan, chunk_sizes
 from dagen.runner.events import Callback, InOrder, RowGroupEvent
 from dagen.runner.monitor import ProgressCallback, RunMonitor
 from dagen.runner.spec import RunSpec
 from dagen.runner.spending import SpendGate
 from dagen.runner.update import LoadedColumn, load_columns
-from dagen.sinks.assemble import RowGroupResult
+from dagen.sinks.assemble import RowGroupResult, head
 from dagen.sinks.base import Sink
 from dagen.tracking.tracker import CompletionTracker
 from dagen.warnings import DagenWarning
@@ -120,6 +126,16 @@ class RunLoop:
         # the cap's gate, for a run that calls models (one that calls none costs nothing)
         cap = spec.settings.max_cost if spec.context.caps else None
         self.spending = SpendGate.of(self.metadata, cap)
+        # sizes an exact run's row groups (after those a resumed one wrote), else None
+        self.exact = (
+            ExactPlanner.resuming(
+                spec.num_records,
+                spec.settings.row_group_size,
+                (spec.previous or {}).get("row_groups", []),
+            )
+            if spec.exact
+            else None
+        )
 
     # -- the loop ----------------------------------------------------------------------
 
@@ -135,10 +151,12 @@ class RunLoop:
         self._split_shares()
         self._choose_chunking()
         try:
-            while self.admitted < len(self.spec.row_groups) or self.in_flight:
+            while self._more_to_admit() or self.in_flight:
                 self._admit()
                 self._hand_over()
                 for finished in self.watcher.next_batch():
+                    if finished.ref.row_group not in self.in_flight:
+                        continue  # cancelled: an exact run reached its target without it
                     if finished.lost:  # a worker died holding it; Dask recomputes it
                         self.watcher.again(finished)
                         continue
@@ -156,15 +174,25 @@ class RunLoop:
         finally:
             self._close()
 
+    def _more_to_admit(self) -> bool:
+        if self.exact is not None:
+            return not self.exact.done
+        return self.admitted < len(self.spec.row_groups)
+
+    def _next_row_group(self) -> RowGroup | None:
+        """The next row group to admit, or None for now (none left, or an exact run's rows
+        in flight are expected to reach its target)."""
+        if self.exact is not None:
+            return self.exact.next_row_group()
+        return next(self.pending) if self.admitted < len(self.spec.row_groups) else None
+
     def _admit(self) -> None:
         """Plan row groups into the admission while the window has room."""
         window = self.spec.settings.max_concurrent_row_groups
-        while (
-            self.admitted < len(self.spec.row_groups)
-            and len(self.in_flight) + len(self.in_order) < window
-            and self._affordable()
-        ):
-            row_group = next(self.pending)
+        while len(self.in_flight) + len(self.in_order) < window and self._affordable():
+            row_group = self._next_row_group()
+            if row_group is None:
+                break
             self.admitted += 1
             self.starts[row_group.index] = row_group.start
             self.in_order.expect(row_group.index)
@@ -187,13 +215,21 @@ class RunLoop:
             self.tracker.admit(row_group.index, sizes, tasks=len(plan.tasks))
             if self.spending is not None:
                 self.spending.admitted(row_group.size)
+        if self.exact is not None and not self.in_flight and not self.exact.done:
+            self._give_up(self.exact.give_up() or "no more rows may be generated")
 
     def _affordable(self) -> bool:
         """The next row group keeps the projected spend within ``max_cost`` (always, with
-        no cap); raises ``BudgetExceededError`` when it does not and nothing is in flight."""
+        no cap or none left); raises ``BudgetExceededError`` when it does not and nothing
+        is in flight. An exact run's next row group is taken at its largest size."""
         if self.spending is None:
             return True
-        size = self.spec.row_groups[self.admitted].size
+        if self.exact is not None:
+            size = self.spec.settings.row_group_size
+        elif self.admitted < len(self.spec.row_groups):
+            size = self.spec.row_groups[self.admitted].size
+        else:
+            return True
         return self.spending.allows(size, in_flight=bool(self.in_flight or len(self.in_order)))
 
     def _load(self, index: int) -> dict[str, LoadedColumn]:
@@ -267,6 +303,9 @@ class RunLoop:
         self.session.release(self.in_flight.pop(index))
         self.admission.forget(index)
         self.tracker.record_failures(index, result.dropped.values())
+        if self.exact is not None:
+            self._on_exact_checkpoint(result, self.exact)
+            return
         result = self._conformed(result)
         file = self.sink.write(result)
         if index in self.replacing and result.rows == 0:  # no part now: the old one goes
@@ -277,6 +316,53 @@ class RunLoop:
         for due, due_file in self.in_order.put(index, (result, file)):
             self._deliver(due, due_file)
             self._record(due, due_file)
+
+    def _on_exact_checkpoint(self, result: RowGroupResult, planner: ExactPlanner) -> None:
+        """An exact run's row group is assembled: written once those before it are, cut
+        to the rows still needed; the run's surplus is cancelled once the target is met.
+
+        Raises:
+            EarlyShutdownError: the keep rate leaves no hope of reaching the target.
+        """
+        planner.finished(result.row_group, result.rows)
+        for due, _ in self.in_order.put(result.row_group, (result, None)):  # not yet written
+            take = planner.wrote(due.rows)
+            due = self._conformed(due if take == due.rows else head(due, take))
+            file = self.sink.write(due)
+            if self.on_row_group is not None:
+                self._deliver(due, file)
+            self._record(due, file)
+            if planner.done:
+                self._cancel_surplus()
+                return
+        reason = planner.give_up()
+        if reason is not None:
+            self._give_up(reason)
+
+    def _cancel_surplus(self) -> None:
+        """An exact run reached its target: the row groups still in flight or held are
+        not needed (nothing of theirs was written)."""
+        self.session.cancel([f for fs in self.in_flight.values() for f in fs.values()])
+        for index in self.in_flight:
+            self.admission.forget(index)
+            self.starts.pop(index, None)
+        self.in_flight.clear()
+        self.in_order = InOrder()
+
+    def _give_up(self, reason: str) -> None:
+        """Stop an exact run that cannot reach its target, naming why rows were dropped.
+
+        Raises:
+            EarlyShutdownError: always.
+        """
+        assert self.exact is not None
+        reasons = self.tracker.drop_reasons().most_common(3)
+        why = ", ".join(f"{c!r} {e}: {n} rows" for (c, e), n in reasons) or "none recorded"
+        raise EarlyShutdownError(
+            f"--exact: {reason}, so {self.exact.target} rows cannot be written "
+            f"({self.exact.written} were); dropped by {why}. Loosen the filter (or whatever "
+            "drops the rows); the rows written are kept."
+        )
 
     def _record(self, result: RowGroupResult, file: Any) -> None:
         """A written row group enters the metadata (``--resume`` keeps it from now on)."""

@@ -65,8 +65,15 @@ class RunMonitor:
         self.session = session
         self.progress = progress
         self.name = name
-        self.rows_planned = spec.row_groups.rows  # computed: any -n, at once
-        self.planned = spec.cells_planned()  # column -> cells planned
+        rows = spec.row_groups.rows  # computed: any -n, even 10**12 rows, at once
+        if spec.exact:  # rows to write, not to generate (which the keep rate decides)
+            written = sum(rg["rows"] for rg in (spec.previous or {}).get("row_groups", []))
+            rows = spec.num_records - written
+        self.rows_planned = rows
+        # column -> cells planned
+        self.planned = (
+            dict.fromkeys(spec.graph.columns, rows) if spec.exact else spec.cells_planned()
+        )
         self.caps = dict(spec.context.caps)
         # the live spend: earlier runs' (the dataset kept and what they discarded), then
         # this run's tokens at the prices of the models it calls that have one
@@ -74,6 +81,7 @@ class RunMonitor:
         self.spent_before = float(((spec.previous or {}).get("cost") or {}).get("spent", 0.0))
         self.workers = WorkerFigures(window=2.0)
         self.meter = RateMeter()
+        self.rows_meter = RateMeter()  # rows written: an exact run's progress
         self.meters = {c: RateMeter() for c in self.planned}  # column -> its cells' rate
         self.started = time.perf_counter()
         started = dt.datetime.now(dt.UTC).isoformat()
@@ -81,6 +89,7 @@ class RunMonitor:
         self.last: RunProgress | None = None
         self.last_figures = self.last_log = self.started
         self.meter.add(self.started, 0)
+        self.rows_meter.add(self.started, 0)
         for meter in self.meters.values():
             meter.add(self.started, 0)
 
@@ -119,7 +128,11 @@ class RunMonitor:
         for message in self.session.worker_figures():
             self.workers.update(message, now)
         t = self.tracker
-        columns = {c: (min(t.done[c], n), n) for c, n in self.planned.items()}
+        if self.spec.exact:  # the cells of the row groups admitted so far
+            columns = {c: (t.done[c], max(t.done[c], t.total[c])) for c in self.planned}
+        else:
+            columns = {c: (min(t.done[c], n), n) for c, n in self.planned.items()}
+        self.rows_meter.add(now, t.rows_written)
         self.meter.add(now, sum(done for done, _ in columns.values()))
         for column, (done, _) in columns.items():
             self.meters[column].add(now, done)
@@ -139,6 +152,8 @@ class RunMonitor:
             rates={c: meter.rate(now) for c, meter in self.meters.items()},
             drops=tuple((c, e, n) for (c, e), n in t.drop_reasons().most_common(TOP_DROPS)),
             models=self.workers.models(now, self.caps),
+            exact=self.spec.exact,
+            rows_rate=self.rows_meter.rate(now),
         )
         self.last = replace(self.last, cost=self._spent(self.last))
         return self.last

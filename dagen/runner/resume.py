@@ -16,6 +16,12 @@ Everything goes through the ``Sink`` protocol (``read_metadata``, ``written_row_
        sink reports only intact row groups as present: ``ParquetSink`` checks each part's
        recorded size and SHA-256, so a damaged part is generated again.
 
+An exact run (``RunSettings.exact``, recorded as ``"exact": true``) writes its row groups
+in index order, and its ``-n`` counts rows written: resuming it keeps the row groups up to
+the first one missing (those after it are removed: their rows would no longer follow on),
+and the run goes on from the rows they hold until ``-n`` rows are written. ``--exact`` is
+implied by the metadata; an output written without it cannot be resumed with it.
+
 Example: a run of 2,500 rows (row groups of 1,000) interrupted after row groups 0 and 2,
 resumed with ``-n 4000``:
 
@@ -43,14 +49,17 @@ class ResumePlan:
     Attributes:
         previous: the interrupted run's metadata.
         kept: row groups already written (index -> row group).
-        pending: row groups still to generate, in order.
+        pending: row groups still to generate, in order (none for an exact run: its
+            row groups are sized as it goes, ``dagen.lowering.exact``).
         seed: the interrupted run's seed.
+        exact: whether the interrupted run was an exact one (so is the resumed run).
     """
 
     previous: dict[str, Any]
     kept: dict[int, RowGroup]
     pending: RowGroups
     seed: int
+    exact: bool = False
 
 
 def plan_resume(
@@ -59,6 +68,7 @@ def plan_resume(
     num_records: int,
     row_group_size: int,
     seed: int | None,
+    exact: bool = False,
 ) -> ResumePlan | None:
     """The plan to resume the run ``sink`` holds, or None when there is none.
 
@@ -71,6 +81,7 @@ def plan_resume(
         num_records: rows the resumed run must end with.
         row_group_size: rows per row group of the resumed run.
         seed: the seed asked for (None: take the interrupted run's).
+        exact: whether ``exact`` was asked for (an exact run is resumed as one anyway).
 
     Raises:
         ResumeError: the sink holds another config's data, or settings that cannot
@@ -97,7 +108,15 @@ def plan_resume(
         )
     if seed is not None and seed != previous["seed"]:
         raise ResumeError(f"{sink} was written with seed {previous['seed']}, not {seed}")
+    was_exact = previous.get("exact") is True
+    if exact and not was_exact:
+        raise ResumeError(
+            f"{sink} was not written by an --exact run (-n counted rows generated there): "
+            "resume it without --exact (exact=False)"
+        )
     held = sink.written_row_groups()
+    if was_exact:
+        return _resume_exact(sink, previous, held, num_records)
     kept = {
         rg["index"]: RowGroup(rg["index"], rg["start"], rg["size"])
         for rg in previous.get("row_groups", [])
@@ -114,6 +133,33 @@ def plan_resume(
     return ResumePlan(
         previous, kept, _pending(kept, num_records, row_group_size), int(previous["seed"])
     )
+
+
+def _resume_exact(
+    sink: Sink, previous: dict[str, Any], held: set[int], num_records: int
+) -> ResumePlan:
+    """An exact run resumed: its row groups up to the first one missing are kept.
+
+    Raises:
+        ResumeError: ``num_records`` is below the rows already written.
+    """
+    kept: dict[int, RowGroup] = {}
+    records = sorted(previous.get("row_groups", []), key=lambda rg: rg["index"])
+    for position, rg in enumerate(records):
+        if rg["index"] != position or not (rg["rows"] == 0 or rg["index"] in held):
+            break
+        kept[position] = RowGroup(rg["index"], rg["start"], rg["size"])
+    for stray in sorted(held - set(kept)):
+        sink.remove(stray)
+    previous["row_groups"] = [rg for rg in records if rg["index"] in kept]
+    written = sum(rg["rows"] for rg in previous["row_groups"])
+    if num_records < written:
+        raise ResumeError(
+            f"{sink} already holds {written} rows of an --exact run; -n must be at least {written}"
+        )
+    covered = max((g.start + g.size for g in kept.values()), default=0)
+    pending = RowGroups(0, 1, len(kept), covered)  # none: the exact planner sizes them
+    return ResumePlan(previous, kept, pending, int(previous["seed"]), exact=True)
 
 
 def _check_shape(previous: Any, sink: Sink) -> None:

@@ -71,6 +71,10 @@ class RunSpec:
         previous: the resumed (or updated) run's metadata, or None.
         fingerprints: every column's fingerprint, recorded with each row group written.
         update: what an update (``--update``) loads and regenerates, or None.
+        previous: the resumed run's metadata, or None.
+        exact: ``num_records`` counts rows written, and the row groups are sized as the run
+            goes (``dagen.lowering.exact``; ``row_groups`` is then empty): asked for in
+            the settings, or implied by the exact run resumed.
     """
 
     config: DatasetConfig
@@ -86,6 +90,7 @@ class RunSpec:
     previous: dict[str, Any] | None = field(default=None, compare=False)
     fingerprints: FingerprintSet | None = field(default=None, compare=False)
     update: UpdatePlan | None = field(default=None, compare=False)
+    exact: bool = False
 
     @classmethod
     def build(
@@ -131,18 +136,18 @@ class RunSpec:
             run_id,
             _seed(config, settings, resumed),
             generators,
-            _assembly(config, graph, generators),
+            _assembly(config, graph, generators, settings),
             graph.stateful,
             runtime,
             column_models,
             caps={m.alias: m.max_parallel_requests for m in config.models if m.alias in used},
             call_timeout=max((m.timeout for m in config.models if m.alias in used), default=0.0),
         )
-        pending = (
-            resumed.pending
-            if resumed is not None
-            else row_groups(num_records, settings.row_group_size)
-        )
+        exact = settings.exact or (resumed is not None and resumed.exact)
+        if resumed is not None:
+            pending = resumed.pending
+        else:  # an exact run's row groups are sized as it goes
+            pending = row_groups(0 if exact else num_records, settings.row_group_size)
         return cls(
             config=config,
             settings=settings,
@@ -157,7 +162,16 @@ class RunSpec:
             previous=resumed.previous if resumed is not None else None,
             fingerprints=fingerprint_set(config, graph.upstream, context.seed),
             update=update,
+            exact=exact,
         )
+
+    @property
+    def finished(self) -> bool:
+        """Whether there is nothing left to generate (a resumed run that was complete)."""
+        if not self.exact:
+            return not self.row_groups
+        written = sum(rg["rows"] for rg in (self.previous or {}).get("row_groups", []))
+        return written >= self.num_records
 
     @property
     def column_models(self) -> Mapping[str, str]:
@@ -189,6 +203,7 @@ class RunSpec:
             previous=self.previous,
             prices={m.alias: m.pricing for m in self.config.models},
             max_cost=self.settings.max_cost,
+            exact=self.exact,
             types=ColumnTypes(
                 # what the config states, then what generators fix (validators' results)
                 {**declared_types(self.config), **self.context.assembly.arrow_types},
@@ -238,7 +253,10 @@ def _seed(config: DatasetConfig, settings: RunSettings, resumed: ResumePlan | No
 
 
 def _assembly(
-    config: DatasetConfig, graph: ColumnGraph, generators: Mapping[str, ColumnGenerator]
+    config: DatasetConfig,
+    graph: ColumnGraph,
+    generators: Mapping[str, ColumnGenerator],
+    settings: RunSettings,
 ) -> AssemblySpec:
     outputs = {c.name: c.output_columns for c in config.columns}
     return AssemblySpec(
@@ -246,6 +264,8 @@ def _assembly(
         outputs=outputs,
         # a dropped column takes its side-effect columns with it
         dropped_columns=frozenset(o for c in config.columns if c.drop for o in outputs[c.name]),
-        processors=build_processors(config, [o for outs in outputs.values() for o in outs]),
+        processors=build_processors(
+            config, [o for outs in outputs.values() for o in outs], settings.template_limits
+        ),
         arrow_types={c: t for g in generators.values() for c, t in g.arrow_types.items()},
     )

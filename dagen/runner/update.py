@@ -171,6 +171,12 @@ def plan_sink_update(
     previous = sink.read_metadata()
     if previous is None:
         raise UpdateError(f"{sink} holds no dagen run metadata: there is nothing to update")
+    if previous.get("exact"):
+        raise UpdateError(
+            f"{sink} was written by an --exact run: a changed column changes which rows its "
+            "filters and drops keep, so the output would no longer hold exactly its rows. "
+            "Run it fresh with --overwrite"
+        )
     sets = _recorded_sets(previous, sink)
     size = _setting(previous, "row_group_size", row_group_size, sink, "--row-group-size")
     old_seed = _setting(previous, "seed", seed, sink, "--seed")

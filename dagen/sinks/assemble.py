@@ -3,7 +3,8 @@
 Runs inside the row group's checkpoint task on a worker, so the client receives one
 Arrow table per row group instead of every cell. A row survives when every column has a
 value for it; the first failure in declaration order is the row's recorded drop reason.
-Post-batch processors then run on the DataFrame, columns marked ``drop`` are removed, and
+Post-batch processors then run on the DataFrame (a ``filter`` drops rows there, recorded
+like any dropped row), columns marked ``drop`` are removed, and
 the result is converted to Arrow (values Arrow cannot hold fail here, on the worker,
 naming the row group). Processors' side datasets and the removed columns (``drop: true``
 and ``drop_columns`` alike, as Data Designer keeps them) travel in ``RowGroupResult.side``,
@@ -28,7 +29,7 @@ from dagen.errors import CheckpointError
 from dagen.generators.base import CellFailure, ColumnBlock
 from dagen.sinks.processors import DROPPED_COLUMNS_DIR, Processor
 
-__all__ = ["AssemblySpec", "RowGroupResult", "assemble_row_group"]
+__all__ = ["AssemblySpec", "RowGroupResult", "assemble_row_group", "head"]
 
 
 @dataclass(frozen=True)
@@ -102,6 +103,10 @@ def assemble_row_group(
     )
     side: dict[str, list[pd.DataFrame]] = {}  # folder -> frames, joined by column
     for processor in spec.processors:
+        removed_rows = processor.drops(frame, row_group=row_group)
+        if removed_rows:
+            dropped.update(removed_rows)
+            frame = frame.drop(index=list(removed_rows))
         made = processor.side_dataset(frame, row_group=row_group)
         if made is not None:
             side.setdefault(made[0], []).append(made[1])
@@ -117,8 +122,12 @@ def assemble_row_group(
         table=_to_arrow(frame, row_group, spec.arrow_types),
         dropped=dropped,
         counts={str(c): int(n) for c, n in frame.notna().sum().items()},
-        side={
-            folder: _to_arrow(pd.concat(frames, axis=1), row_group, spec.arrow_types)
+        side={  # the rows a later processor dropped leave the side datasets too
+            folder: _to_arrow(
+                pd.concat(frames, axis=1, join="inner").loc[frame.index],
+                row_group,
+                spec.arrow_types,
+            )
             for folder, frames in side.items()
         },
         usage={
@@ -129,6 +138,37 @@ def assemble_row_group(
             for col in spec.columns
             if blocks[col].usage
         },
+    )
+
+
+def head(result: RowGroupResult, rows: int) -> RowGroupResult:
+    """The row group cut after its first ``rows`` surviving rows (an ``--exact`` run's
+    last): it ends at the row holding the last kept one, so its drops after that are
+    forgotten (they were never part of the dataset) and ``size`` = rows + dropped.
+
+    Example:
+        >>> table = pa.table({"a": [1, 2, 3]})
+        >>> fail = CellFailure("f", 0, 1, "filtered", "no")
+        >>> cut = head(RowGroupResult(0, 5, 3, table, {1: fail}, {"a": 3}), 2)
+        >>> cut.size, cut.rows, cut.table["a"].to_pylist(), list(cut.dropped), cut.counts
+        (3, 2, [1, 2], [1], {'a': 2})
+    """
+    if not 0 <= rows < result.rows:
+        raise ValueError(f"row group {result.row_group}: cannot cut {result.rows} rows to {rows}")
+    kept = 0
+    size = 0
+    while kept < rows:  # the position after the rows-th surviving row
+        kept += size not in result.dropped
+        size += 1
+    table = result.table.slice(0, rows)
+    return RowGroupResult(
+        row_group=result.row_group,
+        size=size,
+        rows=rows,
+        table=table,
+        dropped={r: f for r, f in result.dropped.items() if r < size},
+        counts={c: rows - table.column(c).null_count for c in table.column_names},
+        side={folder: t.slice(0, rows) for folder, t in result.side.items()},
     )
 
 

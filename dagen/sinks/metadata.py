@@ -7,6 +7,8 @@ Shape:
 
     {"dagen_version", "fingerprint", "seed", "config",
      "num_records": requested, "rows_written", "rows_dropped", "row_group_size",
+     "exact": whether num_records counts rows written (``--exact``: row groups of varied
+              sizes, written in index order),
      "row_groups": [{"index", "start", "size", "rows", "dropped", "file",     # written ones only
                      "bytes", "sha256",          # the file's size and digest (``checksum``)
                      "fingerprint",              # the fingerprint set it was written with
@@ -89,12 +91,14 @@ class RunMetadata:
         fingerprints: Mapping[str, Any] | None = None,
         prices: Mapping[str, Pricing | None] | None = None,
         max_cost: float | None = None,
+        exact: bool = False,
     ) -> None:
         self.config = config
         self.fingerprint = fingerprint
         self.seed = seed
         self.num_records = num_records
         self.row_group_size = row_group_size
+        self.exact = exact
         self.started = dt.datetime.now(dt.UTC)
         self.row_groups: dict[int, dict[str, Any]] = {}
         self.columns: Counter[str] = Counter()
@@ -230,6 +234,7 @@ class RunMetadata:
             "rows_written": self.rows_written,
             "rows_dropped": sum(rg["dropped"] for rg in self.row_groups.values()),
             "row_group_size": self.row_group_size,
+            "exact": self.exact,
             "row_groups": [self.row_groups[i] for i in sorted(self.row_groups)],
             "fingerprints": self._fingerprints(),
             "columns": dict(self.columns),

@@ -7,6 +7,11 @@ the sink writes next to the main one, one part per row group (Data Designer's la
     drop_columns       the removed columns     -> dropped-columns-parquet-files/
     schema_transform   a row per row, from a   -> processors-files/<name>/
                        JSON template of Jinja
+    filter             (none: it drops the rows its ``keep_when`` condition does not
+                       keep, each recorded as dropped with the reason ``filtered``)
+
+A processor may drop rows (``drops``): they leave the row group before the processors
+after it see it, and are recorded with the row group's other dropped rows.
 
 A processor runs inside the row group's checkpoint task (on a worker), so it must be
 picklable and must not depend on other row groups. ``build_processors`` checks every
@@ -19,6 +24,9 @@ Example:
     ['b']
     >>> resolve_columns(["*__trace", "id"], ["id", "q", "q__trace", "r__trace"])
     ['q__trace', 'r__trace', 'id']
+    >>> keep = Filter("big", "{{ x > 1 }}")
+    >>> {row: f.error_type for row, f in keep.drops(pd.DataFrame({"x": [1, 2]}), row_group=0).items()}
+    {0: 'filtered'}
 """
 
 from __future__ import annotations
@@ -36,14 +44,21 @@ from jinja2.sandbox import SandboxedEnvironment
 from dagen.config.dataset import (
     DatasetConfig,
     DropColumnsProcessorConfig,
+    FilterProcessorConfig,
     SchemaTransformProcessorConfig,
 )
-from dagen.errors import ConfigValidationError, GenerationError
+from dagen.config.run import TemplateLimits
+from dagen.errors import ConfigValidationError, GenerationError, TemplateError
+from dagen.generators.base import CellFailure, failure_from
+from dagen.generators.expression import Template
 
 __all__ = [
     "DROPPED_COLUMNS_DIR",
+    "FALSE_TEXTS",
+    "FILTERED",
     "PROCESSORS_DIR",
     "DropColumns",
+    "Filter",
     "Processor",
     "SchemaTransform",
     "build_processors",
@@ -53,6 +68,8 @@ __all__ = [
 DROPPED_COLUMNS_DIR = "dropped-columns-parquet-files"
 PROCESSORS_DIR = "processors-files"
 _GLOB = frozenset("*?[")
+FILTERED = "filtered"  # the error_type of a row a filter did not keep
+FALSE_TEXTS = frozenset({"", "false", "0", "0.0", "none"})  # a condition rendering these fails
 
 
 class Processor(ABC):
@@ -68,6 +85,11 @@ class Processor(ABC):
         """A dataset to write next to the main one from the rows given to ``process``:
         (its folder, relative to the output folder; its rows), or None."""
         return None
+
+    def drops(self, frame: pd.DataFrame, *, row_group: int) -> dict[int, CellFailure]:
+        """The rows (by row position, the frame's index) this processor removes, and why;
+        they are taken out before ``side_dataset`` and ``process`` see the frame."""
+        return {}
 
 
 def resolve_columns(patterns: Sequence[str], available: Sequence[str]) -> list[str]:
@@ -146,12 +168,58 @@ class SchemaTransform(Processor):
         return f"{PROCESSORS_DIR}/{self.name}", pd.DataFrame(rows, index=frame.index)
 
 
-def build_processors(config: DatasetConfig, outputs: Iterable[str]) -> tuple[Processor, ...]:
+class Filter(Processor):
+    """Keep the rows whose ``keep_when`` condition renders true (``FALSE_TEXTS`` are false).
+
+    The condition is a sandboxed template bounded like an expression (``TemplateLimits``);
+    a row whose condition fails to render is dropped with that error, naming the filter.
+    """
+
+    def __init__(self, name: str, keep_when: str, limits: TemplateLimits | None = None) -> None:
+        self.name = name
+        self.template = Template(keep_when, name, "filter keep_when", limits)
+
+    def process(self, frame: pd.DataFrame, *, row_group: int) -> pd.DataFrame:
+        return frame
+
+    def drops(self, frame: pd.DataFrame, *, row_group: int) -> dict[int, CellFailure]:
+        dropped: dict[int, CellFailure] = {}
+        columns = list(frame.columns)
+        for index, values in zip(
+            frame.index, frame.itertuples(index=False, name=None), strict=True
+        ):
+            row = int(index)
+            try:
+                text = self.template.render(dict(zip(columns, values, strict=True)), row_group, row)
+            except TemplateError:
+                raise
+            except Exception as exc:
+                dropped[row] = failure_from(exc, self.name, row_group, row)
+                continue
+            if text.strip().lower() in FALSE_TEXTS:
+                dropped[row] = CellFailure(
+                    self.name,
+                    row_group,
+                    row,
+                    FILTERED,
+                    f"keep_when was false: {self.template.source}",
+                )
+        return dropped
+
+
+def build_processors(
+    config: DatasetConfig, outputs: Iterable[str], limits: TemplateLimits | None = None
+) -> tuple[Processor, ...]:
     """The processors a config declares, checked against the columns it produces.
+
+    Args:
+        config: the dataset config.
+        outputs: the output columns the columns produce, in order.
+        limits: bounds on each render of a filter's condition.
 
     Raises:
         ConfigValidationError: a processor names (or a pattern selects) no column, reads an
-            unknown column, or two schema transforms share a name.
+            unknown column, or two processors of a kind share a name.
     """
     known = list(dict.fromkeys(outputs))
     processors: list[Processor] = []
@@ -175,4 +243,31 @@ def build_processors(config: DatasetConfig, outputs: Iterable[str]) -> tuple[Pro
                 raise ConfigValidationError(f"{where}: name {spec.name!r} is used twice")
             names.add(spec.name)
             processors.append(SchemaTransform(spec.name, spec.template))
+        elif isinstance(spec, FilterProcessorConfig):
+            processors.append(_filter(spec, where, known, names, limits))
     return tuple(processors)
+
+
+def _filter(
+    spec: FilterProcessorConfig,
+    where: str,
+    known: Sequence[str],
+    names: set[str],
+    limits: TemplateLimits | None,
+) -> Filter:
+    """A filter, its condition checked against the columns present at its turn.
+
+    Raises:
+        ConfigValidationError: the condition reads an unknown column, or the name is taken.
+    """
+    unknown = sorted(spec.columns - set(known))
+    if unknown:
+        raise ConfigValidationError(
+            f"{where} {spec.name!r} field keep_when: reads unknown column(s) {unknown}"
+        )
+    if f"filter:{spec.name}" in names:
+        raise ConfigValidationError(
+            f"{where}: name {spec.name!r} is used by another filter; give each a name"
+        )
+    names.add(f"filter:{spec.name}")
+    return Filter(spec.name, spec.keep_when, limits)

@@ -9,6 +9,12 @@ at once while model columns take the time, so the figures follow the slowest col
 fraction done is the least done column's, ``rows_per_s`` the slowest unfinished column's
 rate, and the ETA its cells left over that rate. None of them runs ahead of the rows.
 
+An exact run (``--exact``) cannot know its cells in advance: how many rows it generates
+depends on how many its filters keep. Its figures follow the rows written against the
+rows it must write: the fraction is rows written over planned, ``rows_per_s`` the rate
+rows are written at, the ETA the rows left over that rate; ``columns`` then counts the
+cells of the row groups admitted so far.
+
 The client's run loop builds one about once per second (``dagen.runner.monitor``); it
 feeds the CLI's progress bar, the progress log, a ``progress=`` callback of ``generate``,
 and, as ``to_message()``, the dagen page of the Dask dashboard.
@@ -56,6 +62,8 @@ class RunProgress:
         name: a label for the run (the output folder, when there is one).
         cost: USD spent so far on the output (earlier runs' spend, then this run's calls
             at the models' prices, live); None when no model the run calls has a price.
+        exact: an exact run: the figures follow rows written (see the module docstring).
+        rows_rate: rows written per second over the last window (an exact run's rate).
     """
 
     run: str
@@ -74,6 +82,8 @@ class RunProgress:
     models: dict[str, ModelFigures] = field(default_factory=dict)
     name: str = ""
     cost: float | None = None
+    exact: bool = False
+    rows_rate: float = 0.0
 
     @property
     def cells_done(self) -> int:
@@ -85,14 +95,20 @@ class RunProgress:
 
     @property
     def fraction(self) -> float:
-        """The least done column's cells done over planned (1.0 with nothing to do)."""
+        """The least done column's cells done over planned (1.0 with nothing to do); an
+        exact run's rows written over planned."""
+        if self.exact:
+            return min(1.0, self.rows_written / self.rows_planned) if self.rows_planned else 1.0
         shares = [min(1.0, done / planned) for done, planned in self.columns.values() if planned]
         return min(shares, default=1.0)
 
     @property
     def rows_per_s(self) -> float:
         """Rows per second: the slowest unfinished column's cell rate (rows cannot complete
-        faster); once every column is done, all cells per second over the columns."""
+        faster); once every column is done, all cells per second over the columns. An
+        exact run's rows written per second."""
+        if self.exact:
+            return self.rows_rate
         rates = [self.rates.get(c, 0.0) for c, (done, planned) in self.columns.items()
                  if done < planned]  # fmt: skip
         if rates:
@@ -105,6 +121,9 @@ class RunProgress:
         done, None while an unfinished column has made no progress in the window."""
         if self.status != "running":
             return 0.0
+        if self.exact:
+            left = self.rows_planned - self.rows_written
+            return 0.0 if left <= 0 else None if self.rows_rate <= 0 else left / self.rows_rate
         slowest = 0.0
         for column, (done, planned) in self.columns.items():
             if done < planned:
@@ -148,6 +167,8 @@ class RunProgress:
             "drops": [list(d) for d in self.drops],
             "models": {a: m.to_dict() for a, m in self.models.items()},
             "cost": self.cost,
+            "exact": self.exact,
+            "rows_rate": round(self.rows_rate, 3),
         }
 
     @classmethod
@@ -170,6 +191,8 @@ class RunProgress:
             drops=tuple((str(c), str(e), int(n)) for c, e, n in data.get("drops", [])),
             models={a: ModelFigures.from_dict(m) for a, m in data.get("models", {}).items()},
             cost=float(data["cost"]) if data.get("cost") is not None else None,
+            exact=bool(data.get("exact", False)),
+            rows_rate=float(data.get("rows_rate", 0.0)),
         )
 
 

@@ -8,8 +8,8 @@ import pytest
 
 from dagen.errors import CheckpointError
 from dagen.generators import CellFailure, ColumnBlock, FailedBlock
-from dagen.sinks.assemble import AssemblySpec, assemble_row_group
-from dagen.sinks.processors import DropColumns
+from dagen.sinks.assemble import AssemblySpec, assemble_row_group, head
+from dagen.sinks.processors import DropColumns, Filter
 
 RG = 4
 
@@ -139,3 +139,30 @@ def test_values_arrow_cannot_store_are_a_checkpoint_error_naming_the_row_group()
             row_group=RG,
             size=3,
         )
+
+
+def test_rows_a_filter_drops_are_recorded_and_leave_the_side_datasets_too(blocks):
+    processors = (DropColumns(["summary__trace"]), Filter("short", "{{ name != 'Leo' }}"))
+    result = assemble_row_group(blocks, spec(processors=processors), row_group=RG, size=5)
+    assert result.table["name"].to_pylist() == ["Ada", "Zoe"]
+    assert result.dropped[1] == CellFailure(
+        "short", RG, 1, "filtered", "keep_when was false: {{ name != 'Leo' }}"
+    )
+    assert result.rows + len(result.dropped) == 5
+    assert result.side["dropped-columns-parquet-files"].num_rows == 2  # same rows as the table
+
+
+def test_a_row_group_is_cut_after_its_nth_surviving_row(blocks):
+    result = assemble_row_group(blocks, spec(), row_group=RG, size=5)  # rows 0, 1, 4 survive
+    cut = head(result, 2)
+    assert cut.table["name"].to_pylist() == ["Ada", "Leo"]
+    assert (cut.size, cut.rows, cut.dropped) == (2, 2, {})  # rows 2 and 3 were never reached
+    assert cut.counts == {"name": 2, "summary": 2, "summary__trace": 1, "score": 2}
+    filtered = assemble_row_group(
+        blocks, spec(processors=(Filter("f", "{{ name != 'Ada' }}"),)), row_group=RG, size=5
+    )  # rows 1 and 4 survive: cut after row 1, the drop of row 0 kept, not those after
+    cut = head(filtered, 1)
+    assert (cut.size, sorted(cut.dropped), cut.table["name"].to_pylist()) == (2, [0], ["Leo"])
+    assert head(result, 1).size == 1
+    with pytest.raises(ValueError, match="cannot cut 3 rows to 3"):
+        head(result, 3)

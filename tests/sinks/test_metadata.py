@@ -24,6 +24,7 @@ DOCUMENTED_KEYS = {
     "rows_written",
     "rows_dropped",
     "row_group_size",
+    "exact",
     "schema",
     "row_groups",
     "columns",
@@ -161,6 +162,8 @@ def test_a_replaced_row_group_takes_its_old_counts_and_drops_out_and_names_its_f
     doc = new.to_dict()
     assert doc["columns"] == {"a": 4} and doc["dropped_rows"] == [] and doc["rows_written"] == 4
     assert doc["fingerprints"] == {new.set_digest: {**sets, "assembly": "y"}}
+
+
 def _usage(calls: int, prompt: int, completion: int) -> dict:
     return {"calls": calls, "prompt_tokens": prompt, "completion_tokens": completion}
 

@@ -61,3 +61,12 @@ def test_the_spend_so_far_is_in_the_line_and_survives_publishing():
     assert RunProgress.from_message(spending.to_message()).cost == 0.123456
     assert "spent" not in RunProgress(run="r").line()  # no price declared: no figure
     assert RunProgress.from_message(RunProgress(run="r").to_message()).cost is None
+
+
+def test_an_exact_runs_progress_follows_rows_written_against_its_target():
+    # a filter keeps 30 %: the cells admitted so far say nothing of how many are left
+    p = RunProgress(run="r1", status="running", columns={"x": (700, 1000)}, rows_planned=300,
+                    rows_written=150, rows_rate=15.0, exact=True, rates={"x": 70.0})  # fmt: skip
+    assert (p.fraction, p.rows_per_s, p.eta) == (0.5, 15.0, 10.0)
+    assert RunProgress.from_message(p.to_message()) == p
+    assert RunProgress(run="r1", rows_planned=300, exact=True).eta is None  # no row written yet
