@@ -131,6 +131,9 @@ def watched(seconds: float) -> Iterator[None]:
     except TemplateTimeout:
         _WATCHDOG.stop(ident)
         raise TemplateTimeout(f"rendering took longer than {seconds:g} s") from None
+    except BaseException:  # a render that fails is forgotten too: no timeout comes later
+        _WATCHDOG.stop(ident)
+        raise
     if _WATCHDOG.stop(ident):  # the deadline passed as the block ended
         raise TemplateTimeout(f"rendering took longer than {seconds:g} s")
 

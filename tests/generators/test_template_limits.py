@@ -5,6 +5,7 @@ the rest of the run goes on."""
 from __future__ import annotations
 
 import threading
+import time
 
 import pandas as pd
 import pytest
@@ -82,6 +83,15 @@ def test_renders_in_several_threads_each_stop_at_their_own_deadline():
         thread.join(timeout=30)
     assert len(errors) == 3
     assert render("{{ 1 + 1 }}") == "2"  # no timeout left over for this thread
+
+
+def test_a_render_that_fails_leaves_no_timeout_behind_in_its_thread():
+    # a template raising its own error (here: a division by zero) ends its watch, so the
+    # thread it ran in is not interrupted later, in whatever it does after its deadline
+    with pytest.raises(Exception, match="division by zero"):
+        render("{{ 1 / 0 }}", TemplateLimits(render_seconds=0.2))
+    time.sleep(0.5)  # past the deadline: nothing is raised here
+    assert render("{{ 1 + 1 }}") == "2"
 
 
 def test_once_a_row_group_runs_out_of_time_its_other_rows_fail_for_the_same_reason():
