@@ -21,7 +21,7 @@ from typing import Any
 from dask.highlevelgraph import HighLevelGraph, MaterializedLayer
 from distributed import Client, Future
 
-from dagen.cluster import signals, tasks
+from dagen.cluster import resources, signals, tasks
 from dagen.cluster.drain import DrainPlugin, NannyDrainPlugin, RetireDrainPlugin
 from dagen.errors import ClusterError
 from dagen.lowering.admission import Handover, shares
@@ -119,9 +119,9 @@ class RunSession:
         if not names:
             return
         with contextlib.suppress(Exception):
-            self.client.run_on_scheduler(tasks.drop_scheduler_resources, names)
+            self.client.run_on_scheduler(resources.drop_scheduler_resources, names)
         with contextlib.suppress(Exception):
-            self.client.run(tasks.drop_worker_resources, names)
+            self.client.run(resources.drop_worker_resources, names)
 
     # -- watching ----------------------------------------------------------------------
 

@@ -39,7 +39,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-import warnings
 from collections import ChainMap
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
@@ -54,18 +53,19 @@ from dagen.errors import (
     GenerationError,
     ModelAuthError,
 )
-from dagen.lowering.admission import Admission, fit_to_slots, slots_needed
+from dagen.lowering.admission import Admission
 from dagen.lowering.exact import ExactPlanner
-from dagen.lowering.plan import Key, RowGroup, RowGroupPlan, chunk_sizes
+from dagen.lowering.plan import Key, RowGroup, RowGroupPlan
+from dagen.runner.chunking import choose_chunking
 from dagen.runner.events import Callback, InOrder, RowGroupEvent
 from dagen.runner.monitor import ProgressCallback, RunMonitor
 from dagen.runner.spec import RunSpec
 from dagen.runner.spending import SpendGate
+from dagen.runner.stops import failure_rate_error, task_error
 from dagen.runner.update import LoadedColumn, load_columns
 from dagen.sinks.assemble import RowGroupResult, head
 from dagen.sinks.base import Sink
 from dagen.tracking.tracker import CompletionTracker
-from dagen.warnings import DagenWarning
 
 __all__ = ["GROW_INTERVAL", "HANDOVER_INTERVAL", "SHARES_INTERVAL", "RunLoop"]
 
@@ -461,70 +461,16 @@ class RunLoop:
             self.admission.set_shares(self.session.worker_shares)
 
     def _choose_chunking(self) -> None:
-        """Rows per task of each cell-by-cell column, from the workers' shares; coarser model
-        chunks where workers run too few tasks at once (``fit_to_slots``), with a warning
-        when even that cannot make room: model cells would queue behind each other."""
-        spec, session = self.spec, self.session
-        settings = spec.settings
-        self.chunking = chunk_sizes(
-            spec.graph,
-            settings.row_group_size,
-            settings.cells_per_task,
-            spec.async_columns,
-            {c: session.min_share(a) for c, a in spec.column_models.items()},
-        )
-        if not spec.column_models:
-            return
-        shares, slots = session.worker_shares, session.worker_slots()
-        if settings.cells_per_task is None:  # a chunk size the user set is kept
-            self.chunking = fit_to_slots(
-                self.chunking, spec.column_models, shares, slots, settings.row_group_size
-            )
-        for worker, n in slots.items():
-            needed = slots_needed(self.chunking, spec.column_models, shares, worker)
-            if n < needed:
-                warnings.warn(
-                    f"Dask worker {worker} runs {n} tasks at once; its share of the models' "
-                    f"caps needs {needed}: model calls will wait for each other. Start "
-                    f"workers with --nthreads {needed} (or lower max_parallel_requests).",
-                    DagenWarning,
-                    stacklevel=4,
-                )
+        """Rows per task of each cell-by-cell column (``dagen.runner.chunking``)."""
+        self.chunking = choose_chunking(self.spec, self.session)
 
     # -- failures ----------------------------------------------------------------------
 
     def _check_failure_rate(self) -> None:
         """Stop when too many cells fail for good (``RunSettings.early_shutdown``)."""
-        policy = self.spec.settings.early_shutdown
-        if policy.error_rate is None:
-            return
-        found = self.tracker.failure_rate(policy.min_cells)
-        if found is None or found[0] <= policy.error_rate:
-            return
-        rate, column = found
-        common = self.tracker.most_common_failure()
-        detail = (
-            f"; most frequent: column {common.column!r}, {common.error_type}: {common.message}"
-            if common
-            else ""
-        )
-        raise EarlyShutdownError(
-            f"{rate:.0%} of the last {self.tracker.window_cells} cells of column {column!r} "
-            f"failed with non-retryable errors (threshold {policy.error_rate:.0%}){detail}. "
-            "Row groups already written are kept."
-        )
+        error = failure_rate_error(self.spec.settings.early_shutdown, self.tracker)
+        if error is not None:
+            raise error
 
     def _task_error(self, finished: Finished) -> DagenError:
-        ref = finished.ref
-        where = f"row group {ref.row_group}" + (f", column {ref.column!r}" if ref.column else "")
-        try:
-            exc = finished.future.exception(timeout=5)
-        except Exception as inner:  # cancelled futures raise here
-            exc = inner
-        if isinstance(exc, DagenError):
-            return exc
-        return GenerationError(
-            f"{where}: task failed: {type(exc).__name__}: {exc}",
-            column=ref.column,
-            row_group=ref.row_group,
-        )
+        return task_error(finished)
