@@ -151,3 +151,36 @@ def test_a_filter_keeping_nothing_stops_with_an_error_naming_it(client, tmp_path
     meta = metadata(out)
     assert meta["status"] == "stopped" and meta["rows_written"] == 0
     assert meta["drop_summary"][0]["column"] == "low_x"
+
+
+def test_an_exact_run_under_a_budget_stops_within_a_row_group_and_resumes_to_exactly_n(
+    client, tmp_path, server
+):
+    note = {"name": "note", "column_type": "llm-text", "model_alias": "writer",
+            "prompt": "Describe {{ x }} (row {{ n }})."}  # fmt: skip
+    models = [{"alias": "writer", "model": "mock-writer", "endpoint": server.url,
+               "pricing": {"input_per_million": 1000.0, "output_per_million": 1000.0}}]  # fmt: skip
+    cfg, out = config("{{ x < 0.3 }}", note, models=models), tmp_path / "out"
+    whole = dagen.generate(cfg, 150, tmp_path / "whole", client=client, settings=settings())
+    per_group = max(rg["cost"]["total"] for rg in whole.metadata["row_groups"])
+    cap = whole.cost.total / 2
+
+    with pytest.raises(dagen.BudgetExceededError):
+        dagen.generate(cfg, 150, out, client=client, settings=settings(max_cost=cap))
+    stopped = metadata(out)
+    assert stopped["status"] == "stopped" and 0 < stopped["rows_written"] < 150
+    assert cap - per_group <= stopped["cost"]["spent"] <= cap + 1e-9
+
+    dagen.generate(cfg, 150, out, client=client, resume=True, settings=settings(max_cost=10 * cap))
+
+    assert_exact_and_in_order(out, 150)
+
+
+def test_an_exact_output_cannot_be_updated(client, tmp_path):
+    out = tmp_path / "out"
+    dagen.generate(config(), 100, out, client=client, settings=settings())
+    with pytest.raises(ValueError, match="update cannot make an exact run"):
+        dagen.generate(config(), 100, out, client=client, settings=settings(), update=True)
+    with pytest.raises(dagen.UpdateError, match="written by an --exact run"):
+        dagen.generate(config("{{ x < 0.2 }}"), 100, out, client=client,
+                       settings=settings(exact=False), update=True)  # fmt: skip
