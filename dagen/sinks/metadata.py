@@ -151,9 +151,9 @@ class RunMetadata:
         }
         if result.row_group in self.carried:  # an update's loaded columns keep their cost
             usage, cost = self.carried.pop(result.row_group)
-            record = self.row_groups[result.row_group]
-            record["usage"] = merged_usage(usage, result.usage)
-            record["cost"] = totals([cost, record["cost"]])
+            replaced = self.row_groups[result.row_group]
+            replaced["usage"] = merged_usage(usage, result.usage)
+            replaced["cost"] = totals([cost, replaced["cost"]])
         add_usage(self.recorded, result.usage)
         self.columns.update(result.counts)
         for row, failure in sorted(result.dropped.items()):
