@@ -282,7 +282,8 @@ class _Run:
             )
             if update is not None:
                 log.info("%s", update)
-            gate = SpendGate.of(spec.metadata(), settings.max_cost if spec.context.caps else None)
+            cap = settings.max_cost if spec.context.caps else None
+            gate = SpendGate.of(spec.metadata(), cap, update=update is not None)
             if gate is not None and not spec.finished:
                 gate.check_start()  # a cap reached already: say so before anything starts
             with opened(sink, overwrite=self.overwrite, resume=self.resume or self.update):

@@ -125,7 +125,7 @@ class RunLoop:
         self.monitor = RunMonitor(spec, self.tracker, session, progress, name)
         # the cap's gate, for a run that calls models (one that calls none costs nothing)
         cap = spec.settings.max_cost if spec.context.caps else None
-        self.spending = SpendGate.of(self.metadata, cap)
+        self.spending = SpendGate.of(self.metadata, cap, update=spec.update is not None)
         # sizes an exact run's row groups (after those a resumed one wrote), else None
         self.exact = (
             ExactPlanner.resuming(
@@ -372,9 +372,9 @@ class RunLoop:
             assert self.spec.update is not None  # only an update replaces row groups
             loaded = self.spec.update.updates[index].load  # their cost is carried over
             self.metadata.forget_row_group(index, self.replacing.pop(index), loaded)
-        self.metadata.add_row_group(result, file, self.starts.pop(index))
+        paid = self.metadata.add_row_group(result, file, self.starts.pop(index))
         if self.spending is not None:
-            self.spending.recorded(self.metadata.row_groups[index])
+            self.spending.recorded(result.size, paid)
         name = file.get("file") if isinstance(file, Mapping) else file  # a name or a record
         self.monitor.row_group_written(index, result.rows, len(result.dropped), name)
         self.metadata.timeline = self.monitor.timeline_dict()

@@ -1,8 +1,9 @@
 """The run's spending gate: the ``Budget`` (``dagen.lowering.budget``) fed with the run's
 figures, asked by ``RunLoop._admit`` before each row group.
 
-State (one owner, the gate): the cost and rows of the row groups recorded (a resumed
-run's included), what earlier runs discarded, and the rows admitted but not recorded yet.
+State (one owner, the gate): what the output was paid so far (its row groups, a resumed
+run's included, and what earlier runs discarded), the rows and cost the cost per row is
+learned from (an update's own row groups only), and the rows admitted but not recorded yet.
 The gate says whether the next row group may start; when it may not and nothing is in
 flight (nothing will finish to change the answer), it raises ``BudgetExceededError``,
 which stops the run with status ``stopped`` and the reason, keeping what was written.
@@ -14,8 +15,6 @@ Example:
 """
 
 from __future__ import annotations
-
-from typing import Any
 
 from dagen.errors import BudgetExceededError
 from dagen.lowering.budget import Budget, Spend, Verdict
@@ -29,33 +28,43 @@ class SpendGate:
 
     Args:
         budget: the cap.
-        costed: USD of the row groups recorded so far.
-        rows: rows asked for by those row groups.
-        discarded: USD earlier runs paid for calls the dataset does not hold.
+        spent: USD paid so far for the output (its row groups and discarded calls).
+        rows: rows asked for by the row groups the cost per row is learned from.
+        rows_cost: USD those row groups' calls cost.
     """
 
-    def __init__(self, budget: Budget, costed: float, rows: int, discarded: float) -> None:
+    def __init__(self, budget: Budget, spent: float, rows: int, rows_cost: float) -> None:
         self.budget = budget
-        self.costed = costed
+        self.spent = spent
         self.rows = rows
-        self.discarded = discarded
+        self.rows_cost = rows_cost
         self.unrecorded_rows = 0  # admitted, not recorded yet
 
     @classmethod
-    def of(cls, metadata: RunMetadata, max_cost: float | None) -> SpendGate | None:
-        """The gate of a run starting from ``metadata`` (None without a cap)."""
+    def of(
+        cls, metadata: RunMetadata, max_cost: float | None, *, update: bool = False
+    ) -> SpendGate | None:
+        """The gate of a run starting from ``metadata`` (None without a cap).
+
+        The cap holds for everything the output was paid (a resumed or updated run
+        starts from what its earlier runs spent). An update learns its cost per row
+        from its own row groups only: the earlier ones cost every column, an update
+        pays for the regenerated ones alone.
+        """
         if max_cost is None:
             return None
         groups = metadata.row_groups.values()
         costed = sum(rg.get("cost", {}).get("total", 0.0) for rg in groups)
+        spent = costed + float(metadata.discarded.get("total", 0.0))
+        if update:
+            return cls(Budget(max_cost), spent, 0, 0.0)
         rows = sum(rg["size"] for rg in groups if "cost" in rg)
-        discarded = float(metadata.discarded.get("total", 0.0))
-        return cls(Budget(max_cost), costed, rows, discarded)
+        return cls(Budget(max_cost), spent, rows, costed)
 
     @property
     def spend(self) -> Spend:
         """What was spent so far, with the basis of the cost per row."""
-        return Spend(self.costed + self.discarded, self.rows, self.costed)
+        return Spend(self.spent, self.rows, self.rows_cost)
 
     def check_start(self) -> None:
         """Say at once when the cap is reached already.
@@ -86,11 +95,12 @@ class SpendGate:
         """A row group of ``rows`` rows was admitted."""
         self.unrecorded_rows += rows
 
-    def recorded(self, record: dict[str, Any]) -> None:
-        """A row group entered the metadata (its record, with ``size`` and ``cost``)."""
-        self.unrecorded_rows -= record["size"]
-        self.rows += record["size"]
-        self.costed += record.get("cost", {}).get("total", 0.0)
+    def recorded(self, rows: int, cost: float) -> None:
+        """A row group of ``rows`` rows entered the metadata; this run paid ``cost`` for it."""
+        self.unrecorded_rows -= rows
+        self.rows += rows
+        self.rows_cost += cost
+        self.spent += cost
 
     def _error(self, verdict: Verdict) -> BudgetExceededError:
         spent, cap = self.spend.cost, self.budget.cap

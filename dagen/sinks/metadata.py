@@ -134,9 +134,10 @@ class RunMetadata:
 
     def add_row_group(
         self, result: RowGroupResult, file: str | Mapping[str, Any] | None, start_row: int
-    ) -> None:
+    ) -> float:
         """Record a checkpointed row group; ``file`` is what the sink's ``write`` returned
-        (a name, or a record such as ``{"file", "bytes", "sha256"}``)."""
+        (a name, or a record such as ``{"file", "bytes", "sha256"}``). Returns what this
+        run's calls for it cost (USD; an update's carried columns not included)."""
         record = dict(file) if isinstance(file, Mapping) else {"file": file}
         self.row_groups[result.row_group] = {
             "index": result.row_group,
@@ -147,7 +148,7 @@ class RunMetadata:
             **record,
             **({"fingerprint": self.set_digest} if self.set_digest else {}),
             "usage": result.usage,
-            "cost": priced(result.usage, self.prices),  # at today's prices, for good
+            "cost": (paid := priced(result.usage, self.prices)),  # at today's prices, for good
         }
         if result.row_group in self.carried:  # an update's loaded columns keep their cost
             usage, cost = self.carried.pop(result.row_group)
@@ -159,6 +160,7 @@ class RunMetadata:
         for row, failure in sorted(result.dropped.items()):
             if len(self.dropped) < MAX_DROPPED_LISTED:
                 self.dropped.append(_dropped_row(failure, row, start_row))
+        return float(paid["total"])
 
     def forget_row_group(
         self, index: int, counts: Mapping[str, int], loaded: Iterable[str] = ()

@@ -151,6 +151,18 @@ def test_after_an_update_the_dataset_costs_its_values_and_the_replaced_calls_are
     assert sum(rg["cost"]["total"] for rg in records) == pytest.approx(cost.total)
     assert all(rg["usage"].keys() == {"review", "quality"} for rg in records)
 
+    # a cap holds for all the output was paid; an update projects from its own calls only
+    # (the writer's calls, which it does not make again, would make it stop far too soon)
+    llm.reset()
+    harsher = priced(reviews(llm, judge_prompt="Judge very harshly: {{ review }}"))
+    cap = cost.spent + 2 * paid_update["judge"]
+    again = dagen.generate(harsher, 12, out, client=client, update=True,
+                           settings=dagen.RunSettings(row_group_size=4, seed=7, max_cost=cap))  # fmt: skip
+    assert again.metadata["status"] == "complete"
+    assert again.cost.spent <= cap and again.cost.discarded == pytest.approx(
+        cost.discarded + paid_update["judge"]
+    )
+
 
 def test_a_changed_sampler_regenerates_itself_and_its_dependants_like_a_fresh_run(
     llm, client, tmp_path
