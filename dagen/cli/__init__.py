@@ -238,8 +238,8 @@ def run(
     if update:
         if ctx.get_parameter_source("row_group_size") is ParameterSource.DEFAULT:
             settings = _with_output_row_group_size(settings, output)
-        click.echo(str(plan_update(cfg, output, num_records, settings=settings)))
-        if dry_run:
+        if dry_run:  # a run says its plan in its log, once it has checked the output
+            click.echo(str(plan_update(cfg, output, num_records, settings=settings)))
             return
     started = time.perf_counter()
     jsonl = file_format == "jsonl"

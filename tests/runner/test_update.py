@@ -270,7 +270,8 @@ def test_the_cli_says_the_plan_then_updates(llm, tmp_path):
     )  # fmt: skip
 
     assert done.returncode == 0, done.stderr
-    assert done.stdout.startswith(f"update {out}: regenerate quality")
+    assert f"dagen update {out}: regenerate quality" in done.stderr  # said before it runs
+    assert done.stderr.index("regenerate quality") < done.stderr.index("100.0%")
     assert calls(llm) == {"mock-judge": 8}
     usage = subprocess.run(
         [sys.executable, "-m", "dagen.cli", "run", str(changed), "-n", "8", "-o", str(out),
