@@ -176,6 +176,23 @@ def test_resume_with_overwrite_is_a_usage_error(examples, tmp_path):
     assert "Traceback" not in result.stderr and not (tmp_path / "o").exists()
 
 
+def test_resume_takes_the_outputs_row_group_size_unless_told_another(examples, tmp_path):
+    out = str(tmp_path / "o")
+    common = ("run", str(examples / "people.yaml"), "-o", out, "--workers", "1",
+              "--dashboard-address", "127.0.0.1:0")  # fmt: skip
+    first = dagen_process(*common, "-n", "10", "--row-group-size", "4", timeout=120)
+    assert first.returncode == 0, first.stderr
+
+    grown = dagen_process(*common, "-n", "14", "--resume", timeout=120)
+
+    assert grown.returncode == 0, grown.stderr
+    meta = json.loads((tmp_path / "o" / "metadata.json").read_text())
+    assert meta["row_group_size"] == 4 and meta["rows_written"] == 14
+    assert [rg["size"] for rg in meta["row_groups"]] == [4, 4, 2, 4]
+    other = dagen_process(*common, "-n", "20", "--resume", "--row-group-size", "5", timeout=120)
+    assert other.returncode != 0 and "--row-group-size 4, not 5" in other.stderr
+
+
 def test_a_bad_mock_server_setting_exits_2_naming_it():
     result = dagen_process("mock-llm", "--port", "0", "--error-rate", "1.5")
 

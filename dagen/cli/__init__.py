@@ -235,12 +235,12 @@ def run(
         max_cost=max_cost,
         exact=exact,
     )
-    if update:
-        if ctx.get_parameter_source("row_group_size") is ParameterSource.DEFAULT:
-            settings = _with_output_row_group_size(settings, output)
-        if dry_run:  # a run says its plan in its log, once it has checked the output
-            click.echo(str(plan_update(cfg, output, num_records, settings=settings)))
-            return
+    size_given = ctx.get_parameter_source("row_group_size") is not ParameterSource.DEFAULT
+    if (update or resume) and not size_given:  # the output's, unless asked otherwise
+        settings = _with_output_row_group_size(settings, output)
+    if dry_run:  # with --update: a run says its plan in its log, once it checked the output
+        click.echo(str(plan_update(cfg, output, num_records, settings=settings)))
+        return
     started = time.perf_counter()
     jsonl = file_format == "jsonl"
     with bar.shown() if bar else _nothing():
@@ -274,8 +274,8 @@ def run(
 
 
 def _with_output_row_group_size(settings: RunSettings, output: str) -> RunSettings:
-    """``settings`` with the row-group size the output was written with (``--update``
-    without ``--row-group-size``), when its metadata says one."""
+    """``settings`` with the row-group size the output was written with (``--update`` or
+    ``--resume`` without ``--row-group-size``), when its metadata says one."""
     metadata = choose_sink(output, None).read_metadata() or {}
     size = metadata.get("row_group_size")
     if not isinstance(size, int) or size < 1:

@@ -15,8 +15,10 @@ Policy, each time the loop has room for another row group (``next_row_group``):
     size      (needed + Z x sqrt(needed x (1 - rate))) / rate, rounded up: enough to reach
               the target with the rows in flight unless the keep rate falls Z standard
               deviations short; at most ``row_group_size``, and never beyond
-              ``MAX_GENERATED_FACTOR`` x target rows generated in all (the rate is 0:
-              ``row_group_size``)
+              ``MAX_GENERATED_FACTOR`` x target rows generated in all (while no row
+              was kept, the rate is taken as 1 / (generated + 2), Laplace's rule of
+              succession: a small first row group that kept nothing by chance grows the
+              next one, it does not jump to ``row_group_size``)
 
 It gives up (``give_up`` says why) when the keep rate is 0 after ``max(row_group_size,
 MIN_ROWS_TO_GIVE_UP)`` finished rows, or when ``MAX_GENERATED_FACTOR`` x target rows
@@ -127,17 +129,16 @@ class ExactPlanner:
         """The next row group to admit, or None while the rows in flight should do."""
         if self.done:
             return None
-        rate = self.rate
+        # none kept yet: the rule of succession (1 in generated + 2), not "no rate", so a
+        # first row group that kept nothing by chance grows the next, not to its largest
+        rate = self.rate or 1 / (self.generated + 2)
         flying = sum(self.in_flight.values())
         room = MAX_GENERATED_FACTOR * self.target - self.generated - flying
         needed = self.target - self.kept - flying * rate
         if needed <= 0 or room <= 0:
             return None
-        if rate <= 0:
-            size = self.row_group_size
-        else:
-            spread = MARGIN_SIGMAS * math.sqrt(needed * (1 - rate))
-            size = math.ceil((needed + spread) / rate - 1e-9)
+        spread = MARGIN_SIGMAS * math.sqrt(needed * (1 - rate))
+        size = math.ceil((needed + spread) / rate - 1e-9)
         size = max(1, min(size, self.row_group_size, room))
         group = RowGroup(self.next_index, self.next_start, size)
         self.in_flight[group.index] = size

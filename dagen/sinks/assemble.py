@@ -144,7 +144,10 @@ def assemble_row_group(
 def head(result: RowGroupResult, rows: int) -> RowGroupResult:
     """The row group cut after its first ``rows`` surviving rows (an ``--exact`` run's
     last): it ends at the row holding the last kept one, so its drops after that are
-    forgotten (they were never part of the dataset) and ``size`` = rows + dropped.
+    forgotten (they were never part of the dataset) and ``size`` = rows + dropped. Its
+    usage is cut in proportion (calls and tokens of ``size`` of its rows, rounded down):
+    what its rows past the cut were paid is not in its record, so the run counts it as
+    discarded.
 
     Example:
         >>> table = pa.table({"a": [1, 2, 3]})
@@ -161,6 +164,13 @@ def head(result: RowGroupResult, rows: int) -> RowGroupResult:
         kept += size not in result.dropped
         size += 1
     table = result.table.slice(0, rows)
+    share = {  # the calls of the rows kept, pro rata: the rest is paid, not in the dataset
+        column: {
+            alias: {name: n * size // result.size for name, n in counts.items()}
+            for alias, counts in models.items()
+        }
+        for column, models in result.usage.items()
+    }
     return RowGroupResult(
         row_group=result.row_group,
         size=size,
@@ -169,6 +179,7 @@ def head(result: RowGroupResult, rows: int) -> RowGroupResult:
         dropped={r: f for r, f in result.dropped.items() if r < size},
         counts={c: rows - table.column(c).null_count for c in table.column_names},
         side={folder: t.slice(0, rows) for folder, t in result.side.items()},
+        usage=share,
     )
 
 

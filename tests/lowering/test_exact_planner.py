@@ -45,12 +45,18 @@ def test_rows_in_flight_count_at_the_rate_seen():
     assert plan.next_row_group() is None  # 73 expected in flight cover the 70
 
 
-def test_a_size_never_exceeds_the_row_group_size_nor_the_cap_on_rows_generated():
+def test_a_row_group_that_kept_nothing_yet_grows_the_next_by_the_rule_of_succession():
     plan = ExactPlanner(target=2, row_group_size=150)
     first = plan.next_row_group()
-    plan.finished(first.index, kept=0)  # 2 rows, none kept: the rate is 0
-    assert plan.next_row_group().size == 150
-    assert plan.next_row_group().size == MAX_GENERATED_FACTOR * 2 - 2 - 150  # the cap
+    plan.finished(first.index, kept=0)  # none of 2 kept: about 1 in 4, not "never"
+    assert plan.next_row_group().size == 16  # (2 + 1.5 sqrt(2 x 3/4)) x 4, not 150
+    assert plan.next_row_group() is None  # 16 x 1/4 expected in flight cover the 2
+
+
+def test_a_size_never_exceeds_the_row_group_size_nor_the_cap_on_rows_generated():
+    assert ExactPlanner(target=50, row_group_size=150, generated=40).next_row_group().size == 150
+    plan = ExactPlanner(target=2, row_group_size=150, generated=120)  # none kept of 120
+    assert plan.next_row_group().size == MAX_GENERATED_FACTOR * 2 - 120  # the cap: 80
     assert plan.next_row_group() is None
 
 

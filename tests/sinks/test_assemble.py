@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pandas as pd
 import pyarrow as pa
 import pytest
@@ -164,5 +166,11 @@ def test_a_row_group_is_cut_after_its_nth_surviving_row(blocks):
     cut = head(filtered, 1)
     assert (cut.size, sorted(cut.dropped), cut.table["name"].to_pylist()) == (2, [0], ["Leo"])
     assert head(result, 1).size == 1
+    paid = dataclasses.replace(
+        result, usage={"summary": {"m": {"calls": 5, "prompt_tokens": 50, "completion_tokens": 9}}}
+    )  # the calls of its 5 rows: a cut after 2 rows keeps 2/5 of them, rounded down
+    assert head(paid, 2).usage == {
+        "summary": {"m": {"calls": 2, "prompt_tokens": 20, "completion_tokens": 3}}
+    }
     with pytest.raises(ValueError, match="cannot cut 3 rows to 3"):
         head(result, 3)
