@@ -29,9 +29,9 @@ mapping and usage counters (``dagen.inference.embeddings``: body and answer).
 
 State: ``usage`` (a ``ModelUsage`` of this client's calls) and ``latency`` (a
 ``LatencyHistogram`` of its HTTP attempts that got an answer). Each successful call is
-also added to the ledger of the Dask task that made it (``dagen.inference.ledger``). ``dagen.inference.pool``
-keeps one client per (event loop, model) so that all the calls one Dask worker makes on its
-loop share one session and one limiter.
+also added to the ledger of the Dask task that made it (``dagen.inference.ledger``).
+``dagen.inference.pool`` keeps one client per (event loop, model) so that all the calls one
+Dask worker makes on its loop share one session and one limiter.
 
 Example:
     >>> async def cell(config, prompt):
