@@ -7,6 +7,10 @@ A column's fingerprint hashes everything that decides its values:
     its models               identity and generation parameters of every model it uses
                              (``model_aliases``), not where or how hard they are served
                              (``SERVING_FIELDS``: endpoint, keys, caps, retries, price)
+    its code                 for a custom column, the source of the module that holds
+                             its function (the function's own source when the module's
+                             cannot be read), so an edited function regenerates on
+                             ``--update``; only its name when no source can be read
     its constraints          the top-level ``constraints`` whose target it is
     what it reads            the fingerprints of the columns it reads (``upstream``), so a
                              change flows to every column downstream
@@ -31,12 +35,15 @@ Example:
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from dagen.config.dataset import DatasetConfig, callable_name
+from dagen.config.functions import resolve_function
+from dagen.errors import ImportFunctionError
 
 __all__ = ["SERVING_FIELDS", "FingerprintSet", "fingerprint_set"]
 
@@ -113,6 +120,7 @@ def fingerprint_set(
             found[name] = _hash(
                 {
                     "column": own,
+                    "code": _code(config, name),
                     "models": {a: models.get(a) for a in sorted(aliases)},
                     "constraints": [c.model_dump(mode="json") for c in config.constraints_on(name)],
                     "reads": {u: found[u] for u in sorted(upstream.get(name, ()))},
@@ -128,6 +136,25 @@ def fingerprint_set(
         }
     )
     return FingerprintSet(found, assembly)
+
+
+def _code(config: DatasetConfig, column: str) -> str | None:
+    """A hash of the source a custom column's function runs (see the module docstring),
+    or None for other columns and for a function whose source cannot be read."""
+    spec = getattr(config.column(column), "function", None)
+    if spec is None:
+        return None
+    search_path = (config.source_dir,) if config.source_dir else ()
+    try:
+        function = resolve_function(spec, column=column, search_path=search_path)
+    except ImportFunctionError:  # the run says so when it builds its generators
+        return None
+    for source_of in (inspect.getmodule(function), function):
+        try:
+            return _hash(inspect.getsource(source_of))  # type: ignore[arg-type]
+        except (OSError, TypeError):  # built in, defined in a session, or no file
+            continue
+    return None
 
 
 def _model_identity(model: dict[str, Any]) -> dict[str, Any]:

@@ -76,3 +76,25 @@ def test_the_seed_changes_every_column_and_drop_only_the_assembly():
     assert dropped.columns == base.columns and dropped.assembly != base.assembly
     assert FingerprintSet.from_dict(dropped.to_dict()) == dropped
     assert FingerprintSet.from_dict({"columns": {"a": 1}, "assembly": "x"}) is None
+
+
+def test_editing_a_custom_functions_module_changes_its_column_and_what_reads_it(tmp_path):
+    module = tmp_path / "edited_functions.py"
+    config_file = tmp_path / "config.yaml"
+    config_file.write_text(
+        "columns:\n"
+        "  - {name: n, column_type: sampler, sampler_type: uniform, params: {low: 0, high: 1}}\n"
+        "  - {name: twice, column_type: custom, function: 'edited_functions:twice',\n"
+        "     required_columns: [n]}\n"
+        "  - {name: label, column_type: expression, expr: '{{ twice }}!'}\n"
+        "  - {name: other, column_type: expression, expr: '{{ n }}'}\n"
+    )
+    module.write_text("def twice(row):\n    return row['n'] * 2\n")
+    before = fingerprints(dagen.load_config(config_file))
+    again = fingerprints(dagen.load_config(config_file))
+    assert again == before  # the same code: the same fingerprints
+
+    module.write_text("def twice(row):\n    return row['n'] * 3  # edited\n")
+    after = fingerprints(dagen.load_config(config_file))
+
+    assert changed(before, after) == {"twice", "label"}
