@@ -140,8 +140,8 @@ class RunLoop:
     # -- the loop ----------------------------------------------------------------------
 
     def run(self) -> None:
-        """The loop of the module docstring; always leaves the metadata describing the
-        sink's row groups.
+        """The loop of the module docstring; leaves the metadata describing the sink's row
+        groups from its start to its end.
 
         Raises:
             DagenError: what stopped the run (``GenerationError``, ``ModelAuthError``,
@@ -151,6 +151,9 @@ class RunLoop:
         self._split_shares()
         self._choose_chunking()
         try:
+            # from the start: a run killed before its first checkpoint's record (after
+            # its part was written) leaves metadata, so --resume takes that part as a stray
+            self.sink.write_metadata(self.metadata.to_dict())
             while self._more_to_admit() or self.in_flight:
                 self._admit()
                 self._hand_over()

@@ -208,6 +208,24 @@ def test_a_folder_in_use_is_refused_and_a_killed_runs_lock_is_taken_over(client,
     assert sorted(p.name for p in out.iterdir()) == ["data", "metadata.json"]
 
 
+def test_a_run_names_itself_in_its_metadata_before_its_first_row_group_is_recorded(
+    client, tmp_path
+):
+    # a run killed between writing its first part and recording it must leave metadata,
+    # or --resume could not tell that part from a stranger's data
+    out = tmp_path / "out"
+    seen: list[dict] = []
+
+    def at_the_first(event: dagen.RowGroupEvent) -> None:  # written, not yet recorded
+        if not seen:
+            seen.append(json.loads((out / "metadata.json").read_text()))
+
+    dagen.generate(config(), 200, out, client=client, on_row_group=at_the_first,
+                   settings=dagen.RunSettings(row_group_size=100))  # fmt: skip
+
+    assert seen[0]["status"] == "running" and seen[0]["row_groups"] == []
+
+
 def test_a_run_that_never_reached_its_scheduler_leaves_no_folder(client, tmp_path):
     out = tmp_path / "new" / "out"
     ran = cli(str(write_config(tmp_path, SLOW)), "-n", "50", "-o", str(out),
