@@ -42,7 +42,7 @@ from pydantic import (
 from dagen.config.base import StrictModel
 from dagen.config.columns import ColumnConfig, SamplerColumnConfig
 from dagen.config.constraints import ColumnInequalityConstraint, Constraint
-from dagen.config.models import ModelConfig
+from dagen.config.models import SERVING_FIELDS, ModelConfig
 from dagen.config.providers import ProviderConfig
 from dagen.errors import ConfigSyntaxError, ConfigValidationError, UnknownColumnError
 
@@ -277,18 +277,7 @@ class DatasetConfig(StrictModel):
         prices)."""
         data = self.to_dict()  # not model_dump(mode="json"): it fails on a callable function
         for model in data["models"]:
-            # where a model is served and how hard it is pushed do not change the data
-            for key in (
-                "endpoint",
-                "provider",
-                "api_key_env",
-                "extra_headers",
-                "skip_health_check",
-                "timeout",
-                "max_parallel_requests",
-                "max_retries",
-                "pricing",  # what tokens cost changes no value
-            ):
+            for key in SERVING_FIELDS:  # where and how hard it is served, what it costs
                 model.pop(key, None)
         data.pop("providers", None)
         text = json.dumps(data, sort_keys=True, default=callable_name)

@@ -43,24 +43,10 @@ from typing import Any
 
 from dagen.config.dataset import DatasetConfig, callable_name
 from dagen.config.functions import resolve_function
+from dagen.config.models import SERVING_FIELDS
 from dagen.errors import ImportFunctionError
 
-__all__ = ["SERVING_FIELDS", "FingerprintSet", "fingerprint_set"]
-
-# model fields that say where and how hard a model is served, or what it costs: not its data
-SERVING_FIELDS = frozenset(
-    {
-        "endpoint",
-        "provider",
-        "api_key_env",
-        "extra_headers",
-        "skip_health_check",
-        "timeout",
-        "max_parallel_requests",
-        "max_retries",
-        "pricing",
-    }
-)
+__all__ = ["FingerprintSet", "fingerprint_set"]
 
 
 @dataclass(frozen=True)

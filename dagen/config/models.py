@@ -32,6 +32,7 @@ from dagen.config.base import StrictModel
 
 __all__ = [
     "GENERATION_TYPES",
+    "SERVING_FIELDS",
     "Distribution",
     "InferenceParameters",
     "ManualDistribution",
@@ -210,6 +211,23 @@ class Pricing(StrictModel):
         return (
             prompt_tokens * self.input_per_million + completion_tokens * self.output_per_million
         ) / 1_000_000
+
+
+# model fields that say where and how hard a model is served, or what it costs: not what it
+# generates (left out of every fingerprint: ``DatasetConfig.fingerprint``, per column)
+SERVING_FIELDS = frozenset(
+    {
+        "endpoint",
+        "provider",
+        "api_key_env",
+        "extra_headers",
+        "skip_health_check",
+        "timeout",
+        "max_parallel_requests",
+        "max_retries",
+        "pricing",
+    }
+)
 
 
 class ModelConfig(StrictModel):

@@ -68,14 +68,7 @@ def priced(usage: Usage, prices: Mapping[str, Pricing | None]) -> dict[str, Any]
             usd = pricing.cost(counts.get("prompt_tokens", 0), counts.get("completion_tokens", 0))
             by_model[alias] = by_model.get(alias, 0.0) + usd
             by_column[column] = by_column.get(column, 0.0) + usd
-    cost: dict[str, Any] = {
-        "total": sum(by_model.values()),
-        "by_model": by_model,
-        "by_column": by_column,
-    }
-    if unpriced:
-        cost["unpriced"] = sorted(unpriced)
-    return cost
+    return _cost(by_model, by_column, unpriced)
 
 
 def totals(costs: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
@@ -89,14 +82,18 @@ def totals(costs: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
         for column, usd in cost.get("by_column", {}).items():
             by_column[column] = by_column.get(column, 0.0) + usd
         unpriced.update(cost.get("unpriced", ()))
-    found: dict[str, Any] = {
-        "total": sum(by_model.values()),
-        "by_model": by_model,
-        "by_column": by_column,
-    }
+    return _cost(by_model, by_column, unpriced)
+
+
+def _cost(
+    by_model: dict[str, float], by_column: dict[str, float], unpriced: set[str]
+) -> dict[str, Any]:
+    """A cost as ``priced`` and ``totals`` return it (the shape in the module docstring)."""
+    cost: dict[str, Any] = {"total": sum(by_model.values()), "by_model": by_model,
+                            "by_column": by_column}  # fmt: skip
     if unpriced:
-        found["unpriced"] = sorted(unpriced)
-    return found
+        cost["unpriced"] = sorted(unpriced)
+    return cost
 
 
 def part_of(record: Mapping[str, Any], columns: Iterable[str]) -> tuple[Usage, dict[str, Any]]:
@@ -120,10 +117,8 @@ def part_of(record: Mapping[str, Any], columns: Iterable[str]) -> tuple[Usage, d
         for alias, counts in priced_models.items():
             share = (counts.get("calls", 0) or 1) / calls if len(priced_models) > 1 else 1.0
             by_model[alias] = by_model.get(alias, 0.0) + usd * share
-    cost: dict[str, Any] = {"total": sum(by_column.values()), "by_model": by_model,
-                            "by_column": by_column}  # fmt: skip
-    if unpriced:
-        cost["unpriced"] = sorted(unpriced)
+    cost = _cost(by_model, by_column, unpriced)
+    cost["total"] = sum(by_column.values())  # exact: the models' shares may be split
     return usage, cost
 
 
