@@ -7,7 +7,8 @@ when scraped: nothing is computed between scrapes.
 Metrics (labels ``run``, plus ``column`` / ``model`` / ``worker``): ``dagen_cells_done``,
 ``dagen_cells_planned``, ``dagen_rows_written``, ``dagen_rows_dropped``, ``dagen_rows_planned``,
 ``dagen_row_groups_in_flight``, ``dagen_rows_per_second``, ``dagen_eta_seconds``,
-``dagen_run_running``, ``dagen_model_calls_in_flight``, ``dagen_model_worker_calls_in_flight``,
+``dagen_run_running``, ``dagen_spent_usd`` (when the run's models have prices),
+``dagen_model_calls_in_flight``, ``dagen_model_worker_calls_in_flight``,
 ``dagen_model_cap``, ``dagen_model_limit``, ``dagen_model_requests_per_second``,
 ``dagen_model_latency_seconds{quantile}``, and the counters ``dagen_model_requests_total``,
 ``dagen_model_rate_limited_total``, ``dagen_model_server_errors_total``,
@@ -77,6 +78,7 @@ _GAUGES = [
     ("rows_per_second", "Cells finished per second, in rows", ["run"]),
     ("eta_seconds", "Seconds left at the current rate (-1: unknown)", ["run"]),
     ("run_running", "1 while the run is running", ["run"]),
+    ("spent_usd", "USD paid for the run's output so far (models with pricing)", ["run"]),
     ("model_calls_in_flight", "Model calls in flight", ["run", "model"]),
     (
         "model_worker_calls_in_flight",
@@ -115,6 +117,8 @@ def _run_metrics(
     gauges["rows_per_second"].add_metric([run], p.rows_per_s)
     gauges["eta_seconds"].add_metric([run], -1 if p.eta is None else p.eta)
     gauges["run_running"].add_metric([run], 1 if p.status == "running" else 0)
+    if p.cost is not None:
+        gauges["spent_usd"].add_metric([run], p.cost)
     for column, error_type, rows in p.drops:
         counters["dropped_rows"].add_metric([run, column, error_type], rows)
     for alias, m in board.models(now).items():

@@ -175,6 +175,8 @@ def _summary(board: RunBoard) -> str:
         ("row-groups-written", f"{p.row_groups_written}/{p.row_groups_total}"),
         ("row-groups-in-flight", p.row_groups_in_flight), ("elapsed", f"{p.elapsed:.0f} s"),
     ]  # fmt: skip
+    if p.cost is not None:  # the models it calls have prices
+        items.append(("spent", f"${p.cost:.4f}"))
     cells = "".join(
         f'<td><div style="color:#777">{_e(k.replace("-", " "))}</div>'
         f'<b id="dagen-{k}">{_e(v)}</b></td>'

@@ -44,6 +44,7 @@ def reviews(endpoint: str) -> dagen.DatasetConfig:
     raw = yaml.safe_load((ROOT / "examples" / "reviews.yaml").read_text())
     for model in raw["models"]:
         model["endpoint"] = endpoint
+        model["pricing"] = {"input_per_million": 2.0, "output_per_million": 8.0}
     return dagen.DatasetConfig.model_validate(raw)
 
 
@@ -81,7 +82,8 @@ READ_PAGE = """() => {
   }
   return {run: byId('dagen-run'), status: byId('dagen-status'),
           rows_written: +byId('dagen-rows-written'), rows_dropped: +byId('dagen-rows-dropped'),
-          percent: parseFloat(byId('dagen-percent')), columns, models, workers};
+          percent: parseFloat(byId('dagen-percent')),
+          spent: parseFloat(byId('dagen-spent')?.replace('$', '')), columns, models, workers};
 }"""
 
 
@@ -151,6 +153,8 @@ def check_readings(readings: list[dict], snapshots: list, metadata: dict, *, fin
     assert middle, "no reading caught the run under way"
     assert any(sum(f[0] for f in r["models"].values()) > 0 for r in middle)  # calls seen
     assert metadata["rows_written"] == 1000
+    spent = [r["spent"] for r in readings]  # live, from the workers' token counters
+    assert spent == sorted(spent) and spent[-1] <= round(metadata["cost"]["spent"], 4)
     if not final:  # the page went with the cluster dagen started for the run
         return
     last = readings[-1]
@@ -158,6 +162,7 @@ def check_readings(readings: list[dict], snapshots: list, metadata: dict, *, fin
     assert last["rows_written"] == metadata["rows_written"] == 1000
     assert all(done == planned == 1000 for done, planned in last["columns"].values())
     assert last["run"] == snapshots[-1].run
+    assert last["spent"] == round(metadata["cost"]["spent"], 4) > 0  # the run's final figure
 
 
 def run_in_thread(**kwargs):
@@ -219,6 +224,10 @@ def test_the_page_shows_a_run_on_a_separately_started_scheduler(slow_model, tmp_
         metrics = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics").read().decode()
         run = snapshots[-1].run
         assert f'dagen_rows_written{{run="{run}"}} 1000.0' in metrics
+        spent = re.search(rf'dagen_spent_usd{{run="{run}"}} (\S+)', metrics)
+        assert spent and float(spent.group(1)) == pytest.approx(
+            outcome["result"].metadata["cost"]["spent"]
+        )
         dagen_lines = [line for line in metrics.splitlines() if line.startswith("dagen_cells")]
         assert f'dagen_cells_done{{column="quality",run="{run}"}} 1000.0' in dagen_lines, (
             dagen_lines
