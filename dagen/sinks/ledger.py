@@ -231,6 +231,8 @@ class Cost:
 
     def summary(self) -> str:
         """One line: ``$0.4200 (writer $0.3000, judge $0.1200)``, and what else applies."""
+        if self.unpriced and not self.by_model and not self.discarded:  # nothing priced
+            return f"unknown: no pricing for {', '.join(self.unpriced)} (tokens are counted)"
         models = ", ".join(f"{alias} {_usd(usd)}" for alias, usd in self.by_model.items())
         text = _usd(self.total) + (f" ({models})" if models else "")
         if self.discarded:

@@ -58,6 +58,9 @@ def test_the_cost_value_reads_the_metadata_and_shows_dollars():
         "Cost(total=$1.5000, by_model={writer: $1.5000}, by_column={story: $1.5000}, "
         "discarded=$0.2500, unpriced=['local'])"
     )
+    assert Cost(unpriced=("judge", "writer")).summary() == (
+        "unknown: no pricing for judge, writer (tokens are counted)"
+    )  # not "$0.0000": nothing was priced
     assert cost.summary() == (
         "$1.5000 (writer $1.5000), $0.2500 more on discarded calls; no pricing for local"
     )
