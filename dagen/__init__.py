@@ -50,7 +50,7 @@ from dagen.config.models import (
     UniformDistribution,
 )
 from dagen.config.providers import ProviderConfig, load_providers
-from dagen.config.run import ClusterSettings, EarlyShutdown, RunSettings, TemplateLimits
+from dagen.config.run import ClusterSettings, EarlyShutdown, RunMode, RunSettings, TemplateLimits
 from dagen.config.samplers import Sampler, register_sampler
 from dagen.config.skip import SkipConfig
 from dagen.config.validation import (
@@ -186,6 +186,7 @@ __all__ = [
     "RowGroupEvent",
     "RowGroupResult",
     "RunError",
+    "RunMode",
     "RunProgress",
     "RunSettings",
     "Sampler",

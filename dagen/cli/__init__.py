@@ -50,7 +50,7 @@ from dagen.cli.exits import (
 )
 from dagen.cli.outputs import report, show
 from dagen.config.dataset import DatasetConfig, load_config
-from dagen.config.run import ClusterSettings, RunSettings, TemplateLimits
+from dagen.config.run import ClusterSettings, RunMode, RunSettings, TemplateLimits
 from dagen.console import DEFAULT, QUIET, VERBOSE, RunDisplay, on_terminal, setup_logging
 from dagen.runner.engine import generate, plan_update
 from dagen.runner.preview import describe, preview_result
@@ -251,9 +251,7 @@ def run(
             sink=JsonlSink(output) if jsonl else None,
             scheduler=scheduler,
             settings=settings,
-            overwrite=overwrite,
-            resume=resume,
-            update=update,
+            mode=_mode(overwrite, resume, update),
             progress=bar.show if bar else None,
         )
     meta = result.metadata
@@ -271,6 +269,15 @@ def run(
         click.echo(f"  dropped {line}")
     if result.cost.by_model or result.cost.unpriced:
         click.echo(f"  cost {result.cost.summary()}")
+
+
+def _mode(overwrite: bool, resume: bool, update: bool) -> RunMode:
+    """The run mode the flags say (checked to exclude each other before)."""
+    if update:
+        return RunMode.UPDATE
+    if resume:
+        return RunMode.RESUME
+    return RunMode.OVERWRITE if overwrite else RunMode.NEW
 
 
 def _with_output_row_group_size(settings: RunSettings, output: str) -> RunSettings:

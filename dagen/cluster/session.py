@@ -1,12 +1,13 @@
 """The session that submits a run's row groups to its Dask cluster.
 
 ``RunSession`` wraps ``distributed.Client`` (never subclasses it): it installs the run's
-generators on the workers, splits each model's cap over them, turns the tasks the
-admission hands over (``dagen.lowering.admission``) into a Dask graph submitted in one
-message, and releases a row group's futures once its checkpoint is written. Which
-cluster a run uses is ``dagen.cluster.clients``. While the run
-lasts it is watched (``dagen.cluster.signals``): a span, the workers' figures, the dagen
-page on the scheduler's dashboard, the run's figures and row-group events published.
+generators on the workers, installs each worker's share of the models' caps as the run
+state's split says (``dagen.lowering.shares``), turns the tasks the admission hands over
+(``dagen.lowering.admission``) into a Dask graph submitted in one message, and releases a
+row group's futures once its checkpoint is written. Which cluster a run uses is
+``dagen.cluster.clients``. While the run lasts it is watched (``dagen.cluster.signals``):
+a span, the workers' figures, the dagen page on the scheduler's dashboard, the run's
+figures and row-group events published.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from distributed import Client, Future
 from dagen.cluster import resources, signals, tasks
 from dagen.cluster.drain import DrainPlugin, NannyDrainPlugin, RetireDrainPlugin
 from dagen.errors import ClusterError
-from dagen.lowering.admission import Handover, shares
+from dagen.lowering.admission import Handover
 from dagen.lowering.plan import Key
 
 __all__ = ["RunSession"]
@@ -66,17 +67,9 @@ class RunSession:
         self.run_id = context.run_id
         self._plugin = tasks.RunPlugin(context)
         self._pin: tuple[str, ...] = ()
-        self._share_workers: tuple[str, ...] = ()  # the workers the split is over
-        # model alias -> worker -> share: the split wanted, and the one installed now
-        self._target: dict[str, dict[str, int]] = {}
-        self._installed: dict[str, dict[str, int]] = {}
-        self._shrunk: set[str] = set()  # workers whose calls must fit before shares grow
         self._watch = contextlib.ExitStack()
         self._figures: deque[dict[str, Any]] = deque()  # workers' messages, not yet read
         self.page: str | None = None  # the dagen page on the scheduler's dashboard
-        # load task key -> the column's values read from the output an update replaces
-        # (rows, values, failures), put here by the run loop until the task is submitted
-        self.loads: dict[Any, Any] = {}
 
     def __enter__(self) -> RunSession:
         try:
@@ -115,7 +108,7 @@ class RunSession:
         """Take the run's worker resources (``dagen-<run>-<model>``) off the cluster, so
         that runs leave nothing behind on a user's workers (best effort: a cluster going
         away keeps nothing anyway)."""
-        names = [tasks.resource_name(self.run_id, alias) for alias in self._target]
+        names = [tasks.resource_name(self.run_id, alias) for alias in self.context.caps]
         if not names:
             return
         with contextlib.suppress(Exception):
@@ -145,7 +138,10 @@ class RunSession:
         return self.client.dashboard_link
 
     def submit(
-        self, handovers: Sequence[Handover], held: Mapping[Key, Future] | None = None
+        self,
+        handovers: Sequence[Handover],
+        held: Mapping[Key, Future] | None = None,
+        loads: Mapping[Key, Any] | None = None,
     ) -> dict[Key, Future]:
         """Submit tasks handed over together in one graph; futures by key.
 
@@ -157,13 +153,14 @@ class RunSession:
         Args:
             handovers: tasks in topological order (``Admission.take``).
             held: futures of tasks handed over earlier that these tasks read or wait on.
+            loads: load task key -> the values it hands over (``LoadedColumn``).
         """
-        held = held or {}
+        held, loads = held or {}, loads or {}
         groups: dict[_Placement, dict[Key, Any]] = {}
         layer_of: dict[Key, str] = {}
         for handover in handovers:
             placement = self._placement(handover)
-            groups.setdefault(placement, {})[handover.ref.key] = self._task(handover)
+            groups.setdefault(placement, {})[handover.ref.key] = self._task(handover, loads)
             layer_of[handover.ref.key] = f"p{list(groups).index(placement)}"
         layers: dict[str, MaterializedLayer] = {}
         for index, (placement, dsk) in enumerate(groups.items()):
@@ -208,108 +205,29 @@ class RunSession:
             self._pin = tuple(sorted(self.client.scheduler_info(n_workers=-1)["workers"])[:1])
         return self._pin
 
-    # -- model concurrency -------------------------------------------------------------
+    # -- the workers and the models' shares -------------------------------------------
 
-    def install_shares(self) -> bool:
-        """Split each model's cap over the workers present (see ``shares``) and install it.
-
-        Each worker gets its share as its limiter's ceiling (calls in flight) and
-        ``QUEUED_PER_SLOT`` times it as a Dask resource that a model cell task holds one
-        unit of per row, so no worker runs more of a model's calls than its share. Re-run
-        when workers come or go, and while ``growing``: for the sum over workers never to
-        exceed the cap, also while workers come and go, shares change in two steps.
-
-            1. shrink   the shares that get smaller are installed at once (a worker
-                        that joins has 0 until step 2)
-            2. grow     the shares that get larger are installed once every shrunk
-                        worker's calls in flight fit its new share (calls already sent
-                        are never cut off: they finish first)
-
-        Returns:
-            whether the installed split changed (``worker_shares`` is new).
-        """
-        if not self.context.caps:
-            return False
-        workers = tuple(sorted(self.client.scheduler_info(n_workers=-1)["workers"]))
-        changed = False
-        if workers and workers != self._share_workers:
-            self._share_workers = workers
-            self._target = {
-                alias: dict(zip(workers, shares(cap, len(workers)), strict=True))
-                for alias, cap in self.context.caps.items()
-            }
-            lower = {
-                alias: {w: min(n, self._share(alias, w)) for w, n in per_worker.items()}
-                for alias, per_worker in self._target.items()
-            }
-            shrunk = self._install(lower)
-            self._shrunk = {w for w in self._shrunk | shrunk if w in workers}
-            changed = True
-        if self.growing and self._shrunk_fit():
-            self._install(self._target)
-            changed = True
-        return changed
-
-    @property
-    def growing(self) -> bool:
-        """Whether some shares wait to grow until shrunk workers' calls fit (step 2)."""
-        return self._installed != self._target
-
-    def _share(self, alias: str, worker: str) -> int:
-        return self._installed.get(alias, {}).get(worker, 0)
-
-    def _install(self, split: dict[str, dict[str, int]]) -> set[str]:
-        """Install ``split`` (alias -> worker -> share) where it differs from what is
-        installed; the workers whose share of some model got smaller."""
-        workers = {w for per_worker in split.values() for w in per_worker}
-        shrunk = set()
-        for worker in sorted(workers):
-            share = {alias: per_worker[worker] for alias, per_worker in split.items()}
-            before = {alias: self._share(alias, worker) for alias in split}
-            if share == before:  # a worker joining gets nothing until its share grows
-                continue
-            # a worker that left meanwhile is answered by the next split (on_error)
-            self.client.run(
-                tasks.install_shares, self.run_id, share, workers=[worker], on_error="return"
-            )
-            if any(n < before[alias] for alias, n in share.items()):
-                shrunk.add(worker)
-        self._installed = {alias: dict(per_worker) for alias, per_worker in split.items()}
-        return shrunk
-
-    def _shrunk_fit(self) -> bool:
-        """Whether every shrunk worker still present has no more calls in flight than its
-        installed share (then step 2 may grow the others)."""
-        present = [w for w in sorted(self._shrunk) if w in self._share_workers]
-        if present:
-            try:
-                found = self.client.run(
-                    tasks.calls_in_flight, self.run_id, workers=present, on_error="return"
-                )
-            except Exception:  # the cluster is changing: look again next time
-                return False
-            for worker, calls in found.items():
-                if isinstance(calls, BaseException):  # it left meanwhile: nothing of it runs
-                    continue
-                if any(n > self._share(alias, worker) for alias, n in calls.items()):
-                    return False
-        self._shrunk = set()
-        return True
-
-    @property
-    def worker_shares(self) -> dict[str, dict[str, int]]:
-        """Each model's installed share of its cap on each worker (model alias -> worker ->
-        share); below the split while ``growing``."""
-        return {alias: dict(per_worker) for alias, per_worker in self._installed.items()}
-
-    def worker_slots(self) -> dict[str, int]:
-        """Tasks each worker runs at once (its ``nthreads``)."""
+    def workers(self) -> dict[str, int]:
+        """The workers present and the tasks each runs at once (address -> ``nthreads``)."""
         info = self.client.scheduler_info(n_workers=-1)["workers"]
         return {address: w["nthreads"] for address, w in info.items()}
 
-    def min_share(self, alias: str) -> int:
-        """The smallest positive per-worker share of a model's cap (1 before any split)."""
-        return min((s for s in self._target.get(alias, {}).values() if s > 0), default=1)
+    def install(self, worker: str, shares: Mapping[str, int]) -> None:
+        """Give ``worker`` its shares of the models' caps (``dagen.lowering.shares``): its
+        limiter's ceiling and ``QUEUED_PER_SLOT`` times it as a Dask resource that a model
+        cell task holds one unit of per row. A worker that left meanwhile is answered by
+        the next split."""
+        self.client.run(
+            tasks.install_shares, self.run_id, dict(shares), workers=[worker], on_error="return"
+        )
+
+    def calls_in_flight(self, workers: Sequence[str]) -> dict[str, dict[str, int] | None]:
+        """Each worker's model calls of the run in flight now (alias -> calls); None for a
+        worker that left meanwhile."""
+        found = self.client.run(
+            tasks.calls_in_flight, self.run_id, workers=list(workers), on_error="return"
+        )
+        return {w: None if isinstance(c, BaseException) else c for w, c in found.items()}
 
     def finish(self) -> dict[str, dict[str, int]]:
         """Close the run's model clients on every worker; usage summed per model alias."""
@@ -325,7 +243,7 @@ class RunSession:
                     into[name] = into.get(name, 0) + n
         return total
 
-    def _task(self, handover: Handover) -> tuple[Any, ...]:
+    def _task(self, handover: Handover, loads: Mapping[Key, Any]) -> tuple[Any, ...]:
         ref, rg = handover.ref, handover.row_group
         deps = list(ref.dependencies)
         if ref.kind == "checkpoint":
@@ -335,7 +253,7 @@ class RunSession:
         if ref.kind == "collect":
             return (tasks.collect, self.run_id, column, rg.index, rg.size, deps)
         if ref.kind == "load":
-            values = self.loads.pop(ref.key)
+            values = loads[ref.key]
             return (tasks.load, self.run_id, column, values.rows, values.values, values.failures)
         is_async = self.context.generators[column].is_async
         if ref.kind == "cell":

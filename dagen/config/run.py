@@ -17,8 +17,9 @@ import math
 import numbers
 import os
 from dataclasses import dataclass, field
+from enum import StrEnum
 
-__all__ = ["ClusterSettings", "EarlyShutdown", "RunSettings", "TemplateLimits"]
+__all__ = ["ClusterSettings", "EarlyShutdown", "RunMode", "RunSettings", "TemplateLimits"]
 
 
 def _check_int(owner: object, name: str, low: int | None, optional: bool = False) -> None:
@@ -46,6 +47,32 @@ def _check_number(owner: object, name: str, low: float, optional: bool = False) 
         raise TypeError(f"{kind} {name} must be {want}, got {value!r}")
     if not math.isfinite(value) or value < low:
         raise ValueError(f"{kind} {name} must be a finite number >= {low}, got {value}")
+
+
+class RunMode(StrEnum):
+    """What a run does with an output that already holds data (``generate(mode=...)``;
+    the CLI's ``--overwrite``, ``--resume``, ``--update``).
+
+    Attributes:
+        NEW: write a new dataset; an output that holds data is refused.
+        OVERWRITE: replace the dataset the output holds (once the new one is complete).
+        RESUME: continue the interrupted run the output holds (``-n`` may grow).
+        UPDATE: regenerate only the columns whose config changed (``dagen.plan_update``).
+
+    Example:
+        >>> RunMode("resume") is RunMode.RESUME, RunMode.UPDATE.keeps_data
+        (True, True)
+    """
+
+    NEW = "new"
+    OVERWRITE = "overwrite"
+    RESUME = "resume"
+    UPDATE = "update"
+
+    @property
+    def keeps_data(self) -> bool:
+        """Whether the run keeps what the output holds (a resume or an update)."""
+        return self in (RunMode.RESUME, RunMode.UPDATE)
 
 
 @dataclass(frozen=True)

@@ -45,6 +45,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from dagen.lowering.plan import Key, RowGroup, RowGroupPlan, TaskRef
+from dagen.lowering.shares import shares
 
 __all__ = [
     "QUEUED_PER_SLOT",
@@ -81,16 +82,6 @@ def slots_needed(
         per_task = min(chunking[c] for c, a in column_models.items() if a == alias)
         needed += -(-QUEUED_PER_SLOT * per_worker.get(worker, 0) // per_task)
     return needed
-
-
-def shares(cap: int, workers: int) -> list[int]:
-    """``cap`` split over ``workers`` as evenly as possible (some may get 0).
-
-    >>> shares(10, 4)
-    [3, 3, 2, 2]
-    """
-    base, extra = divmod(cap, workers)
-    return [base + (1 if i < extra else 0) for i in range(workers)]
 
 
 def local_cluster_slots(caps: Mapping[str, int], workers: int) -> int:
@@ -238,7 +229,8 @@ class Admission:
                 self._wake(dependent)
 
     def forget(self, row_group: int) -> None:
-        """A row group is written: drop its bookkeeping."""
+        """A row group is written or cancelled: drop its bookkeeping, and free the credit
+        its unfinished cells held (a cancelled row group's never finish)."""
         self._groups.pop(row_group, None)
         for key in self._keys.pop(row_group, ()):
             del self._refs[key]
@@ -246,7 +238,15 @@ class Admission:
             self._dependents.pop(key, None)
             self._handed.discard(key)
             self._finished.discard(key)
-            self._held.pop(key, None)
+            held = self._held.pop(key, None)
+            if held is not None and held[1] in self._used.get(held[0], {}):
+                self._used[held[0]][held[1]] -= held[2]
+        for alias, heap in self._ready.items():  # cells still waiting for credit
+            kept = [entry for entry in heap if entry[1] in self._refs]
+            if len(kept) != len(heap):
+                heapq.heapify(kept)
+                self._ready[alias] = kept
+        self._out = [h for h in self._out if h.ref.key in self._refs]
 
     # -- what it hands out -----------------------------------------------------------------
 
@@ -279,6 +279,11 @@ class Admission:
         smallest worker credit holds (so a chunk larger than any share still runs)."""
         credit = self._credit.get(self._model_of[ref.column or ""], {})
         return max(1, min(ref.rows, min(credit.values(), default=1)))
+
+    @property
+    def running(self) -> int:
+        """Tasks of the row groups in flight taken (``take``) and not finished yet."""
+        return len(self._handed) - len(self._out) - len(self._finished)
 
     @property
     def waiting(self) -> int:

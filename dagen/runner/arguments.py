@@ -21,14 +21,14 @@ import os
 from typing import Any
 
 from dagen.config.dataset import DatasetConfig
-from dagen.config.run import RunSettings
+from dagen.config.run import RunMode, RunSettings
 
 __all__ = [
     "check_config",
     "check_generate_arguments",
+    "check_mode",
     "check_records",
     "check_type",
-    "check_update_arguments",
 ]
 
 
@@ -72,6 +72,52 @@ def check_type(function: str, name: str, value: Any, kinds: tuple[type, ...]) ->
         )
 
 
+def check_mode(function: str, mode: Any, *, overwrite: Any, resume: Any, update: Any) -> RunMode:
+    """The run mode of ``mode=`` or of the keywords ``overwrite``, ``resume``, ``update``
+    (kept for the callers that use them), which exclude each other.
+
+    Raises:
+        TypeError: ``mode`` is neither a ``RunMode`` nor one of its names, a keyword is
+            not a bool.
+        ValueError: two keywords given, or a keyword that ``mode`` contradicts.
+
+    Example:
+        >>> check_mode("generate", None, overwrite=False, resume=True, update=False)
+        <RunMode.RESUME: 'resume'>
+    """
+    flags = {"overwrite": overwrite, "resume": resume, "update": update}
+    for name, flag in flags.items():
+        if not isinstance(flag, bool):
+            raise TypeError(f"{function}(): {name} must be True or False, got {flag!r}")
+    if resume and overwrite:
+        raise ValueError(
+            f"{function}(): resume and overwrite exclude each other (resume continues the "
+            "run in output_dir, overwrite replaces it)"
+        )
+    if update and (resume or overwrite):
+        other = "resume" if resume else "overwrite"
+        raise ValueError(
+            f"{function}(): update and {other} exclude each other (update regenerates what "
+            "changed in output_dir and continues an interrupted update by itself)"
+        )
+    named = next((RunMode(name) for name, flag in flags.items() if flag), None)
+    if mode is None:
+        return named or RunMode.NEW
+    try:
+        chosen = RunMode(mode)
+    except ValueError:
+        names = ", ".join(repr(m.value) for m in RunMode)
+        raise TypeError(
+            f"{function}(): mode must be a RunMode or one of {names}, got {mode!r}"
+        ) from None
+    if named is not None and named is not chosen:
+        raise ValueError(
+            f"{function}(): mode={chosen.value!r} and {named.value}=True contradict each other; "
+            "give mode= alone"
+        )
+    return chosen
+
+
 def check_generate_arguments(
     config: Any,
     num_records: Any,
@@ -79,64 +125,34 @@ def check_generate_arguments(
     *,
     scheduler: Any,
     settings: Any,
-    overwrite: Any,
-    resume: Any,
+    mode: RunMode,
     has_client: bool,
     has_sink: bool = False,
 ) -> None:
-    """The checks at the top of ``generate`` (see the module docstring).
+    """The checks at the top of ``generate`` (see the module docstring), after
+    ``check_mode``.
 
     Raises:
         TypeError: an argument has the wrong type (a path for ``config`` names
             ``dagen.load_config``).
-        ValueError: ``num_records`` < 1; ``resume`` with ``overwrite``; ``resume``
-            without ``output_dir`` or a sink; both ``client`` and ``scheduler``.
+        ValueError: ``num_records`` < 1; a resume or an update without ``output_dir``
+            or a sink; an update of an exact run; both ``client`` and ``scheduler``.
     """
     check_config("generate", config)
     check_records("generate", "num_records", num_records)
     check_type("generate", "output_dir", output_dir, (str, os.PathLike))
     check_type("generate", "scheduler", scheduler, (str,))
     check_type("generate", "settings", settings, (RunSettings,))
-    for name, flag in (("overwrite", overwrite), ("resume", resume)):
-        if not isinstance(flag, bool):
-            raise TypeError(f"generate(): {name} must be True or False, got {flag!r}")
-    if resume and overwrite:
-        raise ValueError(
-            "generate(): resume and overwrite exclude each other (resume continues the "
-            "run in output_dir, overwrite replaces it)"
-        )
-    if resume and output_dir is None and not has_sink:
+    if mode.keeps_data and output_dir is None and not has_sink:
+        if mode is RunMode.UPDATE:
+            raise ValueError("generate(): update needs the output_dir of the dataset to update")
         raise ValueError("generate(): resume needs the output_dir (or sink) of the run to continue")
-    if has_client and scheduler is not None:
-        raise ValueError(
-            f"generate(): give a client or a scheduler address, not both (scheduler={scheduler!r})"
-        )
-
-
-def check_update_arguments(
-    update: Any, overwrite: Any, resume: Any, output_dir: Any, *, has_sink: bool, exact: bool
-) -> None:
-    """The checks of ``generate(..., update=True)``.
-
-    Raises:
-        TypeError: ``update`` is not a bool.
-        ValueError: ``update`` with ``resume``, ``overwrite`` or exact settings, or
-            without an output.
-    """
-    if not isinstance(update, bool):
-        raise TypeError(f"generate(): update must be True or False, got {update!r}")
-    if not update:
-        return
-    if resume or overwrite:
-        other = "resume" if resume else "overwrite"
-        raise ValueError(
-            f"generate(): update and {other} exclude each other (update regenerates what "
-            "changed in output_dir and continues an interrupted update by itself)"
-        )
-    if output_dir is None and not has_sink:
-        raise ValueError("generate(): update needs the output_dir of the dataset to update")
-    if exact:
+    if mode is RunMode.UPDATE and isinstance(settings, RunSettings) and settings.exact:
         raise ValueError(
             "generate(): update cannot make an exact run (RunSettings.exact): a changed "
             "column changes which rows the filters keep"
+        )
+    if has_client and scheduler is not None:
+        raise ValueError(
+            f"generate(): give a client or a scheduler address, not both (scheduler={scheduler!r})"
         )

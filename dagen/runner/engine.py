@@ -52,13 +52,13 @@ from typing import TYPE_CHECKING, Any
 from dagen.cluster.clients import check_address, open_async_client, open_client
 from dagen.cluster.session import RunSession
 from dagen.config.dataset import DatasetConfig
-from dagen.config.run import RunSettings
+from dagen.config.run import RunMode, RunSettings
 from dagen.runner.arguments import (
     check_config,
     check_generate_arguments,
+    check_mode,
     check_records,
     check_type,
-    check_update_arguments,
 )
 from dagen.runner.events import Callback, RowGroupEvent
 from dagen.runner.loop import RunLoop
@@ -91,11 +91,12 @@ def generate(
     client: Client | None = None,
     scheduler: str | None = None,
     settings: RunSettings | None = None,
-    overwrite: bool = False,
-    resume: bool = False,
+    mode: RunMode | str | None = None,
     sink: Sink | None = None,
     on_row_group: Callable[[RowGroupEvent], Any] | None = None,
     progress: ProgressCallback | None = None,
+    overwrite: bool = False,
+    resume: bool = False,
     update: bool = False,
 ) -> GenerationResult:
     """Generate ``num_records`` rows of ``config`` on a Dask cluster.
@@ -108,9 +109,14 @@ def generate(
         client: a Dask client to run on; see ``dagen.cluster.session`` for the default.
         scheduler: address of a Dask scheduler to connect to when no client is given.
         settings: row-group size, window, seed and local-cluster settings.
-        overwrite: replace an existing non-empty output folder.
-        resume: continue the run in ``output_dir`` (or ``sink``) from its written row
-            groups (see ``dagen.runner.resume``); ``num_records`` may grow to extend it.
+        mode: what to do with an output that holds data (``dagen.RunMode`` or its name):
+            ``"new"`` (the default) refuses it; ``"overwrite"`` replaces it once the new
+            dataset is complete; ``"resume"`` continues the run in ``output_dir`` (or
+            ``sink``) from its written row groups (``dagen.runner.resume``;
+            ``num_records`` may grow to extend it); ``"update"`` brings it up to
+            ``config``: regenerates only the columns whose fingerprint changed and what
+            reads them, loads the others from its parts, replaces each part atomically
+            (``dagen.runner.update``; ``plan_update`` says what it will do).
         sink: where row groups go instead of ``output_dir`` (a ``dagen.Sink``; see
             ``dagen.sinks.base`` for the order of its calls).
         on_row_group: called (plain or ``async def``) on the client with a
@@ -119,15 +125,15 @@ def generate(
         progress: called with a ``dagen.RunProgress`` about once per second while the run
             lasts and once at its end (cells done per column, rows written, rates, ETA,
             model figures); it runs in the run loop, so it should be quick.
-        update: bring the dataset in ``output_dir`` up to ``config``: regenerate only the
-            columns whose fingerprint changed and what reads them, load the others from
-            its parts, replace each part atomically (``dagen.runner.update``; see
-            ``plan_update`` for what it will do). ``num_records`` may grow to extend it.
+        overwrite: ``mode="overwrite"``, as earlier versions spelled it.
+        resume: ``mode="resume"``, as earlier versions spelled it.
+        update: ``mode="update"``, as earlier versions spelled it.
 
     Raises:
         TypeError: an argument has the wrong type (a path instead of a ``DatasetConfig``:
             read it with ``dagen.load_config``).
-        ValueError: ``num_records`` < 1, ``resume`` with ``overwrite`` or without
+        ValueError: ``num_records`` < 1, two of ``overwrite``, ``resume``, ``update``
+            (or one that ``mode`` contradicts), a resume or update without
             ``output_dir`` or ``sink``, both ``client`` and ``scheduler``, both
             ``output_dir`` and ``sink``, or an asynchronous ``client`` on the running
             event loop (use ``agenerate``).
@@ -146,8 +152,9 @@ def generate(
         BudgetExceededError: the next row group would have passed ``settings.max_cost``
             (written row groups are kept; resume with a higher cap to carry on).
     """
+    chosen = check_mode("generate", mode, overwrite=overwrite, resume=resume, update=update)
     run = _Run.checked(config, num_records, output_dir, client, scheduler, settings,
-                       overwrite, resume, sink, progress, update)  # fmt: skip
+                       chosen, sink, progress)  # fmt: skip
     _check_no_loop_blocked(client)
     callback = Callback(on_row_group) if on_row_group is not None else None
 
@@ -166,11 +173,12 @@ async def agenerate(
     client: Client | None = None,
     scheduler: str | None = None,
     settings: RunSettings | None = None,
-    overwrite: bool = False,
-    resume: bool = False,
+    mode: RunMode | str | None = None,
     sink: Sink | None = None,
     on_row_group: Callable[[RowGroupEvent], Any] | None = None,
     progress: ProgressCallback | None = None,
+    overwrite: bool = False,
+    resume: bool = False,
     update: bool = False,
 ) -> GenerationResult:
     """``generate`` for ``await``: the run leaves the caller's event loop free.
@@ -185,8 +193,9 @@ async def agenerate(
     Example:
         >>> result = await dagen.agenerate(cfg, 1_000, "out/people")  # doctest: +SKIP
     """
+    chosen = check_mode("generate", mode, overwrite=overwrite, resume=resume, update=update)
     run = _Run.checked(config, num_records, output_dir, client, scheduler, settings,
-                       overwrite, resume, sink, progress, update)  # fmt: skip
+                       chosen, sink, progress)  # fmt: skip
     loop = asyncio.get_running_loop()
     callback = Callback(on_row_group, loop) if on_row_group is not None else None
     stop = threading.Event()
@@ -215,11 +224,9 @@ class _Run:
     num_records: int
     output_dir: str | Path | None
     settings: RunSettings
-    overwrite: bool
-    resume: bool
+    mode: RunMode
     sink: Sink
     progress: ProgressCallback | None
-    update: bool = False
 
     @classmethod
     def checked(
@@ -230,11 +237,9 @@ class _Run:
         client: Any,
         scheduler: Any,
         settings: Any,
-        overwrite: Any,
-        resume: Any,
+        mode: RunMode,
         sink: Any,
         progress: Any = None,
-        update: Any = False,
     ) -> _Run:
         check_generate_arguments(
             config,
@@ -242,26 +247,17 @@ class _Run:
             output_dir,
             scheduler=scheduler,
             settings=settings,
-            overwrite=overwrite,
-            resume=resume,
+            mode=mode,
             has_client=client is not None,
             has_sink=sink is not None,
-        )
-        check_update_arguments(
-            update,
-            overwrite,
-            resume,
-            output_dir,
-            has_sink=sink is not None,
-            exact=isinstance(settings, RunSettings) and settings.exact,
         )
         if progress is not None and not callable(progress):
             raise TypeError(f"generate(): progress must be a callable or None, got {progress!r}")
         if scheduler is not None:
             check_address(scheduler)  # before anything is touched (an output being overwritten)
         chosen = choose_sink(output_dir, sink)
-        return cls(config, num_records, output_dir, settings or RunSettings(), overwrite,
-                   resume, chosen, progress, update)  # fmt: skip
+        return cls(config, num_records, output_dir, settings or RunSettings(), mode, chosen,
+                   progress)  # fmt: skip
 
     def execute(
         self, connect: Connect, interrupted: Callable[[], bool], callback: Callback | None
@@ -286,7 +282,8 @@ class _Run:
             gate = SpendGate.of(spec.metadata(), cap, update=update is not None)
             if gate is not None and not spec.finished:
                 gate.check_start()  # a cap reached already: say so before anything starts
-            with opened(sink, overwrite=self.overwrite, resume=self.resume or self.update):
+            overwrite, keep = self.mode is RunMode.OVERWRITE, self.mode.keeps_data
+            with opened(sink, overwrite=overwrite, resume=keep):
                 if update is not None:  # old parts are kept as they are until replaced
                     sink.replacing(update.updates)  # type: ignore[attr-defined]
                 if spec.finished:  # a resumed run with nothing left to do needs no cluster
@@ -309,10 +306,10 @@ class _Run:
         """What a resumed run keeps, or what an update does (``--resume`` on an
         interrupted update continues the update: it never keeps stale parts)."""
         settings, sink = self.settings, self.sink
-        if self.update:
+        if self.mode is RunMode.UPDATE:
             size, seed = settings.row_group_size, settings.seed
             return None, plan_sink_update(sink, config, self.num_records, size, seed)
-        if not self.resume:
+        if self.mode is not RunMode.RESUME:
             return None, None
         resumed = plan_resume(
             sink, config, self.num_records, settings.row_group_size, settings.seed, settings.exact

@@ -1,5 +1,5 @@
 """The run's spending gate: the ``Budget`` (``dagen.lowering.budget``) fed with the run's
-figures, asked by ``RunLoop._admit`` before each row group.
+figures, asked by the run state (``dagen.runner.state``) before each row group.
 
 State (one owner, the gate): what the output was paid so far (its row groups, a resumed
 run's included, and what earlier runs discarded), the rows and cost the cost per row is
@@ -20,7 +20,7 @@ from dagen.errors import BudgetExceededError
 from dagen.lowering.budget import Budget, Spend, Verdict
 from dagen.sinks.metadata import RunMetadata
 
-__all__ = ["SpendGate"]
+__all__ = ["SpendGate", "Uncapped"]
 
 
 class SpendGate:
@@ -112,3 +112,17 @@ class SpendGate:
             cap=cap,
             projected=verdict.projected,
         )
+
+
+class Uncapped:
+    """The gate of a run without ``max_cost`` (or calling no model): every row group may
+    start."""
+
+    def allows(self, next_rows: int, *, in_flight: bool) -> bool:
+        return True
+
+    def admitted(self, rows: int) -> None:
+        pass
+
+    def recorded(self, rows: int, cost: float) -> None:
+        pass

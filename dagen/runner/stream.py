@@ -31,7 +31,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dagen.config.dataset import DatasetConfig
-from dagen.config.run import RunSettings
+from dagen.config.run import RunMode, RunSettings
+from dagen.runner.arguments import check_mode
 from dagen.runner.engine import _Run, agenerate, generate
 from dagen.runner.events import RowGroupEvent
 from dagen.runner.result import GenerationResult
@@ -54,9 +55,10 @@ def iter_row_groups(
     client: Client | None = None,
     scheduler: str | None = None,
     settings: RunSettings | None = None,
+    mode: RunMode | str | None = None,
+    sink: Sink | None = None,
     overwrite: bool = False,
     resume: bool = False,
-    sink: Sink | None = None,
 ) -> RowGroupStream:
     """A run whose row groups come as ``RowGroupEvent``s, in row order, as they are written.
 
@@ -65,10 +67,10 @@ def iter_row_groups(
     """
     if sink is None and output_dir is None:
         sink = DiscardSink()
-    _Run.checked(config, num_records, output_dir, client, scheduler, settings,
-                 overwrite, resume, sink)  # fmt: skip
+    chosen = check_mode("iter_row_groups", mode, overwrite=overwrite, resume=resume, update=False)
+    _Run.checked(config, num_records, output_dir, client, scheduler, settings, chosen, sink)
     arguments = {"client": client, "scheduler": scheduler, "settings": settings,
-                 "overwrite": overwrite, "resume": resume, "sink": sink}  # fmt: skip
+                 "mode": chosen, "sink": sink}  # fmt: skip
     return RowGroupStream(config, num_records, output_dir, arguments)
 
 
@@ -169,17 +171,18 @@ def aiter_row_groups(
     client: Client | None = None,
     scheduler: str | None = None,
     settings: RunSettings | None = None,
+    mode: RunMode | str | None = None,
+    sink: Sink | None = None,
     overwrite: bool = False,
     resume: bool = False,
-    sink: Sink | None = None,
 ) -> AsyncRowGroupStream:
     """``iter_row_groups`` for ``async for``, over ``agenerate`` on the caller's loop."""
     if sink is None and output_dir is None:
         sink = DiscardSink()
-    _Run.checked(config, num_records, output_dir, client, scheduler, settings,
-                 overwrite, resume, sink)  # fmt: skip
+    chosen = check_mode("aiter_row_groups", mode, overwrite=overwrite, resume=resume, update=False)
+    _Run.checked(config, num_records, output_dir, client, scheduler, settings, chosen, sink)
     arguments = {"client": client, "scheduler": scheduler, "settings": settings,
-                 "overwrite": overwrite, "resume": resume, "sink": sink}  # fmt: skip
+                 "mode": chosen, "sink": sink}  # fmt: skip
     return AsyncRowGroupStream(config, num_records, output_dir, arguments)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
 
 import pandas as pd
 import pytest
@@ -64,3 +65,40 @@ def test_two_models_run_at_once_within_their_caps_on_separate_worker_processes(
     peaks = {model: s["peak_concurrency"] for model, s in stats["by_model"].items()}
     assert peaks == {"meta/llama-3.1-8b-instruct": 6, "meta/llama-3.1-70b-instruct": 3}
     assert stats["peak_concurrency"] > caps["writer"]  # the judge ran while the writer did
+
+
+def test_a_model_run_started_before_any_worker_joined_waits_for_one_and_completes(tmp_path):
+    # a cluster still starting (or its workers restarting): the scheduler knows no worker
+    # when the run starts; the first joins two seconds later and runs the sampler's
+    # tasks, which finish before its share of the model's cap is installed
+    from clusters import DaskProcesses
+
+    procs = DaskProcesses(workers=0)
+    joining = threading.Timer(2.0, procs.add_worker)
+    try:
+        with MockServerProcess(MockServerSettings(port=0, latency=0.01)) as server:
+            config = dagen.DatasetConfig.from_dict(
+                {
+                    "seed": 5,
+                    "models": [{"alias": "m", "model": "mock", "endpoint": server.url,
+                                "max_parallel_requests": 4}],
+                    "columns": [
+                        {"name": "topic", "column_type": "sampler", "sampler_type": "category",
+                         "params": {"values": ["tea", "rain"]}},
+                        {"name": "line", "column_type": "llm-text", "model_alias": "m",
+                         "prompt": "One line on {{ topic }}"},
+                    ],
+                }
+            )  # fmt: skip
+            joining.start()
+            result = dagen.generate(
+                config, 40, tmp_path / "out", scheduler=procs.address,
+                settings=dagen.RunSettings(row_group_size=20),
+            )  # fmt: skip
+            assert server.stats()["requests"] == 40
+    finally:
+        joining.cancel()
+        procs.close()
+
+    assert result.metadata["status"] == "complete"
+    assert result.to_pandas()["line"].notna().sum() == 40

@@ -269,3 +269,17 @@ def test_the_model_needing_most_tasks_grows_first_and_no_chunk_outgrows_the_row_
     assert fit_to_slots(chunking, MODELS, shares, {"w1": 1}, 10) == {
         "product": 100, "review": 10, "facts": 10, "quality": 8,
     }  # fmt: skip  # cannot fit: as coarse as allowed, the caller warns
+
+
+def test_a_cancelled_row_group_gives_its_credit_back_and_its_waiting_cells_go_nowhere(reviews):
+    # an exact run cancels the row groups it no longer needs: their cells never finish
+    gate = admit(reviews, RowGroup(0, 0, 4), RowGroup(1, 4, 4))
+    finish(gate, gate.take())  # the products
+    gate.take()
+    assert gate.in_use("writer") == {"w1": 4, "w2": 4}  # the reviews, calling
+
+    gate.forget(1)
+    gate.forget(0)
+
+    assert gate.in_use("writer") == {"w1": 0, "w2": 0}
+    assert gate.waiting == 0 and gate.running == 0 and gate.take() == []
