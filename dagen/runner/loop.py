@@ -64,7 +64,7 @@ from dagen.runner.spending import SpendGate
 from dagen.runner.stops import failure_rate_error, task_error
 from dagen.runner.update import LoadedColumn, load_columns
 from dagen.sinks.assemble import RowGroupResult, head
-from dagen.sinks.base import Sink
+from dagen.sinks.base import LocatingSink, Sink
 from dagen.tracking.tracker import CompletionTracker
 
 __all__ = ["GROW_INTERVAL", "HANDOVER_INTERVAL", "SHARES_INTERVAL", "RunLoop"]
@@ -413,8 +413,9 @@ class RunLoop:
     def _path_of(self, file: str | Mapping[str, Any] | None) -> str | None:
         """The full location of what ``sink.write`` returned (a name or a record)."""
         name = file.get("file") if isinstance(file, Mapping) else file
-        locate = getattr(self.sink, "path_of", None)  # optional (``dagen.sinks.base``)
-        return None if name is None else name if locate is None else str(locate(name))
+        if name is None or not isinstance(self.sink, LocatingSink):  # ``dagen.sinks.base``
+            return name
+        return str(self.sink.path_of(name))
 
     def _conformed(self, result: RowGroupResult) -> RowGroupResult:
         """``result`` with every column of its column's type (``dagen.sinks.schema``)."""
