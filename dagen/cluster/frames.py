@@ -13,24 +13,23 @@ Example:
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import dask.dataframe as dd
 
-from dagen.sinks.base import read_back
+from dagen.sinks.base import Sink, read_back, unwrapped
 from dagen.sinks.files import FolderSink
 from dagen.sinks.parquet import DATA, ParquetSink
 
 __all__ = ["dask_frame"]
 
 
-def dask_frame(sink: Any) -> dd.DataFrame:
+def dask_frame(sink: Sink) -> dd.DataFrame:
     """The dataset ``sink`` holds, as a Dask DataFrame.
 
     Raises:
         TypeError: the sink is write-only.
     """
-    inner = getattr(sink, "inner", sink)
+    inner = unwrapped(sink)
     if isinstance(inner, ParquetSink):
         parts = sorted(Path(inner.data_dir).glob("part-*.parquet"))
         if parts:

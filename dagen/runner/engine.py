@@ -69,7 +69,7 @@ from dagen.runner.resume import ResumePlan, plan_resume
 from dagen.runner.spec import RunSpec, new_run_id
 from dagen.runner.spending import SpendGate
 from dagen.runner.update import UpdatePlan, holds_stale, plan_sink_update
-from dagen.sinks.base import Sink, claimed, opened
+from dagen.sinks.base import Sink, UpdatableSink, claimed, opened
 from dagen.sinks.choice import choose_sink
 from dagen.warnings import DagenWarning
 
@@ -284,8 +284,8 @@ class _Run:
                 gate.check_start()  # a cap reached already: say so before anything starts
             overwrite, keep = self.mode is RunMode.OVERWRITE, self.mode.keeps_data
             with opened(sink, overwrite=overwrite, resume=keep):
-                if update is not None:  # old parts are kept as they are until replaced
-                    sink.replacing(update.updates)  # type: ignore[attr-defined]
+                if update is not None and isinstance(sink, UpdatableSink):  # guarded: it is
+                    sink.replacing(update.updates)  # old parts are kept until replaced
                 if spec.finished:  # a resumed run with nothing left to do needs no cluster
                     metadata = spec.metadata()
                     metadata.status = "complete"

@@ -66,7 +66,7 @@ from dagen.runner.spec import RunSpec
 from dagen.runner.state import RunState
 from dagen.runner.stops import task_error
 from dagen.runner.update import load_columns
-from dagen.sinks.base import Sink
+from dagen.sinks.base import LocatingSink, Sink
 from dagen.sinks.metadata import RunMetadata
 from dagen.warnings import DagenWarning
 
@@ -258,8 +258,9 @@ class RunLoop:
 
     def _path_of(self, name: str) -> str:
         """The full location of a file the sink wrote (the name, when it does not say)."""
-        locate = getattr(self.sink, "path_of", None)  # optional (``dagen.sinks.base``)
-        return name if locate is None else str(locate(name))
+        if not isinstance(self.sink, LocatingSink):  # optional (``dagen.sinks.base``)
+            return name
+        return str(self.sink.path_of(name))
 
     def _write_metadata(self) -> None:
         self.metadata.timeline = self.monitor.timeline_dict()

@@ -43,7 +43,7 @@ from dagen.generators.base import CellFailure
 from dagen.graph import ColumnGraph
 from dagen.lowering.plan import RowGroup
 from dagen.runner.resume import ResumePlan, _pending
-from dagen.sinks.base import Sink
+from dagen.sinks.base import Sink, UpdatableSink, unwrapped
 
 __all__ = [
     "LoadedColumn",
@@ -166,7 +166,7 @@ def plan_sink_update(
     Raises:
         UpdateError: the output cannot be updated (the message says why and what to do).
     """
-    if not getattr(sink, "updatable", False):
+    if not isinstance(unwrapped(sink), UpdatableSink):
         raise UpdateError(f"{sink}: --update needs a local parquet output folder")
     previous = sink.read_metadata()
     if previous is None:
@@ -237,12 +237,15 @@ def plan_sink_update(
 
 
 def load_columns(
-    sink: Sink, update: RowGroupUpdate, outputs: Mapping[str, tuple[str, ...]], dropped: list[Any]
+    sink: Sink,
+    update: RowGroupUpdate,
+    outputs: Mapping[str, tuple[str, ...]],
+    dropped: list[Any],
 ) -> tuple[dict[str, LoadedColumn], dict[str, int]]:
     """Read the columns ``update`` loads from its row group's part, on the client.
 
     Args:
-        sink: the output (a ``ParquetSink``: ``read_part``).
+        sink: the output (guarded: its ``read_part`` reads the sink's).
         update: the row group's update.
         outputs: column -> its output columns.
         dropped: the old output's ``dropped_rows`` records.
@@ -252,11 +255,13 @@ def load_columns(
         (what the metadata's ``columns`` loses when the part is replaced).
 
     Raises:
-        UpdateError: the part does not hold a column it should, or not the rows the
-            metadata says.
+        UpdateError: the sink cannot read parts back, the part does not hold a column it
+            should, or not the rows the metadata says.
     """
+    if not isinstance(sink, UpdatableSink):
+        raise UpdateError(f"{sink}: --update needs a local parquet output folder")
     group = update.row_group
-    table = sink.read_part(group.index) if update.rows else None  # type: ignore[attr-defined]
+    table = sink.read_part(group.index) if update.rows else None
     lost = [d for d in dropped if d.get("row_group") == group.index]
     gone = {int(d["row"]) for d in lost}
     rows = [r for r in range(group.size) if r not in gone]

@@ -4,31 +4,47 @@ A sink receives each finished row group as a ``RowGroupResult`` (an Arrow table 
 surviving rows plus the drop report) and the run's metadata document; it decides the
 format and the place. The engine calls a sink in this order, and only in this order:
 
-    1. (resume only, before anything is cleared) ``read_metadata()`` and
-       ``written_row_groups()``: the previous run's metadata and the row groups that
-       exist; then ``remove(i)`` for each row group that exists but the metadata never
-       recorded (an interrupted write). A sink must answer these before ``open``.
+    0. ``claim(run_id)`` (``ClaimableSink`` only), around all of what follows, resume
+       steps included (``claimed``): ``ParquetSink`` locks its folder, so that two runs
+       never write into it at once.
+    1. (resume and update only, before anything is cleared) ``read_metadata()`` and
+       ``written_row_groups()``: the previous run's metadata and the row groups held
+       intact; both only read. Planning (``dagen.runner.resume``, ``.update``) decides
+       from them, touching nothing; then the engine calls ``remove(i)`` for each row
+       group the plan drops: held but never recorded (an interrupted write), recorded
+       but not held intact (a damaged part), or past the first gap of an exact run. A
+       sink must answer these before ``open``.
     2. ``open(overwrite=..., resume=...)``, once, after the config, keys and endpoints were
        checked: a bad run never clears a good dataset. ``overwrite`` clears the old
-       dataset, ``resume`` keeps it; with neither, a sink holding data refuses.
+       dataset, ``resume`` keeps it; with neither, a sink holding data refuses. An update
+       then tells an ``UpdatableSink`` which row groups it replaces (``replacing``).
     3. ``write(result)`` once per row group, in the order row groups finish (not row
        order), each followed by ``write_metadata(document)``; ``write`` returns what the
        metadata records as the row group's ``file``: a name, a record (``{"file": name,
        ...}``, its other keys such as ``bytes`` and ``sha256`` recorded beside), or None.
+       An update reads a row group's old part (``read_part``) just before it regenerates
+       it; ``path_of(file)`` (``LocatingSink``) names a written file for callbacks.
     4. ``write_metadata(document)`` once more when the run ends, complete or stopped.
     5. ``close()``, once, whatever happened after ``open``.
 
-Around all of it (resume steps included), a sink that has a ``claim(run_id)`` context
-manager is claimed for the run (``claimed``): ``ParquetSink`` locks its folder, so that
-two runs never write into it at once.
+What a sink can do beyond ``Sink`` is declared, one capability per ``Protocol``, and the
+engine asks with ``isinstance`` (on the sink a guarded one wraps: ``unwrapped``), never
+by probing for a method:
 
-A sink that stores files may also have ``path_of(file)``: the full path or URL of the file
-``write`` named, given to ``on_row_group`` callbacks as ``RowGroupEvent.path`` (without
-it, the event's path is the name ``write`` returned). A sink that can give the dataset
-back also satisfies ``ReadableSink`` (``to_arrow``, rows
-in row-group order); ``GenerationResult.to_pandas`` needs it. Errors a sink raises that are
-not ``DagenError`` are mapped at this boundary (``guarded``) to ``CheckpointError``, naming
-the row group when there is one.
+    ClaimableSink   claim(run_id): held for one run (``ParquetSink``)
+    LocatingSink    path_of(file): the full path or URL of a file ``write`` named, given
+                    to ``on_row_group`` callbacks as ``RowGroupEvent.path`` (without it,
+                    the event's path is the name ``write`` returned)
+    UpdatableSink   read_part(i), replacing(indices): ``--update`` can read old parts
+                    back and replace them (``ParquetSink``)
+    ReadableSink    to_arrow(): the dataset back, rows in row-group order
+                    (``GenerationResult.to_pandas`` needs it)
+
+The sinks of this package name the protocols they satisfy as their bases (so mypy checks
+their signatures); any other object with the methods satisfies them as well. Errors a
+sink raises that are not ``DagenError`` are mapped at this boundary (``guarded``) to
+``CheckpointError``, naming the row group when there is one; the guarded sink forwards
+each capability's calls.
 
 Example (a sink that only counts rows):
     >>> class Counting:
@@ -42,13 +58,16 @@ Example (a sink that only counts rows):
     ...     def close(self): pass
     >>> isinstance(Counting(), Sink), isinstance(Counting(), ReadableSink)
     (True, False)
+    >>> isinstance(unwrapped(guarded(Counting())), LocatingSink)
+    False
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import AbstractContextManager
 from typing import Any, Protocol, runtime_checkable
 
 import pyarrow as pa
@@ -56,7 +75,18 @@ import pyarrow as pa
 from dagen.errors import CheckpointError, DagenError
 from dagen.sinks.assemble import RowGroupResult
 
-__all__ = ["ReadableSink", "Sink", "claimed", "guarded", "opened", "read_back"]
+__all__ = [
+    "ClaimableSink",
+    "LocatingSink",
+    "ReadableSink",
+    "Sink",
+    "UpdatableSink",
+    "claimed",
+    "guarded",
+    "opened",
+    "read_back",
+    "unwrapped",
+]
 
 log = logging.getLogger("dagen")
 
@@ -109,13 +139,54 @@ class ReadableSink(Sink, Protocol):
         """Every row group held, in row-group order (an empty table when none)."""
 
 
+@runtime_checkable
+class ClaimableSink(Protocol):
+    """A sink that is held for one run at a time."""
+
+    def claim(self, run_id: str) -> AbstractContextManager[None]:
+        """A context manager holding the sink's target for run ``run_id``.
+
+        Raises:
+            OutputDirError: another run holds it.
+        """
+
+
+@runtime_checkable
+class LocatingSink(Protocol):
+    """A sink that names where a file it wrote is."""
+
+    def path_of(self, file: str) -> str:
+        """The full path or URL of the file ``write`` named ``file``."""
+
+
+@runtime_checkable
+class UpdatableSink(Protocol):
+    """A sink whose parts ``--update`` can read back and replace."""
+
+    def read_part(self, row_group: int) -> pa.Table:
+        """A written row group's table, with the columns it did not output beside.
+
+        Raises:
+            CheckpointError: the part cannot be read.
+        """
+
+    def replacing(self, row_groups: Iterable[int]) -> None:
+        """Row groups an update is about to replace (called once, after ``open``)."""
+
+
+def unwrapped(sink: Sink) -> Sink:
+    """The sink a guarded sink wraps (``sink`` itself when it is not guarded): the one
+    whose capabilities count."""
+    return sink.inner if isinstance(sink, _Guarded) else sink
+
+
 def read_back(sink: Sink) -> pa.Table:
     """The dataset a sink holds.
 
     Raises:
         TypeError: the sink is write-only (it has no ``to_arrow``).
     """
-    inner = sink.inner if isinstance(sink, _Guarded) else sink
+    inner = unwrapped(sink)
     if not isinstance(inner, ReadableSink):
         raise TypeError(
             f"{type(inner).__name__} is a write-only sink (it has no to_arrow()): read the "
@@ -159,23 +230,27 @@ def opened(sink: Sink, *, overwrite: bool, resume: bool) -> Iterator[Sink]:
 
 @contextlib.contextmanager
 def claimed(sink: Sink, run_id: str) -> Iterator[Sink]:
-    """``sink`` held for run ``run_id`` while the block runs, when it can be claimed (it
-    has a ``claim(run_id)`` context manager); as is otherwise.
+    """``sink`` held for run ``run_id`` while the block runs, when it is a
+    ``ClaimableSink``; as is otherwise.
 
     Raises:
         OutputDirError: another run holds the sink's target (from ``claim``).
     """
-    inner = sink.inner if isinstance(sink, _Guarded) else sink
-    claim = getattr(inner, "claim", None)
-    if not callable(claim):
+    inner = unwrapped(sink)
+    if not isinstance(inner, ClaimableSink):
         yield sink
         return
-    with claim(run_id):
+    with inner.claim(run_id):
         yield sink
 
 
 class _Guarded:
-    """The boundary between the engine and a sink: foreign errors become dagen's."""
+    """The boundary between the engine and a sink: foreign errors become dagen's.
+
+    It forwards each capability of the sink it wraps (``claim`` through ``claimed``,
+    ``to_arrow`` through ``read_back``); a call of one the sink lacks does what the
+    engine does without it.
+    """
 
     def __init__(self, inner: Sink) -> None:
         self.inner = inner
@@ -222,32 +297,32 @@ class _Guarded:
     def path_of(self, file: str) -> str:
         """The full path or URL of a file ``write`` returned (``file`` when the sink does
         not say)."""
-        locate = getattr(self.inner, "path_of", None)
-        if locate is None:
+        if not isinstance(self.inner, LocatingSink):
             return file
         with self._mapped(f"locating {file}"):
-            return str(locate(file))
+            return str(self.inner.path_of(file))
 
     def remove(self, row_group: int) -> None:
         with self._mapped(f"removing row group {row_group}"):
             self.inner.remove(row_group)
 
-    @property
-    def updatable(self) -> bool:
-        """Whether ``--update`` can read the sink's parts back (``read_part``)."""
-        return callable(getattr(self.inner, "read_part", None))
+    def read_part(self, row_group: int) -> pa.Table:
+        """A written row group's table with its removed columns (``UpdatableSink``).
 
-    def read_part(self, row_group: int) -> Any:
-        """A written row group's table with its removed columns (``ParquetSink``)."""
+        Raises:
+            CheckpointError: the sink cannot give parts back, or failed to.
+        """
+        if not isinstance(self.inner, UpdatableSink):
+            raise CheckpointError(f"reading row group {row_group}: {self._name} cannot read parts")
         with self._mapped(f"reading row group {row_group}"):
-            return self.inner.read_part(row_group)  # type: ignore[attr-defined]
+            return self.inner.read_part(row_group)
 
-    def replacing(self, row_groups: Any) -> None:
-        """Tell the sink which parts an update replaces, if it cares (``ParquetSink``)."""
-        replacing = getattr(self.inner, "replacing", None)
-        if replacing is not None:
+    def replacing(self, row_groups: Iterable[int]) -> None:
+        """Tell the sink which parts an update replaces (nothing for a sink that is not
+        an ``UpdatableSink``)."""
+        if isinstance(self.inner, UpdatableSink):
             with self._mapped("planning the update"):
-                replacing(row_groups)
+                self.inner.replacing(row_groups)
 
     def close(self) -> None:
         with self._mapped("closing the output"):

@@ -14,11 +14,12 @@ from __future__ import annotations
 from typing import Any
 
 from dagen.sinks.assemble import RowGroupResult
+from dagen.sinks.base import Sink
 
 __all__ = ["DiscardSink"]
 
 
-class DiscardSink:
+class DiscardSink(Sink):
     """Drops every row group; remembers the last metadata document."""
 
     def __init__(self) -> None:

@@ -31,6 +31,7 @@ import pyarrow.parquet as pq
 
 from dagen.errors import CheckpointError, OutputDirError
 from dagen.sinks.assemble import RowGroupResult
+from dagen.sinks.base import LocatingSink, ReadableSink
 from dagen.sinks.folder import Folder
 from dagen.sinks.parquet import DATA, METADATA, _concat, _to_parquet
 
@@ -42,7 +43,7 @@ def part_name(row_group: int, suffix: str) -> str:
     return f"part-{row_group:06d}{suffix}"
 
 
-class FolderSink:
+class FolderSink(ReadableSink, LocatingSink):
     """Writes row groups as parquet files and the run's metadata into a local folder or an
     fsspec URL (see the module docstring).
 

@@ -47,6 +47,7 @@ import pyarrow.parquet as pq
 
 from dagen.errors import CheckpointError, OutputDirError, ResumeError
 from dagen.sinks.assemble import RowGroupResult
+from dagen.sinks.base import ClaimableSink, LocatingSink, ReadableSink, UpdatableSink
 from dagen.sinks.checksum import FileDigest
 from dagen.sinks.folder import atomic_write
 from dagen.sinks.lock import OutputLock
@@ -78,10 +79,11 @@ def _to_parquet(table: pa.Table, row_group: int) -> bytes:
     return buffer.getvalue()
 
 
-class ParquetSink:
+class ParquetSink(ReadableSink, ClaimableSink, LocatingSink, UpdatableSink):
     """Writes row groups as parquet files and the run's metadata into ``output_dir``.
 
-    Besides the ``Sink`` methods it can ``claim`` the folder for one run (``OutputLock``).
+    Besides the ``Sink`` methods it can ``claim`` the folder for one run (``OutputLock``),
+    name its files' paths and give its parts back to an update (see its bases).
     Overwriting a dataset stages the new one beside it (``dagen.sinks.staging``); each
     part's size and digest go into the metadata and are checked before a resume trusts
     the part (``dagen.sinks.checksum``); parts written before a column's type was known
@@ -421,7 +423,7 @@ def _unreadable(path: Path, reason: str) -> ResumeError:
     )
 
 
-class MemorySink:
+class MemorySink(ReadableSink):
     """Keeps row groups as Arrow tables in memory (previews, runs without a folder).
 
     Resuming keeps what an earlier run through the same object left; otherwise ``open``
