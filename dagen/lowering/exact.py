@@ -45,11 +45,11 @@ Example: 100 rows wanted, row groups of 50, a filter keeping about 40 %:
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
 
 from dagen.lowering.plan import RowGroup
+from dagen.sinks.record import RowGroupRecord
 
 __all__ = ["MARGIN_SIGMAS", "MAX_GENERATED_FACTOR", "MIN_ROWS_TO_GIVE_UP", "ExactPlanner"]
 
@@ -95,13 +95,13 @@ class ExactPlanner:
 
     @classmethod
     def resuming(
-        cls, target: int, row_group_size: int, written: Iterable[Mapping[str, Any]]
+        cls, target: int, row_group_size: int, written: Iterable[RowGroupRecord]
     ) -> ExactPlanner:
         """The planner of an exact run that continues after the row groups ``written``
-        (metadata records: ``index``, ``start``, ``size``, ``rows``; none for a new run).
+        (their records: ``OutputRecord.row_groups``; none for a new run).
 
         Example:
-            >>> p = ExactPlanner.resuming(10, 5, [{"index": 0, "start": 0, "size": 5, "rows": 2}])
+            >>> p = ExactPlanner.resuming(10, 5, [RowGroupRecord(index=0, start=0, size=5, rows=2)])
             >>> p.next_index, p.next_start, p.written, p.rate
             (1, 5, 2, 0.4)
         """
@@ -110,9 +110,9 @@ class ExactPlanner:
             target=target,
             row_group_size=row_group_size,
             next_index=len(records),
-            next_start=max((rg["start"] + rg["size"] for rg in records), default=0),
-            kept=sum(rg["rows"] for rg in records),
-            generated=sum(rg["size"] for rg in records),
+            next_start=max((rg.start + rg.size for rg in records), default=0),
+            kept=sum(rg.rows for rg in records),
+            generated=sum(rg.size for rg in records),
         )
 
     @property

@@ -2,8 +2,10 @@
 
     1. preflight        models resolved (the bundled mock server for those without an
                         endpoint), API keys read, endpoints asked      ``runner.preflight``
-    2. resume plan      the output claimed for this run (a lock file in a folder), then
-                        what an interrupted run in it keeps          ``runner.resume``
+    2. resume plan      the output claimed for this run (a lock file in a folder), its
+                        metadata read once (``sinks.record``), then what an interrupted
+                        run in it keeps, planned without touching it ``runner.resume``;
+                        the row groups the plan drops (strays, damaged parts) removed
     3. run spec         graph, generators, seed, row groups: pure     ``runner.spec``
     4. sink opened      only now is the output touched; closed however the run ends
     5. cluster          a client (given, addressed, current, or a LocalCluster sized for
@@ -68,9 +70,10 @@ from dagen.runner.result import GenerationResult
 from dagen.runner.resume import ResumePlan, plan_resume
 from dagen.runner.spec import RunSpec, new_run_id
 from dagen.runner.spending import SpendGate
-from dagen.runner.update import UpdatePlan, holds_stale, plan_sink_update
+from dagen.runner.update import UpdatePlan, holds_stale, plan_sink_update, read_updatable
 from dagen.sinks.base import Sink, UpdatableSink, claimed, opened
 from dagen.sinks.choice import choose_sink
+from dagen.sinks.record import read_record
 from dagen.warnings import DagenWarning
 
 if TYPE_CHECKING:
@@ -267,6 +270,9 @@ class _Run:
         run_id = new_run_id()
         with preflight(self.config) as ready, claimed(sink, run_id):
             resumed, update = self._plan(ready.config)
+            planned = update.resume if update is not None else resumed
+            for index in planned.remove if planned is not None else ():
+                sink.remove(index)  # strays and damaged parts, before the sink is opened
             spec = RunSpec.build(
                 ready.config,
                 settings,
@@ -279,7 +285,7 @@ class _Run:
             if update is not None:
                 log.info("%s", update)
             cap = settings.max_cost if spec.context.caps else None
-            gate = SpendGate.of(spec.metadata(), cap, update=update is not None)
+            gate = SpendGate.of(spec.previous, cap, update=update is not None)
             if gate is not None and not spec.finished:
                 gate.check_start()  # a cap reached already: say so before anything starts
             overwrite, keep = self.mode is RunMode.OVERWRITE, self.mode.keeps_data
@@ -304,19 +310,25 @@ class _Run:
 
     def _plan(self, config: DatasetConfig) -> tuple[ResumePlan | None, UpdatePlan | None]:
         """What a resumed run keeps, or what an update does (``--resume`` on an
-        interrupted update continues the update: it never keeps stale parts)."""
+        interrupted update continues the update: it never keeps stale parts). Pure: the
+        sink is only read."""
         settings, sink = self.settings, self.sink
-        if self.mode is RunMode.UPDATE:
-            size, seed = settings.row_group_size, settings.seed
-            return None, plan_sink_update(sink, config, self.num_records, size, seed)
+        size = settings.row_group_size
+        if self.mode is RunMode.UPDATE:  # the output's metadata is read once, here
+            previous = read_updatable(sink)
+            return None, plan_sink_update(
+                sink, previous, config, self.num_records, size, settings.seed
+            )
         if self.mode is not RunMode.RESUME:
             return None, None
+        previous = read_record(sink)
         resumed = plan_resume(
-            sink, config, self.num_records, settings.row_group_size, settings.seed, settings.exact
+            sink, previous, config, self.num_records, size, settings.seed, settings.exact
         )
         if resumed is not None and holds_stale(resumed.previous, config):
-            size = settings.row_group_size
-            return None, plan_sink_update(sink, config, self.num_records, size, resumed.seed)
+            return None, plan_sink_update(
+                sink, previous, config, self.num_records, size, resumed.seed
+            )
         return resumed, None
 
 
@@ -354,7 +366,8 @@ def plan_update(
     sink = choose_sink(output_dir, None)
     size = settings.row_group_size if settings is not None else None
     seed = settings.seed if settings is not None else None
-    return plan_sink_update(sink, config, num_records, size, seed, inspect_parts=False)
+    previous = read_updatable(sink)
+    return plan_sink_update(sink, previous, config, num_records, size, seed, inspect_parts=False)
 
 
 def _check_no_loop_blocked(client: Client | None) -> None:

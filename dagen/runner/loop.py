@@ -191,7 +191,8 @@ class RunLoop:
                 self.session.install(worker, shares)
             case ReadPart(update=update):
                 outputs = self.spec.context.assembly.outputs
-                dropped = (self.spec.previous or {}).get("dropped_rows") or []
+                previous = self.spec.previous
+                dropped = previous.dropped_rows if previous is not None else ()
                 loaded, counts = load_columns(self.sink, update, outputs, dropped)
                 return PartRead(update.row_group.index, loaded, counts)
             case Write(result=result):

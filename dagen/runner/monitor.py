@@ -67,8 +67,7 @@ class RunMonitor:
         self.name = name
         rows = spec.row_groups.rows  # computed: any -n, even 10**12 rows, at once
         if spec.exact:  # rows to write, not to generate (which the keep rate decides)
-            written = sum(rg["rows"] for rg in (spec.previous or {}).get("row_groups", []))
-            rows = spec.num_records - written
+            rows = spec.num_records - (spec.previous.rows_recorded if spec.previous else 0)
         self.rows_planned = rows
         # column -> cells planned
         self.planned = (
@@ -78,7 +77,7 @@ class RunMonitor:
         # the live spend: earlier runs' (the dataset kept and what they discarded), then
         # this run's tokens at the prices of the models it calls that have one
         self.prices = {m.alias: m.pricing for m in spec.config.models if m.alias in self.caps}
-        self.spent_before = float(((spec.previous or {}).get("cost") or {}).get("spent", 0.0))
+        self.spent_before = float(spec.previous.cost.get("spent", 0.0) if spec.previous else 0.0)
         self.workers = WorkerFigures(window=2.0)
         self.meter = RateMeter()
         self.rows_meter = RateMeter()  # rows written: an exact run's progress

@@ -3,11 +3,14 @@
 A run's metadata (``metadata.json`` in a parquet folder) lists every row group the sink
 wrote, with its first row and size, and is rewritten after each one; a row group the sink
 holds that is not listed there is left over from an interrupted write and is removed.
-Everything goes through the ``Sink`` protocol (``read_metadata``, ``written_row_groups``,
-``remove``), so any sink that can answer those can be resumed. Resuming:
+The metadata is read once, as an ``OutputRecord`` (``dagen.sinks.record``), and the rest
+goes through the ``Sink`` protocol (``written_row_groups``), so any sink that can answer
+that can be resumed. Planning is pure: it reads, and lists in ``ResumePlan.remove`` the
+row groups to remove (strays, damaged parts), which the engine removes before it opens
+the sink. Resuming:
 
     0. the metadata must be readable and hold what a resume reads (else a ``ResumeError``
-       naming the file or field, and what to do);
+       naming the file or field, and what to do: ``read_record``);
     1. the config fingerprint must match (else the error lists what changed);
     2. the row-group size and seed must match the interrupted run's;
     3. row groups listed and present (or listed with no surviving row) are kept as they
@@ -31,6 +34,8 @@ resumed with ``-n 4000``:
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,8 +43,9 @@ from dagen.config.dataset import DatasetConfig
 from dagen.errors import ResumeError
 from dagen.lowering.plan import RowGroup, RowGroups
 from dagen.sinks.base import Sink
+from dagen.sinks.record import OutputRecord
 
-__all__ = ["ResumePlan", "plan_resume"]
+__all__ = ["ResumePlan", "dropped_parts", "plan_resume"]
 
 
 @dataclass(frozen=True)
@@ -47,23 +53,29 @@ class ResumePlan:
     """What a resumed run does.
 
     Attributes:
-        previous: the interrupted run's metadata.
+        previous: the interrupted run's record, its row groups the kept ones.
         kept: row groups already written (index -> row group).
         pending: row groups still to generate, in order (none for an exact run: its
             row groups are sized as it goes, ``dagen.lowering.exact``).
         seed: the interrupted run's seed.
         exact: whether the interrupted run was an exact one (so is the resumed run).
+        remove: row groups the sink holds (or may hold) that the run drops, to be removed
+            before the sink is opened: strays (never recorded: an interrupted
+            checkpoint), damaged parts (recorded, not held intact) and, for an exact run,
+            those after the first one missing.
     """
 
-    previous: dict[str, Any]
+    previous: OutputRecord
     kept: dict[int, RowGroup]
     pending: RowGroups
     seed: int
     exact: bool = False
+    remove: tuple[int, ...] = ()
 
 
 def plan_resume(
     sink: Sink,
+    previous: OutputRecord | None,
     config: DatasetConfig,
     num_records: int,
     row_group_size: int,
@@ -72,11 +84,11 @@ def plan_resume(
 ) -> ResumePlan | None:
     """The plan to resume the run ``sink`` holds, or None when there is none.
 
-    Removes the row groups the sink holds that the metadata never recorded; called before
-    the sink is opened.
+    Reads the sink and touches nothing: what it drops is in the plan's ``remove``.
 
     Args:
         sink: where the interrupted run wrote.
+        previous: its record (``read_record(sink)``; None: it holds no metadata).
         config: the config of the resumed run.
         num_records: rows the resumed run must end with.
         row_group_size: rows per row group of the resumed run.
@@ -87,28 +99,26 @@ def plan_resume(
         ResumeError: the sink holds another config's data, or settings that cannot
             continue it; the message says what differs.
     """
-    previous = sink.read_metadata()
     if previous is None:
         if sink.written_row_groups():
             raise ResumeError(f"{sink} holds row groups but no run metadata: cannot resume it")
         return None
-    _check_shape(previous, sink)
-    if previous.get("fingerprint") != config.fingerprint():
-        changes = _differences(previous.get("config", {}), config.to_dict())
+    if previous.fingerprint != config.fingerprint():
+        changes = _differences(previous.config, config.to_dict())
         raise ResumeError(
             f"{sink} was generated from a different config (fingerprint "
-            f"{previous.get('fingerprint')} vs {config.fingerprint()}); changed: "
+            f"{previous.fingerprint} vs {config.fingerprint()}); changed: "
             + "; ".join(changes[:8])
             + ". To regenerate only what changed, use --update (update=True)"
         )
-    if previous["row_group_size"] != row_group_size:
+    if previous.row_group_size != row_group_size:
         raise ResumeError(
-            f"{sink} was written with --row-group-size {previous['row_group_size']}, "
+            f"{sink} was written with --row-group-size {previous.row_group_size}, "
             f"not {row_group_size}"
         )
-    if seed is not None and seed != previous["seed"]:
-        raise ResumeError(f"{sink} was written with seed {previous['seed']}, not {seed}")
-    was_exact = previous.get("exact") is True
+    if seed is not None and seed != previous.seed:
+        raise ResumeError(f"{sink} was written with seed {previous.seed}, not {seed}")
+    was_exact = previous.exact
     if exact and not was_exact:
         raise ResumeError(
             f"{sink} was not written by an --exact run (-n counted rows generated there): "
@@ -117,26 +127,23 @@ def plan_resume(
     held = sink.written_row_groups()
     if was_exact:
         return _resume_exact(sink, previous, held, num_records)
-    kept = {
-        rg["index"]: RowGroup(rg["index"], rg["start"], rg["size"])
-        for rg in previous.get("row_groups", [])
-        if rg["rows"] == 0 or rg["index"] in held  # a row group without rows holds nothing
-    }
-    for stray in sorted(held - set(kept)):  # written, never recorded: an interrupted checkpoint
-        sink.remove(stray)
-    previous["row_groups"] = [rg for rg in previous.get("row_groups", []) if rg["index"] in kept]
+    records = [  # a row group without rows holds nothing
+        rg for rg in previous.row_groups if rg.rows == 0 or rg.index in held
+    ]
+    kept = {rg.index: RowGroup(rg.index, rg.start, rg.size) for rg in records}
+    remove = dropped_parts(previous, held, kept)
+    previous = dataclasses.replace(previous, row_groups=tuple(records))
     covered = max((rg.start + rg.size for rg in kept.values()), default=0)
     if num_records < covered:
         raise ResumeError(
             f"{sink} already holds row groups up to row {covered}; -n must be at least {covered}"
         )
-    return ResumePlan(
-        previous, kept, _pending(kept, num_records, row_group_size), int(previous["seed"])
-    )
+    pending = _pending(kept, num_records, row_group_size)
+    return ResumePlan(previous, kept, pending, previous.seed, remove=remove)
 
 
 def _resume_exact(
-    sink: Sink, previous: dict[str, Any], held: set[int], num_records: int
+    sink: Sink, previous: OutputRecord, held: set[int], num_records: int
 ) -> ResumePlan:
     """An exact run resumed: its row groups up to the first one missing are kept.
 
@@ -144,49 +151,31 @@ def _resume_exact(
         ResumeError: ``num_records`` is below the rows already written.
     """
     kept: dict[int, RowGroup] = {}
-    records = sorted(previous.get("row_groups", []), key=lambda rg: rg["index"])
+    records = sorted(previous.row_groups, key=lambda rg: rg.index)
     for position, rg in enumerate(records):
-        if rg["index"] != position or not (rg["rows"] == 0 or rg["index"] in held):
+        if rg.index != position or not (rg.rows == 0 or rg.index in held):
             break
-        kept[position] = RowGroup(rg["index"], rg["start"], rg["size"])
-    for stray in sorted(held - set(kept)):
-        sink.remove(stray)
-    previous["row_groups"] = [rg for rg in records if rg["index"] in kept]
-    written = sum(rg["rows"] for rg in previous["row_groups"])
+        kept[position] = RowGroup(rg.index, rg.start, rg.size)
+    remove = dropped_parts(previous, held, kept)
+    previous = dataclasses.replace(
+        previous, row_groups=tuple(rg for rg in records if rg.index in kept)
+    )
+    written = previous.rows_recorded
     if num_records < written:
         raise ResumeError(
             f"{sink} already holds {written} rows of an --exact run; -n must be at least {written}"
         )
     covered = max((g.start + g.size for g in kept.values()), default=0)
     pending = RowGroups(0, 1, len(kept), covered)  # none: the exact planner sizes them
-    return ResumePlan(previous, kept, pending, int(previous["seed"]), exact=True)
+    return ResumePlan(previous, kept, pending, previous.seed, exact=True, remove=remove)
 
 
-def _check_shape(previous: Any, sink: Sink) -> None:
-    """The fields a resume reads are there, with the right kinds of values.
-
-    Raises:
-        ResumeError: naming the field, and what to do.
-    """
-    problems = [
-        f"{name} is missing or not an integer"
-        for name in ("row_group_size", "seed")
-        if not isinstance(previous.get(name), int)
-    ]
-    groups = previous.get("row_groups", [])
-    if not isinstance(groups, list):
-        problems.append("row_groups is not a list")
-        groups = []
-    for position, record in enumerate(groups):
-        fields = ("index", "start", "size", "rows")
-        if not isinstance(record, dict) or not all(isinstance(record.get(f), int) for f in fields):
-            problems.append(f"row_groups[{position}] lacks one of {', '.join(fields)}")
-            break
-    if problems:
-        raise ResumeError(
-            f"the run metadata of {sink} cannot be used to resume: {'; '.join(problems)}. "
-            "Restore it, or start again with --overwrite (overwrite=True)"
-        )
+def dropped_parts(previous: OutputRecord, held: set[int], kept: Iterable[int]) -> tuple[int, ...]:
+    """The row groups to remove when only ``kept`` are kept: those held intact, and those
+    recorded with a file that is not held intact (a damaged part, or one gone already:
+    removing it is then nothing)."""
+    damaged = {rg.index for rg in previous.row_groups if rg.rows and rg.file is not None}
+    return tuple(sorted((held | damaged) - set(kept)))
 
 
 def _pending(kept: dict[int, RowGroup], num_records: int, row_group_size: int) -> RowGroups:

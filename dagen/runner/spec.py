@@ -25,7 +25,6 @@ from __future__ import annotations
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 from dagen.cluster.tasks import RunContext
 from dagen.config.dataset import DatasetConfig
@@ -43,6 +42,7 @@ from dagen.runner.update import UpdatePlan
 from dagen.sinks.assemble import AssemblySpec
 from dagen.sinks.metadata import RunMetadata
 from dagen.sinks.processors import build_processors
+from dagen.sinks.record import OutputRecord
 from dagen.sinks.schema import ColumnTypes, declared_types
 
 __all__ = ["RunSpec", "new_run_id"]
@@ -68,10 +68,10 @@ class RunSpec:
         row_groups: the row groups to generate, in order (made as they are asked for).
         slugs: each column's key prefix (Dask's dashboard groups by it).
         async_columns: columns whose generator is a coroutine.
-        previous: the resumed (or updated) run's metadata, or None.
+        previous: the record of the resumed (or updated) output, its row groups those
+            kept (``ResumePlan.previous``), or None.
         fingerprints: every column's fingerprint, recorded with each row group written.
         update: what an update (``--update``) loads and regenerates, or None.
-        previous: the resumed run's metadata, or None.
         exact: ``num_records`` counts rows written, and the row groups are sized as the run
             goes (``dagen.lowering.exact``; ``row_groups`` is then empty): asked for in
             the settings, or implied by the exact run resumed.
@@ -87,7 +87,7 @@ class RunSpec:
     row_groups: RowGroups
     slugs: Mapping[str, str]
     async_columns: frozenset[str]
-    previous: dict[str, Any] | None = field(default=None, compare=False)
+    previous: OutputRecord | None = field(default=None, compare=False)
     fingerprints: FingerprintSet | None = field(default=None, compare=False)
     update: UpdatePlan | None = field(default=None, compare=False)
     exact: bool = False
@@ -170,7 +170,7 @@ class RunSpec:
         """Whether there is nothing left to generate (a resumed run that was complete)."""
         if not self.exact:
             return not self.row_groups
-        written = sum(rg["rows"] for rg in (self.previous or {}).get("row_groups", []))
+        written = self.previous.rows_recorded if self.previous is not None else 0
         return written >= self.num_records
 
     @property
@@ -207,7 +207,7 @@ class RunSpec:
             types=ColumnTypes(
                 # what the config states, then what generators fix (validators' results)
                 {**declared_types(self.config), **self.context.assembly.arrow_types},
-                (self.previous or {}).get("schema"),
+                self.previous.schema if self.previous is not None else None,
             ),
             fingerprints=self.fingerprints.to_dict() if self.fingerprints else None,
         )

@@ -9,16 +9,18 @@ flight (nothing will finish to change the answer), it raises ``BudgetExceededErr
 which stops the run with status ``stopped`` and the reason, keeping what was written.
 
 Example:
-    >>> gate = SpendGate.of(metadata, max_cost=5.0)  # doctest: +SKIP
+    >>> gate = SpendGate.of(spec.previous, max_cost=5.0)  # doctest: +SKIP
     >>> gate.allows(next_rows=100, in_flight=False)  # doctest: +SKIP
     True
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from dagen.errors import BudgetExceededError
 from dagen.lowering.budget import Budget, Spend, Verdict
-from dagen.sinks.metadata import RunMetadata
+from dagen.sinks.record import OutputRecord
 
 __all__ = ["SpendGate", "Uncapped"]
 
@@ -42,9 +44,10 @@ class SpendGate:
 
     @classmethod
     def of(
-        cls, metadata: RunMetadata, max_cost: float | None, *, update: bool = False
+        cls, previous: OutputRecord | None, max_cost: float | None, *, update: bool = False
     ) -> SpendGate | None:
-        """The gate of a run starting from ``metadata`` (None without a cap).
+        """The gate of a run continuing the output ``previous`` records (None: a new
+        output), or None without a cap.
 
         The cap holds for everything the output was paid (a resumed or updated run
         starts from what its earlier runs spent). An update learns its cost per row
@@ -53,12 +56,15 @@ class SpendGate:
         """
         if max_cost is None:
             return None
-        groups = metadata.row_groups.values()
-        costed = sum(rg.get("cost", {}).get("total", 0.0) for rg in groups)
-        spent = costed + float(metadata.discarded.get("total", 0.0))
+        groups = previous.row_groups if previous is not None else ()
+        costed = sum((rg.cost or {}).get("total", 0.0) for rg in groups)
+        discarded = previous.cost.get("discarded") if previous is not None else None
+        spent = costed + float(
+            discarded.get("total", 0.0) if isinstance(discarded, Mapping) else 0.0
+        )
         if update:
             return cls(Budget(max_cost), spent, 0, 0.0)
-        rows = sum(rg["size"] for rg in groups if "cost" in rg)
+        rows = sum(rg.size for rg in groups if rg.cost is not None)
         return cls(Budget(max_cost), spent, rows, costed)
 
     @property

@@ -141,7 +141,7 @@ class RunState:
         self.split = ShareSplit(spec.context.caps)
         self.flow: Flow = _flow(spec, delivers)
         cap = spec.settings.max_cost if spec.context.caps else None  # no model: no cost
-        gate = SpendGate.of(self.metadata, cap, update=spec.update is not None)
+        gate = SpendGate.of(spec.previous, cap, update=spec.update is not None)
         self.gate: SpendGate | Uncapped = gate if gate is not None else Uncapped()
         self.updates = spec.update.updates if spec.update is not None else {}
         self.chunking: dict[str, int] | None = None  # rows per task, once workers are seen
@@ -476,6 +476,6 @@ def _flow(spec: RunSpec, delivers: bool) -> Flow:
     planner = ExactPlanner.resuming(
         spec.num_records,
         spec.settings.row_group_size,
-        (spec.previous or {}).get("row_groups", []),
+        spec.previous.row_groups if spec.previous is not None else (),
     )
     return Exact(planner, spec.settings.row_group_size)

@@ -32,18 +32,20 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import dataclasses
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from dagen.config.dataset import DatasetConfig
 from dagen.config.fingerprints import FingerprintSet, fingerprint_set
-from dagen.errors import UpdateError
+from dagen.errors import ResumeError, UpdateError
 from dagen.generators.base import CellFailure
 from dagen.graph import ColumnGraph
 from dagen.lowering.plan import RowGroup
-from dagen.runner.resume import ResumePlan, _pending
+from dagen.runner.resume import ResumePlan, _pending, dropped_parts
 from dagen.sinks.base import Sink, UpdatableSink, unwrapped
+from dagen.sinks.record import DroppedRow, OutputRecord, read_record
 
 __all__ = [
     "LoadedColumn",
@@ -52,6 +54,7 @@ __all__ = [
     "holds_stale",
     "load_columns",
     "plan_sink_update",
+    "read_updatable",
 ]
 
 
@@ -114,6 +117,12 @@ class UpdatePlan:
     resume: ResumePlan
 
     @property
+    def remove(self) -> tuple[int, ...]:
+        """Row groups to remove before the sink is opened: strays and damaged parts
+        (``ResumePlan.remove``)."""
+        return self.resume.remove
+
+    @property
     def regenerate(self) -> tuple[str, ...]:
         """Every column some row group regenerates, in no particular order."""
         return tuple(sorted({c for u in self.updates.values() for c in u.regenerate}))
@@ -143,8 +152,23 @@ class UpdatePlan:
         return "\n".join(lines)
 
 
+def read_updatable(sink: Sink) -> OutputRecord | None:
+    """The record of the output ``sink`` holds, read for an update (``read_record``).
+
+    Raises:
+        UpdateError: the metadata cannot be read, or lacks a field an update reads.
+    """
+    try:
+        return read_record(sink)
+    except UpdateError:
+        raise
+    except ResumeError as exc:
+        raise UpdateError(str(exc)) from exc
+
+
 def plan_sink_update(
     sink: Sink,
+    previous: OutputRecord | None,
     config: DatasetConfig,
     num_records: int | None,
     row_group_size: int | None,
@@ -156,59 +180,61 @@ def plan_sink_update(
 
     Args:
         sink: the output.
+        previous: its record (``read_updatable(sink)``; None: it holds no metadata).
         config: the new config.
         num_records: rows the output ends with (None: the output's).
         row_group_size: rows per row group (None: the output's; else it must be the same).
         seed: the seed asked for (None: the output's; else it must be the same).
-        inspect_parts: check each part's checksum, deleting damaged parts and strays
-            (False: trust the metadata and touch nothing, for a dry run).
+        inspect_parts: check each part's checksum, listing damaged parts and strays in
+            the plan's ``remove`` (False: trust the metadata, for a dry run). Planning
+            touches nothing either way: the caller removes what the plan lists.
 
     Raises:
         UpdateError: the output cannot be updated (the message says why and what to do).
     """
     if not isinstance(unwrapped(sink), UpdatableSink):
         raise UpdateError(f"{sink}: --update needs a local parquet output folder")
-    previous = sink.read_metadata()
     if previous is None:
         raise UpdateError(f"{sink} holds no dagen run metadata: there is nothing to update")
-    if previous.get("exact"):
+    if previous.exact:
         raise UpdateError(
             f"{sink} was written by an --exact run: a changed column changes which rows its "
             "filters and drops keep, so the output would no longer hold exactly its rows. "
             "Run it fresh with --overwrite"
         )
     sets = _recorded_sets(previous, sink)
-    size = _setting(previous, "row_group_size", row_group_size, sink, "--row-group-size")
-    old_seed = _setting(previous, "seed", seed, sink, "--seed")
-    listed = len(previous.get("dropped_rows") or [])
-    if int(previous.get("rows_dropped") or 0) > listed:
+    size = _setting(previous.row_group_size, row_group_size, sink, "--row-group-size")
+    old_seed = _setting(previous.seed, seed, sink, "--seed")
+    listed = len(previous.dropped_rows)
+    if previous.rows_dropped > listed:
         raise UpdateError(
-            f"{sink} lists only {listed} of its {previous['rows_dropped']} dropped rows; "
+            f"{sink} lists only {listed} of its {previous.rows_dropped} dropped rows; "
             "an update cannot tell which rows of its parts they were. Run it fresh with "
             "--overwrite"
         )
     graph = ColumnGraph.from_config(config)
     new = fingerprint_set(config, graph.upstream, old_seed)
-    records = {rg["index"]: rg for rg in previous["row_groups"]}
-    held = _held(sink, records, inspect_parts)
+    records = {rg.index: rg for rg in previous.row_groups}  # new records replace some
+    held, remove = _held(sink, previous, inspect_parts)
     kept: dict[int, RowGroup] = {}
     updates: dict[int, RowGroupUpdate] = {}
     fresh = 0
     for index, rg in sorted(records.items()):
-        group = RowGroup(index, rg["start"], rg["size"])
+        group = RowGroup(index, rg.start, rg.size)
         kept[index] = group
-        present = rg["rows"] == 0 or index in held
-        if rg.get("fingerprint") == new.digest and present:
+        present = rg.rows == 0 or index in held
+        if rg.fingerprint == new.digest and present:
             continue
-        old = sets[rg["fingerprint"]] if present else FingerprintSet({}, "")
+        old = sets[rg.fingerprint or ""] if present else FingerprintSet({}, "")
         regenerate = _regenerated(config, graph, old, new)
         load = frozenset(graph.columns) - regenerate
-        if rg["rows"] == 0 and load:  # every row dropped, and they stay dropped
-            rg["fingerprint"] = new.digest
+        if rg.rows == 0 and load:  # every row dropped, and they stay dropped
+            records[index] = dataclasses.replace(rg, fingerprint=new.digest)
             continue
-        fresh += 0 if load else rg["size"]
-        updates[index] = RowGroupUpdate(group, load, regenerate, rg["rows"] if present else 0)
-    num_records = num_records if num_records is not None else int(previous["num_records"])
+        fresh += 0 if load else rg.size
+        updates[index] = RowGroupUpdate(group, load, regenerate, rg.rows if present else 0)
+    assert previous.num_records is not None  # checked with the fingerprints
+    num_records = num_records if num_records is not None else previous.num_records
     covered = max((g.start + g.size for g in kept.values()), default=0)
     if num_records < covered:
         raise UpdateError(f"{sink} holds row groups up to row {covered}; -n must be at least that")
@@ -217,11 +243,10 @@ def plan_sink_update(
     fresh += sum(g.size for g in gaps) + max(0, num_records - pending.start)
     head = tuple(sorted([*gaps, *(u.row_group for u in updates.values())], key=lambda g: g.index))
     rows = type(pending)(num_records, size, pending.first, pending.start, head)
-    previous["row_groups"] = [records[i] for i in sorted(records)]
-    resume = ResumePlan(
-        previous, {i: g for i, g in kept.items() if i not in updates}, rows, old_seed
-    )
-    old_columns = {c.get("name") for c in (previous.get("config") or {}).get("columns", [])}
+    written = dataclasses.replace(previous, row_groups=tuple(records[i] for i in sorted(records)))
+    unchanged = {i: g for i, g in kept.items() if i not in updates}
+    resume = ResumePlan(written, unchanged, rows, old_seed, remove=remove)
+    old_columns = {c.get("name") for c in previous.config.get("columns", [])}
     calls, custom = _calls(config, updates.values(), fresh)
     return UpdatePlan(
         output=str(sink),
@@ -240,7 +265,7 @@ def load_columns(
     sink: Sink,
     update: RowGroupUpdate,
     outputs: Mapping[str, tuple[str, ...]],
-    dropped: list[Any],
+    dropped: Sequence[DroppedRow],
 ) -> tuple[dict[str, LoadedColumn], dict[str, int]]:
     """Read the columns ``update`` loads from its row group's part, on the client.
 
@@ -248,7 +273,7 @@ def load_columns(
         sink: the output (guarded: its ``read_part`` reads the sink's).
         update: the row group's update.
         outputs: column -> its output columns.
-        dropped: the old output's ``dropped_rows`` records.
+        dropped: the old output's dropped rows (``OutputRecord.dropped_rows``).
 
     Returns:
         The loaded columns, and the non-null count of each column of the old data part
@@ -262,8 +287,8 @@ def load_columns(
         raise UpdateError(f"{sink}: --update needs a local parquet output folder")
     group = update.row_group
     table = sink.read_part(group.index) if update.rows else None
-    lost = [d for d in dropped if d.get("row_group") == group.index]
-    gone = {int(d["row"]) for d in lost}
+    lost = [d for d in dropped if d.row_group == group.index]
+    gone = {d.row for d in lost}
     rows = [r for r in range(group.size) if r not in gone]
     if table is not None and table.num_rows != len(rows):
         raise UpdateError(
@@ -271,12 +296,7 @@ def load_columns(
             f"says {len(rows)}; run it fresh with --overwrite"
         )
     counts = {} if table is None else _non_null(table)
-    failures = [
-        CellFailure(
-            str(d["column"]), group.index, int(d["row"]), str(d["error_type"]), d["message"]
-        )
-        for d in lost
-    ]
+    failures = [CellFailure(d.column, group.index, d.row, d.error_type, d.message) for d in lost]
     loaded: dict[str, LoadedColumn] = {}
     for column in sorted(update.load, key=list(outputs).index):
         names = outputs[column]
@@ -297,14 +317,14 @@ def _non_null(table: Any) -> dict[str, int]:
     }
 
 
-def holds_stale(previous: dict[str, Any], config: DatasetConfig) -> bool:
+def holds_stale(previous: OutputRecord, config: DatasetConfig) -> bool:
     """Whether an output's row groups were written with other fingerprints than
     ``config``'s (an interrupted update: ``--resume`` then continues the update)."""
-    recorded = {rg.get("fingerprint") for rg in previous.get("row_groups", [])}
-    if not isinstance(previous.get("seed"), int) or recorded <= {None}:
+    recorded = {rg.fingerprint for rg in previous.row_groups}
+    if recorded <= {None}:
         return False
     graph = ColumnGraph.from_config(config)
-    return recorded != {fingerprint_set(config, graph.upstream, previous["seed"]).digest}
+    return recorded != {fingerprint_set(config, graph.upstream, previous.seed).digest}
 
 
 def _regenerated(
@@ -347,18 +367,11 @@ def _calls(
     return calls, tuple(sorted(custom))
 
 
-def _recorded_sets(previous: dict[str, Any], sink: Sink) -> dict[str, FingerprintSet]:
+def _recorded_sets(previous: OutputRecord, sink: Sink) -> dict[str, FingerprintSet]:
     """The recorded fingerprint sets (digest -> set); every row group must name one."""
-    raw = previous.get("fingerprints")
-    groups = previous.get("row_groups")
-    sets = {d: FingerprintSet.from_dict(s) for d, s in raw.items()} if isinstance(raw, dict) else {}
-    fine = isinstance(groups, list) and all(
-        isinstance(rg, dict)
-        and all(isinstance(rg.get(f), int) for f in ("index", "start", "size", "rows"))
-        and sets.get(rg.get("fingerprint")) is not None
-        for rg in groups
-    )
-    if not fine or not isinstance(previous.get("num_records"), int):
+    sets = {d: FingerprintSet.from_dict(s) for d, s in previous.fingerprints.items()}
+    fine = all(sets.get(rg.fingerprint or "") is not None for rg in previous.row_groups)
+    if not fine or previous.num_records is None:
         raise UpdateError(
             f"{sink} was written before dagen recorded column fingerprints (or its metadata "
             "is damaged): it cannot be updated. Run it fresh once with --overwrite; every "
@@ -367,12 +380,8 @@ def _recorded_sets(previous: dict[str, Any], sink: Sink) -> dict[str, Fingerprin
     return {d: s for d, s in sets.items() if s is not None}
 
 
-def _setting(
-    previous: dict[str, Any], name: str, asked: int | None, sink: Sink, option: str
-) -> int:
-    found = previous.get(name)
-    if not isinstance(found, int):
-        raise UpdateError(f"the metadata of {sink} has no {name}: it cannot be updated")
+def _setting(found: int, asked: int | None, sink: Sink, option: str) -> int:
+    """The output's setting ``found`` (``asked``, when given, must be the same)."""
     if asked is not None and asked != found:
         raise UpdateError(
             f"{sink} was written with {option} {found}, not {asked}: an update keeps the "
@@ -381,12 +390,13 @@ def _setting(
     return found
 
 
-def _held(sink: Sink, records: Mapping[int, Any], inspect: bool) -> set[int]:
-    """The row groups whose parts are intact (strays and damaged parts removed), or, not
-    inspecting, those the metadata records with a file."""
+def _held(sink: Sink, previous: OutputRecord, inspect: bool) -> tuple[set[int], tuple[int, ...]]:
+    """The recorded row groups whose parts are intact, and the row groups to remove
+    (strays, damaged parts); not inspecting, those the metadata records with a file, and
+    none to remove."""
+    recorded = {rg.index for rg in previous.row_groups}
     if not inspect:
-        return {i for i, rg in records.items() if rg.get("file")}
+        return {rg.index for rg in previous.row_groups if rg.file}, ()
     held = sink.written_row_groups()
-    for stray in sorted(held - set(records)):
-        sink.remove(stray)
-    return held & set(records)
+    intact = held & recorded
+    return intact, dropped_parts(previous, held, intact)

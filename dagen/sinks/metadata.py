@@ -56,6 +56,7 @@ from dagen.sinks.ledger import (
     totals,
     unrecorded,
 )
+from dagen.sinks.record import OutputRecord
 from dagen.sinks.schema import ColumnTypes
 
 __all__ = ["RunMetadata", "versions"]
@@ -86,7 +87,7 @@ class RunMetadata:
         seed: int,
         num_records: int,
         row_group_size: int,
-        previous: dict[str, Any] | None = None,
+        previous: OutputRecord | None = None,
         types: ColumnTypes | None = None,
         fingerprints: Mapping[str, Any] | None = None,
         prices: Mapping[str, Pricing | None] | None = None,
@@ -119,16 +120,15 @@ class RunMetadata:
         self.discarded: dict[str, Any] = {"total": 0.0, "by_model": {}, "tokens": {}}
         # row group being replaced -> (usage, cost) of the columns an update loads
         self.carried: dict[int, tuple[Any, dict[str, Any]]] = {}
-        if previous:
-            recorded = previous.get("fingerprints")
-            if isinstance(recorded, dict):
-                self.fingerprint_sets.update(recorded)
-            for rg in previous.get("row_groups", []):
+        if previous is not None:  # the output continued: its record's copies, to grow
+            previous_document = previous.to_dict()
+            self.fingerprint_sets.update(previous_document["fingerprints"])
+            for rg in previous_document["row_groups"]:
                 self.row_groups[rg["index"]] = rg
-            self.columns.update(previous.get("columns", {}))
-            self.dropped.extend(previous.get("dropped_rows", []))
-            self.usage = previous.get("usage", {})
-            kept = (previous.get("cost") or {}).get("discarded")
+            self.columns.update(previous_document["columns"])
+            self.dropped.extend(previous_document["dropped_rows"])
+            self.usage = previous_document["usage"]
+            kept = previous_document["cost"].get("discarded")
             if isinstance(kept, dict):
                 self.discarded = {**self.discarded, **kept}
 

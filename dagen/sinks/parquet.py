@@ -230,7 +230,8 @@ class ParquetSink(ReadableSink, ClaimableSink, LocatingSink, UpdatableSink):
         """Indices of the row groups whose files are present and intact.
 
         A part whose size or digest differs from what the metadata recorded (cut short,
-        overwritten) is deleted, with a warning, so that a resume regenerates it.
+        overwritten) is not reported, with a warning: a resume's plan lists it for removal
+        (``ResumePlan.remove``) and regenerates it. Only reads.
         """
         found = {int(p.stem.split("-")[1]) for p in self.data_dir.glob("part-*.parquet")}
         recorded = self._recorded_digests() if found else {}
@@ -239,7 +240,6 @@ class ParquetSink(ReadableSink, ClaimableSink, LocatingSink, UpdatableSink):
             damage = recorded[index].damage(FileDigest.of_file(path))
             if damage is not None:
                 log.warning("%s is damaged (%s): it will be generated again", path, damage)
-                self.remove(index)
                 found.discard(index)
         return found
 

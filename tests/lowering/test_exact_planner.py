@@ -7,6 +7,7 @@ import random
 import pytest
 
 from dagen.lowering.exact import MAX_GENERATED_FACTOR, MIN_ROWS_TO_GIVE_UP, ExactPlanner
+from dagen.sinks.record import RowGroupRecord
 
 
 def test_before_any_row_group_finished_no_filter_is_assumed():
@@ -90,8 +91,8 @@ def test_it_gives_up_after_generating_its_cap_without_reaching_the_target():
 
 def test_a_resumed_planner_continues_after_the_rows_written():
     written = [
-        {"index": 0, "start": 0, "size": 100, "rows": 25},
-        {"index": 1, "start": 100, "size": 100, "rows": 35},
+        RowGroupRecord(index=0, start=0, size=100, rows=25),
+        RowGroupRecord(index=1, start=100, size=100, rows=35),
     ]
     plan = ExactPlanner.resuming(100, 100, written)
     assert (plan.written, plan.rate) == (60, 0.3)

@@ -50,6 +50,7 @@ from dagen.runner.spec import RunSpec
 from dagen.runner.state import IDLE_LIMIT, WORKERS_TIMEOUT, RunState
 from dagen.runner.update import LoadedColumn, RowGroupUpdate, UpdatePlan
 from dagen.sinks.assemble import RowGroupResult
+from dagen.sinks.record import OutputRecord
 
 W1, W2, W3 = "tcp://127.0.0.1:1001", "tcp://127.0.0.1:1002", "tcp://127.0.0.1:1003"
 
@@ -434,7 +435,9 @@ def test_an_update_reads_the_part_first_loads_its_columns_and_replaces_its_recor
         removed=(),
         calls={"m": 4},
         custom_calls=(),
-        resume=ResumePlan(previous, {}, RowGroups(4, 4, 1, 4, (group,)), seed=3),
+        resume=ResumePlan(
+            OutputRecord.from_dict(previous, "out"), {}, RowGroups(4, 4, 1, 4, (group,)), seed=3
+        ),
     )
     spec = RunSpec.build(config, RunSettings(row_group_size=4), 4, run_id="rtest", update=plan)
     state = RunState(spec, delivers=False, now=0.0)

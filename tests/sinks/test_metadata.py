@@ -13,6 +13,7 @@ from dagen.config.models import Pricing
 from dagen.generators import CellFailure
 from dagen.sinks.assemble import RowGroupResult
 from dagen.sinks.metadata import RunMetadata
+from dagen.sinks.record import OutputRecord
 
 DOCUMENTED_KEYS = {
     "dagen_version",
@@ -133,7 +134,7 @@ def test_a_resumed_run_continues_from_the_previous_document(metadata, result):
         seed=7,
         num_records=14,
         row_group_size=4,
-        previous=previous,
+        previous=OutputRecord.from_dict(previous, "out"),
     )
     resumed.add_row_group(result(3, pd.DataFrame({"bio": ["x", "y", "z", "w"]})), "p3", 12)
     doc = resumed.to_dict()
@@ -153,7 +154,8 @@ def test_a_replaced_row_group_takes_its_old_counts_and_drops_out_and_names_its_f
     digest = old.row_groups[0]["fingerprint"]
     assert old.to_dict()["fingerprints"] == {digest: sets}
     new = RunMetadata(config={}, fingerprint="g", seed=1, num_records=4, row_group_size=4,
-                      previous=old.to_dict(), fingerprints={**sets, "assembly": "y"})  # fmt: skip
+                      previous=OutputRecord.from_dict(old.to_dict(), "out"),
+                      fingerprints={**sets, "assembly": "y"})  # fmt: skip
     assert new.to_dict()["fingerprints"].keys() == {digest, new.set_digest}
 
     new.forget_row_group(0, {"a": 3})
@@ -191,7 +193,8 @@ def test_each_row_group_is_priced_when_recorded_and_the_totals_survive_a_resume(
 
     # prices change before the resume: the kept row group keeps what it cost then
     resumed = RunMetadata(config={}, fingerprint="f", seed=1, num_records=8, row_group_size=4,
-                          previous=doc, prices={"judge": Pricing(input_per_million=100.0)})  # fmt: skip
+                          previous=OutputRecord.from_dict(doc, "out"),
+                          prices={"judge": Pricing(input_per_million=100.0)})  # fmt: skip
     rg1 = dataclasses.replace(
         result(1, pd.DataFrame({"bio": list("efgh")})),
         usage={"score": {"judge": _usage(4, 1_000, 0)}},

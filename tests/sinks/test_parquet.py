@@ -119,7 +119,7 @@ def test_a_swap_cut_short_by_a_crash_is_undone_by_the_next_run(sink, result, old
     assert snapshot(out) == old_dataset
 
 
-def test_a_damaged_part_is_not_reported_written_and_is_removed(sink, result):
+def test_a_damaged_part_is_not_reported_written_and_left_for_the_plan_to_remove(sink, result):
     for rg in (0, 1, 2):
         record = sink.write(result(rg, cities("Oslo", "Lima")))
         assert record.keys() == {"file", "bytes", "sha256"}
@@ -131,6 +131,9 @@ def test_a_damaged_part_is_not_reported_written_and_is_removed(sink, result):
     with (sink.data_dir / part_name(2)).open("r+b") as fh:
         fh.truncate(100)
     assert ParquetSink(sink.output_dir).written_row_groups() == {0}
+    assert every_file(sink.data_dir) == [part_name(rg) for rg in (0, 1, 2)]  # only read
+    for rg in (1, 2):  # what a resume's plan lists (``ResumePlan.remove``)
+        sink.remove(rg)
     assert every_file(sink.data_dir) == [part_name(0)]
 
 
