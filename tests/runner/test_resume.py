@@ -85,3 +85,27 @@ def test_a_plan_that_fails_removes_nothing(tmp_path):
     with pytest.raises(dagen.ResumeError, match="-n must be at least 6"):
         plan_resume(sink, read_record(sink), CONFIG, 4, 2, None)
     assert parts(sink) == [part_name(i) for i in range(4)]
+
+
+def test_planning_an_update_touches_nothing_and_lists_what_it_removes(client, tmp_path):
+    # a real output of 3 row groups; row group 1 then damaged, a stray part 3 left behind
+    from dagen.runner.update import plan_sink_update, read_updatable
+
+    out = tmp_path / "out"
+    settings = dagen.RunSettings(row_group_size=2)
+    dagen.generate(CONFIG, 6, out, client=client, settings=settings)
+    data = out / "data"
+    (data / part_name(1)).write_bytes(os.urandom(300))
+    (data / part_name(3)).write_bytes((data / part_name(0)).read_bytes())
+    before = {p.name: p.read_bytes() for p in data.iterdir()}
+    changed = dagen.DatasetConfig.model_validate(
+        {**CONFIG.to_dict(), "columns": [*CONFIG.to_dict()["columns"], {
+            "name": "label", "column_type": "expression", "expr": "n={{ n }}"}]}
+    )  # fmt: skip
+    sink = Untouchable(out)
+
+    plan = plan_sink_update(sink, read_updatable(sink), changed, None, 2, None)
+
+    assert plan.remove == (1, 3)
+    assert sorted(plan.updates) == [0, 1, 2] and plan.updates[1].rows == 0  # 1 regenerated
+    assert {p.name: p.read_bytes() for p in data.iterdir()} == before
