@@ -45,8 +45,9 @@ def client():
 from clusters import DaskProcesses  # noqa: E402  (tests/ is on sys.path from here on)
 
 # graph_shapes: chain, fan_out_fan_in, diamond; mock_servers: the mock model server process;
-# browser: headless Chromium for pages; validator_service: a small HTTP validation service
-pytest_plugins = ["browser", "graph_shapes", "mock_servers", "validator_service"]
+# browser: headless Chromium for pages; peer: Data Designer in its own venv;
+# validator_service: a small HTTP validation service
+pytest_plugins = ["browser", "graph_shapes", "mock_servers", "peer", "validator_service"]
 
 
 @pytest.fixture
