@@ -7,9 +7,10 @@ import pandas as pd
 import pytest
 
 from dagen.config.columns import ExpressionColumnConfig
-from dagen.errors import TemplateError
+from dagen.config.run import TemplateLimits
+from dagen.errors import TemplateError, TemplateLimitError
 from dagen.generators import BatchContext, ColumnBlock, FailedBlock
-from dagen.generators.expression import ExpressionGenerator, Template
+from dagen.generators.expression import ExpressionGenerator, Template, to_plain
 
 
 def render(expr: str, frame: pd.DataFrame, *, dtype: str = "str", row_group: int = 3):
@@ -103,3 +104,81 @@ def test_a_template_that_does_not_compile_is_an_error_naming_the_column():
 def test_the_sandbox_refuses_unsafe_attributes():
     block = render("{{ name.__class__.__mro__ }}", pd.DataFrame({"name": ["Ada"]}))
     assert block.failures[0].error_type == "TemplateRenderError"
+
+
+# a template of text and plain variables is joined without the sandbox: the same text
+
+
+@pytest.mark.parametrize(
+    ("expr", "plain"),
+    [
+        ("{{ city }}-{{ age }}", True),
+        ("Hi {{ who }}!\n", True),
+        ("{{- who -}} x", True),
+        ("no variables at all", True),
+        ("{{ who | upper }}", False),
+        ("{{ person.first_name }}", False),
+        ("{% if who %}{{ who }}{% endif %}", False),
+        ("{{ who ~ city }}", False),
+    ],
+)
+def test_only_text_and_plain_variables_are_joined(expr, plain):
+    assert (Template(expr, "out", "expression").pieces is not None) is plain
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "Oslo",
+        7,
+        np.int64(7),
+        2.5,
+        np.float64(0.1 + 0.2),
+        float("nan"),
+        None,
+        True,
+        np.bool_(False),
+        {"first_name": "Ada"},
+        [1, "two"],
+        pd.Timestamp("2024-01-02 03:04:05"),
+    ],
+)
+def test_a_joined_render_is_what_the_sandboxed_render_makes(value):
+    template = Template("[{{ v }}] and {{ w }}\n", "out", "expression")
+    row = {"v": value, "w": "x"}
+    sandboxed = template._env.render(template._compiled, {"v": to_plain(value), "w": "x"})
+    assert template.join(row) is not None
+    assert template.render(row) == sandboxed
+
+
+def test_a_joined_column_matches_the_sandboxed_render_row_by_row():
+    frame = pd.DataFrame(
+        {
+            "city": ["Oslo", None, "Pune"],
+            "age": pd.array([18, None, 90], dtype="Int64"),
+            "score": [1.5, np.nan, 3.0],
+            "unused": [object(), object(), object()],
+        },
+        index=[2, 5, 9],
+    )
+    joined = render("{{ city }}:{{ age }}:{{ score }}", frame).frame["out"].to_dict()
+    sandboxed = render("{{ city | string }}:{{ age }}:{{ score }}", frame).frame["out"].to_dict()
+    assert joined == sandboxed == {2: "Oslo:18:1.5", 5: "None:<NA>:None", 9: "Pune:90:3.0"}
+
+
+def test_a_plain_template_missing_a_variable_still_fails_naming_it():
+    frame = pd.DataFrame({"city": ["Oslo"]})
+    gen = ExpressionGenerator(ExpressionColumnConfig(name="out", expr="{{ city }} {{ zone }}"), ())
+    block = gen.run_batch(frame, BatchContext("out", 3, 300, 10, seed=0))
+    assert isinstance(block, FailedBlock)
+    (failure,) = block.failures.values()
+    assert "zone" in failure.message and failure.column == "out"
+
+
+def test_a_plain_template_over_the_size_limit_still_fails_the_row():
+    limits = TemplateLimits(max_value_bytes=10)
+    template = Template("{{ a }}{{ a }}", "out", "expression", limits)
+    assert template.join({"a": "x" * 6}) is None
+    with pytest.raises(TemplateLimitError, match="max_value_bytes"):
+        template.render({"a": "x" * 6}, 0, 1)
+    assert template.render({"a": "x" * 5}) == "x" * 10

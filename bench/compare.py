@@ -1,0 +1,236 @@
+"""dagen side by side with the peer (Data Designer) and the bound, whole process each.
+
+    python bench/compare.py                    # the four runs below, peer column included
+    python bench/compare.py --quick            # a tenth of the rows (a smoke run)
+    python bench/compare.py --peer-python PATH # the peer's Python (default: .venv-datadesigner)
+    python bench/compare.py --only wide samplers --no-peer
+
+Each run is one new process, timed from its start to its exit, as a user would see it:
+``dagen run CONFIG -n N -o OUT -q`` (dagen starts its own LocalCluster), and for the peer
+``PEER_PYTHON bench/peer_run.py SPEC`` (``DataDesigner.create``, one process, asyncio).
+CPU seconds are the process's and its descendants' (``RUSAGE_CHILDREN``). Both talk to one
+mock server process (``dagen.mock.server``, latency L = 0.2 s, no faults), which is
+never counted.
+
+    run        workload                                     last column
+    dual       1,000 rows, bench.shapes "dual", cap 16       bound: max(depth x L, calls x L / cap)
+    narrow     1,000 rows, "narrow", cap 16                   bound
+    wide       5,000 rows, "wide", cap 256                    bound
+    samplers   100,000 rows, 5 samplers + 1 expression        floor: bench/table_floor.py, one
+                                                              numpy + pyarrow process writing the
+                                                              same 6 columns as 1,000-row parts
+
+The peer column appears when the peer's Python exists (``--peer-python``, default
+``.venv-datadesigner/bin/python`` next to this folder); ``--no-peer`` leaves it out.
+
+Example:
+    $ python bench/compare.py --quick --only samplers
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # run as a script: make ``bench`` (and ``dagen``) importable
+    sys.path.insert(0, str(ROOT))
+
+import yaml  # noqa: E402
+
+from bench.shapes import SHAPES, TOPICS  # noqa: E402
+from dagen.mock.handles import MockServerProcess  # noqa: E402
+from dagen.mock.server import MockServerSettings  # noqa: E402
+
+__all__ = ["RUNS", "SAMPLER_COLUMNS", "Timed", "main", "time_process"]
+
+LATENCY = 0.2
+DEFAULT_PEER = ROOT / ".venv-datadesigner" / "bin" / "python"
+
+# the sampler run's six columns (bench/peer_run.py builds the same with the peer's classes)
+SAMPLER_COLUMNS: list[dict[str, Any]] = [
+    {"name": "city", "column_type": "sampler", "sampler_type": "category",
+     "params": {"values": ["Oslo", "Lima", "Pune", "Kyoto", "Accra"]}},
+    {"name": "age", "column_type": "sampler", "sampler_type": "uniform",
+     "params": {"low": 18, "high": 90}, "convert_to": "int"},
+    {"name": "score", "column_type": "sampler", "sampler_type": "gaussian",
+     "params": {"mean": 50, "stddev": 10}},
+    {"name": "member", "column_type": "sampler", "sampler_type": "bernoulli", "params": {"p": 0.3}},
+    {"name": "id", "column_type": "sampler", "sampler_type": "uuid", "params": {}},
+    {"name": "label", "column_type": "expression", "expr": "{{ city }}-{{ age }}"},
+]  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Run:
+    """One row of the table: a shape (or the sampler config), rows and the cap."""
+
+    name: str
+    shape: str | None
+    records: int
+    cap: int
+
+
+RUNS = {
+    "dual": Run("dual", "dual", 1000, 16),
+    "narrow": Run("narrow", "narrow", 1000, 16),
+    "wide": Run("wide", "wide", 5000, 256),
+    "samplers": Run("samplers", None, 100_000, 0),
+}
+
+
+@dataclass(frozen=True)
+class Timed:
+    """A process timed from start to exit: wall and CPU seconds (it and its children)."""
+
+    wall: float
+    cpu: float
+    output: str
+
+
+def time_process(argv: list[str], cwd: Path) -> Timed:
+    """Run ``argv`` to its end; raise with its stderr if it fails."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    done = subprocess.run(argv, cwd=cwd, capture_output=True, text=True)
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if done.returncode != 0:
+        raise RuntimeError(f"{argv[0]} ... failed ({done.returncode}):\n{done.stderr[-3000:]}")
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return Timed(wall, cpu, done.stdout)
+
+
+def _dagen_config(run: Run, url: str) -> dict[str, Any]:
+    if run.shape is None:
+        return {"seed": 7, "columns": SAMPLER_COLUMNS}
+    shape = SHAPES[run.shape]
+    return shape.config(url, dict.fromkeys(shape.models, run.cap)).to_dict()
+
+
+def _peer_spec(run: Run, url: str, output: Path) -> dict[str, Any]:
+    if run.shape is None:
+        return {"kind": "samplers", "num_records": run.records, "output": str(output)}
+    shape = SHAPES[run.shape]
+    return {
+        "kind": "llm",
+        "url": url,
+        "num_records": run.records,
+        "output": str(output),
+        "caps": dict.fromkeys(shape.models, run.cap),
+        "topics": list(TOPICS),
+        "columns": [{"name": c.name, "model": c.model, "prompt": c.template()} for c in shape.columns],
+    }
+
+
+def _last_column(run: Run, records: int, work: Path) -> tuple[str, float]:
+    if run.shape is None:
+        floor = time_process(
+            [sys.executable, str(ROOT / "bench" / "table_floor.py"), str(records), str(work / "floor")],
+            ROOT,
+        )
+        return "floor", floor.wall
+    shape = SHAPES[run.shape]
+    bound = shape.bound(records, latency=LATENCY, caps=dict.fromkeys(shape.models, run.cap))
+    return "bound", bound.seconds
+
+
+def measure(run: Run, records: int, url: str, peer: Path | None, work: Path) -> dict[str, Any]:
+    """One row: dagen's process, the peer's, and the bound or floor, in that order."""
+    config = work / f"{run.name}.yaml"
+    config.write_text(yaml.safe_dump(_dagen_config(run, url), sort_keys=False))
+    dagen_cli = Path(sys.executable).parent / "dagen"
+    out = work / f"{run.name}-dagen"
+    argv = [str(dagen_cli), "run", str(config), "-n", str(records), "-o", str(out), "-q"]
+    dagen = time_process(argv, ROOT)
+    metadata = json.loads((out / "metadata.json").read_text())
+    if metadata["rows_written"] != records:
+        raise RuntimeError(f"dagen wrote {metadata['rows_written']} rows of {records}")
+    row: dict[str, Any] = {
+        "run": run.name,
+        "records": records,
+        "cap": run.cap,
+        "dagen_wall": dagen.wall,
+        "dagen_cpu": dagen.cpu,
+        "dagen_gen": metadata["timings"]["generation_seconds"],
+    }
+    if peer is not None:
+        spec = work / f"{run.name}-peer.json"
+        spec.write_text(json.dumps(_peer_spec(run, url, work / f"{run.name}-peer")))
+        timed = time_process([str(peer), str(ROOT / "bench" / "peer_run.py"), str(spec)], work)
+        answer = json.loads(timed.output.strip().splitlines()[-1])
+        if answer["rows"] != records:
+            raise RuntimeError(f"the peer wrote {answer['rows']} rows of {records}")
+        row.update(peer_wall=timed.wall, peer_cpu=timed.cpu)
+    row["against"], row["against_seconds"] = _last_column(run, records, work)
+    return row
+
+
+def render(rows: list[dict[str, Any]]) -> str:
+    """The table: whole-process seconds, CPU, and the ratios measured in this run."""
+    peer = any("peer_wall" in r for r in rows)
+    head = ["run", "dagen s (CPU s)", "gen s"]
+    head += ["peer s (CPU s)", "dagen / peer"] if peer else []
+    head += ["bound / floor s", "dagen / bound-or-floor"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in rows:
+        cap = f" / {r['cap']}" if r["cap"] else ", no model"
+        cells = [f"{r['run']} {r['records']:,}{cap}", f"{r['dagen_wall']:.1f} ({r['dagen_cpu']:.1f})"]
+        cells.append(f"{r['dagen_gen']:.1f}")
+        if peer:
+            if "peer_wall" in r:
+                cells += [f"{r['peer_wall']:.1f} ({r['peer_cpu']:.1f})"]
+                cells += [f"{r['dagen_wall'] / r['peer_wall']:.2f}"]
+            else:
+                cells += ["", ""]
+        cells += [f"{r['against']} {r['against_seconds']:.2f}"]
+        cells += [f"{r['dagen_wall'] / r['against_seconds']:.2f}"]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a tenth of the rows")
+    parser.add_argument("--only", nargs="+", choices=sorted(RUNS), default=list(RUNS))
+    parser.add_argument("--peer-python", type=Path, default=DEFAULT_PEER)
+    parser.add_argument("--no-peer", action="store_true", help="leave the peer column out")
+    parser.add_argument("--json", type=Path, help="also write the raw figures here")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    peer: Path | None = None if args.no_peer else args.peer_python
+    if peer is not None and not peer.is_file():
+        print(f"no peer at {peer} (--peer-python PATH): the peer column is left out")
+        peer = None
+    rows = []
+    with (
+        MockServerProcess(MockServerSettings(port=0, latency=LATENCY)) as server,
+        tempfile.TemporaryDirectory(prefix="dagen-compare-") as tmp,
+    ):
+        for name in args.only:
+            run = RUNS[name]
+            records = max(run.records // 10, 100) if args.quick else run.records
+            work = Path(tmp) / name
+            work.mkdir()
+            row = measure(run, records, server.url, peer, work)
+            print(json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in row.items()}))
+            rows.append(row)
+    print(render(rows))
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
