@@ -15,7 +15,8 @@ single rows can be targeted with directives embedded in a prompt:
 
 Endpoints: ``POST /v1/chat/completions`` (non-streaming), ``POST /v1/embeddings``
 (deterministic unit vectors, ``dagen.mock.embeddings``; same faults, directives in the
-input texts, same counters), ``GET /v1/models``, ``GET /stats``,
+input texts, same counters), ``POST /v1/messages`` (Anthropic's Messages API,
+``dagen.mock.anthropic``; same faults, answers and counters; key in ``x-api-key``), ``GET /v1/models``, ``GET /stats``,
 ``POST /stats/reset``, ``GET|POST /admin/settings``, ``GET /requests`` (the sampling
 parameters of the last ``SAMPLED`` well-formed chat requests: model, temperature, top_p).
 
@@ -65,6 +66,7 @@ from dagen.mock.answers import (
     request_digest,
     word_count,
 )
+from dagen.mock.anthropic import chat_messages, forced_schema, messages_body
 from dagen.mock.embeddings import embedding_request, embeddings_body
 from dagen.mock.state import DEFAULT_MODEL, STATE_KEY, _enter, _State
 
@@ -163,6 +165,14 @@ async def _chat_completions(request: web.Request) -> web.Response:
 
 async def _embeddings(request: web.Request) -> web.Response:
     return await _serve(request, embedding_request, _answer_embeddings)
+
+
+async def _messages(request: web.Request) -> web.Response:
+    """Anthropic's Messages API (``dagen.mock.anthropic``): the same faults and answers."""
+    if "anthropic-version" not in request.headers:
+        state = request.app[STATE_KEY]
+        return state.error(400, "anthropic-version: header is required", None)
+    return await _serve(request, chat_messages, _answer_messages)
 
 
 def _chat_messages(body: dict[str, Any]) -> list[dict[str, Any]]:
@@ -288,6 +298,42 @@ def _answer(
     return state.reply(200, payload, per_model)
 
 
+def _answer_messages(
+    state: _State,
+    body: dict[str, Any],
+    model: str,
+    messages: list[dict[str, Any]],
+    directives: Directives,
+    per_model: dict[str, int],
+) -> web.Response:
+    schema = forced_schema(body)
+    response_format = None
+    if schema is not None:
+        response_format = {"type": "json_schema", "json_schema": {"schema": schema}}
+    settings, rng = state.settings, state.rng
+    digest = request_digest(model, messages)
+    has_assistant = any(m.get("role") == "assistant" for m in messages)
+    malformed = (
+        directives.malformed
+        or (directives.malformed_first and not has_assistant)
+        or bool(settings.malformed_rate and rng.random() < settings.malformed_rate)
+    )
+    answer = build_answer(
+        model,
+        messages,
+        response_format=response_format,
+        malformed=malformed,
+        reasoning="thinking" in body or "reason" in model.lower(),
+        digest=digest,
+    )
+    state.stats["malformed"] += answer.malformed
+    words = sum(word_count(message_text(m.get("content"))) for m in messages)
+    message_id = f"{digest.hex()[:12]}{state.stats['completed']:06d}"
+    tool = body["tool_choice"]["name"] if schema is not None else None
+    payload = messages_body(model, answer, input_tokens=words, message_id=message_id, tool=tool)
+    return state.reply(200, payload, per_model)
+
+
 def _answer_embeddings(
     state: _State,
     body: dict[str, Any],
@@ -347,6 +393,7 @@ def build_app(settings: MockServerSettings) -> web.Application:
     app[STATE_KEY] = _State(settings)
     app.router.add_post("/v1/chat/completions", _chat_completions)
     app.router.add_post("/v1/embeddings", _embeddings)
+    app.router.add_post("/v1/messages", _messages)
     app.router.add_get("/v1/models", _models)
     app.router.add_get("/stats", _stats)
     app.router.add_post("/stats/reset", _stats_reset)
