@@ -25,9 +25,19 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from dagen.mock.answers import Answer, word_count
+from aiohttp import web
 
-__all__ = ["chat_messages", "forced_schema", "messages_body"]
+from dagen.mock.answers import (
+    Answer,
+    Directives,
+    build_answer,
+    message_text,
+    request_digest,
+    word_count,
+)
+from dagen.mock.state import _State
+
+__all__ = ["answer_messages", "chat_messages", "forced_schema", "messages_body"]
 
 
 def _part(block: Any) -> Any:
@@ -127,3 +137,40 @@ def messages_body(
             "output_tokens": max(1, word_count(answer.content)),
         },
     }
+
+
+def answer_messages(
+    state: _State,
+    body: dict[str, Any],
+    model: str,
+    messages: list[dict[str, Any]],
+    directives: Directives,
+    per_model: dict[str, int],
+) -> web.Response:
+    """The Messages answer to a request ``dagen.mock.server`` has let through."""
+    schema = forced_schema(body)
+    response_format = None
+    if schema is not None:
+        response_format = {"type": "json_schema", "json_schema": {"schema": schema}}
+    settings, rng = state.settings, state.rng
+    digest = request_digest(model, messages)
+    has_assistant = any(m.get("role") == "assistant" for m in messages)
+    malformed = (
+        directives.malformed
+        or (directives.malformed_first and not has_assistant)
+        or bool(settings.malformed_rate and rng.random() < settings.malformed_rate)
+    )
+    answer = build_answer(
+        model,
+        messages,
+        response_format=response_format,
+        malformed=malformed,
+        reasoning="thinking" in body or "reason" in model.lower(),
+        digest=digest,
+    )
+    state.stats["malformed"] += answer.malformed
+    words = sum(word_count(message_text(m.get("content"))) for m in messages)
+    message_id = f"{digest.hex()[:12]}{state.stats['completed']:06d}"
+    tool = body["tool_choice"]["name"] if schema is not None else None
+    payload = messages_body(model, answer, input_tokens=words, message_id=message_id, tool=tool)
+    return state.reply(200, payload, per_model)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
 import json
 from typing import Any
 
@@ -151,3 +153,24 @@ def test_the_pool_gives_an_anthropic_model_the_anthropic_client(server, make_con
             await close_clients("t")
 
     assert asyncio.run(scenario()) is AnthropicClient
+
+
+def test_image_parts_travel_as_image_blocks_and_reach_the_model(server, make_config):
+    from dagen.mock.images import png_image
+
+    png = png_image("a lighthouse")
+    encoded = base64.b64encode(png).decode()
+    client = AnthropicClient(claude(make_config, server.url))
+    part = {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{encoded}"}}
+    messages = [{"role": "user", "content": [part, {"type": "text", "text": "What is it?"}]}]
+    block = client.build_body(messages)["messages"][0]["content"][0]
+    assert block == {
+        "type": "image",
+        "source": {"type": "base64", "media_type": "image/png", "data": encoded},
+    }
+    assert run(client, messages).content.startswith('"What is it?"')
+    (received,) = server.requests()
+    assert received["images"] == [
+        {"source": "base64", "format": "png", "bytes": len(png),
+         "sha256": hashlib.sha256(png).hexdigest()}
+    ]  # fmt: skip
