@@ -21,6 +21,7 @@ or the setting.
     │   ├── TemplateRenderError      a template referenced a missing variable
     │   │   └── TemplateLimitError   a render took too long or built too large a value
     │   ├── ConstraintError          a sampler constraint could not be met (stops the run)
+    │   ├── ImageInputError          a row's image input is not an image (column, row)
     │   └── ModelError               a model call failed
     │       ├── ModelRetryableError  429, 5xx, timeout, connection error
     │       │   ├── RateLimitError       429 (retry_after: the server's Retry-After)
@@ -69,6 +70,7 @@ __all__ = [
     "EarlyShutdownError",
     "GenerationError",
     "GraphError",
+    "ImageInputError",
     "ImportFunctionError",
     "MissingApiKeyError",
     "ModelAuthError",
@@ -202,6 +204,12 @@ class ConstraintError(GenerationError):
     number of redraws: the constraint cannot (or can hardly) be met. It stops the run."""
 
     stops_run = True
+
+
+class ImageInputError(GenerationError):
+    """An image a row sends to a model (``multi_modal_context``) is not an image: base64
+    that does not decode to PNG, JPEG, GIF or WebP, a format other than the declared one,
+    or a file that cannot be read. The row is dropped with this reason."""
 
 
 class TemplateLimitError(TemplateRenderError):

@@ -53,6 +53,7 @@ from dagen.config.column_types import (
     GenerationStrategy,
     register_column_type,
 )
+from dagen.config.media import ImageContext, image_contexts
 from dagen.config.samplers import get_sampler, sampler_names
 from dagen.config.seed import IndexRange, PartitionBlock, SeedDatasetColumnConfig
 
@@ -325,6 +326,11 @@ class _LLMColumn(BaseColumnConfig):
     model_alias_: str = Field(default="default", alias="model_alias")
     with_trace: TraceType = TraceType.NONE
     extract_reasoning_content: bool = False
+    multi_modal_context: list[ImageContext] | None = None  # images sent with the prompt
+
+    _image_contexts = field_validator("multi_modal_context", mode="before")(
+        classmethod(lambda cls, v: image_contexts(v))
+    )
 
     @field_validator("with_trace", mode="before")
     @classmethod
@@ -360,6 +366,7 @@ class _LLMColumn(BaseColumnConfig):
         found = template_variables(self.prompt)
         if self.system_prompt:
             found |= template_variables(self.system_prompt)
+        found |= {context.column_name for context in self.multi_modal_context or ()}
         return found
 
 

@@ -62,7 +62,6 @@ _COLUMN_DEFAULTS: dict[str, Any] = {
 
 # Why a DD field with a non-default value cannot run on dagen (the error says it).
 _UNSUPPORTED = {
-    "multi_modal_context": "images, audio or video as model input are not supported",
     "tool_alias": "MCP tool calls from LLM columns are not supported",
 }
 

@@ -219,6 +219,7 @@ SERVING_FIELDS = frozenset(
     {
         "endpoint",
         "provider",
+        "provider_type",
         "api_key_env",
         "extra_headers",
         "skip_health_check",
@@ -240,6 +241,9 @@ class ModelConfig(StrictModel):
             mock server, which dagen starts on loopback for offline runs.
         provider: the name of a provider (``dagen.config.providers``) that gives the
             endpoint, key variable, extra body fields and headers; excludes ``endpoint``.
+        provider_type: the API the endpoint speaks: ``openai`` (chat completions, the
+            default) or ``anthropic`` (the Messages API, ``dagen.inference.anthropic``);
+            a model served by a provider takes the provider's.
         api_key_env: name of the environment variable holding the API key; None when the
             endpoint needs no key.
         extra_headers: HTTP headers sent with every request to this model.
@@ -258,6 +262,7 @@ class ModelConfig(StrictModel):
     model: str = Field(min_length=1)
     endpoint: str | None = None
     provider: str | None = Field(default=None, min_length=1)
+    provider_type: Literal["openai", "anthropic"] = "openai"
     api_key_env: str | None = None
     extra_headers: dict[str, str] = Field(default_factory=dict)
     skip_health_check: bool = False

@@ -53,8 +53,8 @@ class ProviderConfig(StrictModel):
     Attributes:
         name: the name models refer to it by.
         endpoint: base URL of an OpenAI-compatible API (ending in ``/v1``).
-        provider_type: the API's dialect; dagen speaks the OpenAI API (which vLLM, NIM,
-            SGLang, Ollama and OpenAI itself serve).
+        provider_type: the API's dialect: ``openai`` (which vLLM, NIM, SGLang, Ollama
+            and OpenAI itself serve) or ``anthropic`` (Anthropic's Messages API).
         api_key_env: the environment variable holding the key; None when none is needed.
         extra_body: JSON fields merged into every request body (a model's own
             ``inference_parameters.extra_body`` wins on a clash).
@@ -63,7 +63,7 @@ class ProviderConfig(StrictModel):
 
     name: str = Field(min_length=1)
     endpoint: str = Field(min_length=1)
-    provider_type: Literal["openai"] = "openai"
+    provider_type: Literal["openai", "anthropic"] = "openai"
     api_key_env: str | None = None
     extra_body: dict[str, Any] = Field(default_factory=dict)
     extra_headers: dict[str, str] = Field(default_factory=dict)
@@ -159,6 +159,7 @@ def resolve_provider(model: Any, providers: Iterable[ProviderConfig]) -> Any:
     return model.model_copy(
         update={
             "endpoint": found.endpoint,
+            "provider_type": found.provider_type,
             "api_key_env": found.api_key_env,
             "extra_headers": {**found.extra_headers, **model.extra_headers},
             "inference_parameters": params.model_copy(update={"extra_body": extra_body}),

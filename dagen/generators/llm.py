@@ -33,6 +33,7 @@ from __future__ import annotations
 import json
 import random
 import re
+from pathlib import Path
 from typing import Any
 
 import jsonschema
@@ -51,6 +52,7 @@ from dagen.errors import ConfigValidationError, ModelOutputError
 from dagen.generators.base import BatchContext, ColumnGenerator
 from dagen.generators.build import BuildContext, ModelRuntime
 from dagen.generators.expression import Template
+from dagen.generators.media import image_parts, trace_message, user_content
 from dagen.inference.pool import client_for
 
 __all__ = [
@@ -184,6 +186,8 @@ class LLMGenerator(ColumnGenerator):
             self.suffix = f"\n\nRespond with {config.code_lang} code in a single fenced code block."
         if isinstance(config, LLMTextColumnConfig | LLMCodeColumnConfig):
             self.value_type = "string"
+        self.images = tuple(config.multi_modal_context or ())  # sent with the prompt
+        self.base_dirs: tuple[Path, ...] = (Path.cwd(),)  # where relative image paths are read
         self.max_repairs = getattr(
             config, "max_repairs", 0 if isinstance(config, LLMTextColumnConfig) else 2
         )
@@ -235,9 +239,12 @@ class LLMGenerator(ColumnGenerator):
             messages.append(
                 {"role": "system", "content": self.system.render(row, ctx.row_group, index)}
             )
-        messages.append(
-            {"role": "user", "content": self.prompt.render(row, ctx.row_group, index) + self.suffix}
-        )
+        prompt = self.prompt.render(row, ctx.row_group, index) + self.suffix
+        parts = image_parts(
+            self.images, row, column=self.column, row_group=ctx.row_group, index=index,
+            base_dirs=self.base_dirs,
+        )  # fmt: skip
+        messages.append({"role": "user", "content": user_content(prompt, parts)})
         client = client_for(
             self.model,
             ceiling=self.runtime.ceilings.get(self.model.alias),
@@ -270,7 +277,7 @@ class LLMGenerator(ColumnGenerator):
         if self.config.extract_reasoning_content:
             outputs[self.column + "__reasoning_content"] = result.reasoning_content
         if self.config.with_trace is TraceType.ALL_MESSAGES:
-            outputs[self.column + "__trace"] = messages
+            outputs[self.column + "__trace"] = [trace_message(m) for m in messages]
         elif self.config.with_trace is TraceType.LAST_MESSAGE:
             outputs[self.column + "__trace"] = [messages[-1]]  # the final assistant answer
         return outputs
@@ -302,10 +309,13 @@ def resolve_model(config: DatasetConfig, column: LLMColumn) -> ModelConfig:
 
 def build(column: LLMColumn, context: BuildContext) -> LLMGenerator:
     """The generator of an LLM column (the factory of every ``llm-*`` column type)."""
-    return LLMGenerator(
+    generator = LLMGenerator(
         column,
         resolve_model(context.config, column),
         context.reads,
         context.runtime,
         context.template_limits,
     )
+    if context.source_dir is not None:
+        generator.base_dirs = (*generator.base_dirs, context.source_dir)
+    return generator

@@ -23,11 +23,13 @@ import weakref
 from typing import Any
 
 from dagen.config.models import ModelConfig
+from dagen.inference.anthropic import AnthropicClient
 from dagen.inference.client import ApiKey, ModelClient
 from dagen.inference.limiter import AdaptiveLimiter
 from dagen.inference.usage import ModelUsage, merge_counts
 
 __all__ = [
+    "CLIENT_TYPES",
     "client_for",
     "close_clients",
     "scope_figures",
@@ -35,6 +37,12 @@ __all__ = [
     "scope_usage",
     "set_ceilings",
 ]
+
+# provider_type -> the client class that speaks its API
+CLIENT_TYPES: dict[str, type[ModelClient]] = {
+    "openai": ModelClient,
+    "anthropic": AnthropicClient,
+}
 
 # event loop -> (alias, config as JSON) -> client
 _POOL: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[str, str, str], ModelClient]]
@@ -51,6 +59,7 @@ def client_for(
 ) -> ModelClient:
     """Return the running loop's client for ``config``, creating it on first use.
 
+    The client class is the one of the model's ``provider_type`` (``CLIENT_TYPES``).
     The same (loop, alias, config) always gets the same client, hence the same session
     and limiter: one Dask worker reuses one connection pool for all its calls.
 
@@ -73,7 +82,8 @@ def client_for(
         client = clients.get(key)
         if client is None:
             limiter = AdaptiveLimiter(ceiling or config.max_parallel_requests)
-            client = clients[key] = ModelClient(config, limiter=limiter, api_key=api_key)
+            kind = CLIENT_TYPES[config.provider_type]
+            client = clients[key] = kind(config, limiter=limiter, api_key=api_key)
         elif ceiling is not None and ceiling != client.limiter.ceiling:
             client.limiter.set_ceiling(ceiling)
     return client

@@ -15,9 +15,13 @@ single rows can be targeted with directives embedded in a prompt:
 
 Endpoints: ``POST /v1/chat/completions`` (non-streaming), ``POST /v1/embeddings``
 (deterministic unit vectors, ``dagen.mock.embeddings``; same faults, directives in the
-input texts, same counters), ``GET /v1/models``, ``GET /stats``,
+input texts, same counters), ``POST /v1/messages`` (Anthropic's Messages API,
+``dagen.mock.anthropic``; same faults, answers and counters; key in ``x-api-key``),
+``POST /v1/images/generations`` (small deterministic PNGs, ``dagen.mock.images``; chat
+requests' ``image_url`` parts are read and checked there too), ``GET /v1/models``, ``GET /stats``,
 ``POST /stats/reset``, ``GET|POST /admin/settings``, ``GET /requests`` (the sampling
-parameters of the last ``SAMPLED`` well-formed chat requests: model, temperature, top_p).
+parameters of the last ``SAMPLED`` well-formed chat requests: model, temperature, top_p,
+and ``images`` received, when there were any).
 
 State (``_State``, one per app): the settings, the fault RNG, the counters (global and per
 model; ``/stats/reset`` zeroes them in place but keeps what is in flight), the models seen
@@ -48,6 +52,7 @@ import json
 import random
 import signal
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -65,7 +70,9 @@ from dagen.mock.answers import (
     request_digest,
     word_count,
 )
+from dagen.mock.anthropic import answer_messages, chat_messages
 from dagen.mock.embeddings import embedding_request, embeddings_body
+from dagen.mock.images import generation_body, image_request, received_images
 from dagen.mock.state import DEFAULT_MODEL, STATE_KEY, _enter, _State
 
 __all__ = [
@@ -165,6 +172,18 @@ async def _embeddings(request: web.Request) -> web.Response:
     return await _serve(request, embedding_request, _answer_embeddings)
 
 
+async def _images(request: web.Request) -> web.Response:
+    return await _serve(request, image_request, _answer_images)
+
+
+async def _messages(request: web.Request) -> web.Response:
+    """Anthropic's Messages API (``dagen.mock.anthropic``): the same faults and answers."""
+    if "anthropic-version" not in request.headers:
+        state = request.app[STATE_KEY]
+        return state.error(400, "anthropic-version: header is required", None)
+    return await _serve(request, chat_messages, answer_messages)
+
+
 def _chat_messages(body: dict[str, Any]) -> list[dict[str, Any]]:
     messages = body.get("messages")
     if (
@@ -199,10 +218,12 @@ async def _serve(request: web.Request, read: Callable[..., Any], answer: Any) ->
     try:
         messages = read(body)
         directives = parse_directives(messages)
+        images = await received_images(messages)  # image parts read (and fetched) as a model would
     except ValueError as exc:
         return state.error(400, str(exc), per_model)
     if "messages" in body:
-        state.sampled.append({k: body.get(k) for k in ("model", "temperature", "top_p")})
+        sampled = {k: body.get(k) for k in ("model", "temperature", "top_p")}
+        state.sampled.append({**sampled, "images": images} if images else sampled)
     settings = state.settings
     if settings.max_concurrency is not None and stats["in_flight"] >= settings.max_concurrency:
         return state.error(429, "Too many concurrent requests.", per_model)
@@ -288,6 +309,17 @@ def _answer(
     return state.reply(200, payload, per_model)
 
 
+def _answer_images(
+    state: _State,
+    body: dict[str, Any],
+    model: str,
+    messages: list[dict[str, Any]],
+    directives: Directives,
+    per_model: dict[str, int],
+) -> web.Response:
+    return state.reply(200, generation_body(model, body, int(time.time())), per_model)
+
+
 def _answer_embeddings(
     state: _State,
     body: dict[str, Any],
@@ -347,6 +379,8 @@ def build_app(settings: MockServerSettings) -> web.Application:
     app[STATE_KEY] = _State(settings)
     app.router.add_post("/v1/chat/completions", _chat_completions)
     app.router.add_post("/v1/embeddings", _embeddings)
+    app.router.add_post("/v1/messages", _messages)
+    app.router.add_post("/v1/images/generations", _images)
     app.router.add_get("/v1/models", _models)
     app.router.add_get("/stats", _stats)
     app.router.add_post("/stats/reset", _stats_reset)

@@ -93,6 +93,8 @@ class _State:
         if key is None:
             return True
         given = request.headers.get("Authorization", "")
+        if "x-api-key" in request.headers:  # the Anthropic Messages API's header
+            return hmac.compare_digest(request.headers["x-api-key"].encode(), key.encode())
         return hmac.compare_digest(given.encode(), f"Bearer {key}".encode())
 
     def reply(
@@ -107,10 +109,14 @@ class _State:
             model[counter] += 1
         usage = payload.get("usage") if status == 200 and isinstance(payload, dict) else None
         if isinstance(usage, dict):
-            for name in ("prompt_tokens", "completion_tokens"):
-                self.stats[name] += usage.get(name, 0)
+            for name, anthropic in (
+                ("prompt_tokens", "input_tokens"),
+                ("completion_tokens", "output_tokens"),
+            ):
+                tokens = usage.get(name, 0) + usage.get(anthropic, 0)
+                self.stats[name] += tokens
                 if model is not None:
-                    model[name] += usage.get(name, 0)
+                    model[name] += tokens
         return web.json_response(payload, status=status, headers=headers)
 
     def error(

@@ -195,6 +195,9 @@ def check_endpoints(
         )
         if model.alias in api_keys:
             request.add_header("Authorization", f"Bearer {api_keys[model.alias].reveal()}")
+            if model.provider_type == "anthropic":  # the Messages API reads x-api-key
+                request.add_header("x-api-key", api_keys[model.alias].reveal())
+                request.add_header("anthropic-version", "2023-06-01")
         try:
             with urllib.request.urlopen(request, timeout=timeout):
                 pass

@@ -71,8 +71,6 @@ def test_every_default_data_designer_writes_is_read_as_not_used():
 @pytest.mark.parametrize(
     ("field", "value", "message"),
     [
-        ("multi_modal_context", [{"modality": "image", "column_name": "city"}],
-         "field multi_modal_context: images, audio or video as model input are not supported"),
         ("tool_alias", "search", "field tool_alias: MCP tool calls"),
         ("colour", "red", "field colour: dagen has no such field"),
     ],
@@ -82,6 +80,22 @@ def test_a_field_dagen_cannot_honour_is_an_error_naming_column_and_field(field, 
     with pytest.raises(ConfigValidationError, match=message) as err:
         from_data_designer(dd_file(CITY, column), source="team.yaml")
     assert "team.yaml (a Data Designer config): column 'note'" in str(err.value)
+
+
+def test_image_contexts_are_kept_and_audio_ones_are_refused_naming_the_column():
+    images = [
+        {"modality": "image", "column_name": "city", "data_type": "url", "image_format": None}
+    ]
+    data = from_data_designer(dd_file(CITY, {**LLM_TEXT, "multi_modal_context": images}))
+    note = dagen.DatasetConfig.from_dict(data).column("note")
+    assert note.multi_modal_context[0].column_name == "city"
+    audio = [{"modality": "audio", "column_name": "city", "data_type": "url"}]
+    data = from_data_designer(dd_file(CITY, {**LLM_TEXT, "multi_modal_context": audio}))
+    with pytest.raises(
+        ConfigValidationError,
+        match=r"column 'note' \(columns\[1\]\) field multi_modal_context: audio",
+    ):
+        dagen.DatasetConfig.from_dict(data)
 
 
 @pytest.mark.parametrize(

@@ -65,7 +65,7 @@ def test_a_literal_key_in_a_providers_file_is_refused_naming_the_provider(tmp_pa
         ("providers: {name: x}\n", ConfigSyntaxError, "a 'providers' list"),
         ("- a\n", ConfigSyntaxError, "is a mapping"),
         ("providers:\n  - {name: x}\n", ConfigValidationError, "provider 'x' field endpoint"),
-        ("providers:\n  - {name: x, endpoint: http://127.0.0.1:1/v1, provider_type: anthropic}\n",
+        ("providers:\n  - {name: x, endpoint: http://127.0.0.1:1/v1, provider_type: bedrock}\n",
          ConfigValidationError, "provider 'x' field provider_type"),
         ("providers:\n  - {name: x, endpoint: http://127.0.0.1:1/v1}\n"
          "  - {name: x, endpoint: http://127.0.0.1:2/v1}\n",
