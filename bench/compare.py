@@ -127,14 +127,21 @@ def _peer_spec(run: Run, url: str, output: Path) -> dict[str, Any]:
         "output": str(output),
         "caps": dict.fromkeys(shape.models, run.cap),
         "topics": list(TOPICS),
-        "columns": [{"name": c.name, "model": c.model, "prompt": c.template()} for c in shape.columns],
+        "columns": [
+            {"name": c.name, "model": c.model, "prompt": c.template()} for c in shape.columns
+        ],
     }
 
 
 def _last_column(run: Run, records: int, work: Path) -> tuple[str, float]:
     if run.shape is None:
         floor = time_process(
-            [sys.executable, str(ROOT / "bench" / "table_floor.py"), str(records), str(work / "floor")],
+            [
+                sys.executable,
+                str(ROOT / "bench" / "table_floor.py"),
+                str(records),
+                str(work / "floor"),
+            ],
             ROOT,
         )
         return "floor", floor.wall
@@ -183,7 +190,10 @@ def render(rows: list[dict[str, Any]]) -> str:
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
         cap = f" / {r['cap']}" if r["cap"] else ", no model"
-        cells = [f"{r['run']} {r['records']:,}{cap}", f"{r['dagen_wall']:.1f} ({r['dagen_cpu']:.1f})"]
+        cells = [
+            f"{r['run']} {r['records']:,}{cap}",
+            f"{r['dagen_wall']:.1f} ({r['dagen_cpu']:.1f})",
+        ]
         cells.append(f"{r['dagen_gen']:.1f}")
         if peer:
             if "peer_wall" in r:
@@ -224,7 +234,9 @@ def main(argv: list[str] | None = None) -> int:
             work = Path(tmp) / name
             work.mkdir()
             row = measure(run, records, server.url, peer, work)
-            print(json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in row.items()}))
+            print(
+                json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in row.items()})
+            )
             rows.append(row)
     print(render(rows))
     if args.json:

@@ -30,7 +30,9 @@ def part(rng: np.random.Generator, rows: int) -> pa.Table:
     city = CITIES.take(pa.array(rng.integers(0, len(CITIES), rows)))
     age = pa.array(np.floor(rng.uniform(18, 90, rows)).astype(np.int64))
     raw = rng.bytes(16 * rows)
-    ids = pa.array([str(uuid.UUID(bytes=raw[i : i + 16], version=4)) for i in range(0, 16 * rows, 16)])
+    ids = pa.array(
+        [str(uuid.UUID(bytes=raw[i : i + 16], version=4)) for i in range(0, 16 * rows, 16)]
+    )
     return pa.table(
         {
             "city": city,

@@ -209,7 +209,11 @@ class ExpressionGenerator(ColumnGenerator):
         pieces = self.template.pieces
         if pieces is not None and all(p in frame.columns for p, name in pieces if name):
             columns = list(dict.fromkeys(p for p, name in pieces if name))  # only those read
-        rows = zip(*(frame[c].tolist() for c in columns)) if columns else iter(((),) * len(frame))
+        rows = (
+            zip(*(frame[c].tolist() for c in columns), strict=True)
+            if columns
+            else iter(((),) * len(frame))
+        )
         timed_out = None  # the failure of the render that ran out of time, if one did
         for index, row in zip(frame.index, rows, strict=True):
             if timed_out is not None:
