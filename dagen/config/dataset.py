@@ -56,6 +56,7 @@ __all__ = [
     "callable_name",
     "load_config",
     "read_mapping",
+    "without_unset",
 ]
 
 MAX_CONFIG_NODES = 1_000_000  # values a YAML config may hold once its aliases are expanded
@@ -275,7 +276,9 @@ class DatasetConfig(StrictModel):
     def fingerprint(self) -> str:
         """A hash of everything that changes the generated data (not endpoints, caps or
         prices)."""
-        data = self.to_dict()  # not model_dump(mode="json"): it fails on a callable function
+        # not model_dump(mode="json"): it fails on a callable function; fields left unset
+        # (None) are left out, so a field a later dagen adds leaves older outputs resumable
+        data = without_unset(self.to_dict())
         for model in data["models"]:
             for key in SERVING_FIELDS:  # where and how hard it is served, what it costs
                 model.pop(key, None)
@@ -298,6 +301,23 @@ class DatasetConfig(StrictModel):
                 error is its ``__cause__``).
         """
         return cls.validate_from(data, source)
+
+
+def without_unset(value: Any) -> Any:
+    """``value`` with every mapping entry whose value is None left out, at every depth.
+
+    What fingerprints hash: an optional field that a newer dagen adds (None unless set)
+    then hashes as the older config did, without it.
+
+    Example:
+        >>> without_unset({"a": None, "b": [{"c": None, "d": 1}]})
+        {'b': [{'d': 1}]}
+    """
+    if isinstance(value, dict):
+        return {k: without_unset(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [without_unset(v) for v in value]
+    return value
 
 
 def callable_name(value: Any) -> str:

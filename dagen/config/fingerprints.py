@@ -3,7 +3,9 @@
 A column's fingerprint hashes everything that decides its values:
 
     its own config           the column's entry, without ``drop`` (where a column is
-                             written changes no value: that is assembly, see below)
+                             written changes no value: that is assembly, see below) and
+                             without the fields left unset (None), so an optional field
+                             a newer dagen adds changes no fingerprint
     its models               identity and generation parameters of every model it uses
                              (``model_aliases``), not where or how hard they are served
                              (``SERVING_FIELDS``: endpoint, keys, caps, retries, price)
@@ -41,7 +43,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from dagen.config.dataset import DatasetConfig, callable_name
+from dagen.config.dataset import DatasetConfig, callable_name, without_unset
 from dagen.config.functions import resolve_function
 from dagen.config.models import SERVING_FIELDS
 from dagen.errors import ImportFunctionError
@@ -91,7 +93,7 @@ def fingerprint_set(
         upstream: column -> the columns it reads (``ColumnGraph.upstream``), any order.
         seed: the run's seed.
     """
-    data = config.to_dict()
+    data = without_unset(config.to_dict())  # a field left unset is as if it did not exist
     models = {m["alias"]: _model_identity(m) for m in data["models"]}
     entries = {c["name"]: c for c in data["columns"]}
     found: dict[str, str] = {}

@@ -98,3 +98,31 @@ def test_editing_a_custom_functions_module_changes_its_column_and_what_reads_it(
     after = fingerprints(dagen.load_config(config_file))
 
     assert changed(before, after) == {"twice", "label"}
+
+
+def test_an_optional_field_a_newer_dagen_adds_leaves_every_fingerprint_as_it_was(monkeypatch):
+    # an output written by this dagen must stay resumable and updatable by a dagen whose
+    # columns and models carry one more optional field (None unless set)
+    config = chain()
+    before, whole_before = fingerprints(config), config.fingerprint()
+    to_dict = dagen.DatasetConfig.to_dict
+
+    def with_a_newer_field(self: dagen.DatasetConfig) -> dict[str, Any]:
+        data = to_dict(self)
+        for entry in data["columns"] + data["models"]:
+            entry["a_field_of_a_newer_dagen"] = None
+        return data
+
+    monkeypatch.setattr(dagen.DatasetConfig, "to_dict", with_a_newer_field)
+    assert fingerprints(config) == before
+    assert config.fingerprint() == whole_before
+
+    # set on one column, the field decides its values: that column changes, no other
+    def set_on_n(self: dagen.DatasetConfig) -> dict[str, Any]:
+        data = to_dict(self)
+        for entry in data["columns"]:
+            entry["a_field_of_a_newer_dagen"] = "on" if entry["name"] == "n" else None
+        return data
+
+    monkeypatch.setattr(dagen.DatasetConfig, "to_dict", set_on_n)
+    assert changed(before, fingerprints(config)) == {"n"}
