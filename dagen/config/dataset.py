@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -276,14 +277,21 @@ class DatasetConfig(StrictModel):
     def fingerprint(self) -> str:
         """A hash of everything that changes the generated data (not endpoints, caps or
         prices)."""
-        # not model_dump(mode="json"): it fails on a callable function; fields left unset
-        # (None) are left out, so a field a later dagen adds leaves older outputs resumable
-        data = without_unset(self.to_dict())
-        for model in data["models"]:
+        # not model_dump(mode="json"): it fails on a callable function
+        return self.fingerprint_of(self.to_dict())
+
+    @staticmethod
+    def fingerprint_of(data: Mapping[str, Any]) -> str:
+        """``fingerprint`` of a config as ``to_dict`` writes it (an output's record keeps
+        one: its fingerprint is taken again by this dagen's rule)."""
+        # fields left unset (None) are left out: a field a later dagen adds keeps older
+        # outputs resumable
+        hashed: dict[str, Any] = without_unset(data)  # a copy: ``data`` stays as it was
+        for model in hashed.get("models", ()):
             for key in SERVING_FIELDS:  # where and how hard it is served, what it costs
                 model.pop(key, None)
-        data.pop("providers", None)
-        text = json.dumps(data, sort_keys=True, default=callable_name)
+        hashed.pop("providers", None)
+        text = json.dumps(hashed, sort_keys=True, default=callable_name)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     def to_dict(self) -> dict[str, Any]:
@@ -313,7 +321,7 @@ def without_unset(value: Any) -> Any:
         >>> without_unset({"a": None, "b": [{"c": None, "d": 1}]})
         {'b': [{'d': 1}]}
     """
-    if isinstance(value, dict):
+    if isinstance(value, Mapping):
         return {k: without_unset(v) for k, v in value.items() if v is not None}
     if isinstance(value, list):
         return [without_unset(v) for v in value]

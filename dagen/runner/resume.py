@@ -39,7 +39,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from dagen.config.dataset import DatasetConfig
+from dagen.config.dataset import DatasetConfig, without_unset
 from dagen.errors import ResumeError
 from dagen.lowering.plan import RowGroup, RowGroups
 from dagen.sinks.base import Sink
@@ -103,11 +103,13 @@ def plan_resume(
         if sink.written_row_groups():
             raise ResumeError(f"{sink} holds row groups but no run metadata: cannot resume it")
         return None
-    if previous.fingerprint != config.fingerprint():
-        changes = _differences(previous.config, config.to_dict())
+    fingerprint = config.fingerprint()
+    recorded = {previous.fingerprint, DatasetConfig.fingerprint_of(previous.config)}
+    if fingerprint not in recorded:  # the record's config taken by this dagen's rule too
+        changes = _differences(without_unset(previous.config), without_unset(config.to_dict()))
         raise ResumeError(
             f"{sink} was generated from a different config (fingerprint "
-            f"{previous.fingerprint} vs {config.fingerprint()}); changed: "
+            f"{previous.fingerprint} vs {fingerprint}); changed: "
             + "; ".join(changes[:8])
             + ". To regenerate only what changed, use --update (update=True)"
         )

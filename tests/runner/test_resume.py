@@ -35,11 +35,15 @@ def two_rows(index: int) -> RowGroupResult:
     return RowGroupResult(index, 2, 2, pa.table({"n": [0.1, 0.2]}), {}, {"n": 2})
 
 
-def interrupted_output(tmp_path, *, exact: bool = False) -> ParquetSink:
-    """Row groups 0-2 of 2 rows written and recorded, 1 then damaged; 3 a stray."""
+def interrupted_output(
+    tmp_path, *, exact: bool = False, config: dict | None = None, fingerprint: str | None = None
+) -> ParquetSink:
+    """Row groups 0-2 of 2 rows written and recorded, 1 then damaged; 3 a stray (recorded
+    with ``config`` and ``fingerprint``: CONFIG's unless given)."""
     sink = ParquetSink(tmp_path / "out")
     sink.open()
-    metadata = RunMetadata(config=CONFIG.to_dict(), fingerprint=CONFIG.fingerprint(), seed=3,
+    metadata = RunMetadata(config=config or CONFIG.to_dict(),
+                           fingerprint=fingerprint or CONFIG.fingerprint(), seed=3,
                            num_records=8, row_group_size=2, exact=exact)  # fmt: skip
     for index in (0, 1, 2):
         metadata.add_row_group(two_rows(index), sink.write(two_rows(index)), 2 * index)
@@ -67,6 +71,22 @@ def test_planning_a_resume_touches_nothing_and_lists_what_it_removes(tmp_path):
     assert [rg.index for rg in plan.previous.row_groups] == [0, 2]
     assert [rg.index for rg in previous.row_groups] == [0, 1, 2]  # the record read is as read
     assert parts(sink) == before == [part_name(i) for i in range(4)]
+
+
+def test_an_output_of_an_older_dagen_whose_config_lacks_a_newer_optional_field_resumes(tmp_path):
+    # that dagen took its fingerprint by its own rule and recorded its config without the
+    # fields it did not have: this dagen takes the recorded config's fingerprint again
+    older = CONFIG.to_dict()
+    older["columns"] = [{k: v for k, v in c.items() if v is not None} for c in older["columns"]]
+    assert older != CONFIG.to_dict()  # the column has optional fields, left unset
+    sink = interrupted_output(tmp_path, config=older, fingerprint="0123456789abcdef")
+
+    plan = plan_resume(sink, read_record(sink), CONFIG, 8, 2, None)
+
+    assert plan is not None and sorted(plan.kept) == [0, 2]
+    changed = dagen.DatasetConfig.model_validate({**CONFIG.to_dict(), "seed": 4})
+    with pytest.raises(dagen.errors.ResumeError, match="changed: seed"):
+        plan_resume(sink, read_record(sink), changed, 8, 2, None)
 
 
 def test_planning_an_exact_resume_lists_the_row_groups_after_the_first_gap(tmp_path):
