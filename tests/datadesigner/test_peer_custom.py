@@ -3,8 +3,11 @@ dagen runs the same file, naming only the module that holds the functions."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import textwrap
 
+import pyarrow.parquet as pq
 import pytest
 
 import dagen
@@ -125,3 +128,25 @@ def test_a_functions_module_without_the_function_names_column_and_modules(projec
         dagen.ImportFunctionError, match=r"cannot import functions module 'no_such_mod'"
     ):
         dagen.load_config(project / "dd.yaml", functions=["no_such_mod"])
+
+
+def test_dagen_validate_and_run_take_the_functions_module_on_the_command_line(
+    run_data_designer, project
+):
+    run_data_designer(WRITE_AND_RUN, cwd=project)
+
+    def dagen_cli(*args):
+        return subprocess.run(
+            [sys.executable, "-m", "dagen.cli", *args], cwd=project, capture_output=True,
+            text=True, timeout=180,
+        )  # fmt: skip
+
+    refused = dagen_cli("validate", "dd.yaml")
+    assert refused.returncode == 2
+    assert "function 'create_greeting' names no module" in refused.stderr
+    assert dagen_cli("validate", "dd.yaml", "--functions", "greetings").returncode == 0
+    ran = dagen_cli("-q", "run", "dd.yaml", "-n", "3", "-o", "out", "--functions", "greetings",
+                    "--workers", "1", "--dashboard-address", "127.0.0.1:0")  # fmt: skip
+    assert ran.returncode == 0, ran.stderr
+    rows = pq.read_table(project / "out" / "data").to_pandas()
+    assert rows["greeting"].tolist() == ["Hi, Ada!"] * 3
