@@ -39,7 +39,7 @@ import inspect
 import logging
 import types
 import typing
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Set
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -127,6 +127,7 @@ class CustomGenerator(ColumnGenerator):
             else None
         )
         self._warned = False
+        self._reads = frozenset(reads)
         unwrapped = inspect.unwrap(function)  # DD's decorator wraps async functions in sync
         self._fn_async = any(
             inspect.iscoroutinefunction(f) or inspect.iscoroutinefunction(type(f).__call__)
@@ -140,10 +141,15 @@ class CustomGenerator(ColumnGenerator):
         return self._async
 
     def _cell_value(
-        self, result: Any, row: dict[str, Any], before: set[str], ctx: BatchContext
+        self, result: Any, row: dict[str, Any], before: frozenset[str] | None, ctx: BatchContext
     ) -> dict[str, Any]:
-        if self._row_contract or (isinstance(result, dict) and before and before <= set(result)):
-            return self._from_row(result, before, ctx)
+        """The cell's outputs; ``before`` is the row's keys before the call (taken for Data
+        Designer's contract only: a dagen function that returned the row it was given
+        changed it, so its keys before were the columns it reads)."""
+        if before is None and isinstance(result, dict):
+            before = self._reads if result is row else frozenset(row)
+        if self._row_contract or (before and before <= result.keys()):
+            return self._from_row(result, before or frozenset(), ctx)
         if not self.side_effects:
             if isinstance(result, dict) and set(result) == {self.column}:
                 return result
@@ -156,10 +162,10 @@ class CustomGenerator(ColumnGenerator):
                 column=self.column,
                 row_group=ctx.row_group,
             )
-        self._check_keys(set(result), before, ctx)
+        self._check_keys(set(result), before or frozenset(row), ctx)
         return {c: result[c] for c in self.outputs}
 
-    def _from_row(self, result: Any, before: set[str], ctx: BatchContext) -> dict[str, Any]:
+    def _from_row(self, result: Any, before: frozenset[str], ctx: BatchContext) -> dict[str, Any]:
         """The outputs of a function that returns the row (Data Designer's contract)."""
         if not isinstance(result, dict):
             raise GenerationError(
@@ -189,7 +195,7 @@ class CustomGenerator(ColumnGenerator):
                 sorted(undeclared),
             )
 
-    def _check_keys(self, keys: set[str], inputs: set[str], ctx: BatchContext) -> None:
+    def _check_keys(self, keys: set[str], inputs: Set[str], ctx: BatchContext) -> None:
         missing = [c for c in self.outputs if c not in keys]
         extra = sorted(keys - set(self.outputs) - inputs)
         if missing or extra:
@@ -228,7 +234,7 @@ class CustomGenerator(ColumnGenerator):
         return await asyncio.to_thread(self.function, data, **kwargs)
 
     def generate_cell(self, row: dict[str, Any], ctx: BatchContext, index: int) -> dict[str, Any]:
-        before = set(row)
+        before = frozenset(row) if self._row_contract else None
         return self._cell_value(self.function(row, **self._kwargs(ctx, index)), row, before, ctx)
 
     async def agenerate_cell(
@@ -236,7 +242,7 @@ class CustomGenerator(ColumnGenerator):
     ) -> dict[str, Any]:
         if not self._async:
             return self.generate_cell(row, ctx, index)
-        before = set(row)
+        before = frozenset(row) if self._row_contract else None
         return self._cell_value(await self._acall(row, ctx, index), row, before, ctx)
 
     def _block(self, result: Any, frame: pd.DataFrame, ctx: BatchContext) -> ColumnBlock:
