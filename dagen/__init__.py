@@ -9,7 +9,9 @@ dagen.write_report("out/people")      # out/people/report.html (also result.repo
 result = dagen.generate(cfg, num_records=1_000, sink=my_sink)   # any dagen.Sink
 
 Extension points: ``register_sampler(Sampler(...))``, ``register_column_type(ColumnType(...))``
-(a config class and a generator factory), and any object satisfying ``Sink``.
+(a config class and a generator factory), ``register_seed_reader(".tsv", reader)``, and any
+object satisfying ``Sink``; installed packages make such calls from a ``dagen.plugins``
+entry point (``dagen.config.plugins``).
 
 Every error dagen raises is a ``dagen.DagenError``; the whole tree (drawn in
 ``dagen.errors``) is exported here, so ``except dagen.ConfigError`` needs no deep import.
@@ -42,6 +44,7 @@ from dagen.config.dataset import (
     load_config,
 )
 from dagen.config.embedding import EmbeddingColumnConfig
+from dagen.config.functions import custom_column_generator
 from dagen.config.models import (
     InferenceParameters,
     ManualDistribution,
@@ -97,6 +100,7 @@ from dagen.errors import (
 )
 from dagen.generators import BuildContext, ColumnBlock, ColumnGenerator
 from dagen.generators.models import ModelHandle
+from dagen.generators.seed import register_seed_reader
 from dagen.graph import ColumnGraph
 from dagen.report import write_report
 from dagen.runner.engine import agenerate, generate, plan_update
@@ -211,6 +215,7 @@ __all__ = [
     "ValidationColumnConfig",
     "agenerate",
     "aiter_row_groups",
+    "custom_column_generator",
     "describe",
     "generate",
     "iter_row_groups",
@@ -220,5 +225,6 @@ __all__ = [
     "preview",
     "register_column_type",
     "register_sampler",
+    "register_seed_reader",
     "write_report",
 ]

@@ -50,6 +50,7 @@ from dagen.cli.exits import (
 )
 from dagen.cli.outputs import report, show
 from dagen.config.dataset import DatasetConfig, load_config
+from dagen.config.plugins import load_plugins
 from dagen.config.run import ClusterSettings, RunMode, RunSettings, TemplateLimits
 from dagen.console import DEFAULT, QUIET, VERBOSE, RunDisplay, on_terminal, setup_logging
 from dagen.runner.engine import generate, plan_update
@@ -62,8 +63,11 @@ from dagen.sinks.jsonl import JsonlSink
 __all__ = ["main"]
 
 
-def _load(path: str, providers: str | None = None) -> DatasetConfig:
-    config = load_config(path)
+def _load(
+    path: str, providers: str | None = None, functions: tuple[str, ...] = ()
+) -> DatasetConfig:
+    modules = [m.strip() for given in functions for m in given.split(",") if m.strip()]
+    config = load_config(path, functions=modules)
     if providers is not None:
         from dagen.config.providers import load_providers
 
@@ -88,6 +92,17 @@ def _providers_option(command: Callable[..., Any]) -> Callable[..., Any]:
     )(command)
 
 
+def _functions_option(command: Callable[..., Any]) -> Callable[..., Any]:
+    """``--functions MODULE``: where custom functions named without a module live (Data
+    Designer writes ``generator_function: create_greeting``); repeatable, or comma-separated."""
+    return click.option(
+        "--functions",
+        multiple=True,
+        metavar="MODULE",
+        help="Module(s) holding the custom functions the config names without a module.",
+    )(command)
+
+
 @contextlib.contextmanager
 def _nothing() -> Iterator[None]:
     yield
@@ -105,12 +120,14 @@ def _verbosity(verbose: bool, quiet: bool) -> int:
 @click.option("-q", "--quiet", is_flag=True, help="Errors and warnings only.")
 @click.option("--debug", is_flag=True, help="Show the traceback of an error (or DAGEN_DEBUG=1).")
 @click.pass_context
+@friendly_errors
 def cli(ctx: click.Context, verbose: bool, quiet: bool, debug: bool) -> None:
     """Synthetic tabular datasets, generated on Dask."""
     if debug:
         os.environ["DAGEN_DEBUG"] = "1"
     ctx.obj = _verbosity(verbose, quiet)
     setup_logging(ctx.obj)
+    load_plugins()  # installed plugins' column types, samplers and seed readers
 
 
 @cli.command()
@@ -155,6 +172,7 @@ def cli(ctx: click.Context, verbose: bool, quiet: bool, debug: bool) -> None:
               help="-n counts rows written, after drops and filters: generate until exactly "
                    "that many are written (implied when resuming an --exact run).")  # fmt: skip
 @_providers_option
+@_functions_option
 @click.option("--format", "file_format", type=click.Choice(["parquet", "jsonl"]), default="parquet",
               show_default=True, help="File format of the row groups.")  # fmt: skip
 @click.option("-v", "--verbose", is_flag=True, help="Also Dask's log and progress lines.")
@@ -183,6 +201,7 @@ def run(
     max_cost: float | None,
     exact: bool,
     providers: str | None,
+    functions: tuple[str, ...],
     file_format: str,
     verbose: bool,
     quiet: bool,
@@ -218,7 +237,7 @@ def run(
     verbosity = _verbosity(verbose, quiet) if verbose or quiet else (ctx.obj or DEFAULT)
     setup_logging(verbosity)
     bar = RunDisplay() if verbosity != QUIET and on_terminal() else None
-    cfg = _load(config, providers)
+    cfg = _load(config, providers, functions)
     settings = RunSettings(
         row_group_size=row_group_size,
         max_concurrent_row_groups=max_concurrent_row_groups,
@@ -297,13 +316,19 @@ def _with_output_row_group_size(settings: RunSettings, output: str) -> RunSettin
 @click.option("--seed", type=int, default=None, help="Overrides the config's seed.")
 @click.option("--json", "as_json", is_flag=True, help="Print rows as JSON lines.")
 @_providers_option
+@_functions_option
 @friendly_errors
 def preview_command(
-    config: str, num_records: int, seed: int | None, as_json: bool, providers: str | None
+    config: str,
+    num_records: int,
+    seed: int | None,
+    as_json: bool,
+    providers: str | None,
+    functions: tuple[str, ...],
 ) -> None:
     """Print a few generated rows; write nothing."""
     say_on_interrupt("interrupted: nothing was written")
-    result = preview_result(_load(config, providers), num_records, seed=seed)
+    result = preview_result(_load(config, providers, functions), num_records, seed=seed)
     frame = result.to_pandas()
     for line in drop_reasons(result.metadata, 5):
         click.echo(f"dropped {line}", err=True)
@@ -324,10 +349,11 @@ def preview_command(
 @cli.command()
 @click.argument("config", type=click.Path(dir_okay=False))
 @_providers_option
+@_functions_option
 @friendly_errors
-def validate(config: str, providers: str | None) -> None:
+def validate(config: str, providers: str | None, functions: tuple[str, ...]) -> None:
     """Check CONFIG: fields, samplers, templates, references, cycles, functions."""
-    cfg = _load(config, providers)
+    cfg = _load(config, providers, functions)
     # everything a run builds before it starts (generators, processors...), so that
     # validate refuses exactly what a run would
     spec = RunSpec.build(cfg, RunSettings(), 1)
@@ -346,6 +372,7 @@ def validate(config: str, providers: str | None) -> None:
               help="Workers the run will have (model caps are split over them).")  # fmt: skip
 @click.option("--mermaid", is_flag=True, help="Print only the Mermaid flowchart.")
 @click.option("--json", "as_json", is_flag=True, help="Print the description as JSON.")
+@_functions_option
 @friendly_errors
 def graph(
     config: str,
@@ -355,10 +382,11 @@ def graph(
     workers: int | None,
     mermaid: bool,
     as_json: bool,
+    functions: tuple[str, ...],
 ) -> None:
     """Show the column DAG: order, strategies, critical path, Dask task counts."""
     settings = RunSettings(row_group_size=row_group_size, cells_per_task=cells_per_task)
-    info = describe(_load(config), num_records, settings, workers)
+    info = describe(_load(config, functions=functions), num_records, settings, workers)
     if mermaid:
         click.echo(info["mermaid"])
         return

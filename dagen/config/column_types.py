@@ -291,6 +291,11 @@ def _validate_column(value: Any) -> BaseColumnConfig:
     if tag is None:
         raise ValueError(f"column_type is missing; expected one of {known}")
     entry = _TYPES.get(tag) if isinstance(tag, str) else None
+    if entry is None and isinstance(tag, str):  # perhaps an installed plugin's type
+        from dagen.config.plugins import load_plugins
+
+        load_plugins()
+        entry = _TYPES.get(tag)
     if entry is None:
         raise ValueError(f"unknown column_type {tag!r}; expected one of {known}")
     return validate_nested(entry.config, value)

@@ -1,14 +1,10 @@
 """The built-in column configs: what each column is and which other columns it reads.
 
 A dataset is a list of columns. Each column config says how its values are produced
-(``column_type``) and which columns it reads (its *required columns*), which is all the
-column graph needs. Required columns come from the config itself: the variables a Jinja
-template references, the columns a sampler reads (its registry entry says which), or the
-columns a custom function declares (or reads, found from its source).
-
-Each class is registered at the bottom of this module as one ``ColumnType`` entry (config
-class, generator factory path, example) in ``dagen.config.column_types``; the dataset
-config validates columns through that table, so nothing lists the types a second time.
+(``column_type``) and which columns it reads (its *required columns*: the variables a
+Jinja template references, the columns a sampler reads, or those a custom function
+declares or reads). Each class is registered at the bottom of this module as one
+``ColumnType`` entry in ``dagen.config.column_types``, the table the dataset validates by.
 
 Generation strategy, per column type:
 
@@ -242,13 +238,10 @@ class ExpressionColumnConfig(BaseColumnConfig):
 class CustomColumnConfig(BaseColumnConfig):
     """Values from the user's own Python function (sync or ``async def``).
 
-    ``function`` is ``"module:attr"`` or, when the config is built in Python, the callable
-    itself. Cell by cell, the function gets a row dict and returns the value; full column,
-    it gets the row group as a DataFrame and returns a Series (or list) of the same length.
-    ``params`` are passed as keyword arguments. ``side_effect_columns`` are extra columns
-    the function also writes (it then returns a dict / DataFrame holding the column and
-    each of them); ``model_aliases`` are the models it may call through the ``models``
-    argument (``dagen.generators.models``), within their caps and counted in usage.
+    ``function`` is ``"module:attr"`` or the callable; it gets a row dict (cell by cell) or
+    the row group's DataFrame (full column), with ``params``, and may also write
+    ``side_effect_columns`` and call ``model_aliases`` (contracts: ``dagen.generators.custom``).
+    Data Designer's ``@custom_column_generator`` metadata fills the fields left unset.
     """
 
     column_type: Literal["custom"] = "custom"
@@ -259,6 +252,13 @@ class CustomColumnConfig(BaseColumnConfig):
     params: dict[str, Any] = Field(default_factory=dict)
     side_effect_columns_: list[str] = Field(default_factory=list, alias="side_effect_columns")
     model_aliases_: list[str] = Field(default_factory=list, alias="model_aliases")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _decorator_metadata(cls, data: Any) -> Any:
+        from dagen.config.functions import with_function_metadata
+
+        return with_function_metadata(data)
 
     @field_validator("side_effect_columns_")
     @classmethod
@@ -299,10 +299,12 @@ class CustomColumnConfig(BaseColumnConfig):
     ) -> frozenset[str]:
         if self.required_columns_ is not None:
             return frozenset(self.required_columns_)
+        from dagen.config.functions import function_metadata as meta
         from dagen.config.functions import infer_required_columns, resolve_function
 
         function = resolve_function(self.function, column=self.name, search_path=search_path)
-        return infer_required_columns(function, earlier)
+        declared = meta(function).get("required_columns")  # Data Designer's decorator
+        return frozenset(declared) if declared else infer_required_columns(function, earlier)
 
 
 class TraceType(enum.StrEnum):

@@ -19,7 +19,8 @@ What differs from a field-for-field copy:
       .max_parallel_requests / .timeout         are the model's own fields
     seed_config + seed-dataset columns        one seed_dataset column reading the file,
                                                 placed where the first seed column was
-    custom: generator_function, _params       custom: function, params
+    custom: generator_function, _params       custom: function, params (a bare function
+                                                name is found in load_config's functions=)
     drop_columns: column_names                drop_columns: columns
 
 Example:
@@ -187,8 +188,6 @@ def _column(column: Mapping[str, Any], where: str) -> dict[str, Any]:
             raise ConfigValidationError(f"{subject} field {dd_key}: {why} (value {value!r:.80})")
     if tag == "sampler":
         out = _sampler(out)
-    if tag == "custom":
-        _check_function(out.get("function"), subject)
     return out
 
 
@@ -213,15 +212,6 @@ def _sampler(column: dict[str, Any]) -> dict[str, Any]:
             cond: clean(p) for cond, p in column["conditional_params"].items()
         }
     return column
-
-
-def _check_function(function: Any, subject: str) -> None:
-    if isinstance(function, str) and ":" not in function:
-        raise ConfigValidationError(
-            f"{subject} field generator_function: Data Designer wrote only the function's name "
-            f"({function!r}); write it as module:function (e.g. mypkg.columns:{function}) so "
-            "that dagen's workers can import it"
-        )
 
 
 def _check_defaults(column: Mapping[str, Any], allowed: set[str], subject: str) -> None:

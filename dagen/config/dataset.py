@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -45,7 +45,12 @@ from dagen.config.columns import ColumnConfig, SamplerColumnConfig
 from dagen.config.constraints import ColumnInequalityConstraint, Constraint
 from dagen.config.models import SERVING_FIELDS, ModelConfig
 from dagen.config.providers import ProviderConfig
-from dagen.errors import ConfigSyntaxError, ConfigValidationError, UnknownColumnError
+from dagen.errors import (
+    ConfigSyntaxError,
+    ConfigValidationError,
+    ImportFunctionError,
+    UnknownColumnError,
+)
 
 __all__ = [
     "MAX_CONFIG_NODES",
@@ -365,24 +370,44 @@ def read_mapping(path: str | Path, *, what: str = "config") -> dict[str, Any]:
     return data
 
 
-def load_config(path: str | Path) -> DatasetConfig:
+def load_config(path: str | Path, *, functions: str | Sequence[str] = ()) -> DatasetConfig:
     """Read a dataset config from a YAML (``.yaml``/``.yml``) or JSON file.
 
     A file Data Designer wrote (``data_designer:`` with ``columns``, ``model_configs``...)
     is read as it is: it is translated to dagen's fields first
-    (``dagen.config.datadesigner``), and every error still names the file.
+    (``dagen.config.datadesigner``), and every error still names the file. Installed
+    plugins (``dagen.config.plugins``) are loaded first, so their column types are known.
+
+    Args:
+        path: the config file.
+        functions: the module(s) holding the custom functions the file names without a
+            module (Data Designer writes ``generator_function: create_greeting``).
 
     Raises:
         ConfigSyntaxError: as ``read_mapping`` says (missing, not UTF-8, does not parse,
             nests too deeply, an alias bomb).
         ConfigValidationError: the config is not valid (naming column and field).
+        ImportFunctionError: a function named without a module is in none of ``functions``,
+            or a plugin does not load.
     """
     from dagen.config.datadesigner import from_data_designer, is_data_designer
+    from dagen.config.functions import prepare_custom_columns
+    from dagen.config.plugins import load_plugins
 
+    load_plugins()
     path = Path(path)
     data = read_mapping(path)
     if is_data_designer(data):
         data = from_data_designer(data, source=str(path))
+    modules = [functions] if isinstance(functions, str) else list(functions)
+    try:
+        columns = prepare_custom_columns(
+            data.get("columns"), functions=modules, search_path=[path.resolve().parent]
+        )
+    except ImportFunctionError as exc:
+        raise ImportFunctionError(f"{path}: {exc}") from exc
+    if columns is not data.get("columns"):
+        data = {**data, "columns": columns}
     config = DatasetConfig.from_dict(data, source=str(path))
     config._source_dir = path.resolve().parent
     return config

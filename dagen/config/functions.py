@@ -10,6 +10,14 @@ When a column does not declare ``required_columns``, the function's source is re
 string subscripts of its first argument (``row["age"]``, ``df["age"]``, ``row.get("age")``);
 those that name earlier columns are the required columns. A function whose source cannot
 be read depends on every earlier column.
+
+A Data Designer file names only the function (``generator_function: create_greeting``);
+``qualify_function`` finds such a name in the modules the user says hold them
+(``dagen run --functions mypkg.columns``, ``load_config(..., functions=[...])``) and
+writes it ``module:function``. A function decorated with Data Designer's
+``@custom_column_generator`` carries ``custom_column_metadata`` (required, side-effect
+columns, model aliases); ``function_metadata`` reads it, and a column that leaves those
+fields unset takes them from there.
 """
 
 from __future__ import annotations
@@ -19,15 +27,29 @@ import importlib
 import inspect
 import sys
 import textwrap
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import cloudpickle
 
 from dagen.errors import ImportFunctionError
 
-__all__ = ["infer_required_columns", "resolve_function"]
+__all__ = [
+    "METADATA_FIELDS",
+    "custom_column_generator",
+    "function_metadata",
+    "infer_required_columns",
+    "prepare_custom_columns",
+    "qualify_function",
+    "resolve_function",
+    "with_function_metadata",
+]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+# Data Designer's decorator metadata key -> the custom column's field
+METADATA_FIELDS = ("required_columns", "side_effect_columns", "model_aliases")
 
 
 def resolve_function(
@@ -48,7 +70,8 @@ def resolve_function(
     module_name, sep, attr = spec.partition(":")
     if not sep or not module_name or not attr:
         raise ImportFunctionError(
-            f"column {column!r}: function {spec!r} must be written 'module:function'"
+            f"column {column!r}: function {spec!r} must be written 'module:function' (or name "
+            "the modules holding bare names: load_config(..., functions=[...]), --functions)"
         )
     for folder in search_path:
         folder = str(Path(folder).resolve())
@@ -73,6 +96,130 @@ def resolve_function(
     if _is_local(module, search_path):
         cloudpickle.register_pickle_by_value(module)
     return target
+
+
+def qualify_function(
+    name: str, *, column: str, modules: Iterable[str], search_path: Iterable[str | Path] = ()
+) -> str:
+    """``name`` written ``module:name``, for the first of ``modules`` that defines it.
+
+    Args:
+        name: a bare function name (``create_greeting``); a ``module:attr`` is returned as is.
+        column: the column that uses the function, for error messages.
+        modules: the modules to look in, in order (``mypkg.columns``).
+        search_path: extra folders to import them from (the config's folder).
+
+    Raises:
+        ImportFunctionError: no module is given, one does not import, or none defines it.
+    """
+    if ":" in name:
+        return name
+    modules = list(modules)
+    if not modules:
+        raise ImportFunctionError(
+            f"column {column!r}: function {name!r} names no module; say where it lives "
+            f"(dagen run --functions mypkg.columns, load_config(..., functions=['mypkg.columns'])) "
+            f"or write it module:function (mypkg.columns:{name})"
+        )
+    for module_name in modules:
+        module = _import(module_name, column, search_path)
+        if callable(getattr(module, name, None)):
+            if _is_local(module, search_path):
+                cloudpickle.register_pickle_by_value(module)
+            return f"{module_name}:{name}"
+    raise ImportFunctionError(
+        f"column {column!r}: no function {name!r} in the functions module(s) {modules}"
+    )
+
+
+def _import(module_name: str, column: str, search_path: Iterable[str | Path]) -> Any:
+    for folder in search_path:
+        folder = str(Path(folder).resolve())
+        if folder not in sys.path:
+            sys.path.append(folder)
+    try:
+        return importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ImportFunctionError(
+            f"column {column!r}: cannot import functions module {module_name!r}: {exc}"
+        ) from exc
+
+
+def custom_column_generator(
+    required_columns: list[str] | None = None,
+    side_effect_columns: list[str] | None = None,
+    model_aliases: list[str] | None = None,
+) -> Callable[[F], F]:
+    """Data Designer's decorator, for functions written for both: it stores the same
+    ``custom_column_metadata`` on the function (returned unwrapped).
+
+    >>> @custom_column_generator(required_columns=["name"])
+    ... def greet(row):
+    ...     row["greeting"] = "Hi " + row["name"]
+    ...     return row
+    >>> function_metadata(greet)
+    {'required_columns': ['name']}
+    """
+
+    def decorate(function: F) -> F:
+        function.custom_column_metadata = {  # type: ignore[attr-defined]
+            "required_columns": list(required_columns or []),
+            "side_effect_columns": list(side_effect_columns or []),
+            "model_aliases": list(model_aliases or []),
+        }
+        return function
+
+    return decorate
+
+
+def function_metadata(function: Any) -> dict[str, list[str]]:
+    """What Data Designer's ``@custom_column_generator`` stored on ``function``: the
+    non-empty ones of ``required_columns``, ``side_effect_columns``, ``model_aliases``
+    (an empty list is the decorator's default, "not said")."""
+    metadata = getattr(function, "custom_column_metadata", None)
+    if not isinstance(metadata, dict):
+        return {}
+    return {key: list(metadata[key]) for key in METADATA_FIELDS if metadata.get(key)}
+
+
+def prepare_custom_columns(
+    columns: Any, *, functions: Iterable[str] = (), search_path: Iterable[str | Path] = ()
+) -> Any:
+    """A config's column list with each custom column's bare function name qualified
+    (``qualify_function``) and its decorator metadata filled in (``with_function_metadata``).
+
+    A function that does not import is left as it is: building the generators names it.
+
+    Raises:
+        ImportFunctionError: a bare name that no functions module defines.
+    """
+    if not isinstance(columns, list):
+        return columns
+    modules, folders = list(functions), list(search_path)
+    out = []
+    for column in columns:
+        spec = column.get("function") if isinstance(column, Mapping) else None
+        if column.get("column_type") != "custom" or not isinstance(spec, str):  # type: ignore[union-attr]
+            out.append(column)
+            continue
+        name = str(column.get("name"))
+        spec = qualify_function(spec, column=name, modules=modules, search_path=folders)
+        try:
+            function = resolve_function(spec, column=name, search_path=folders)
+        except ImportFunctionError:
+            function = None
+        out.append(with_function_metadata({**column, "function": spec}, function))
+    return out
+
+
+def with_function_metadata(column: Any, function: Any = None) -> Any:
+    """A custom column's data with the fields it leaves unset taken from its function's
+    decorator metadata (``function`` defaults to the column's own, when a callable)."""
+    if not isinstance(column, Mapping):
+        return column
+    found = function_metadata(function or column.get("function"))
+    unset = {key: value for key, value in found.items() if column.get(key) is None}
+    return {**column, **unset} if unset else column
 
 
 def _is_local(module: Any, search_path: Iterable[str | Path]) -> bool:

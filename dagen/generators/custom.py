@@ -14,6 +14,16 @@ Models (``model_aliases``): a function with a ``models`` parameter gets
 ``{alias: ModelHandle}`` (``dagen.generators.models``); such a column always runs on the
 worker's event loop (a sync function in a thread beside it).
 
+Data Designer's contract is honoured as DD 0.9.7 calls it: a function decorated with
+``@custom_column_generator``, or whose second parameter is ``generator_params``, is called
+``fn(row[, generator_params[, models]])`` and returns the row (a DataFrame, full column)
+with the column added. ``generator_params`` is the params validated into the parameter's
+pydantic annotation, else a namespace of them, and None when there are none. From the
+returned row the column and its side effects are taken; a result without the column fails
+the row (the row group, full column) naming it; new keys nobody declared are dropped,
+with one warning per column, as DD does. A dagen function that returns the row it got
+(every key it read, plus the column) is read the same way, never as a struct of the row.
+
 Example:
     >>> def double(row):
     ...     return row["n"] * 2
@@ -26,10 +36,14 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-from collections.abc import Callable, Mapping
+import logging
+import types
+import typing
+from collections.abc import Callable, Mapping, Set
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
+import pydantic
 
 from dagen.config.columns import CustomColumnConfig
 from dagen.config.functions import resolve_function
@@ -44,6 +58,31 @@ if TYPE_CHECKING:
     from dagen.generators.build import BuildContext
 
 __all__ = ["CustomGenerator", "build"]
+
+log = logging.getLogger("dagen")
+
+
+def _generator_params(function: Callable[..., Any], params: dict[str, Any], column: str) -> Any:
+    """What Data Designer passes as ``generator_params``: the params as the parameter's
+    pydantic model (when annotated with one), else a namespace; None when there are none.
+
+    Raises:
+        ConfigValidationError: the params do not fit the annotated model.
+    """
+    if not params:
+        return None
+    try:
+        hint = typing.get_type_hints(inspect.unwrap(function)).get("generator_params")
+    except Exception:  # an annotation that does not resolve is not a model
+        hint = None
+    if isinstance(hint, type) and issubclass(hint, pydantic.BaseModel):
+        try:
+            return hint.model_validate(params)
+        except pydantic.ValidationError as exc:
+            raise ConfigValidationError(
+                f"column {column!r}: generator_params do not fit {hint.__name__}: {exc}"
+            ) from exc
+    return types.SimpleNamespace(**params)
 
 
 class CustomGenerator(ColumnGenerator):
@@ -77,8 +116,22 @@ class CustomGenerator(ColumnGenerator):
             parameters = {}  # type: ignore[assignment]
         self._wants_context = "context" in parameters
         self._wants_models = "models" in parameters
-        self._fn_async = inspect.iscoroutinefunction(function) or inspect.iscoroutinefunction(
-            type(function).__call__
+        # Data Designer's contract: fn(row[, generator_params[, models]]) -> the row
+        self._takes_generator_params = "generator_params" in parameters
+        self._row_contract = (
+            hasattr(function, "custom_column_metadata") or self._takes_generator_params
+        )
+        self._dd_params = (
+            _generator_params(function, self.params, self.column)
+            if self._takes_generator_params
+            else None
+        )
+        self._warned = False
+        self._reads = frozenset(reads)
+        unwrapped = inspect.unwrap(function)  # DD's decorator wraps async functions in sync
+        self._fn_async = any(
+            inspect.iscoroutinefunction(f) or inspect.iscoroutinefunction(type(f).__call__)
+            for f in (function, unwrapped)
         )
         # a function calling models runs on the worker's loop (a sync one in a thread)
         self._async = self._fn_async or self._wants_models
@@ -87,7 +140,16 @@ class CustomGenerator(ColumnGenerator):
     def is_async(self) -> bool:
         return self._async
 
-    def _cell_value(self, result: Any, row: dict[str, Any], ctx: BatchContext) -> dict[str, Any]:
+    def _cell_value(
+        self, result: Any, row: dict[str, Any], before: frozenset[str] | None, ctx: BatchContext
+    ) -> dict[str, Any]:
+        """The cell's outputs; ``before`` is the row's keys before the call (taken for Data
+        Designer's contract only: a dagen function that returned the row it was given
+        changed it, so its keys before were the columns it reads)."""
+        if before is None and isinstance(result, dict):
+            before = self._reads if result is row else frozenset(row)
+        if self._row_contract or (before and before <= result.keys()):
+            return self._from_row(result, before or frozenset(), ctx)
         if not self.side_effects:
             if isinstance(result, dict) and set(result) == {self.column}:
                 return result
@@ -100,10 +162,40 @@ class CustomGenerator(ColumnGenerator):
                 column=self.column,
                 row_group=ctx.row_group,
             )
-        self._check_keys(set(result), set(row), ctx)
+        self._check_keys(set(result), before or frozenset(row), ctx)
         return {c: result[c] for c in self.outputs}
 
-    def _check_keys(self, keys: set[str], inputs: set[str], ctx: BatchContext) -> None:
+    def _from_row(self, result: Any, before: frozenset[str], ctx: BatchContext) -> dict[str, Any]:
+        """The outputs of a function that returns the row (Data Designer's contract)."""
+        if not isinstance(result, dict):
+            raise GenerationError(
+                f"column {self.column!r}: the function must return the row (a dict) with "
+                f"key {self.column!r} added, not {type(result).__name__}",
+                column=self.column,
+                row_group=ctx.row_group,
+            )
+        missing = [c for c in self.outputs if c not in result]
+        if missing:
+            raise GenerationError(
+                f"column {self.column!r}: the function returned a row without "
+                f"{', '.join(map(repr, missing))} (set row[{missing[0]!r}] before returning it)",
+                column=self.column,
+                row_group=ctx.row_group,
+            )
+        self._warn_undeclared(set(result) - before - set(self.outputs))
+        return {c: result[c] for c in self.outputs}
+
+    def _warn_undeclared(self, undeclared: set[str]) -> None:
+        if undeclared and not self._warned:
+            self._warned = True
+            log.warning(
+                "column %r: the function created undeclared columns %s; they are dropped "
+                "(declare them in side_effect_columns to keep them)",
+                self.column,
+                sorted(undeclared),
+            )
+
+    def _check_keys(self, keys: set[str], inputs: Set[str], ctx: BatchContext) -> None:
         missing = [c for c in self.outputs if c not in keys]
         extra = sorted(keys - set(self.outputs) - inputs)
         if missing or extra:
@@ -119,7 +211,11 @@ class CustomGenerator(ColumnGenerator):
             )
 
     def _kwargs(self, ctx: BatchContext, index: int) -> dict[str, Any]:
-        kwargs = dict(self.params)
+        kwargs: dict[str, Any]
+        if self._takes_generator_params:
+            kwargs = {"generator_params": self._dd_params}
+        else:  # DD calls a decorated fn(row) with the row alone
+            kwargs = {} if self._row_contract else dict(self.params)
         if self._wants_context:
             kwargs["context"] = ctx
         if self._wants_models:
@@ -138,17 +234,28 @@ class CustomGenerator(ColumnGenerator):
         return await asyncio.to_thread(self.function, data, **kwargs)
 
     def generate_cell(self, row: dict[str, Any], ctx: BatchContext, index: int) -> dict[str, Any]:
-        return self._cell_value(self.function(row, **self._kwargs(ctx, index)), row, ctx)
+        before = frozenset(row) if self._row_contract else None
+        return self._cell_value(self.function(row, **self._kwargs(ctx, index)), row, before, ctx)
 
     async def agenerate_cell(
         self, row: dict[str, Any], ctx: BatchContext, index: int
     ) -> dict[str, Any]:
         if not self._async:
             return self.generate_cell(row, ctx, index)
-        return self._cell_value(await self._acall(row, ctx, index), row, ctx)
+        before = frozenset(row) if self._row_contract else None
+        return self._cell_value(await self._acall(row, ctx, index), row, before, ctx)
 
     def _block(self, result: Any, frame: pd.DataFrame, ctx: BatchContext) -> ColumnBlock:
-        if self.side_effects:
+        if self._row_contract and not isinstance(result, pd.DataFrame):
+            raise GenerationError(
+                f"column {self.column!r}: the function must return the DataFrame with column "
+                f"{self.column!r} added, not {type(result).__name__}",
+                column=self.column,
+                row_group=ctx.row_group,
+            )
+        if self._row_contract:
+            self._warn_undeclared(set(result.columns) - set(frame.columns) - set(self.outputs))
+        elif self.side_effects:
             if not isinstance(result, pd.DataFrame):
                 raise GenerationError(
                     f"column {self.column!r}: the function declares side_effect_columns, so "
@@ -158,9 +265,11 @@ class CustomGenerator(ColumnGenerator):
                 )
             self._check_keys(set(result.columns), set(frame.columns), ctx)
         if isinstance(result, pd.DataFrame):
-            if self.column not in result.columns:
+            missing = [c for c in self.outputs if c not in result.columns]
+            if missing:
                 raise GenerationError(
-                    f"column {self.column!r}: function returned a DataFrame without column {self.column!r}",
+                    f"column {self.column!r}: function returned a DataFrame without column(s) "
+                    f"{', '.join(map(repr, missing))}",
                     column=self.column,
                     row_group=ctx.row_group,
                 )
@@ -200,14 +309,15 @@ def build(config: CustomColumnConfig, context: BuildContext) -> CustomGenerator:
 
     Raises:
         ImportFunctionError: the function named as ``module:attr`` cannot be imported.
-        ConfigValidationError: a model alias is not configured, or the function takes
-            ``models`` while the column lists no ``model_aliases``.
+        ConfigValidationError: a model alias is not configured, the function takes
+            ``models`` while the column lists no ``model_aliases`` (Data Designer's
+            contract gets an empty dict), or ``params`` do not fit its ``generator_params``.
     """
     search_path = (context.source_dir,) if context.source_dir else ()
     function = resolve_function(config.function, column=config.name, search_path=search_path)
     models = {alias: context.config.model(alias) for alias in config.model_aliases}
     generator = CustomGenerator(config, function, context.reads, models, context.runtime)
-    if generator._wants_models and not models:
+    if generator._wants_models and not models and not generator._row_contract:
         raise ConfigValidationError(
             f"column {config.name!r}: the function takes 'models' but the column lists no "
             "model_aliases (name the models it may call)"

@@ -21,6 +21,7 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -36,15 +37,31 @@ from dagen.generators.samplers import column_rng
 if TYPE_CHECKING:
     from dagen.generators.build import BuildContext
 
-__all__ = ["SeedDatasetGenerator", "build", "read_seed_dataset"]
+__all__ = ["SeedDatasetGenerator", "build", "read_seed_dataset", "register_seed_reader"]
 
 
-_READERS = {
+# file suffix -> reader(path) -> DataFrame; plugins add theirs with register_seed_reader
+_READERS: dict[str, Callable[[Path], pd.DataFrame]] = {
     ".parquet": lambda path: pq.read_table(path).to_pandas(),
     ".csv": pd.read_csv,
     ".jsonl": lambda path: pd.read_json(path, lines=True),
     ".json": pd.read_json,
 }
+
+
+def register_seed_reader(suffix: str, reader: Callable[[Path], pd.DataFrame]) -> None:
+    """Read seed files ending in ``suffix`` (``".tsv"``) with ``reader(path)``, which
+    returns their rows as a DataFrame (an ``OSError``/``ValueError`` names the file).
+
+    Raises:
+        ValueError: ``suffix`` does not start with a dot.
+        TypeError: ``reader`` is not callable.
+    """
+    if not suffix.startswith(".") or len(suffix) < 2:
+        raise ValueError(f"a seed file suffix starts with a dot ('.tsv'), not {suffix!r}")
+    if not callable(reader):
+        raise TypeError("a seed reader is a callable taking the file's path")
+    _READERS[suffix.lower()] = reader
 
 
 def seed_files(path: Path, where: str) -> list[Path]:
@@ -70,7 +87,7 @@ def seed_files(path: Path, where: str) -> list[Path]:
         if file.suffix.lower() not in _READERS:
             raise ConfigValidationError(
                 f"{where}: {file.name} has unsupported format {file.suffix!r} "
-                "(parquet, csv, jsonl, json)"
+                f"({', '.join(s.lstrip('.') for s in _READERS)})"
             )
     return files
 
