@@ -18,7 +18,9 @@ What differs from a field-for-field copy:
     model_configs[].inference_parameters      models[]; max_parallel_requests and timeout
       .max_parallel_requests / .timeout         are the model's own fields
     seed_config + seed-dataset columns        one seed_dataset column reading the file,
-                                                placed where the first seed column was
+                                                placed where the first seed column was;
+                                                DD's files list none: the seed's own
+                                                columns, first (``datadesigner_seed``)
     custom: generator_function, _params       custom: function, params (a bare function
                                                 name is found in load_config's functions=)
     drop_columns: column_names                drop_columns: columns
@@ -36,9 +38,11 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from dagen.config.column_types import get_column_type
+from dagen.config.datadesigner_seed import seed_columns_of, seed_type_of
 from dagen.errors import ConfigValidationError
 
 __all__ = ["from_data_designer", "is_data_designer"]
@@ -80,12 +84,16 @@ def is_data_designer(data: Mapping[str, Any]) -> bool:
     return "data_designer" in data or any(key in data for key in _DD_ONLY_SECTIONS)
 
 
-def from_data_designer(data: Mapping[str, Any], *, source: str = "config") -> dict[str, Any]:
+def from_data_designer(
+    data: Mapping[str, Any], *, source: str = "config", base: Path | None = None
+) -> dict[str, Any]:
     """The dagen config data equivalent to the DD config ``data``.
 
     Args:
         data: the file's mapping, with or without the ``data_designer:`` wrapper.
         source: the file, for error messages.
+        base: the folder relative seed paths start from (the file's; None: the current
+            folder), where the seed columns DD leaves out are read from the seed's header.
 
     Raises:
         ConfigValidationError: a DD field dagen cannot honour (naming section, column and
@@ -114,7 +122,12 @@ def from_data_designer(data: Mapping[str, Any], *, source: str = "config") -> di
     out: dict[str, Any] = {}
     if body.get("seed") is not None:
         out["seed"] = body["seed"]
-    out["columns"] = _columns(_list(body, "columns", where), body.get("seed_config"), where)
+    columns = _list(body, "columns", where)
+    seed_config = body.get("seed_config")
+    if seed_config is not None and not any(_is_seed(c) for c in columns):
+        # DD writes no seed-dataset columns: it adds them at run time, from the seed, first
+        columns = seed_columns_of(seed_config, columns, where, base) + columns
+    out["columns"] = _columns(columns, seed_config, where)
     out["models"] = [_model(m, where) for m in _list(body, "model_configs", where)]
     if body.get("providers"):
         out["providers"] = list(body["providers"])
@@ -155,10 +168,6 @@ def _columns(columns: list[Any], seed_config: Any, where: str) -> list[dict[str,
             )
             continue
         out.append(_column(column, where))
-    if seed_config is not None and not seed_names:
-        raise ConfigValidationError(
-            f"{where}: seed_config is set but no column has column_type seed-dataset"
-        )
     return out
 
 
@@ -232,14 +241,7 @@ def _seed_column(
             f"{where}: column {names[0]!r} is a seed-dataset column but seed_config is not set"
         )
     source = seed_config.get("source") or {}
-    seed_type = source.get("seed_type", "local")
-    if seed_type != "local":
-        why = {
-            "hf": "Hugging Face datasets are not fetched by dagen: download the files and "
-            "use seed_type local",
-            "df": "a DataFrame seed is given in Python (dagen.ConfigBuilder.with_seed_dataset)",
-        }.get(seed_type, "dagen reads local files (a path, a folder or a glob)")
-        raise ConfigValidationError(f"{where}: seed_config.source.seed_type {seed_type!r}: {why}")
+    seed_type = seed_type_of(source, where)
     name = "seed_dataset"
     taken = {c.get("name") for c in columns if isinstance(c, Mapping)}
     while name in taken:
@@ -251,6 +253,9 @@ def _seed_column(
         "columns": names,
         "sampling": seed_config.get("sampling_strategy", "ordered"),
     }
+    if seed_type != "local":
+        out["source"] = "directory" if seed_type == "directory" else "file_contents"
+        out.update({k: source[k] for k in ("file_pattern", "recursive", "encoding") if k in source})
     if seed_config.get("selection_strategy") is not None:
         out["selection_strategy"] = seed_config["selection_strategy"]
     return out

@@ -398,7 +398,7 @@ def load_config(path: str | Path, *, functions: str | Sequence[str] = ()) -> Dat
     path = Path(path)
     data = read_mapping(path)
     if is_data_designer(data):
-        data = from_data_designer(data, source=str(path))
+        data = from_data_designer(data, source=str(path), base=path.resolve().parent)
     modules = [functions] if isinstance(functions, str) else list(functions)
     try:
         columns = prepare_custom_columns(

@@ -22,6 +22,7 @@ from pydantic import AliasChoices, Field, field_serializer, field_validator, mod
 
 from dagen.config.base import StrictModel
 from dagen.config.column_types import BaseColumnConfig
+from dagen.config.seed_files import DIRECTORY_COLUMNS
 
 __all__ = ["IndexRange", "PartitionBlock", "SeedDatasetColumnConfig"]
 
@@ -84,7 +85,11 @@ class SeedDatasetColumnConfig(BaseColumnConfig):
     columns may reference); ``name`` names the generator. The seed is ``path`` (a file, a
     folder of files, or a glob such as ``data/*.parquet``; relative to the config file;
     files are read in name order) or, from Python, ``dataframe`` (a pandas DataFrame).
-    ``selection_strategy`` keeps a part of it (DD's ``{start, end}`` index range, ends
+    ``source`` is ``files`` (the rows of the files), or one of Data Designer's directory
+    sources: ``directory`` (a row per file under the folder ``path`` whose name matches
+    ``file_pattern``, in ``recursive`` folders too: ``source_kind``, ``source_path``,
+    ``relative_path``, ``file_name``) or ``file_contents`` (those and ``content``, the
+    file's text in ``encoding``). ``selection_strategy`` keeps a part of it (DD's ``{start, end}`` index range, ends
     included, or ``{index, num_partitions}`` partition block). Sampling
     (``sampling_strategy`` in DD): ``ordered`` (row i of the output is row i mod N of the
     selection), ``shuffle`` (a seeded permutation, repeated) or ``random`` (independent
@@ -99,6 +104,11 @@ class SeedDatasetColumnConfig(BaseColumnConfig):
         default="ordered", validation_alias=AliasChoices("sampling", "sampling_strategy")
     )
     selection_strategy: IndexRange | PartitionBlock | None = None
+    # Data Designer's directory sources: a row per file under the folder ``path``
+    source: Literal["files", "directory", "file_contents"] = "files"
+    file_pattern: str = Field(default="*", min_length=1, pattern=r"^[^/\\]+$")
+    recursive: bool = True
+    encoding: str = "utf-8"
 
     @field_validator("dataframe")
     @classmethod
@@ -111,6 +121,18 @@ class SeedDatasetColumnConfig(BaseColumnConfig):
     def _one_source(self) -> SeedDatasetColumnConfig:
         if (self.path is None) == (self.dataframe is None):
             raise ValueError("give the seed as path or as dataframe (exactly one of them)")
+        if self.source != "files":
+            offered = (
+                (*DIRECTORY_COLUMNS, "content")
+                if self.source == "file_contents"
+                else DIRECTORY_COLUMNS
+            )
+            unknown = [c for c in self.columns if c not in offered]
+            if self.path is None or unknown:
+                raise ValueError(
+                    f"a {self.source} source reads the folder path and offers the columns "
+                    f"{list(offered)}" + (f", not {unknown}" if unknown else "")
+                )
         if self.dataframe is not None:
             missing = [c for c in self.columns if c not in self.dataframe.columns]
             if missing:

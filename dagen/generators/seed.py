@@ -21,15 +21,19 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-import pyarrow.parquet as pq
 
 from dagen.config.columns import SeedDatasetColumnConfig
+from dagen.config.seed_files import (
+    directory_frame,
+    read_seed_file,
+    register_seed_reader,
+    seed_files,
+)
 from dagen.errors import ConfigValidationError
 from dagen.generators.base import BatchContext, ColumnBlock, ColumnGenerator
 from dagen.generators.samplers import column_rng
@@ -40,65 +44,10 @@ if TYPE_CHECKING:
 __all__ = ["SeedDatasetGenerator", "build", "read_seed_dataset", "register_seed_reader"]
 
 
-# file suffix -> reader(path) -> DataFrame; plugins add theirs with register_seed_reader
-_READERS: dict[str, Callable[[Path], pd.DataFrame]] = {
-    ".parquet": lambda path: pq.read_table(path).to_pandas(),
-    ".csv": pd.read_csv,
-    ".jsonl": lambda path: pd.read_json(path, lines=True),
-    ".json": pd.read_json,
-}
-
-
-def register_seed_reader(suffix: str, reader: Callable[[Path], pd.DataFrame]) -> None:
-    """Read seed files ending in ``suffix`` (``".tsv"``) with ``reader(path)``, which
-    returns their rows as a DataFrame (an ``OSError``/``ValueError`` names the file).
-
-    Raises:
-        ValueError: ``suffix`` does not start with a dot.
-        TypeError: ``reader`` is not callable.
-    """
-    if not suffix.startswith(".") or len(suffix) < 2:
-        raise ValueError(f"a seed file suffix starts with a dot ('.tsv'), not {suffix!r}")
-    if not callable(reader):
-        raise TypeError("a seed reader is a callable taking the file's path")
-    _READERS[suffix.lower()] = reader
-
-
-def seed_files(path: Path, where: str) -> list[Path]:
-    """The files of a seed ``path``: the file itself, the seed files of a folder, or the
-    files a glob matches, sorted by name.
-
-    Raises:
-        ConfigValidationError: nothing is found, or a file has an unsupported format.
-    """
-    if path.is_file():
-        files = [path]
-    elif path.is_dir():
-        files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in _READERS)
-    elif any(ch in str(path) for ch in "*?["):
-        anchor = Path(path.anchor) if path.is_absolute() else Path()
-        pattern = str(path.relative_to(anchor)) if path.is_absolute() else str(path)
-        files = sorted(p for p in anchor.glob(pattern) if p.is_file())
-    else:
-        files = []
-    if not files:
-        raise ConfigValidationError(f"{where} not found (no file, folder or glob matches)")
-    for file in files:
-        if file.suffix.lower() not in _READERS:
-            raise ConfigValidationError(
-                f"{where}: {file.name} has unsupported format {file.suffix!r} "
-                f"({', '.join(s.lstrip('.') for s in _READERS)})"
-            )
-    return files
-
-
 def _read(files: list[Path], config: SeedDatasetColumnConfig, where: str) -> pd.DataFrame:
     frames = []
     for file in files:
-        try:
-            frame = _READERS[file.suffix.lower()](file)
-        except (OSError, ValueError) as exc:
-            raise ConfigValidationError(f"{where}: {file} cannot be read: {exc}") from exc
+        frame = read_seed_file(file, where)
         missing = [c for c in config.columns if c not in frame.columns]
         if missing:
             raise ConfigValidationError(
@@ -123,7 +72,12 @@ def read_seed_dataset(config: SeedDatasetColumnConfig, base: Path | None) -> pd.
         if not path.is_absolute() and base is not None:
             path = base / path
         where = f"column {config.name!r}: seed dataset {path}"
-        frame = _read(seed_files(path, where), config, where)
+        if config.source == "files":
+            frame = _read(seed_files(path, where), config, where)
+        else:  # Data Designer's directory sources: a row per file
+            encoding = config.encoding if config.source == "file_contents" else None
+            frame = directory_frame(path, config.file_pattern, config.recursive, encoding, where)
+            frame = frame[list(config.columns)]
     if frame.empty:
         raise ConfigValidationError(f"{where} has no rows")
     if config.selection_strategy is not None:
