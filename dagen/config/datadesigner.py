@@ -39,6 +39,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from dagen.config.column_types import get_column_type
+from dagen.config.dd_formats import dd_formats
 from dagen.errors import ConfigValidationError
 
 __all__ = ["from_data_designer", "is_data_designer"]
@@ -211,7 +212,7 @@ def _sampler(column: dict[str, Any]) -> dict[str, Any]:
         column["conditional_params"] = {
             cond: clean(p) for cond, p in column["conditional_params"].items()
         }
-    return column
+    return dd_formats(column)
 
 
 def _check_defaults(column: Mapping[str, Any], allowed: set[str], subject: str) -> None:
