@@ -43,6 +43,7 @@ from typing import Any
 
 from dagen.config.column_types import get_column_type
 from dagen.config.datadesigner_seed import seed_columns_of, seed_type_of
+from dagen.config.dd_formats import dd_formats
 from dagen.errors import ConfigValidationError
 
 __all__ = ["from_data_designer", "is_data_designer"]
@@ -220,7 +221,7 @@ def _sampler(column: dict[str, Any]) -> dict[str, Any]:
         column["conditional_params"] = {
             cond: clean(p) for cond, p in column["conditional_params"].items()
         }
-    return column
+    return dd_formats(column)
 
 
 def _check_defaults(column: Mapping[str, Any], allowed: set[str], subject: str) -> None:

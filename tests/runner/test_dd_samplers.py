@@ -100,8 +100,8 @@ def test_person_from_faker_honours_locale_sex_age_and_city(client, tmp_path):
     assert set(german["country"]) == {"Germany"}
     french = pd.DataFrame(df["client"].tolist())
     assert set(french["country"]) == {"France"} and set(french["occupation"]) == {"boulanger"}
-    assert french["zipcode"].str.fullmatch(r"\d{5}").all()  # French postcodes
-    assert french["email_address"].str.contains("@").all()
+    assert french["postcode"].str.fullmatch(r"\d{5}").all()  # French postcodes
+    assert pd.to_datetime(french["birth_date"], format="%Y-%m-%d").notna().all()
     japanese = pd.DataFrame(df["customer"].tolist())
     assert set(japanese["country"]) == {"Japan"}
     assert (

@@ -1,9 +1,13 @@
 """The ``person_from_faker`` sampler: people made by Faker in a given locale.
 
 Each person is a plain dict (a parquet struct, ``{{ customer.first_name }}`` in templates)
-with the fields in ``FAKER_FIELDS``. Names, streets, cities, phone numbers and jobs come
-from Faker's providers for ``locale`` (any locale Faker has: ``en_US``, ``fr_FR``,
-``ja_JP``...); a field the locale has no provider for is None in every row. Sex and age
+with the fields of Data Designer 0.9.7's Faker person, in its order (``FAKER_FIELDS``:
+``middle_name`` None and ``unit`` empty as in DD, ``birth_date`` an ISO date matching
+``age``, ``marital_status`` / ``education_level`` / ``bachelors_field`` from DD's
+categories, no ``phone_number`` under 18). Names, streets, cities, postcodes, phone numbers
+and jobs come from Faker's providers for ``locale`` (any locale Faker has: ``en_US``,
+``fr_FR``, ``ja_JP``...); a field the locale has no provider for is None in every row.
+``country`` is the locale's own country (DD draws a random country name). Sex and age
 are drawn with the row group's random generator, and Faker is seeded from it, so the
 same run seed gives the same people on every worker. ``city`` (one or a list) fixes the
 city; ``select_field_values`` draws the listed fields from the given values instead.
@@ -20,10 +24,10 @@ Example:
 
 from __future__ import annotations
 
-import re
+import datetime as dt
 import threading
-import unicodedata
 import uuid
+from collections.abc import Sequence
 from typing import Any, Literal
 
 import numpy as np
@@ -35,35 +39,60 @@ from dagen.config.samplers.registry import Sampler, register_sampler
 
 __all__ = ["FAKER_FIELDS", "PersonFromFakerParams", "draw_faker_people", "faker_locales"]
 
+# Data Designer 0.9.7's Faker person, field for field and in its order
 FAKER_FIELDS = (
     "uuid",
     "locale",
     "first_name",
     "last_name",
+    "middle_name",
     "sex",
-    "age",
-    "email_address",
-    "phone_number",
     "street_number",
     "street_name",
     "city",
     "state",
-    "zipcode",
+    "postcode",
+    "age",
+    "birth_date",
     "country",
+    "marital_status",
+    "education_level",
+    "unit",
     "occupation",
+    "phone_number",
+    "bachelors_field",
 )
 # person field -> Faker provider method (fields not listed are made here)
 _PROVIDERS = {
-    "phone_number": "phone_number",
     "street_number": "building_number",
     "street_name": "street_name",
     "city": "city",
     "state": "state",
-    "zipcode": "postcode",
+    "postcode": "postcode",
     "country": "current_country",
     "occupation": "job",
+    "phone_number": "phone_number",
 }
-_FIXED = ("uuid", "locale", "sex", "age", "email_address")  # not selectable by value
+# DD's categories for the fields Faker has no provider for
+MARITAL_STATUS = ("married_present", "divorced", "never_married", "separated", "widowed")
+EDUCATION_LEVEL = (
+    "secondary_education",
+    "some_college",
+    "bachelors",
+    "associates",
+    "graduate",
+    "doctorate",
+)
+BACHELORS_FIELD = ("stem", "business", "education", "arts_humanities", "stem_related")
+_COLLEGE = frozenset(("bachelors", "graduate", "doctorate"))
+_SELECTABLE = (
+    *_PROVIDERS,
+    "first_name",
+    "last_name",
+    "marital_status",
+    "education_level",
+    "bachelors_field",
+)
 
 _LOCAL = threading.local()  # .fakers: locale -> Faker, per thread
 
@@ -125,8 +154,8 @@ class PersonFromFakerParams(StrictModel):
     @model_validator(mode="after")
     def _selectable(self) -> PersonFromFakerParams:
         for name, values in (self.select_field_values or {}).items():
-            if name not in _PROVIDERS and name not in ("first_name", "last_name"):
-                choices = [f for f in FAKER_FIELDS if f not in _FIXED]
+            if name not in _SELECTABLE:
+                choices = [f for f in FAKER_FIELDS if f in _SELECTABLE]
                 raise ValueError(
                     f"select_field_values: {name!r} is not a field that can be selected; "
                     f"fields: {', '.join(choices)} (use sex, age_range and city for those)"
@@ -136,11 +165,6 @@ class PersonFromFakerParams(StrictModel):
         return self
 
 
-def _ascii(text: str) -> str:
-    plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    return re.sub(r"[^a-z]", "", plain.lower())
-
-
 def _provided(fake: Any, method: str) -> Any:
     try:
         return str(getattr(fake, method)())
@@ -148,8 +172,26 @@ def _provided(fake: Any, method: str) -> Any:
         return None
 
 
-def _choose(options: list[Any], u: float) -> Any:
+def _choose(options: Sequence[Any], u: float) -> Any:
     return options[int(u * len(options))]
+
+
+def _year_earlier(day: dt.date, years: int) -> dt.date:
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:  # 29 February in a year that has none
+        return day.replace(year=day.year - years, day=28)
+
+
+def birth_dates(ages: np.ndarray, u: np.ndarray, today: dt.date | None = None) -> list[str]:
+    """ISO birth dates of people aged ``ages`` today, as DD draws them (``u`` uniform)."""
+    today = today or dt.date.today()
+    dates = []
+    for age, frac in zip(ages.tolist(), u.tolist(), strict=True):
+        start, end = _year_earlier(today, age + 1), _year_earlier(today, age)
+        offset = int(frac * ((end - start).days + 1))
+        dates.append((start + dt.timedelta(days=offset)).isoformat())
+    return dates
 
 
 def draw_faker_people(
@@ -163,8 +205,13 @@ def draw_faker_people(
     ages = rng.integers(low, high + 1, size=n)
     raw = rng.bytes(16 * n)
     choices = rng.random((n, len(FAKER_FIELDS)))  # one uniform per row and field
+    born = birth_dates(ages, choices[:, FAKER_FIELDS.index("birth_date")])
     cities = [params.city] if isinstance(params.city, str) else params.city
     selected = {**({"city": cities} if cities else {}), **(params.select_field_values or {})}
+    drawn: dict[str, Sequence[Any]] = {
+        "marital_status": MARITAL_STATUS,
+        "education_level": EDUCATION_LEVEL,
+    }
     people = []
     for i in range(n):
         sex = "female" if female[i] else "male"
@@ -173,18 +220,23 @@ def draw_faker_people(
             "locale": params.locale,
             "first_name": str(getattr(fake, f"first_name_{sex}")()),
             "last_name": str(getattr(fake, f"last_name_{sex}")()),
+            "middle_name": None,
             "sex": sex.capitalize(),
             "age": int(ages[i]),
+            "birth_date": born[i],
+            "unit": "",
         }
         for field, method in _PROVIDERS.items():
             person[field] = _provided(fake, method)
+        for field, options in drawn.items():
+            person[field] = _choose(options, choices[i, FAKER_FIELDS.index(field)])
+        college = person["education_level"] in _COLLEGE
+        u = choices[i, FAKER_FIELDS.index("bachelors_field")]
+        person["bachelors_field"] = _choose(BACHELORS_FIELD, u) if college else "no_degree"
         for field, options in selected.items():
             person[field] = _choose(options, choices[i, FAKER_FIELDS.index(field)])
-        first, last = _ascii(str(person["first_name"])), _ascii(str(person["last_name"]))
-        handle = f"{first}.{last}" if first and last else str(fake.user_name())
-        person["email_address"] = (
-            f"{handle}{int(choices[i, 0] * 98) + 1}@{fake.free_email_domain()}"
-        )
+        if person["age"] < 18:  # DD gives children no phone
+            person["phone_number"] = None
         people.append({field: person[field] for field in FAKER_FIELDS})
     return people
 

@@ -82,20 +82,25 @@ def _reads_reference(p: TimedeltaParams) -> frozenset[str]:
 
 
 class UuidParams(StrictModel):
-    """A random UUID4 string, optionally prefixed, shortened or upper-cased."""
+    """A random UUID4 string, optionally prefixed, shortened or upper-cased.
+
+    Dashed (36 characters, 12 hex digits with ``short_form``) unless ``hex``: 32 hex digits
+    without dashes (8 with ``short_form``), as Data Designer writes them (set for DD files).
+    """
 
     prefix: str = ""
     short_form: bool = False
     uppercase: bool = False
+    hex: bool = False
 
 
 def _draw_uuid(p: UuidParams, rng: np.random.Generator, n: int, frame: pd.DataFrame) -> Any:
     raw = rng.bytes(16 * n)
     out = []
     for i in range(n):
-        text = str(uuid.UUID(bytes=raw[16 * i : 16 * i + 16], version=4))
-        if p.short_form:
-            text = text.replace("-", "")[:12]
+        made = uuid.UUID(bytes=raw[16 * i : 16 * i + 16], version=4)
+        short = 8 if p.hex else 12
+        text = made.hex[:short] if p.short_form else made.hex if p.hex else str(made)
         if p.uppercase:
             text = text.upper()
         out.append(p.prefix + text)

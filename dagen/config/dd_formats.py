@@ -1,0 +1,34 @@
+"""Data Designer's value formats for the samplers of an imported DD file.
+
+Where dagen's own format differs from DD 0.9.7's (and dagen keeps its own for native
+configs), the importer sets the sampler's flag that gives DD's: ``uuid`` values are
+DD's undashed hex (``hex: true``; 8 characters with ``short_form``, 32 without).
+
+Example:
+    >>> dd_formats({"name": "id", "sampler_type": "uuid", "params": {"short_form": True}})
+    {'name': 'id', 'sampler_type': 'uuid', 'params': {'short_form': True, 'hex': True}}
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["dd_formats"]
+
+# sampler_type -> params DD's values need
+_DD_PARAMS: dict[str, dict[str, Any]] = {"uuid": {"hex": True}}
+
+
+def dd_formats(column: dict[str, Any]) -> dict[str, Any]:
+    """``column`` (a sampler column from a DD file) with DD's value formats asked for."""
+    extra = _DD_PARAMS.get(str(column.get("sampler_type")))
+    if not extra:
+        return column
+    if isinstance(column.get("params"), dict):
+        column["params"] = {**column["params"], **extra}
+    if isinstance(column.get("conditional_params"), dict):
+        column["conditional_params"] = {
+            cond: {**p, **extra} if isinstance(p, dict) else p
+            for cond, p in column["conditional_params"].items()
+        }
+    return column
