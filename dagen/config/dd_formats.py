@@ -2,7 +2,9 @@
 
 Where dagen's own format differs from DD 0.9.7's (and dagen keeps its own for native
 configs), the importer sets the sampler's flag that gives DD's: ``uuid`` values are
-DD's undashed hex (``hex: true``; 8 characters with ``short_form``, 32 without).
+DD's undashed hex (``hex: true``; 8 characters with ``short_form``, 32 without); people
+(``person_from_faker``, ``person``) have DD's fields only (``data_designer_fields: true``:
+no ``email_address`` or ``zipcode``, which dagen's own configs also give).
 
 Example:
     >>> dd_formats({"name": "id", "sampler_type": "uuid", "params": {"short_form": True}})
@@ -16,7 +18,11 @@ from typing import Any
 __all__ = ["dd_formats"]
 
 # sampler_type -> params DD's values need
-_DD_PARAMS: dict[str, dict[str, Any]] = {"uuid": {"hex": True}}
+_DD_PARAMS: dict[str, dict[str, Any]] = {
+    "uuid": {"hex": True},
+    "person_from_faker": {"data_designer_fields": True},  # no email_address, no zipcode
+    "person": {"data_designer_fields": True},
+}
 
 
 def dd_formats(column: dict[str, Any]) -> dict[str, Any]:

@@ -7,7 +7,9 @@ with the fields of Data Designer 0.9.7's Faker person, in its order (``FAKER_FIE
 categories, no ``phone_number`` under 18). Names, streets, cities, postcodes, phone numbers
 and jobs come from Faker's providers for ``locale`` (any locale Faker has: ``en_US``,
 ``fr_FR``, ``ja_JP``...); a field the locale has no provider for is None in every row.
-``country`` is the locale's own country (DD draws a random country name). Sex and age
+``country`` is the locale's own country (DD draws a random country name). dagen's own
+configs also give ``email_address`` and ``zipcode`` (the postcode), after DD's fields; a
+DD file's people do not (``data_designer_fields``, set by the importer). Sex and age
 are drawn with the row group's random generator, and Faker is seeded from it, so the
 same run seed gives the same people on every worker. ``city`` (one or a list) fixes the
 city; ``select_field_values`` draws the listed fields from the given values instead.
@@ -25,7 +27,9 @@ Example:
 from __future__ import annotations
 
 import datetime as dt
+import re
 import threading
+import unicodedata
 import uuid
 from collections.abc import Sequence
 from typing import Any, Literal
@@ -37,7 +41,13 @@ from pydantic import Field, field_validator, model_validator
 from dagen.config.base import StrictModel
 from dagen.config.samplers.registry import Sampler, register_sampler
 
-__all__ = ["FAKER_FIELDS", "PersonFromFakerParams", "draw_faker_people", "faker_locales"]
+__all__ = [
+    "FAKER_FIELDS",
+    "NATIVE_FIELDS",
+    "PersonFromFakerParams",
+    "draw_faker_people",
+    "faker_locales",
+]
 
 # Data Designer 0.9.7's Faker person, field for field and in its order
 FAKER_FIELDS = (
@@ -62,6 +72,8 @@ FAKER_FIELDS = (
     "phone_number",
     "bachelors_field",
 )
+# dagen's own configs also give these (Data Designer's files do not: data_designer_fields)
+NATIVE_FIELDS = ("email_address", "zipcode")
 # person field -> Faker provider method (fields not listed are made here)
 _PROVIDERS = {
     "street_number": "building_number",
@@ -142,6 +154,8 @@ class PersonFromFakerParams(StrictModel):
     city: str | list[str] | None = None
     age_range: list[int] = Field(default=[18, 114], min_length=2, max_length=2)
     select_field_values: dict[str, list[Any]] | None = None
+    # only DD's fields (the importer sets it for DD's files); else also email and zipcode
+    data_designer_fields: bool = False
 
     _locale = field_validator("locale")(check_locale)
     _ages = field_validator("age_range")(_check_age_range)
@@ -212,6 +226,7 @@ def draw_faker_people(
         "marital_status": MARITAL_STATUS,
         "education_level": EDUCATION_LEVEL,
     }
+    fields = FAKER_FIELDS if params.data_designer_fields else FAKER_FIELDS + NATIVE_FIELDS
     people = []
     for i in range(n):
         sex = "female" if female[i] else "male"
@@ -237,8 +252,20 @@ def draw_faker_people(
             person[field] = _choose(options, choices[i, FAKER_FIELDS.index(field)])
         if person["age"] < 18:  # DD gives children no phone
             person["phone_number"] = None
-        people.append({field: person[field] for field in FAKER_FIELDS})
+        if not params.data_designer_fields:
+            first, last = _ascii(str(person["first_name"])), _ascii(str(person["last_name"]))
+            handle = f"{first}.{last}" if first and last else str(fake.user_name())
+            person["email_address"] = (
+                f"{handle}{int(choices[i, 0] * 98) + 1}@{fake.free_email_domain()}"
+            )
+            person["zipcode"] = person["postcode"]
+        people.append({field: person[field] for field in fields})
     return people
+
+
+def _ascii(text: str) -> str:
+    plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z]", "", plain.lower())
 
 
 def _draw_person_from_faker(

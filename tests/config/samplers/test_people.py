@@ -77,3 +77,21 @@ def test_dd_person_fields_sex_in_capitals_and_one_city():
     drawn = people(300, sex="Female", city="Tromso", select_field_values={"last_name": ["Berg"]})
     assert {(p["sex"], p["city"], p["last_name"]) for p in drawn} == {("female", "Tromso", "Berg")}
     assert all(p["email"].startswith(f"{p['first_name'].lower()}.berg") for p in drawn)
+
+
+def test_a_native_faker_person_has_data_designers_fields_then_email_and_zipcode():
+    from dagen.config.samplers.faker_people import (
+        FAKER_FIELDS,
+        PersonFromFakerParams,
+        draw_faker_people,
+    )
+
+    rng = np.random.default_rng(5)
+    native = draw_faker_people(PersonFromFakerParams(locale="en_US"), rng, 3)
+    as_dd = draw_faker_people(
+        PersonFromFakerParams(locale="en_US", data_designer_fields=True), rng, 3
+    )
+
+    assert [list(p) for p in native] == [[*FAKER_FIELDS, "email_address", "zipcode"]] * 3
+    assert all("@" in p["email_address"] and p["zipcode"] == p["postcode"] for p in native)
+    assert [list(p) for p in as_dd] == [list(FAKER_FIELDS)] * 3
