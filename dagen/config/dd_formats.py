@@ -1,7 +1,9 @@
 """Data Designer's value formats for the samplers of an imported DD file.
 
 Where dagen's own format differs from DD 0.9.7's (and dagen keeps its own for native
-configs), the importer sets the sampler's flag that gives DD's: ``uuid`` values are
+configs), the importer sets the sampler's flag that gives DD's: ``datetime`` and
+``timedelta`` values are ISO text (``iso_text: true``: ``2024-07-19T00:00:00``, DD's
+string column, not a timestamp); ``uuid`` values are
 DD's undashed hex (``hex: true``; 8 characters with ``short_form``, 32 without); people
 (``person_from_faker``, ``person``) have DD's fields only (``data_designer_fields: true``:
 no ``email_address`` or ``zipcode``, which dagen's own configs also give).
@@ -20,6 +22,8 @@ __all__ = ["dd_formats"]
 # sampler_type -> params DD's values need
 _DD_PARAMS: dict[str, dict[str, Any]] = {
     "uuid": {"hex": True},
+    "datetime": {"iso_text": True},  # DD gives dates as text: 2024-07-19T00:00:00
+    "timedelta": {"iso_text": True},
     "person_from_faker": {"data_designer_fields": True},  # no email_address, no zipcode
     "person": {"data_designer_fields": True},
 }

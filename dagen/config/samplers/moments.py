@@ -25,11 +25,14 @@ _FLOOR = {"D": "D", "h": "h", "m": "min", "s": "s"}  # unit -> pandas frequency
 
 
 class DatetimeParams(StrictModel):
-    """A timestamp drawn uniformly between ``start`` and ``end``, truncated to ``unit``."""
+    """A timestamp drawn uniformly between ``start`` and ``end``, truncated to ``unit``;
+    with ``iso_text``, as ISO text (``2024-07-19T00:00:00``), as Data Designer gives it (set
+    for DD files)."""
 
     start: dt.datetime
     end: dt.datetime
     unit: Literal["Y", "M", "D", "h", "m", "s"] = "D"
+    iso_text: bool = False
 
     @model_validator(mode="after")
     def _ordered(self) -> DatetimeParams:
@@ -48,9 +51,16 @@ def _draw_datetime(p: DatetimeParams, rng: np.random.Generator, n: int, frame: p
     span = max((end - start).value, 0)  # nanoseconds; values start on a whole unit >= start
     offsets = (rng.random(n) * span).astype("int64")
     stamps = pd.to_datetime(start.value + offsets)
-    if p.unit in ("Y", "M"):
-        return stamps.to_period(p.unit).to_timestamp()
-    return stamps.floor(_FLOOR[p.unit])
+    by_period = p.unit in ("Y", "M")
+    stamps = stamps.to_period(p.unit).to_timestamp() if by_period else stamps.floor(_FLOOR[p.unit])
+    return _iso_text(stamps) if p.iso_text else stamps
+
+
+def _iso_text(stamps: Any) -> list[str | None]:
+    """Timestamps as Data Designer's text (seconds, no zone); None for a missing one."""
+    values = pd.DatetimeIndex(stamps)
+    text = np.datetime_as_string(values.values.astype("datetime64[s]"), unit="s")
+    return [None if missing else t for t, missing in zip(text.tolist(), values.isna(), strict=True)]
 
 
 class TimedeltaParams(StrictModel):
@@ -61,6 +71,7 @@ class TimedeltaParams(StrictModel):
     dt_max: int = Field(gt=0)
     reference_column_name: str = Field(min_length=1)
     unit: Literal["D", "h", "m", "s"] = "D"
+    iso_text: bool = False  # as DD gives it: ISO text (set for DD files)
 
     @model_validator(mode="after")
     def _ordered(self) -> TimedeltaParams:
@@ -74,7 +85,8 @@ def _draw_timedelta(
 ) -> Any:
     offsets = rng.integers(p.dt_min, p.dt_max, size=n)
     reference = pd.to_datetime(frame[p.reference_column_name].reindex(range(n)))
-    return reference + pd.to_timedelta(offsets, unit=_FLOOR[p.unit])
+    stamps = reference + pd.to_timedelta(offsets, unit=_FLOOR[p.unit])
+    return _iso_text(stamps) if p.iso_text else stamps
 
 
 def _reads_reference(p: TimedeltaParams) -> frozenset[str]:
