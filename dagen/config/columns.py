@@ -39,7 +39,7 @@ from pydantic import Field, TypeAdapter, ValidationInfo, field_validator, model_
 # the column types that live in their own modules register themselves on import
 from dagen.config import embedding as _embedding  # noqa: F401
 from dagen.config import validation as _validation  # noqa: F401
-from dagen.config.base import StrictModel, validate_nested
+from dagen.config.base import validate_nested
 from dagen.config.column_types import (
     REASONING_SUFFIX,
     TRACE_SUFFIX,
@@ -51,6 +51,7 @@ from dagen.config.column_types import (
 )
 from dagen.config.media import ImageContext, image_contexts
 from dagen.config.samplers import get_sampler, sampler_names
+from dagen.config.scores import Score
 from dagen.config.seed import IndexRange, PartitionBlock, SeedDatasetColumnConfig
 
 __all__ = [
@@ -414,21 +415,6 @@ class LLMStructuredColumnConfig(_LLMColumn):
             raise ValueError(f"not a valid JSON schema at {where}: {exc.message}") from exc
         except (TypeError, ValueError, RecursionError) as exc:
             raise ValueError(f"not a usable JSON schema: {exc}") from exc
-        return value
-
-
-class Score(StrictModel):
-    """One rubric dimension of a judge column: options map a score to its meaning."""
-
-    name: str = Field(min_length=1)
-    description: str
-    options: dict[str, str] = Field(min_length=1)
-
-    @field_validator("options", mode="before")
-    @classmethod
-    def _keys_as_text(cls, value: Any) -> Any:
-        if isinstance(value, dict):
-            return {str(k): v for k, v in value.items()}
         return value
 
 

@@ -5,8 +5,10 @@ configs), the importer sets the sampler's flag that gives DD's: ``datetime`` and
 ``timedelta`` values are ISO text (``iso_text: true``: ``2024-07-19T00:00:00``, DD's
 string column, not a timestamp); ``uuid`` values are
 DD's undashed hex (``hex: true``; 8 characters with ``short_form``, 32 without); people
-(``person_from_faker``, ``person``) have DD's fields only (``data_designer_fields: true``:
-no ``email_address`` or ``zipcode``, which dagen's own configs also give).
+(``person_from_faker``, ``person``) have DD's fields only (``dd_fields_only: true``:
+no ``email_address`` or ``zipcode``, which dagen's own configs also give); judge scores
+are the option keys as text (``integer_options: false``: ``"1"``, as DD's judges answer
+for its files, where dagen's own configs give the integer ``1``).
 
 Example:
     >>> dd_formats({"name": "id", "sampler_type": "uuid", "params": {"short_form": True}})
@@ -24,13 +26,19 @@ _DD_PARAMS: dict[str, dict[str, Any]] = {
     "uuid": {"hex": True},
     "datetime": {"iso_text": True},  # DD gives dates as text: 2024-07-19T00:00:00
     "timedelta": {"iso_text": True},
-    "person_from_faker": {"data_designer_fields": True},  # no email_address, no zipcode
-    "person": {"data_designer_fields": True},
+    "person_from_faker": {"dd_fields_only": True},  # no email_address, no zipcode
+    "person": {"dd_fields_only": True},
 }
 
 
 def dd_formats(column: dict[str, Any]) -> dict[str, Any]:
-    """``column`` (a sampler column from a DD file) with DD's value formats asked for."""
+    """``column`` (a column from a DD file) with DD's value formats asked for."""
+    if column.get("column_type") == "llm-judge" and isinstance(column.get("scores"), list):
+        # DD writes integer option keys as text ('1': ...) and its judges answer that text
+        column["scores"] = [
+            {"integer_options": False, **s} if isinstance(s, dict) else s for s in column["scores"]
+        ]
+        return column
     extra = _DD_PARAMS.get(str(column.get("sampler_type")))
     if not extra:
         return column

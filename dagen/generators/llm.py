@@ -111,17 +111,13 @@ def cell_rng(seed: int, column: str, row_group: int, row: int) -> random.Random:
     return random.Random(f"{seed}:{column}:{row_group}:{row}")
 
 
-def _option(key: str) -> Any:
-    return int(key) if key.lstrip("-").isdigit() else key
-
-
 def judge_schema(config: LLMJudgeColumnConfig) -> dict[str, Any]:
     """The JSON schema a judge answer must satisfy."""
     properties = {
         score.name: {
             "type": "object",
             "properties": {
-                "score": {"enum": [_option(k) for k in score.options]},
+                "score": {"enum": score.values()},
                 "reasoning": {"type": "string"},
             },
             "required": ["score", "reasoning"],

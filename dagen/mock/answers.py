@@ -9,7 +9,9 @@ different prompt almost always gets a different one. Three kinds of answer exist
   ``json_object``, or a vLLM-style ``guided_json`` schema): JSON that validates against the
   schema. ``schema_value`` (``dagen.mock.schema_values``) covers the subset dagen's structured
   columns produce (object, array, string formats, bounded numbers, enum, const,
-  anyOf/oneOf/allOf, ``$ref`` into ``#/$defs`` or ``#/definitions``, null).
+  anyOf/oneOf/allOf, ``$ref`` into ``#/$defs`` or ``#/definitions``, null). A schema
+  given in the prompt instead, between ``<response_schema>`` tags (how Data Designer asks
+  for structured and judge answers), gets that JSON in a ```json fence.
 - **code** when the last user message asks for a "fenced code block": one explanatory
   sentence, then a fenced block in the language named before the word "code".
 - **text** otherwise: one to three sentences that start by quoting the first words of the
@@ -56,6 +58,7 @@ __all__ = [
 
 _DIRECTIVE = re.compile(r"\[\[mock:([a-z_-]+)(?:=([^\]]*))?\]\]", re.IGNORECASE)
 _FENCED = re.compile(r"fenced\s+code\s+block", re.IGNORECASE)
+_PROMPT_SCHEMA = re.compile(r"<response_schema>\s*(\{.*?)\s*</response_schema>", re.DOTALL)
 _LANG_WORD = re.compile(r"([A-Za-z][\w+#.-]*)\s+code\b")
 _NOT_A_LANGUAGE = frozenset(
     [
@@ -230,7 +233,14 @@ def build_answer(
     rng = random.Random(int.from_bytes(digest[:8], "big"))
     last_user = _strip_directives(_last_user_text(messages))
     wants_json, schema = _requested_schema(response_format, guided_json)
-    if wants_json:
+    in_prompt = None if wants_json else _prompt_schema(messages)
+    if in_prompt is not None:
+        value = schema_value(in_prompt, rng)
+        kind = "json"
+        content = f"```json\n{json.dumps(value, ensure_ascii=False)}\n```"
+        if malformed:
+            content = content[: max(1, len(content) // 2)] + " ..."
+    elif wants_json:
         value = schema_value(schema, rng) if schema is not None else _free_object(rng)
         content = json.dumps(value, ensure_ascii=False)
         kind = "json"
@@ -280,6 +290,22 @@ def error_body(status: int, message: str, code: str | None = None) -> dict[str, 
 
 
 # -- text and code -------------------------------------------------------------------
+
+
+def _prompt_schema(messages: list[dict[str, Any]]) -> Any:
+    """The JSON schema a message gives between ``<response_schema>`` tags, or None."""
+    for message in reversed(messages):
+        content = message.get("content")
+        if isinstance(content, list):  # content parts: their text
+            content = "\n".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
+        found = _PROMPT_SCHEMA.search(content) if isinstance(content, str) else None
+        if found:
+            try:
+                schema = json.loads(found.group(1))
+            except json.JSONDecodeError:
+                return None
+            return schema if isinstance(schema, dict) else None
+    return None
 
 
 def _last_user_text(messages: list[dict[str, Any]]) -> str:

@@ -9,7 +9,7 @@ and jobs come from Faker's providers for ``locale`` (any locale Faker has: ``en_
 ``fr_FR``, ``ja_JP``...); a field the locale has no provider for is None in every row.
 ``country`` is the locale's own country (DD draws a random country name). dagen's own
 configs also give ``email_address`` and ``zipcode`` (the postcode), after DD's fields; a
-DD file's people do not (``data_designer_fields``, set by the importer). Sex and age
+DD file's people do not (``dd_fields_only``, set by the importer). Sex and age
 are drawn with the row group's random generator, and Faker is seeded from it, so the
 same run seed gives the same people on every worker. ``city`` (one or a list) fixes the
 city; ``select_field_values`` draws the listed fields from the given values instead.
@@ -72,7 +72,7 @@ FAKER_FIELDS = (
     "phone_number",
     "bachelors_field",
 )
-# dagen's own configs also give these (Data Designer's files do not: data_designer_fields)
+# dagen's own configs also give these (Data Designer's files do not: dd_fields_only)
 NATIVE_FIELDS = ("email_address", "zipcode")
 # person field -> Faker provider method (fields not listed are made here)
 _PROVIDERS = {
@@ -155,7 +155,7 @@ class PersonFromFakerParams(StrictModel):
     age_range: list[int] = Field(default=[18, 114], min_length=2, max_length=2)
     select_field_values: dict[str, list[Any]] | None = None
     # only DD's fields (the importer sets it for DD's files); else also email and zipcode
-    data_designer_fields: bool = False
+    dd_fields_only: bool = False
 
     _locale = field_validator("locale")(check_locale)
     _ages = field_validator("age_range")(_check_age_range)
@@ -226,7 +226,7 @@ def draw_faker_people(
         "marital_status": MARITAL_STATUS,
         "education_level": EDUCATION_LEVEL,
     }
-    fields = FAKER_FIELDS if params.data_designer_fields else FAKER_FIELDS + NATIVE_FIELDS
+    fields = FAKER_FIELDS if params.dd_fields_only else FAKER_FIELDS + NATIVE_FIELDS
     people = []
     for i in range(n):
         sex = "female" if female[i] else "male"
@@ -252,7 +252,7 @@ def draw_faker_people(
             person[field] = _choose(options, choices[i, FAKER_FIELDS.index(field)])
         if person["age"] < 18:  # DD gives children no phone
             person["phone_number"] = None
-        if not params.data_designer_fields:
+        if not params.dd_fields_only:
             first, last = _ascii(str(person["first_name"])), _ascii(str(person["last_name"]))
             handle = f"{first}.{last}" if first and last else str(fake.user_name())
             person["email_address"] = (

@@ -52,7 +52,7 @@ class PersonParams(StrictModel):
     locale: str | None = None
     select_field_values: dict[str, list[Any]] | None = None
     with_synthetic_personas: bool = False
-    data_designer_fields: bool = False  # with a locale: only DD's Faker fields (DD's files)
+    dd_fields_only: bool = False  # with a locale: only DD's Faker fields (DD's files)
 
     @field_validator("sex", mode="before")
     @classmethod
@@ -99,7 +99,7 @@ class PersonParams(StrictModel):
                 "city": self.city if self.city is not None else self.cities,
                 "age_range": list(self.age_range),
                 "select_field_values": self.select_field_values,
-                "data_designer_fields": self.data_designer_fields,
+                "dd_fields_only": self.dd_fields_only,
             },
         )
 

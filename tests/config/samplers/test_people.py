@@ -88,9 +88,7 @@ def test_a_native_faker_person_has_data_designers_fields_then_email_and_zipcode(
 
     rng = np.random.default_rng(5)
     native = draw_faker_people(PersonFromFakerParams(locale="en_US"), rng, 3)
-    as_dd = draw_faker_people(
-        PersonFromFakerParams(locale="en_US", data_designer_fields=True), rng, 3
-    )
+    as_dd = draw_faker_people(PersonFromFakerParams(locale="en_US", dd_fields_only=True), rng, 3)
 
     assert [list(p) for p in native] == [[*FAKER_FIELDS, "email_address", "zipcode"]] * 3
     assert all("@" in p["email_address"] and p["zipcode"] == p["postcode"] for p in native)
