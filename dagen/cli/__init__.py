@@ -48,6 +48,7 @@ from dagen.cli.exits import (
     run_as_main,
     say_on_interrupt,
 )
+from dagen.cli.clusters import cluster_options
 from dagen.cli.outputs import report, show
 from dagen.config.dataset import DatasetConfig, load_config
 from dagen.config.run import ClusterSettings, RunMode, RunSettings, TemplateLimits
@@ -161,6 +162,7 @@ def cli(ctx: click.Context, verbose: bool, quiet: bool, debug: bool) -> None:
 @click.option("-q", "--quiet", is_flag=True, help="Errors and warnings only.")
 @click.pass_context
 @friendly_errors
+@cluster_options
 def run(
     ctx: click.Context,
     config: str,
@@ -186,6 +188,7 @@ def run(
     file_format: str,
     verbose: bool,
     quiet: bool,
+    cluster: dict[str, Any],
 ) -> None:
     """Generate NUM_RECORDS rows of CONFIG into OUTPUT (parquet + metadata.json).
 
@@ -230,6 +233,7 @@ def run(
             n_workers=workers,
             threads_per_worker=threads_per_worker,
             dashboard_address=dashboard_address,
+            **cluster,  # --cluster, --cluster-option, --adapt, --cluster-file
         ),
         template_limits=TemplateLimits(template_timeout, max_value_bytes),
         max_cost=max_cost,
