@@ -40,6 +40,7 @@ from typing import Any
 import click
 from click.core import ParameterSource
 
+from dagen.cli.clusters import cluster_options
 from dagen.cli.exits import (
     EXIT_NO_ROWS,
     fail,
@@ -48,7 +49,6 @@ from dagen.cli.exits import (
     run_as_main,
     say_on_interrupt,
 )
-from dagen.cli.clusters import cluster_options
 from dagen.cli.outputs import report, show
 from dagen.config.dataset import DatasetConfig, load_config
 from dagen.config.run import ClusterSettings, RunMode, RunSettings, TemplateLimits
