@@ -22,7 +22,7 @@ from typing import Any
 from dask.highlevelgraph import HighLevelGraph, MaterializedLayer
 from distributed import Client, Future
 
-from dagen.cluster import resources, signals, tasks
+from dagen.cluster import imports, resources, signals, tasks
 from dagen.cluster.drain import DrainPlugin, NannyDrainPlugin, RetireDrainPlugin
 from dagen.errors import ClusterError
 from dagen.lowering.admission import Handover
@@ -72,6 +72,7 @@ class RunSession:
         self.page: str | None = None  # the dagen page on the scheduler's dashboard
 
     def __enter__(self) -> RunSession:
+        imports.check_workers(self.client, imports.user_modules(self.context.generators))
         try:
             self.client.register_plugin(self._plugin)
             self.client.register_plugin(DrainPlugin())  # once per worker, kept for later runs
