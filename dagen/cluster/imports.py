@@ -9,8 +9,9 @@ check a worker that lacks them fails every cell it gets with an unpickling error
 it the run stops in seconds with a ``ClusterError`` that names each worker, what it
 lacks and what to install.
 
-The check runs ``dagen.cluster.probe.probe`` on the workers present (one ``client.run``
-round trip); workers that join later are not checked.
+The check runs ``dagen.cluster.probe.probe`` on the workers present when the run starts
+(one ``client.run`` round trip), and on each worker that joins later when the run next
+looks at its workers (``RunSession.workers``).
 
 Example:
     >>> check_workers(client, user_modules(context.generators))  # doctest: +SKIP
@@ -56,22 +57,26 @@ def user_modules(generators: Mapping[str, Any]) -> dict[str, str]:
     return found
 
 
-def check_workers(client: Client, modules: Mapping[str, str]) -> None:
-    """Raise unless every worker present has this dagen and imports ``modules``.
+def check_workers(
+    client: Client, modules: Mapping[str, str], workers: list[str] | None = None
+) -> list[str]:
+    """Raise unless every worker present (or each of ``workers``) has this dagen and
+    imports ``modules``; the workers checked.
 
     Args:
         client: the run's client.
         modules: module -> a column whose function needs it (``user_modules``).
+        workers: the addresses to check (None: every worker present).
 
     Raises:
         ClusterError: naming each worker that cannot run the config and what it lacks.
     """
     version = importlib.metadata.version("dagen")
     try:
-        answers = client.run(probe.probe, list(modules), on_error="return")
+        answers = client.run(probe.probe, list(modules), workers=workers, on_error="return")
     except Exception as exc:  # a cluster going away: the run's own checks say so next
         log.debug("the workers' imports were not checked: %s", exc)
-        return
+        return []
     problems = [
         line for worker, answer in sorted(answers.items())
         for line in _problems(worker, answer, version, modules)
@@ -81,6 +86,7 @@ def check_workers(client: Client, modules: Mapping[str, str]) -> None:
             f"{len({p.split(' ', 1)[0] for p in problems})} of {len(answers)} Dask workers "
             "cannot run this config:\n  " + "\n  ".join(problems)
         )
+    return list(answers)
 
 
 def _problems(worker: str, answer: Any, version: str, modules: Mapping[str, str]) -> Iterable[str]:
