@@ -40,6 +40,7 @@ from typing import Any
 import click
 from click.core import ParameterSource
 
+from dagen.cli.clusters import cluster_options
 from dagen.cli.exits import (
     EXIT_NO_ROWS,
     fail,
@@ -179,6 +180,7 @@ def cli(ctx: click.Context, verbose: bool, quiet: bool, debug: bool) -> None:
 @click.option("-q", "--quiet", is_flag=True, help="Errors and warnings only.")
 @click.pass_context
 @friendly_errors
+@cluster_options
 def run(
     ctx: click.Context,
     config: str,
@@ -205,6 +207,7 @@ def run(
     file_format: str,
     verbose: bool,
     quiet: bool,
+    cluster: dict[str, Any],
 ) -> None:
     """Generate NUM_RECORDS rows of CONFIG into OUTPUT (parquet + metadata.json).
 
@@ -249,6 +252,7 @@ def run(
             n_workers=workers,
             threads_per_worker=threads_per_worker,
             dashboard_address=dashboard_address,
+            **cluster,  # --cluster, --cluster-option, --adapt, --cluster-file
         ),
         template_limits=TemplateLimits(template_timeout, max_value_bytes),
         max_cost=max_cost,

@@ -4,8 +4,11 @@ Client resolution, first match wins:
 
     1. an explicit ``client=``                      used as is, left open
     2. a scheduler address (``--scheduler tcp://…``) connected, closed afterwards
-    3. an active Dask client in this process        used as is, left open
-    4. a LocalCluster dagen starts on 127.0.0.1     started, closed afterwards
+    3. a cluster class (``--cluster slurm``, ``ClusterSettings.cluster_class``, or
+       adaptive bounds)                             started, closed afterwards
+       (``dagen.cluster.choice``)
+    4. an active Dask client in this process        used as is, left open
+    5. a LocalCluster dagen starts on 127.0.0.1     started, closed afterwards
 
 ``open_async_client`` resolves the same way for ``dagen.agenerate``, on the caller's event
 loop: an address is connected, and the LocalCluster started, with ``asynchronous=True``.
@@ -33,6 +36,7 @@ import dask
 from distributed import Client, LocalCluster
 from distributed.comm import get_address_host_port
 
+from dagen.cluster.choice import ClusterChoice
 from dagen.config.run import ClusterSettings
 from dagen.errors import ClusterError
 
@@ -72,10 +76,15 @@ def open_client(
         with remote:
             yield remote
         return
+    settings = settings or ClusterSettings()
+    choice = ClusterChoice.of(settings, _local_cluster_kwargs(settings, slots))
+    if choice is not None:
+        with choice.start(_building_local) as chosen:
+            yield chosen
+        return
     with contextlib.suppress(ValueError):
         yield Client.current(allow_global=True)
         return
-    settings = settings or ClusterSettings()
     try:
         # the statistical profiler costs an idle worker ~0.03 CPU-s/s: a third of an idle
         # cluster's CPU, and ~0.4 ms per model call at a cap of 16 (bench/RESULTS.md)
@@ -117,6 +126,12 @@ async def open_async_client(
         async with remote:
             yield remote
         return
+    settings = settings or ClusterSettings()
+    choice = ClusterChoice.of(settings, _local_cluster_kwargs(settings, slots))
+    if choice is not None:
+        async with choice.astart() as chosen:
+            yield chosen
+        return
     try:
         current: Client | None = Client.current(allow_global=True)
     except ValueError:
@@ -124,7 +139,6 @@ async def open_async_client(
     if current is not None:
         yield current
         return
-    settings = settings or ClusterSettings()
     try:
         with dask.config.set(
             {"distributed.worker.daemon": False, "distributed.worker.profile.enabled": False}
@@ -149,6 +163,19 @@ def check_address(address: str) -> None:
             f"scheduler address {address!r} is not usable ({exc}); "
             "write it as tcp://host:port, e.g. tcp://127.0.0.1:8786"
         ) from exc
+
+
+@contextlib.contextmanager
+def _building_local() -> Iterator[None]:
+    """How dagen's local worker processes are started: not daemons, no profiler, SIGINT
+    ignored (see ``open_client``)."""
+    with (
+        dask.config.set(
+            {"distributed.worker.daemon": False, "distributed.worker.profile.enabled": False}
+        ),
+        _sigint_ignored(),
+    ):
+        yield
 
 
 @contextlib.contextmanager

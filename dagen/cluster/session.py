@@ -22,7 +22,7 @@ from typing import Any
 from dask.highlevelgraph import HighLevelGraph, MaterializedLayer
 from distributed import Client, Future
 
-from dagen.cluster import resources, signals, tasks
+from dagen.cluster import imports, resources, signals, tasks
 from dagen.cluster.drain import DrainPlugin, NannyDrainPlugin, RetireDrainPlugin
 from dagen.errors import ClusterError
 from dagen.lowering.admission import Handover
@@ -70,8 +70,11 @@ class RunSession:
         self._watch = contextlib.ExitStack()
         self._figures: deque[dict[str, Any]] = deque()  # workers' messages, not yet read
         self.page: str | None = None  # the dagen page on the scheduler's dashboard
+        self._modules = imports.user_modules(context.generators)  # module -> a column
+        self._checked: set[str] = set()  # workers whose imports were checked
 
     def __enter__(self) -> RunSession:
+        self._checked.update(imports.check_workers(self.client, self._modules))
         try:
             self.client.register_plugin(self._plugin)
             self.client.register_plugin(DrainPlugin())  # once per worker, kept for later runs
@@ -210,6 +213,9 @@ class RunSession:
     def workers(self) -> dict[str, int]:
         """The workers present and the tasks each runs at once (address -> ``nthreads``)."""
         info = self.client.scheduler_info(n_workers=-1)["workers"]
+        joined = sorted(set(info) - self._checked)
+        if joined:  # a worker that lacks the config's modules stops the run, naming them
+            self._checked.update(imports.check_workers(self.client, self._modules, joined))
         return {address: w["nthreads"] for address, w in info.items()}
 
     def install(self, worker: str, shares: Mapping[str, int]) -> None:

@@ -16,8 +16,12 @@ from __future__ import annotations
 import math
 import numbers
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
+
+from dagen.config.cluster import check_adapt
 
 __all__ = ["ClusterSettings", "EarlyShutdown", "RunMode", "RunSettings", "TemplateLimits"]
 
@@ -77,7 +81,8 @@ class RunMode(StrEnum):
 
 @dataclass(frozen=True)
 class ClusterSettings:
-    """How dagen starts a local cluster when it is given none.
+    """How dagen starts a cluster when it is given none: a LocalCluster by default, or
+    the cluster class ``cluster_class`` names (``dagen.config.cluster``).
 
     Attributes:
         n_workers: worker processes (default: the number of cores, at most 4).
@@ -87,12 +92,23 @@ class ClusterSettings:
         dashboard_address: where the Dask dashboard listens (loopback by default; None
             for no dashboard).
         processes: worker processes (True) or threads of this process (False).
+        cluster_class: a short name (``local``, ``slurm``, ``pbs``, ``gateway``,
+            ``kubernetes``) or the dotted path of a cluster class dagen starts, waits for
+            and closes; None: a LocalCluster from the fields above.
+        cluster_kwargs: keyword arguments the cluster class is made with.
+        adapt: (minimum, maximum) workers for ``cluster.adapt``; None: no adaptive scaling
+            (with no ``cluster_class``, the LocalCluster adapts).
+        start_timeout: seconds to wait for the started cluster's first workers.
     """
 
     n_workers: int | None = None
     threads_per_worker: int | None = None
     dashboard_address: str | None = "127.0.0.1:8787"
     processes: bool = True
+    cluster_class: str | None = None
+    cluster_kwargs: Mapping[str, Any] = field(default_factory=dict)
+    adapt: tuple[int, int] | None = None
+    start_timeout: float = 120.0
 
     @property
     def workers(self) -> int:
@@ -102,6 +118,30 @@ class ClusterSettings:
     def __post_init__(self) -> None:
         _check_int(self, "n_workers", 1, optional=True)
         _check_int(self, "threads_per_worker", 1, optional=True)
+        if self.cluster_class is not None and (
+            not isinstance(self.cluster_class, str) or not self.cluster_class.strip()
+        ):
+            raise TypeError(
+                f"ClusterSettings cluster_class must be a class path, got {self.cluster_class!r}"
+            )
+        if not isinstance(self.cluster_kwargs, Mapping) or not all(
+            isinstance(k, str) for k in self.cluster_kwargs
+        ):
+            raise TypeError(
+                "ClusterSettings cluster_kwargs must be a mapping of names to values, "
+                f"got {self.cluster_kwargs!r}"
+            )
+        if self.adapt is not None:
+            check_adapt(self.adapt)
+            object.__setattr__(self, "adapt", tuple(self.adapt))
+        _check_number(self, "start_timeout", 0.0)
+        if self.start_timeout == 0:
+            raise ValueError("ClusterSettings start_timeout must be more than 0")
+
+    @property
+    def chosen(self) -> bool:
+        """Whether a cluster class, its options or adaptive scaling were asked for."""
+        return bool(self.cluster_class or self.cluster_kwargs or self.adapt)
 
 
 @dataclass(frozen=True)

@@ -136,7 +136,8 @@ def check_generate_arguments(
         TypeError: an argument has the wrong type (a path for ``config`` names
             ``dagen.load_config``).
         ValueError: ``num_records`` < 1; a resume or an update without ``output_dir``
-            or a sink; an update of an exact run; both ``client`` and ``scheduler``.
+            or a sink; an update of an exact run; both ``client`` and ``scheduler``,
+            or either with a ``cluster_class``.
     """
     check_config("generate", config)
     check_records("generate", "num_records", num_records)
@@ -155,4 +156,10 @@ def check_generate_arguments(
     if has_client and scheduler is not None:
         raise ValueError(
             f"generate(): give a client or a scheduler address, not both (scheduler={scheduler!r})"
+        )
+    chosen = settings.cluster.cluster_class if isinstance(settings, RunSettings) else None
+    if chosen and (has_client or scheduler is not None):
+        raise ValueError(
+            f"generate(): give a {'client' if has_client else 'scheduler address'} or a "
+            f"cluster class to start (ClusterSettings.cluster_class={chosen!r}), not both"
         )
