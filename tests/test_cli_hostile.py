@@ -292,7 +292,7 @@ def test_an_unexpected_exception_is_one_line_and_exit_1(tmp_path, monkeypatch):
 
     import dagen.cli
 
-    def broken(path):
+    def broken(path, **options):
         raise RuntimeError("something dagen did not expect\nsecond line")
 
     monkeypatch.setattr(dagen.cli, "load_config", broken)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import logging
+import types
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -46,6 +47,8 @@ def user_modules(generators: Mapping[str, Any]) -> dict[str, str]:
     found: dict[str, str] = {}
     for column, generator in generators.items():
         function = getattr(generator, "function", None)
+        if function is not None and not isinstance(function, types.FunctionType | type):
+            function = type(function)  # a callable instance: its class is what is imported
         module = getattr(function, "__module__", None)
         if not module or module == "__main__" or module.split(".")[0] == "dagen":
             continue
