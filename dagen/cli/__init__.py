@@ -41,6 +41,7 @@ import click
 from click.core import ParameterSource
 
 from dagen.cli.clusters import cluster_options
+from dagen.cli.configs import convert, functions_option, module_names
 from dagen.cli.exits import (
     EXIT_NO_ROWS,
     fail,
@@ -67,8 +68,7 @@ __all__ = ["main"]
 def _load(
     path: str, providers: str | None = None, functions: tuple[str, ...] = ()
 ) -> DatasetConfig:
-    modules = [m.strip() for given in functions for m in given.split(",") if m.strip()]
-    config = load_config(path, functions=modules)
+    config = load_config(path, functions=module_names(functions))
     if providers is not None:
         from dagen.config.providers import load_providers
 
@@ -90,17 +90,6 @@ def _providers_option(command: Callable[..., Any]) -> Callable[..., Any]:
         type=click.Path(dir_okay=False),
         default=None,
         help="Providers file (name, endpoint, key variable) for the models' provider: names.",
-    )(command)
-
-
-def _functions_option(command: Callable[..., Any]) -> Callable[..., Any]:
-    """``--functions MODULE``: where custom functions named without a module live (Data
-    Designer writes ``generator_function: create_greeting``); repeatable, or comma-separated."""
-    return click.option(
-        "--functions",
-        multiple=True,
-        metavar="MODULE",
-        help="Module(s) holding the custom functions the config names without a module.",
     )(command)
 
 
@@ -173,7 +162,7 @@ def cli(ctx: click.Context, verbose: bool, quiet: bool, debug: bool) -> None:
               help="-n counts rows written, after drops and filters: generate until exactly "
                    "that many are written (implied when resuming an --exact run).")  # fmt: skip
 @_providers_option
-@_functions_option
+@functions_option
 @click.option("--format", "file_format", type=click.Choice(["parquet", "jsonl"]), default="parquet",
               show_default=True, help="File format of the row groups.")  # fmt: skip
 @click.option("-v", "--verbose", is_flag=True, help="Also Dask's log and progress lines.")
@@ -320,7 +309,7 @@ def _with_output_row_group_size(settings: RunSettings, output: str) -> RunSettin
 @click.option("--seed", type=int, default=None, help="Overrides the config's seed.")
 @click.option("--json", "as_json", is_flag=True, help="Print rows as JSON lines.")
 @_providers_option
-@_functions_option
+@functions_option
 @friendly_errors
 def preview_command(
     config: str,
@@ -353,7 +342,7 @@ def preview_command(
 @cli.command()
 @click.argument("config", type=click.Path(dir_okay=False))
 @_providers_option
-@_functions_option
+@functions_option
 @friendly_errors
 def validate(config: str, providers: str | None, functions: tuple[str, ...]) -> None:
     """Check CONFIG: fields, samplers, templates, references, cycles, functions."""
@@ -376,7 +365,7 @@ def validate(config: str, providers: str | None, functions: tuple[str, ...]) -> 
               help="Workers the run will have (model caps are split over them).")  # fmt: skip
 @click.option("--mermaid", is_flag=True, help="Print only the Mermaid flowchart.")
 @click.option("--json", "as_json", is_flag=True, help="Print the description as JSON.")
-@_functions_option
+@functions_option
 @friendly_errors
 def graph(
     config: str,
@@ -414,25 +403,9 @@ def graph(
     )
 
 
+cli.add_command(convert)
 cli.add_command(report)
 cli.add_command(show)
-
-
-@cli.command()
-@click.argument("config", type=click.Path(dir_okay=False))
-@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
-              help="Where to write the dagen config (.yaml or .json); stdout when omitted.")  # fmt: skip
-@friendly_errors
-def convert(config: str, output: str | None) -> None:
-    """Write CONFIG (a Data Designer file, or dagen's) as dagen's own YAML or JSON."""
-    from dagen.config.builder import ConfigBuilder
-
-    builder = ConfigBuilder.from_config(config)
-    if output is None:
-        click.echo(builder.to_text(), nl=False)
-        return
-    builder.write_config(output)
-    click.echo(f"{config}: written as a dagen config to {output}", err=True)
 
 
 @cli.command(name="mock-llm")

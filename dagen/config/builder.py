@@ -356,6 +356,8 @@ def compact(config: DatasetConfig) -> dict[str, Any]:
 
     def entry(value: Any, *tags: str) -> dict[str, Any]:
         dumped = value.model_dump(mode="python", by_alias=True, exclude_defaults=True)
+        unset = [k for k, v in dumped.items() if v is None and _defaults_to_none(value, k)]
+        dumped = {k: v for k, v in dumped.items() if k not in unset}
         kept = {tag: getattr(value, tag) for tag in tags if hasattr(value, tag)}
         return {**kept, **dumped}
 
@@ -427,3 +429,12 @@ def _validated(model: Any, value: Any) -> Any:
     if not isinstance(value, Mapping):
         value = _plain(value)
     return model.validate_from(value, source="ConfigBuilder")
+
+
+def _defaults_to_none(model: Any, key: str) -> bool:
+    """Whether the field ``key`` (a name or an alias) of ``model`` defaults to None (a
+    serializer can make such a field survive ``exclude_defaults``)."""
+    for name, info in type(model).model_fields.items():
+        if key in (name, info.alias):
+            return info.default is None
+    return False
