@@ -317,3 +317,26 @@ def test_a_bad_scheduler_address_with_overwrite_leaves_the_existing_dataset_alon
 
     assert result.returncode == 1 and "scheduler address 'localhost'" in one_error_line(result)
     assert (out / "data" / "part-000000.parquet").read_text() == "a good dataset"
+
+
+def test_convert_refuses_to_write_over_the_file_it_converts_and_makes_a_missing_folder(
+    tmp_path,
+):
+    from click.testing import CliRunner
+
+    import dagen.cli
+
+    (tmp_path / "seed.csv").write_text("city\nOslo\n")
+    source = tmp_path / "dd.yaml"
+    text = "data_designer:\n  columns: []\n  seed_config: {source: {path: seed.csv}}\n"
+    source.write_text(text)
+    runner = CliRunner()
+
+    over = runner.invoke(dagen.cli.cli, ["convert", str(source), "-o", str(source)])
+    assert over.exit_code == 2 and "is the file being converted" in over.output
+    assert source.read_text() == text  # the user's file is as it was
+
+    nested = tmp_path / "new" / "folder" / "dagen.yaml"
+    made = runner.invoke(dagen.cli.cli, ["convert", str(source), "-o", str(nested)])
+    assert made.exit_code == 0, made.output
+    assert dagen.load_config(nested).columns[0].path == "../../seed.csv"

@@ -53,10 +53,16 @@ def convert(config: str, output: str | None, functions: tuple[str, ...]) -> None
     where dagen's run of a Data Designer file differs from DD's, and what to do."""
     from dagen.config.convert import converted
 
+    if output is not None and Path(output).resolve() == Path(config).resolve():
+        raise click.BadParameter(
+            f"{output} is the file being converted; write the dagen config to another file",
+            param_hint="'-o' / '--output'",
+        )
     text, notes = converted(config, output, functions=module_names(functions))
     if output is None:
         click.echo(text, nl=False)
     else:
+        Path(output).parent.mkdir(parents=True, exist_ok=True)
         Path(output).write_text(text)
         click.echo(f"{config}: written as a dagen config to {output}", err=True)
     if notes:
