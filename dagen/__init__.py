@@ -9,7 +9,8 @@ dagen.write_report("out/people")      # out/people/report.html (also result.repo
 result = dagen.generate(cfg, num_records=1_000, sink=my_sink)   # any dagen.Sink
 
 Extension points: ``register_sampler(Sampler(...))``, ``register_column_type(ColumnType(...))``
-(a config class and a generator factory), ``register_seed_reader(".tsv", reader)``, and any
+(a config class and a generator factory), ``register_seed_reader(".tsv", reader)``,
+``register_processor(ProcessorType(...))`` (a config class and a ``Processor`` factory), and any
 object satisfying ``Sink``; installed packages make such calls from a ``dagen.plugins``
 entry point (``dagen.config.plugins``).
 
@@ -52,6 +53,7 @@ from dagen.config.models import (
     Pricing,
     UniformDistribution,
 )
+from dagen.config.processor_types import ProcessorType, register_processor
 from dagen.config.providers import ProviderConfig, load_providers
 from dagen.config.run import ClusterSettings, EarlyShutdown, RunMode, RunSettings, TemplateLimits
 from dagen.config.samplers import Sampler, register_sampler
@@ -118,6 +120,7 @@ from dagen.sinks import (
     Sink,
 )
 from dagen.sinks.ledger import Cost
+from dagen.sinks.processors import Processor, ProcessorContext
 from dagen.tracking import ModelFigures, RunProgress
 from dagen.warnings import DagenWarning
 
@@ -184,6 +187,9 @@ __all__ = [
     "OutputDirError",
     "ParquetSink",
     "Pricing",
+    "Processor",
+    "ProcessorContext",
+    "ProcessorType",
     "ProviderConfig",
     "RateLimitError",
     "ReadableSink",
@@ -224,6 +230,7 @@ __all__ = [
     "plan_update",
     "preview",
     "register_column_type",
+    "register_processor",
     "register_sampler",
     "register_seed_reader",
     "write_report",

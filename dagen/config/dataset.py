@@ -24,7 +24,7 @@ import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 import jinja2
 import jinja2.meta
@@ -44,6 +44,7 @@ from dagen.config.base import StrictModel
 from dagen.config.columns import ColumnConfig, SamplerColumnConfig
 from dagen.config.constraints import ColumnInequalityConstraint, Constraint
 from dagen.config.models import SERVING_FIELDS, ModelConfig
+from dagen.config.processor_types import ProcessorConfig, ProcessorType, register_processor
 from dagen.config.providers import ProviderConfig
 from dagen.errors import (
     ConfigSyntaxError,
@@ -156,10 +157,12 @@ class FilterProcessorConfig(StrictModel):
 
 _TEMPLATES = ImmutableSandboxedEnvironment()
 
-ProcessorConfig = Annotated[
-    DropColumnsProcessorConfig | SchemaTransformProcessorConfig | FilterProcessorConfig,
-    Field(discriminator="processor_type"),
-]
+for _config, _factory in (
+    (DropColumnsProcessorConfig, "dagen.sinks.processors:drop_columns"),
+    (SchemaTransformProcessorConfig, "dagen.sinks.processors:schema_transform"),
+    (FilterProcessorConfig, "dagen.sinks.processors:filter_rows"),
+):
+    register_processor(ProcessorType(_config, _factory))
 
 
 class DatasetConfig(StrictModel):

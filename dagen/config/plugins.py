@@ -1,4 +1,4 @@
-"""Plugins: column types, samplers and seed readers from installed packages.
+"""Plugins: column types, samplers, seed readers and processors from installed packages.
 
 A package extends dagen by naming, in its ``pyproject.toml``, an entry point of the group
 ``dagen.plugins``::
@@ -8,9 +8,9 @@ A package extends dagen by naming, in its ``pyproject.toml``, an entry point of 
 
 The entry point names a callable, called once with no arguments, that makes the
 registrations (``dagen.register_column_type``, ``dagen.register_sampler``,
-``dagen.register_seed_reader``), or a module whose import makes them. ``load_plugins``
-loads every installed one, in name order, once per process; ``load_config``, the CLI and a
-column whose ``column_type`` is not (yet) known call it, so a config naming a plugin's
+``dagen.register_seed_reader``, ``dagen.register_processor``), or a module whose import
+makes them. ``load_plugins`` loads every installed one, in name order, once per process;
+``load_config``, the CLI and a column or processor whose type is not (yet) known call it, so a config naming a plugin's
 type needs no import by hand. The registries stay the one table each kind has: a plugin
 adds entries to them, nothing else learns its names.
 

@@ -35,6 +35,7 @@ import fnmatch
 import json
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
@@ -47,8 +48,9 @@ from dagen.config.dataset import (
     FilterProcessorConfig,
     SchemaTransformProcessorConfig,
 )
+from dagen.config.processor_types import get_processor_type
 from dagen.config.run import TemplateLimits
-from dagen.errors import ConfigValidationError, GenerationError, TemplateError
+from dagen.errors import ConfigValidationError, GenerationError, ImportFunctionError, TemplateError
 from dagen.generators.base import CellFailure, failure_from
 from dagen.generators.expression import Template
 
@@ -60,9 +62,13 @@ __all__ = [
     "DropColumns",
     "Filter",
     "Processor",
+    "ProcessorContext",
     "SchemaTransform",
     "build_processors",
+    "drop_columns",
+    "filter_rows",
     "resolve_columns",
+    "schema_transform",
 ]
 
 DROPPED_COLUMNS_DIR = "dropped-columns-parquet-files"
@@ -90,6 +96,11 @@ class Processor(ABC):
         """The rows (by row position, the frame's index) this processor removes, and why;
         they are taken out before ``side_dataset`` and ``process`` see the frame."""
         return {}
+
+    def output_columns(self, columns: Sequence[str]) -> list[str]:
+        """The columns present after this processor, given those before it (the
+        processors after it are checked against these)."""
+        return list(columns)
 
 
 def resolve_columns(patterns: Sequence[str], available: Sequence[str]) -> list[str]:
@@ -121,6 +132,9 @@ class DropColumns(Processor):
 
     def process(self, frame: pd.DataFrame, *, row_group: int) -> pd.DataFrame:
         return frame.drop(columns=list(self.columns))
+
+    def output_columns(self, columns: Sequence[str]) -> list[str]:
+        return [c for c in columns if c not in self.columns]
 
     def side_dataset(self, frame: pd.DataFrame, *, row_group: int) -> tuple[str, pd.DataFrame]:
         return DROPPED_COLUMNS_DIR, frame[list(self.columns)]
@@ -207,10 +221,28 @@ class Filter(Processor):
         return dropped
 
 
+@dataclass(frozen=True)
+class ProcessorContext:
+    """What a processor factory is given (``dagen.config.processor_types``).
+
+    Attributes:
+        where: the processor's place in the config, for errors (``processors[1] (filter)``).
+        columns: the columns present at its turn (after the processors before it).
+        names: the side-dataset names taken so far; a factory that writes one adds its own.
+        limits: bounds on each render of a template (None: the defaults).
+    """
+
+    where: str
+    columns: tuple[str, ...]
+    names: set[str]
+    limits: TemplateLimits | None = None
+
+
 def build_processors(
     config: DatasetConfig, outputs: Iterable[str], limits: TemplateLimits | None = None
 ) -> tuple[Processor, ...]:
-    """The processors a config declares, checked against the columns it produces.
+    """The processors a config declares, each built by its type's factory and checked
+    against the columns present at its turn.
 
     Args:
         config: the dataset config.
@@ -219,55 +251,70 @@ def build_processors(
 
     Raises:
         ConfigValidationError: a processor names (or a pattern selects) no column, reads an
-            unknown column, or two processors of a kind share a name.
+            unknown column, two processors of a kind share a name, or a plugin's factory
+            fails or returns something that is not a ``Processor``.
     """
-    known = list(dict.fromkeys(outputs))
+    known: list[str] = list(dict.fromkeys(outputs))
     processors: list[Processor] = []
     names: set[str] = set()
     for index, spec in enumerate(config.processors):
-        where = f"processors[{index}] ({spec.processor_type})"
-        if isinstance(spec, DropColumnsProcessorConfig):
-            try:
-                columns = resolve_columns(spec.columns, known)
-            except ValueError as exc:
-                raise ConfigValidationError(f"{where} field columns: {exc}") from None
-            known = [c for c in known if c not in columns]
-            processors.append(DropColumns(columns))
-        elif isinstance(spec, SchemaTransformProcessorConfig):
-            unknown = sorted(spec.columns - set(known))
-            if unknown:
-                raise ConfigValidationError(
-                    f"{where} {spec.name!r} field template: reads unknown column(s) {unknown}"
-                )
-            if spec.name in names:
-                raise ConfigValidationError(f"{where}: name {spec.name!r} is used twice")
-            names.add(spec.name)
-            processors.append(SchemaTransform(spec.name, spec.template))
-        elif isinstance(spec, FilterProcessorConfig):
-            processors.append(_filter(spec, where, known, names, limits))
+        tag = getattr(spec, "processor_type", "?")
+        where = f"processors[{index}] ({tag})"
+        context = ProcessorContext(where, tuple(known), names, limits)
+        try:
+            processor = get_processor_type(tag).build(spec, context)
+        except (ConfigValidationError, ImportFunctionError):
+            raise
+        except (ValueError, TypeError, KeyError) as exc:  # a plugin's factory refusing
+            raise ConfigValidationError(f"{where}: {exc}") from exc
+        if not isinstance(processor, Processor):
+            raise ConfigValidationError(
+                f"{where}: its factory returned {type(processor).__name__}, not a Processor"
+            )
+        known = processor.output_columns(known)
+        processors.append(processor)
     return tuple(processors)
 
 
-def _filter(
-    spec: FilterProcessorConfig,
-    where: str,
-    known: Sequence[str],
-    names: set[str],
-    limits: TemplateLimits | None,
-) -> Filter:
-    """A filter, its condition checked against the columns present at its turn.
+def drop_columns(spec: DropColumnsProcessorConfig, context: ProcessorContext) -> DropColumns:
+    """The ``drop_columns`` processor; its names and patterns must match present columns."""
+    try:
+        return DropColumns(resolve_columns(spec.columns, context.columns))
+    except ValueError as exc:
+        raise ConfigValidationError(f"{context.where} field columns: {exc}") from None
+
+
+def schema_transform(
+    spec: SchemaTransformProcessorConfig, context: ProcessorContext
+) -> SchemaTransform:
+    """The ``schema_transform`` processor; its template must read present columns and its
+    name be its own."""
+    unknown = sorted(spec.columns - set(context.columns))
+    if unknown:
+        raise ConfigValidationError(
+            f"{context.where} {spec.name!r} field template: reads unknown column(s) {unknown}"
+        )
+    if spec.name in context.names:
+        raise ConfigValidationError(f"{context.where}: name {spec.name!r} is used twice")
+    context.names.add(spec.name)
+    return SchemaTransform(spec.name, spec.template)
+
+
+def filter_rows(spec: FilterProcessorConfig, context: ProcessorContext) -> Filter:
+    """The ``filter`` processor, its condition checked against the columns present at its
+    turn.
 
     Raises:
         ConfigValidationError: the condition reads an unknown column, or the name is taken.
     """
-    unknown = sorted(spec.columns - set(known))
+    unknown = sorted(spec.columns - set(context.columns))
     if unknown:
         raise ConfigValidationError(
-            f"{where} {spec.name!r} field keep_when: reads unknown column(s) {unknown}"
+            f"{context.where} {spec.name!r} field keep_when: reads unknown column(s) {unknown}"
         )
-    if f"filter:{spec.name}" in names:
+    if f"filter:{spec.name}" in context.names:
         raise ConfigValidationError(
-            f"{where}: name {spec.name!r} is used by another filter; give each a name"
+            f"{context.where}: name {spec.name!r} is used by another filter; give each a name"
         )
-    names.add(f"filter:{spec.name}")
-    return Filter(spec.name, spec.keep_when, limits)
+    context.names.add(f"filter:{spec.name}")
+    return Filter(spec.name, spec.keep_when, context.limits)

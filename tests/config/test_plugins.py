@@ -1,5 +1,5 @@
-"""Plugins: a package's ``dagen.plugins`` entry point adds column types and seed readers,
-and a config naming them works with no import by hand (CLI and ``load_config``).
+"""Plugins: a package's ``dagen.plugins`` entry point adds column types, seed readers and
+processors, and a config naming them works with no import by hand (CLI and ``load_config``).
 
 The example plugin (examples/plugins/dagen-example-plugin) is installed by
 ``bash scripts/test``, which then requires it; elsewhere these tests skip, naming the
@@ -9,6 +9,7 @@ command that installs it.
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import subprocess
 import sys
@@ -32,6 +33,9 @@ CONFIG = """
       - name: handle
         column_type: slug
         source: title
+    processors:
+      - processor_type: dedupe
+        columns: [handle]
 """
 
 
@@ -71,7 +75,9 @@ def test_load_config_knows_an_installed_plugins_column_type_with_no_import(examp
     assert done.stdout.split() == ["dagen_example_plugin", "['title']"]
 
 
-def test_dagen_run_generates_a_plugins_column_from_a_plugins_seed_reader(example_plugin, project):
+def test_dagen_run_generates_a_plugins_column_from_a_plugins_seed_reader_and_processes_it(
+    example_plugin, project
+):
     done = subprocess.run(
         [sys.executable, "-m", "dagen.cli", "-q", "run", "titles.yaml", "-n", "4", "-o", "out",
          "--workers", "1", "--dashboard-address", "127.0.0.1:0"],
@@ -79,12 +85,25 @@ def test_dagen_run_generates_a_plugins_column_from_a_plugins_seed_reader(example
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     rows = pq.read_table(project / "out" / "data").to_pandas()
+    # the seed's two titles, read twice, slugified; the plugin's dedupe drops the repeats
     assert rows[["title", "handle"]].values.tolist() == [
         ["The Long Night", "the-long-night"],
         ["A Quiet Day!", "a-quiet-day"],
-        ["The Long Night", "the-long-night"],
-        ["A Quiet Day!", "a-quiet-day"],
     ]
+    metadata = json.loads((project / "out" / "metadata.json").read_text())
+    assert metadata["drop_summary"] == [{"column": "handle", "error_type": "duplicate", "rows": 2}]
+
+
+def test_a_plugins_processor_that_refuses_its_config_names_the_processor(example_plugin, project):
+    (project / "titles.yaml").write_text(
+        textwrap.dedent(CONFIG).replace("columns: [handle]", "columns: [handel]")
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "dagen.cli", "validate", "titles.yaml"],
+        cwd=project, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert "processors[0] (dedupe): field columns: no column(s) ['handel']" in done.stderr
 
 
 def test_plugins_load_once_per_process(example_plugin):
