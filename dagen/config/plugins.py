@@ -10,8 +10,8 @@ The entry point names a callable, called once with no arguments, that makes the
 registrations (``dagen.register_column_type``, ``dagen.register_sampler``,
 ``dagen.register_seed_reader``, ``dagen.register_processor``), or a module whose import
 makes them. ``load_plugins`` loads every installed one, in name order, once per process;
-``load_config``, the CLI and a column or processor whose type is not (yet) known call it, so a config naming a plugin's
-type needs no import by hand. The registries stay the one table each kind has: a plugin
+``load_config``, the CLI and a column or processor whose type is not (yet) known call it,
+so a config naming a plugin's type needs no import by hand. The registries stay the one table each kind has: a plugin
 adds entries to them, nothing else learns its names.
 
 State: ``_LOADED`` (entry point name -> the distribution it came from); a plugin that
