@@ -47,7 +47,7 @@ WRITE = """
         name="id", sampler_type=dd.SamplerType.UUID, params=dd.UUIDSamplerParams()))
     builder.add_column(dd.CustomColumnConfig(name="label", generator_function=label))
     builder.add_column(dd.LLMJudgeColumnConfig(
-        name="quality", model_alias="judge", prompt="Rate {{ label }}.",
+        name="quality", model_alias="judge", prompt="Rate {{ label }}.", with_trace="last_message",
         scores=[dd.Score(name="fit", description="How well it fits",
                          options={1: "poor", 2: "good"})]))
     builder.write_config("dd.yaml")
@@ -83,6 +83,7 @@ def test_convert_lists_each_remaining_difference_of_the_file_with_what_to_do(pro
         "column 'customer'",  # person_from_faker's country
         "column 'since'",  # DD's ISO text kept
         "column 'id'",  # DD's hex kept
+        "column 'quality'",  # its trace's messages hold text
         "column 'quality'",  # scores as text
         "the seed",  # shuffled in another order
         "column 'label'",  # its module stays beside the original file
