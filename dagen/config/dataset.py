@@ -378,7 +378,8 @@ def load_config(path: str | Path, *, functions: str | Sequence[str] = ()) -> Dat
 
     A file Data Designer wrote (``data_designer:`` with ``columns``, ``model_configs``...)
     is read as it is: it is translated to dagen's fields first
-    (``dagen.config.datadesigner``), and every error still names the file. Installed
+    (``dagen.config.datadesigner``), and every error still names the file; its columns
+    take the order DD's output gives them (``dagen.config.dd_order``). Installed
     plugins (``dagen.config.plugins``) are loaded first, so their column types are known.
 
     Args:
@@ -394,13 +395,15 @@ def load_config(path: str | Path, *, functions: str | Sequence[str] = ()) -> Dat
             or a plugin does not load.
     """
     from dagen.config.datadesigner import from_data_designer, is_data_designer
+    from dagen.config.dd_order import in_dd_order
     from dagen.config.functions import prepare_custom_columns
     from dagen.config.plugins import load_plugins
 
     load_plugins()
     path = Path(path)
     data = read_mapping(path)
-    if is_data_designer(data):
+    from_dd = is_data_designer(data)
+    if from_dd:
         data = from_data_designer(data, source=str(path), base=path.resolve().parent)
     modules = [functions] if isinstance(functions, str) else list(functions)
     try:
@@ -413,7 +416,7 @@ def load_config(path: str | Path, *, functions: str | Sequence[str] = ()) -> Dat
         data = {**data, "columns": columns}
     config = DatasetConfig.from_dict(data, source=str(path))
     config._source_dir = path.resolve().parent
-    return config
+    return in_dd_order(config) if from_dd else config
 
 
 def _parse_json(path: Path, text: str) -> Any:
