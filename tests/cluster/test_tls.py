@@ -145,6 +145,7 @@ def test_python_run_sends_a_key_only_the_client_holds_once_and_the_scheduler_kee
     said = [r.getMessage() for r in caplog.records if "not set on Dask worker" in r.getMessage()]
     assert len(said) == 1 and said[0].startswith(f"{CLIENT_KEY} not set on Dask worker(s) tls://")
     assert held == [[], [], []]  # no plugin, task or graph on the scheduler held the key
+    assert result.report().parent == out  # the run report too is one of the files searched
     assert_key_written_nowhere(out, tls_cluster, caplog.text, repr(result.metadata))
 
 
