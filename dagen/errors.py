@@ -142,17 +142,21 @@ class MissingApiKeyError(ConfigError):
     Attributes:
         model: the model alias.
         variable: the environment variable's name (never its value).
+        where: where it was looked for, when not only here ("on this client nor on
+            worker tls://10.0.0.7:40123").
     """
 
-    def __init__(self, model: str, variable: str) -> None:
+    def __init__(self, model: str, variable: str, where: str = "") -> None:
         super().__init__(
             f"model {model!r}: environment variable {variable} (its API key) is not set"
+            + (f" {where}" if where else "")
         )
         self.model = model
         self.variable = variable
+        self.where = where
 
     def __reduce__(self):  # type: ignore[no-untyped-def]
-        return (type(self), (self.model, self.variable))
+        return (type(self), (self.model, self.variable, self.where))
 
 
 # -- generation ----------------------------------------------------------------------

@@ -16,12 +16,13 @@ LOGS = os.environ.get("DAGEN_TEST_DASK_LOGS")
 _LOG_NUMBERS = itertools.count()
 
 
-def _log(name: str):
-    if not LOGS:
+def _log(name: str, folder: Path | None = None):
+    folder = folder or (Path(LOGS) if LOGS else None)
+    if folder is None:
         return subprocess.DEVNULL
-    Path(LOGS).mkdir(parents=True, exist_ok=True)
+    folder.mkdir(parents=True, exist_ok=True)
     # numbered: two workers started within a millisecond must not share a file
-    return open(Path(LOGS) / f"{name}-{time.time():.3f}-{next(_LOG_NUMBERS)}.log", "w")
+    return open(folder / f"{name}-{time.time():.3f}-{next(_LOG_NUMBERS)}.log", "w")
 
 
 def _env(**extra: str) -> dict[str, str]:
@@ -41,42 +42,62 @@ def free_port() -> int:
 
 
 class DaskProcesses:
-    """A ``dask scheduler`` and ``dask worker`` processes started as separate commands."""
+    """A ``dask scheduler`` and ``dask worker`` processes started as separate commands.
+
+    With ``tls`` (``certificates.Certificates``) they listen on ``tls://`` with the role
+    certificates, as ``dask scheduler --protocol tls --tls-ca-file ...`` does; with
+    ``worker_env`` the workers get these variables on top of this process's environment;
+    with ``logs`` (a folder) every process writes its log there, dagen's lines at debug.
+    """
 
     def __init__(
         self,
         workers: int = 2,
         nthreads: int = 16,
         scheduler_args: tuple[str, ...] = ("--no-dashboard",),
+        tls=None,
+        worker_env: dict[str, str] | None = None,
+        logs: Path | None = None,
     ) -> None:
         from distributed import Client
 
         self.port = free_port()
-        self.address = f"tcp://127.0.0.1:{self.port}"
+        self.tls = tls
+        self.logs = logs
+        self.address = f"{'tls' if tls else 'tcp'}://127.0.0.1:{self.port}"
         self.procs: list[subprocess.Popen] = []
         env = _env(DASK_DISTRIBUTED__WORKER__DAEMON="False")
+        if logs is not None:
+            env["DASK_LOGGING__DAGEN"] = "debug"
+        secured = ["--protocol", "tls", *tls.dask_options("scheduler")] if tls else []
         self.procs.append(
             subprocess.Popen(
-                [DASK, "scheduler", "--host", "127.0.0.1", "--port", str(self.port), *scheduler_args],
-                env=env, stdout=subprocess.DEVNULL, stderr=_log("scheduler"),
+                [DASK, "scheduler", "--host", "127.0.0.1", "--port", str(self.port), *scheduler_args,
+                 *secured],
+                env=env, stdout=subprocess.DEVNULL, stderr=_log("scheduler", logs),
             )
         )  # fmt: skip
         self.workers: list[subprocess.Popen] = []
         for _ in range(workers):
-            self.add_worker(nthreads, env)
+            self.add_worker(nthreads, {**env, **(worker_env or {})})
         deadline = time.monotonic() + 60
-        with Client(self.address, timeout="30s") as c:
+        with Client(self.address, timeout="30s", security=self.security()) as c:
             while len(c.scheduler_info(n_workers=-1)["workers"]) < workers:
                 if time.monotonic() > deadline:
                     self.close()
                     raise RuntimeError("dask workers did not register in 60 s")
                 time.sleep(0.2)
 
+    def security(self):
+        """The client's ``Security`` for this cluster (None without TLS)."""
+        return self.tls.security() if self.tls else None
+
     def add_worker(self, nthreads: int = 16, env: dict | None = None, nanny: bool = False):
+        secured = self.tls.dask_options("worker") if self.tls else []
         proc = subprocess.Popen(
             [DASK, "worker", self.address, "--host", "127.0.0.1", "--nthreads", str(nthreads),
-             "--no-dashboard", "--nworkers", "1", "--nanny" if nanny else "--no-nanny"],
-            env=env or _env(), stdout=subprocess.DEVNULL, stderr=_log("worker"),
+             "--no-dashboard", "--nworkers", "1", "--nanny" if nanny else "--no-nanny", *secured],
+            env=env or _env(), stdout=subprocess.DEVNULL, stderr=_log("worker", self.logs),
         )  # fmt: skip
         self.procs.append(proc)
         self.workers.append(proc)

@@ -40,7 +40,7 @@ from typing import Any
 import click
 from click.core import ParameterSource
 
-from dagen.cli.clusters import cluster_options
+from dagen.cli.clusters import cluster_options, tls_options
 from dagen.cli.configs import convert, functions_option, module_names
 from dagen.cli.exits import (
     EXIT_NO_ROWS,
@@ -135,9 +135,8 @@ def cli(ctx: click.Context, verbose: bool, quiet: bool, debug: bool) -> None:
 @click.option("--cells-per-task", type=click.IntRange(min=1), default=None,
               help="Rows of a cell-by-cell column per Dask task; 1 is one task per (column, row) "
                    "(default: a measured choice, see docs/architecture.md).")  # fmt: skip
-@click.option(
-    "--scheduler", "scheduler", default=None, help="Dask scheduler address (tcp://host:8786)."
-)
+@click.option("--scheduler", "scheduler", default=None,
+              help="Dask scheduler address (tcp://host:8786, or tls://host:8786 with --tls-*).")  # fmt: skip
 @click.option(
     "--workers", type=click.IntRange(min=1), default=None, help="Workers of the local cluster."
 )
@@ -170,6 +169,7 @@ def cli(ctx: click.Context, verbose: bool, quiet: bool, debug: bool) -> None:
 @click.pass_context
 @friendly_errors
 @cluster_options
+@tls_options
 def run(
     ctx: click.Context,
     config: str,
@@ -197,6 +197,7 @@ def run(
     verbose: bool,
     quiet: bool,
     cluster: dict[str, Any],
+    security: Any,
 ) -> None:
     """Generate NUM_RECORDS rows of CONFIG into OUTPUT (parquet + metadata.json).
 
@@ -262,6 +263,7 @@ def run(
             None if jsonl else output,
             sink=JsonlSink(output) if jsonl else None,
             scheduler=scheduler,
+            security=security,  # --tls-ca-file, --tls-cert, --tls-key
             settings=settings,
             mode=_mode(overwrite, resume, update),
             progress=bar.show if bar else None,

@@ -3,7 +3,8 @@
 Client resolution, first match wins:
 
     1. an explicit ``client=``                      used as is, left open
-    2. a scheduler address (``--scheduler tcp://…``) connected, closed afterwards
+    2. a scheduler address (``--scheduler tcp://…``, or ``tls://…`` with certificates,
+       ``dagen.cluster.security``)                  connected, closed afterwards
     3. a cluster class (``--cluster slurm``, ``ClusterSettings.cluster_class``, or
        adaptive bounds)                             started, closed afterwards
        (``dagen.cluster.choice``)
@@ -37,6 +38,7 @@ from distributed import Client, LocalCluster
 from distributed.comm import get_address_host_port
 
 from dagen.cluster.choice import ClusterChoice
+from dagen.cluster.security import check_security, connection_error
 from dagen.config.run import ClusterSettings
 from dagen.errors import ClusterError
 
@@ -52,6 +54,7 @@ def open_client(
     settings: ClusterSettings | None = None,
     *,
     slots: int = 2,
+    security: Any = None,
 ) -> Iterator[Client]:
     """The client a run uses (see the module docstring for the order).
 
@@ -60,19 +63,23 @@ def open_client(
         address: a scheduler address to connect to.
         settings: how to start a local cluster.
         slots: task slots per worker wanted when dagen starts the cluster itself.
+        security: the ``distributed.security.Security`` to reach ``address`` with (a
+            ``tls://`` address without one uses Dask's config).
 
     Raises:
-        ClusterError: the scheduler cannot be reached or the cluster cannot start.
+        ClusterError: the scheduler cannot be reached (a TLS mismatch, named), or the
+            cluster cannot start.
     """
     if client is not None:
         yield client
         return
     if address is not None:
         check_address(address)
+        secured = check_security(address, security)
         try:
-            remote = Client(address, timeout="15s", set_as_default=False)
-        except (OSError, TimeoutError, ValueError) as exc:
-            raise ClusterError(f"cannot reach the Dask scheduler at {address}: {exc}") from exc
+            remote = Client(address, timeout="15s", set_as_default=False, security=secured)
+        except (OSError, TimeoutError, ValueError, RuntimeError) as exc:
+            raise connection_error(address, secured, exc) from exc
         with remote:
             yield remote
         return
@@ -109,6 +116,7 @@ async def open_async_client(
     settings: ClusterSettings | None = None,
     *,
     slots: int = 2,
+    security: Any = None,
 ) -> AsyncIterator[Client]:
     """``open_client`` on the running event loop: the clients it makes are asynchronous.
 
@@ -119,10 +127,13 @@ async def open_async_client(
         yield client
         return
     if address is not None:
+        secured = check_security(address, security)
         try:
-            remote = await Client(address, timeout="15s", set_as_default=False, asynchronous=True)
-        except (OSError, TimeoutError) as exc:
-            raise ClusterError(f"cannot reach the Dask scheduler at {address}: {exc}") from exc
+            remote = await Client(
+                address, timeout="15s", set_as_default=False, asynchronous=True, security=secured
+            )
+        except (OSError, TimeoutError, ValueError, RuntimeError) as exc:
+            raise connection_error(address, secured, exc) from exc
         async with remote:
             yield remote
         return

@@ -11,7 +11,8 @@ lacks and what to install.
 
 The check runs ``dagen.cluster.probe.probe`` on the workers present when the run starts
 (one ``client.run`` round trip), and on each worker that joins later when the run next
-looks at its workers (``RunSession.workers``).
+looks at its workers (``RunSession.workers``). The same round trip asks which of the
+models' key variables each worker lacks (``dagen.cluster.keys``).
 
 Example:
     >>> check_workers(client, user_modules(context.generators))  # doctest: +SKIP
@@ -61,25 +62,30 @@ def user_modules(generators: Mapping[str, Any]) -> dict[str, str]:
 
 
 def check_workers(
-    client: Client, modules: Mapping[str, str], workers: list[str] | None = None
-) -> list[str]:
+    client: Client,
+    modules: Mapping[str, str],
+    workers: list[str] | None = None,
+    variables: Iterable[str] = (),
+) -> dict[str, frozenset[str]]:
     """Raise unless every worker present (or each of ``workers``) has this dagen and
-    imports ``modules``; the workers checked.
+    imports ``modules``; the workers checked, each with the ``variables`` it lacks.
 
     Args:
         client: the run's client.
         modules: module -> a column whose function needs it (``user_modules``).
         workers: the addresses to check (None: every worker present).
+        variables: environment variables to ask about (the models' ``api_key_env``).
 
     Raises:
         ClusterError: naming each worker that cannot run the config and what it lacks.
     """
     version = importlib.metadata.version("dagen")
+    names = sorted(set(variables))
     try:
-        answers = client.run(probe.probe, list(modules), workers=workers, on_error="return")
+        answers = client.run(probe.probe, list(modules), names, workers=workers, on_error="return")
     except Exception as exc:  # a cluster going away: the run's own checks say so next
         log.debug("the workers' imports were not checked: %s", exc)
-        return []
+        return {}
     problems = [
         line for worker, answer in sorted(answers.items())
         for line in _problems(worker, answer, version, modules)
@@ -89,7 +95,10 @@ def check_workers(
             f"{len({p.split(' ', 1)[0] for p in problems})} of {len(answers)} Dask workers "
             "cannot run this config:\n  " + "\n  ".join(problems)
         )
-    return list(answers)
+    return {
+        worker: frozenset(n for n, has in answer.get("variables", {}).items() if not has)
+        for worker, answer in answers.items()
+    }
 
 
 def _problems(worker: str, answer: Any, version: str, modules: Mapping[str, str]) -> Iterable[str]:

@@ -1,4 +1,5 @@
-"""What a worker can import, asked before a run starts (``dagen.cluster.imports``).
+"""What a worker can import, and which of the models' key variables it has, asked before
+a run starts (``dagen.cluster.imports``): whether each variable is set, never its value.
 
 This module is pickled by value (``cloudpickle.register_pickle_by_value``), so a worker
 runs ``probe`` even when it cannot import dagen itself; it uses the standard library only.
@@ -6,6 +7,8 @@ runs ``probe`` even when it cannot import dagen itself; it uses the standard lib
 Example:
     >>> probe(["json"])["modules"]
     {'json': None}
+    >>> probe([], ["DAGEN_NO_SUCH_VARIABLE"])["variables"]
+    {'DAGEN_NO_SUCH_VARIABLE': False}
 """
 
 from __future__ import annotations
@@ -15,13 +18,15 @@ from typing import Any
 __all__ = ["probe"]
 
 
-def probe(modules: list[str]) -> dict[str, Any]:
-    """This process's dagen version (or why it has none) and, for each module, None if it
-    imports, else the error."""
+def probe(modules: list[str], variables: list[str] | None = None) -> dict[str, Any]:
+    """This process's dagen version (or why it has none); for each module, None if it
+    imports, else the error; for each variable, whether it is set (and not empty)."""
     import importlib
     import importlib.metadata
+    import os
 
     found: dict[str, Any] = {"dagen": None, "dagen_error": None, "modules": {}}
+    found["variables"] = {name: bool(os.environ.get(name)) for name in variables or ()}
     try:
         importlib.import_module("dagen")
         found["dagen"] = importlib.metadata.version("dagen")

@@ -7,7 +7,8 @@ state's split says (``dagen.lowering.shares``), turns the tasks the admission ha
 row group's futures once its checkpoint is written. Which cluster a run uses is
 ``dagen.cluster.clients``. While the run lasts it is watched (``dagen.cluster.signals``):
 a span, the workers' figures, the dagen page on the scheduler's dashboard, the run's
-figures and row-group events published.
+figures and row-group events published. The models' API keys are read by the workers,
+and sent only to a worker that lacks a key's variable (``dagen.cluster.keys``).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from distributed import Client, Future
 
 from dagen.cluster import imports, resources, signals, tasks
 from dagen.cluster.drain import DrainPlugin, NannyDrainPlugin, RetireDrainPlugin
+from dagen.cluster.keys import ModelKeys, install_keys
 from dagen.errors import ClusterError
 from dagen.lowering.admission import Handover
 from dagen.lowering.plan import Key
@@ -59,11 +61,17 @@ class RunSession:
     Args:
         client: the Dask client.
         context: the run's generators and assembly spec, installed on every worker.
+        keys: the models' key variables and the keys the client read (never in
+            ``context``: they reach only the workers that lack the variables).
     """
 
-    def __init__(self, client: Client, context: tasks.RunContext) -> None:
+    def __init__(
+        self, client: Client, context: tasks.RunContext, keys: ModelKeys | None = None
+    ) -> None:
         self.client = client
         self.context = context
+        self.keys = keys or ModelKeys()
+        self._warned: set[str] = set()  # variables whose keys were sent (said once)
         self.run_id = context.run_id
         self._plugin = tasks.RunPlugin(context)
         self._pin: tuple[str, ...] = ()
@@ -74,7 +82,7 @@ class RunSession:
         self._checked: set[str] = set()  # workers whose imports were checked
 
     def __enter__(self) -> RunSession:
-        self._checked.update(imports.check_workers(self.client, self._modules))
+        lacking = self._check(None)
         try:
             self.client.register_plugin(self._plugin)
             self.client.register_plugin(DrainPlugin())  # once per worker, kept for later runs
@@ -99,6 +107,7 @@ class RunSession:
         self.page = self._watch.enter_context(
             signals.watch(self.client, self.run_id, self._figures.append)
         )
+        self._send_keys(lacking)
         return self
 
     def __exit__(self, *exc_info: Any) -> None:
@@ -215,8 +224,38 @@ class RunSession:
         info = self.client.scheduler_info(n_workers=-1)["workers"]
         joined = sorted(set(info) - self._checked)
         if joined:  # a worker that lacks the config's modules stops the run, naming them
-            self._checked.update(imports.check_workers(self.client, self._modules, joined))
+            self._send_keys(self._check(joined))
         return {address: w["nthreads"] for address, w in info.items()}
+
+    def _check(self, workers: list[str] | None) -> dict[str, frozenset[str]]:
+        """Check ``workers`` (None: all present) can run the config; each worker with the
+        key variables it lacks. A worker lacking one the client lacks too is an error."""
+        variables = self.keys.variables.values()
+        lacking = imports.check_workers(self.client, self._modules, workers, variables)
+        for worker, names in lacking.items():
+            self.keys.to_send(worker, names)  # raises for a key nobody has
+        self._checked.update(lacking)
+        return lacking
+
+    def _send_keys(self, lacking: dict[str, frozenset[str]]) -> None:
+        """Send each worker the keys whose variables it lacks; say so once per variable."""
+        for worker, names in sorted(lacking.items()):
+            keys = self.keys.to_send(worker, names)
+            if not keys:
+                continue
+            news = sorted({self.keys.variables[a] for a in keys} - self._warned)
+            if news:
+                self._warned.update(news)
+                senders = sorted(w for w, n in lacking.items() if n & set(news))
+                log.warning(
+                    "%s not set on Dask worker(s) %s: dagen sends %s the key this client "
+                    "read (set it on the workers to keep it on them)",
+                    ", ".join(news), ", ".join(senders), "them" if len(senders) > 1 else "it",
+                )  # fmt: skip
+            try:
+                self.client.run(install_keys, self.run_id, keys, workers=[worker])
+            except Exception as exc:  # a worker gone meanwhile is no more of the run
+                log.debug("the keys did not reach worker %s: %s", worker, type(exc).__name__)
 
     def install(self, worker: str, shares: Mapping[str, int]) -> None:
         """Give ``worker`` its shares of the models' caps (``dagen.lowering.shares``): its

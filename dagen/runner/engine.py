@@ -52,6 +52,7 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from dagen.cluster.clients import check_address, open_async_client, open_client
+from dagen.cluster.security import check_security
 from dagen.cluster.session import RunSession
 from dagen.config.dataset import DatasetConfig
 from dagen.config.run import RunMode, RunSettings
@@ -78,6 +79,7 @@ from dagen.warnings import DagenWarning
 
 if TYPE_CHECKING:
     from distributed import Client
+    from distributed.security import Security
 
 __all__ = ["agenerate", "generate", "plan_update"]
 
@@ -101,6 +103,7 @@ def generate(
     overwrite: bool = False,
     resume: bool = False,
     update: bool = False,
+    security: Security | None = None,
 ) -> GenerationResult:
     """Generate ``num_records`` rows of ``config`` on a Dask cluster.
 
@@ -110,7 +113,8 @@ def generate(
         output_dir: folder for parquet files and ``metadata.json`` (a local path or an
             fsspec URL such as ``s3://bucket/run``); None keeps the rows in memory.
         client: a Dask client to run on; see ``dagen.cluster.session`` for the default.
-        scheduler: address of a Dask scheduler to connect to when no client is given.
+        scheduler: address of a Dask scheduler to connect to when no client is given
+            (``tcp://host:8786``, or ``tls://host:8786`` with ``security``).
         settings: row-group size, window, seed and local-cluster settings.
         mode: what to do with an output that holds data (``dagen.RunMode`` or its name):
             ``"new"`` (the default) refuses it; ``"overwrite"`` replaces it once the new
@@ -131,6 +135,9 @@ def generate(
         overwrite: ``mode="overwrite"``, as earlier versions spelled it.
         resume: ``mode="resume"``, as earlier versions spelled it.
         update: ``mode="update"``, as earlier versions spelled it.
+        security: the ``distributed.security.Security`` (CA, client certificate and key)
+            to reach a ``tls://`` scheduler with; None: Dask's config
+            (``distributed.comm.tls.*``; see ``dagen.cluster.security``).
 
     Raises:
         TypeError: an argument has the wrong type (a path instead of a ``DatasetConfig``:
@@ -143,8 +150,10 @@ def generate(
         ConfigError: the config is invalid (before anything runs), a model's key
             variable is unset.
         OutputDirError: the output folder cannot be used.
-        ClusterError: the cluster cannot be reached or started, or ``scheduler`` is not an
-            address (checked before anything else).
+        ClusterError: the cluster cannot be reached or started, ``scheduler`` is not an
+            address, or a ``tls://`` one without certificates (checked before anything
+            else); a TLS mismatch (wrong CA, a refused certificate, ``tcp://`` for a TLS
+            scheduler) is named.
         CheckpointError: a row group cannot be written (earlier ones are kept), or the
             sink failed otherwise.
         CallbackError: ``on_row_group`` raised (the row groups it saw are kept).
@@ -157,12 +166,12 @@ def generate(
     """
     chosen = check_mode("generate", mode, overwrite=overwrite, resume=resume, update=update)
     run = _Run.checked(config, num_records, output_dir, client, scheduler, settings,
-                       chosen, sink, progress)  # fmt: skip
+                       chosen, sink, progress, security)  # fmt: skip
     _check_no_loop_blocked(client)
     callback = Callback(on_row_group) if on_row_group is not None else None
 
     def connect(slots: int) -> ContextManager[Client]:
-        return open_client(client, scheduler, run.settings.cluster, slots=slots)
+        return open_client(client, scheduler, run.settings.cluster, slots=slots, security=security)
 
     with _ctrl_c_noted() as interrupted:
         return run.execute(connect, interrupted, callback)
@@ -183,6 +192,7 @@ async def agenerate(
     overwrite: bool = False,
     resume: bool = False,
     update: bool = False,
+    security: Security | None = None,
 ) -> GenerationResult:
     """``generate`` for ``await``: the run leaves the caller's event loop free.
 
@@ -198,14 +208,17 @@ async def agenerate(
     """
     chosen = check_mode("generate", mode, overwrite=overwrite, resume=resume, update=update)
     run = _Run.checked(config, num_records, output_dir, client, scheduler, settings,
-                       chosen, sink, progress)  # fmt: skip
+                       chosen, sink, progress, security)  # fmt: skip
     loop = asyncio.get_running_loop()
     callback = Callback(on_row_group, loop) if on_row_group is not None else None
     stop = threading.Event()
 
     def connect(slots: int) -> ContextManager[Client]:
         return _entered_on(
-            loop, open_async_client(client, scheduler, run.settings.cluster, slots=slots)
+            loop,
+            open_async_client(
+                client, scheduler, run.settings.cluster, slots=slots, security=security
+            ),
         )
 
     context = contextvars.copy_context()
@@ -230,6 +243,7 @@ class _Run:
     mode: RunMode
     sink: Sink
     progress: ProgressCallback | None
+    remote: bool = False  # on workers dagen does not start: they may hold the keys
 
     @classmethod
     def checked(
@@ -243,6 +257,7 @@ class _Run:
         mode: RunMode,
         sink: Any,
         progress: Any = None,
+        security: Any = None,
     ) -> _Run:
         check_generate_arguments(
             config,
@@ -258,9 +273,11 @@ class _Run:
             raise TypeError(f"generate(): progress must be a callable or None, got {progress!r}")
         if scheduler is not None:
             check_address(scheduler)  # before anything is touched (an output being overwritten)
+        check_security(scheduler, security)  # a tls:// address has its certificates
         chosen = choose_sink(output_dir, sink)
-        return cls(config, num_records, output_dir, settings or RunSettings(), mode, chosen,
-                   progress)  # fmt: skip
+        settings = settings or RunSettings()
+        remote = client is not None or scheduler is not None or settings.cluster.chosen
+        return cls(config, num_records, output_dir, settings, mode, chosen, progress, remote)
 
     def execute(
         self, connect: Connect, interrupted: Callable[[], bool], callback: Callback | None
@@ -268,7 +285,7 @@ class _Run:
         """The steps of the module docstring, on the client ``connect`` gives."""
         settings, sink = self.settings, self.sink
         run_id = new_run_id()
-        with preflight(self.config) as ready, claimed(sink, run_id):
+        with preflight(self.config, keys_on_workers=self.remote) as ready, claimed(sink, run_id):
             resumed, update = self._plan(ready.config)
             planned = update.resume if update is not None else resumed
             for index in planned.remove if planned is not None else ():
@@ -299,7 +316,7 @@ class _Run:
                     return _result(self.output_dir, metadata.to_dict(), sink)
                 with (
                     connect(spec.local_slots) as dask,
-                    RunSession(dask, spec.context) as session,
+                    RunSession(dask, spec.context, spec.keys) as session,
                 ):
                     name = (
                         str(self.output_dir) if self.output_dir is not None else type(sink).__name__

@@ -6,8 +6,11 @@
        naming both) is served by the bundled mock server, which dagen starts on 127.0.0.1
        for the length of the run (configs point at a real endpoint, vLLM, NIM, OpenAI...,
        with ``endpoint`` and ``api_key_env``, or through a provider);
-    3. the API keys are read from this process's environment;
-    4. each endpoint answers (``GET /models``) and accepts its key.
+    3. the API keys are read from this process's environment (on a cluster dagen does not
+       start, a key this process lacks is left to the workers, which read their own:
+       ``dagen.cluster.keys``);
+    4. each endpoint answers (``GET /models``) and accepts its key (a model whose key
+       only the workers hold is not asked from here).
 
 Only then is the run spec built and the output folder touched: a run that cannot call its
 models never clears a good dataset.
@@ -62,9 +65,15 @@ class Preflight:
 
 
 @contextlib.contextmanager
-def preflight(config: DatasetConfig) -> Iterator[Preflight]:
+def preflight(config: DatasetConfig, *, keys_on_workers: bool = False) -> Iterator[Preflight]:
     """The steps of the module docstring; the mock server, if started, lives as long as
     the context.
+
+    Args:
+        config: the config.
+        keys_on_workers: the run goes to workers dagen does not start (a client, a
+            scheduler address, a cluster class): a key variable unset here may be set
+            there, and is not an error yet.
 
     Raises:
         ConfigError: an unknown model alias, or a key variable that is not set.
@@ -72,9 +81,14 @@ def preflight(config: DatasetConfig) -> Iterator[Preflight]:
         ModelAuthError: an endpoint rejects its key.
     """
     with resolved_models(config) as resolved:
-        keys = read_api_keys(resolved)
-        check_endpoints(resolved, keys)
+        keys = read_api_keys(resolved, required=not keys_on_workers)
+        check_endpoints(resolved, keys, skip=_keyed_elsewhere(resolved, keys))
         yield Preflight(resolved, keys)
+
+
+def _keyed_elsewhere(config: DatasetConfig, keys: Mapping[str, ApiKey]) -> frozenset[str]:
+    """The models with a key variable this process lacks (their workers hold the key)."""
+    return frozenset(m.alias for m in config.models if m.api_key_env and m.alias not in keys)
 
 
 @contextlib.contextmanager
@@ -142,15 +156,19 @@ def _served_by_providers(config: DatasetConfig, used: set[str]) -> DatasetConfig
     return resolved
 
 
-def read_api_keys(config: DatasetConfig) -> dict[str, ApiKey]:
+def read_api_keys(config: DatasetConfig, *, required: bool = True) -> dict[str, ApiKey]:
     """The API keys of the models LLM columns use, read from this process's environment.
 
-    They travel to the workers inside the run's plugin, so workers need not have the
-    variables set; they are never logged or written (``ApiKey`` hides its value).
+    Workers read their own; a key is sent only to a worker that lacks its variable
+    (``dagen.cluster.keys``). Keys are never logged or written (``ApiKey`` hides its value).
+
+    Args:
+        config: the config, models resolved.
+        required: a variable that is not set is an error (else the key is left out).
 
     Raises:
-        MissingApiKeyError: a model's ``api_key_env`` variable is not set or empty (a
-            config problem: it names the model and the variable, never a value).
+        MissingApiKeyError: ``required`` and a model's ``api_key_env`` variable is not set
+            or empty (a config problem: it names the model and the variable, never a value).
     """
     used = {a for c in config.columns for a in c.model_aliases}
     keys = {}
@@ -158,6 +176,8 @@ def read_api_keys(config: DatasetConfig) -> dict[str, ApiKey]:
         if model.alias not in used or not model.api_key_env:
             continue
         value = os.environ.get(model.api_key_env)
+        if not value and not required:
+            continue
         if not value:
             raise MissingApiKeyError(model.alias, model.api_key_env)
         keys[model.alias] = ApiKey(value)
@@ -165,13 +185,16 @@ def read_api_keys(config: DatasetConfig) -> dict[str, ApiKey]:
 
 
 def check_endpoints(
-    config: DatasetConfig, api_keys: Mapping[str, ApiKey], timeout: float = 10.0
+    config: DatasetConfig,
+    api_keys: Mapping[str, ApiKey],
+    timeout: float = 10.0,
+    skip: frozenset[str] = frozenset(),
 ) -> None:
     """Fail fast, before anything runs, when a model's endpoint cannot be reached.
 
     Asks ``GET {endpoint}/models`` once per endpoint. Endpoints that do not serve that
     route are not faulted for it; only a refused connection, a timeout or rejected
-    credentials stop the run.
+    credentials stop the run. The models named in ``skip`` are not asked.
 
     Raises:
         ConfigValidationError: an endpoint is not an http(s) URL (naming the model).
@@ -188,7 +211,7 @@ def check_endpoints(
                 f"model {model.alias!r} field endpoint: {model.endpoint!r} is not an http(s) "
                 "URL (e.g. http://127.0.0.1:8000/v1)"
             )
-        if model.skip_health_check:
+        if model.skip_health_check or model.alias in skip:
             continue
         request = urllib.request.Request(
             model.endpoint.rstrip("/") + "/models", headers=model.extra_headers

@@ -26,6 +26,7 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from dagen.cluster.keys import ModelKeys
 from dagen.cluster.tasks import RunContext
 from dagen.config.dataset import DatasetConfig
 from dagen.config.fingerprints import FingerprintSet, fingerprint_set
@@ -64,7 +65,7 @@ class RunSpec:
         graph: the column graph.
         run_id: a token naming the run on the cluster (keys, resources, plugin).
         seed: the run's seed (the settings', the config's, the resumed run's, or drawn).
-        context: what every worker gets (generators, assembly, model caps).
+        context: what every worker gets (generators, assembly, model caps; no API key).
         row_groups: the row groups to generate, in order (made as they are asked for).
         slugs: each column's key prefix (Dask's dashboard groups by it).
         async_columns: columns whose generator is a coroutine.
@@ -75,6 +76,8 @@ class RunSpec:
         exact: ``num_records`` counts rows written, and the row groups are sized as the run
             goes (``dagen.lowering.exact``; ``row_groups`` is then empty): asked for in
             the settings, or implied by the exact run resumed.
+        keys: the models' key variables and the keys the client read, sent only to
+            workers that lack a variable (``dagen.cluster.keys``).
     """
 
     config: DatasetConfig
@@ -91,6 +94,7 @@ class RunSpec:
     fingerprints: FingerprintSet | None = field(default=None, compare=False)
     update: UpdatePlan | None = field(default=None, compare=False)
     exact: bool = False
+    keys: ModelKeys = field(default_factory=ModelKeys, compare=False, repr=False)
 
     @classmethod
     def build(
@@ -110,7 +114,7 @@ class RunSpec:
             config: the dataset config, models resolved (``preflight``).
             settings: the run settings.
             num_records: rows the dataset ends with.
-            api_keys: the models' keys, read by the preflight.
+            api_keys: the models' keys, read by the preflight (from this process).
             resumed: what a resumed run keeps and still has to do.
             run_id: the run's token (default: a new one, ``new_run_id``).
             update: the update of an output (its ``resume`` replaces ``resumed``).
@@ -122,9 +126,8 @@ class RunSpec:
         graph = ColumnGraph.from_config(config)
         run_id = run_id or new_run_id()
         resumed = update.resume if update is not None else resumed
-        runtime = ModelRuntime(
+        runtime = ModelRuntime(  # the workers read keys or get them later: none in it
             scope=run_id,
-            api_keys=dict(api_keys or {}),
             salvage_rounds=settings.salvage_rounds,
             salvage_pause=settings.salvage_pause,
         )
@@ -132,6 +135,9 @@ class RunSpec:
         column_models = {c.name: c.model_alias for c in config.columns if c.model_alias is not None}
         used = {a for c in config.columns for a in c.model_aliases}
         _check_priced(config, used, settings.max_cost)
+        variables = {
+            m.alias: m.api_key_env for m in config.models if m.alias in used and m.api_key_env
+        }
         context = RunContext(
             run_id,
             _seed(config, settings, resumed),
@@ -163,6 +169,7 @@ class RunSpec:
             fingerprints=fingerprint_set(config, graph.upstream, context.seed),
             update=update,
             exact=exact,
+            keys=ModelKeys(variables, dict(api_keys or {})),
         )
 
     @property

@@ -41,6 +41,7 @@ from dagen.sinks.discard import DiscardSink
 
 if TYPE_CHECKING:
     from distributed import Client
+    from distributed.security import Security
 
 __all__ = ["AsyncRowGroupStream", "RowGroupStream", "aiter_row_groups", "iter_row_groups"]
 
@@ -59,6 +60,7 @@ def iter_row_groups(
     sink: Sink | None = None,
     overwrite: bool = False,
     resume: bool = False,
+    security: Security | None = None,
 ) -> RowGroupStream:
     """A run whose row groups come as ``RowGroupEvent``s, in row order, as they are written.
 
@@ -68,9 +70,10 @@ def iter_row_groups(
     if sink is None and output_dir is None:
         sink = DiscardSink()
     chosen = check_mode("iter_row_groups", mode, overwrite=overwrite, resume=resume, update=False)
-    _Run.checked(config, num_records, output_dir, client, scheduler, settings, chosen, sink)
+    _Run.checked(config, num_records, output_dir, client, scheduler, settings, chosen, sink,
+                 security=security)  # fmt: skip
     arguments = {"client": client, "scheduler": scheduler, "settings": settings,
-                 "mode": chosen, "sink": sink}  # fmt: skip
+                 "mode": chosen, "sink": sink, "security": security}  # fmt: skip
     return RowGroupStream(config, num_records, output_dir, arguments)
 
 
@@ -175,14 +178,16 @@ def aiter_row_groups(
     sink: Sink | None = None,
     overwrite: bool = False,
     resume: bool = False,
+    security: Security | None = None,
 ) -> AsyncRowGroupStream:
     """``iter_row_groups`` for ``async for``, over ``agenerate`` on the caller's loop."""
     if sink is None and output_dir is None:
         sink = DiscardSink()
     chosen = check_mode("aiter_row_groups", mode, overwrite=overwrite, resume=resume, update=False)
-    _Run.checked(config, num_records, output_dir, client, scheduler, settings, chosen, sink)
+    _Run.checked(config, num_records, output_dir, client, scheduler, settings, chosen, sink,
+                 security=security)  # fmt: skip
     arguments = {"client": client, "scheduler": scheduler, "settings": settings,
-                 "mode": chosen, "sink": sink}  # fmt: skip
+                 "mode": chosen, "sink": sink, "security": security}  # fmt: skip
     return AsyncRowGroupStream(config, num_records, output_dir, arguments)
 
 
