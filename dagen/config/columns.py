@@ -328,6 +328,7 @@ class _LLMColumn(BaseColumnConfig):
     system_prompt: str | None = None
     model_alias_: str = Field(default="default", alias="model_alias")
     with_trace: TraceType = TraceType.NONE
+    trace_blocks: bool = False  # trace content as DD's content blocks (set for DD files)
     extract_reasoning_content: bool = False
     multi_modal_context: list[ImageContext] | None = None  # images sent with the prompt
 

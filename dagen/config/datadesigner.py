@@ -198,7 +198,7 @@ def _column(column: Mapping[str, Any], where: str) -> dict[str, Any]:
             raise ConfigValidationError(f"{subject} field {dd_key}: {why} (value {value!r:.80})")
     if tag == "sampler":
         out = _sampler(out)
-    elif tag == "llm-judge":
+    elif tag.startswith("llm-"):
         out = dd_formats(out)
     return out
 

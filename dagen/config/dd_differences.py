@@ -123,14 +123,6 @@ def _column(column: Mapping[str, Any]) -> Iterator[Difference]:
             "(`integer_options: false` in the converted file)",
             "remove `integer_options` for integer scores where the keys are whole numbers",
         )
-    if str(tag).startswith("llm-") and column.get("with_trace") not in (None, "none", False):
-        yield Difference(
-            subject,
-            "each `__trace` message's content is its text (images listed beside it under "
-            "`images`), where DD's is a list of content blocks ([{type: text, text: ...}])",
-            "read `message['content']` as the text; for DD's shape, wrap it as "
-            "[{'type': 'text', 'text': message['content']}]",
-        )
     if tag == "custom" and column.get("model_aliases"):
         yield Difference(
             subject,

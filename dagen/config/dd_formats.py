@@ -8,7 +8,9 @@ DD's undashed hex (``hex: true``; 8 characters with ``short_form``, 32 without);
 (``person_from_faker``, ``person``) have DD's fields only (``dd_fields_only: true``:
 no ``email_address`` or ``zipcode``, which dagen's own configs also give); judge scores
 are the option keys as text (``integer_options: false``: ``"1"``, as DD's judges answer
-for its files, where dagen's own configs give the integer ``1``).
+for its files, where dagen's own configs give the integer ``1``); ``__trace`` messages
+hold DD's content blocks (``trace_blocks: true``: ``[{"type": "text", "text": ...}]``, where
+dagen's own configs keep the text).
 
 Example:
     >>> dd_formats({"name": "id", "sampler_type": "uuid", "params": {"short_form": True}})
@@ -33,6 +35,10 @@ _DD_PARAMS: dict[str, dict[str, Any]] = {
 
 def dd_formats(column: dict[str, Any]) -> dict[str, Any]:
     """``column`` (a column from a DD file) with DD's value formats asked for."""
+    if str(column.get("column_type")).startswith("llm-") and column.get("with_trace") not in (
+        None, "none", False,
+    ):  # fmt: skip
+        column["trace_blocks"] = True  # DD's trace messages hold content blocks
     if column.get("column_type") == "llm-judge" and isinstance(column.get("scores"), list):
         # DD writes integer option keys as text ('1': ...) and its judges answer that text
         column["scores"] = [

@@ -52,7 +52,8 @@ from dagen.errors import ConfigValidationError, ModelOutputError
 from dagen.generators.base import BatchContext, ColumnGenerator
 from dagen.generators.build import BuildContext, ModelRuntime
 from dagen.generators.expression import Template
-from dagen.generators.media import image_parts, trace_message, user_content
+from dagen.generators.media import image_parts, user_content
+from dagen.generators.traces import trace
 from dagen.inference.pool import client_for
 
 __all__ = [
@@ -272,10 +273,13 @@ class LLMGenerator(ColumnGenerator):
         outputs = {self.column: value}
         if self.config.extract_reasoning_content:
             outputs[self.column + "__reasoning_content"] = result.reasoning_content
-        if self.config.with_trace is TraceType.ALL_MESSAGES:
-            outputs[self.column + "__trace"] = [trace_message(m) for m in messages]
-        elif self.config.with_trace is TraceType.LAST_MESSAGE:
-            outputs[self.column + "__trace"] = [messages[-1]]  # the final assistant answer
+        if self.config.with_trace is not TraceType.NONE:
+            outputs[self.column + "__trace"] = trace(
+                messages,
+                last_only=self.config.with_trace is TraceType.LAST_MESSAGE,
+                blocks=self.config.trace_blocks,
+                reasoning=result.reasoning_content,
+            )
         return outputs
 
 

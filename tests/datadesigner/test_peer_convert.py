@@ -83,7 +83,6 @@ def test_convert_lists_each_remaining_difference_of_the_file_with_what_to_do(pro
         "column 'customer'",  # person_from_faker's country
         "column 'since'",  # DD's ISO text kept
         "column 'id'",  # DD's hex kept
-        "column 'quality'",  # its trace's messages hold text
         "column 'quality'",  # scores as text
         "the seed",  # shuffled in another order
         "column 'label'",  # its module stays beside the original file
