@@ -9,7 +9,9 @@ manager for the whole life of the cluster:
     1. import the class      a short name whose package is missing says which dagen extra
                              installs it (``pip install 'dagen[slurm]'``)
     2. make the cluster      the class's own error (an unknown option, say) wrapped in a
-                             ``ClusterError`` naming the class and the option
+                             ``ClusterError`` naming the class and the option; a
+                             dask-gateway's password and CA are given by name
+                             (``dagen.cluster.gateway``: ``password_env``, ``tls_ca_file``)
     3. scale or adapt        ``adapt(min, max)``; with a minimum of 0 one worker is asked
                              for first, so that a run has a worker to plan on (the
                              adaptive loop then lets it go once it is idle)
@@ -41,6 +43,7 @@ from typing import Any
 
 from distributed import Client, LocalCluster
 
+from dagen.cluster.gateway import gateway_kwargs, gateway_refusal, is_gateway
 from dagen.config.cluster import SHORT_NAMES
 from dagen.config.run import ClusterSettings
 from dagen.errors import ClusterError
@@ -131,9 +134,17 @@ class ClusterChoice:
             kwargs = {**self.local_defaults, **kwargs}
             if self.adapt is not None and "n_workers" not in self.kwargs:
                 kwargs["n_workers"] = 0  # the adaptive loop decides
+        gateway = is_gateway(kind)
         try:
-            return kind(**kwargs)
+            # a gateway's password and CA are given by name (dagen.cluster.gateway)
+            with gateway_kwargs(kwargs) if gateway else contextlib.nullcontext(kwargs) as made:
+                return kind(**made)
+        except ClusterError:
+            raise
         except Exception as exc:  # each cluster class has its own errors
+            refused = gateway_refusal(exc, kwargs) if gateway else None
+            if refused is not None:
+                raise refused from exc
             causes = _chain(exc)
             named = [key for key in kwargs if f"argument {key!r}" in causes]
             if named or isinstance(exc, TypeError):
