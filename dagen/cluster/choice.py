@@ -11,7 +11,9 @@ manager for the whole life of the cluster:
     2. make the cluster      the class's own error (an unknown option, say) wrapped in a
                              ``ClusterError`` naming the class and the option; a
                              dask-gateway's password and CA are given by name
-                             (``dagen.cluster.gateway``: ``password_env``, ``tls_ca_file``)
+                             (``dagen.cluster.gateway``: ``password_env``, ``tls_ca_file``);
+                             a KubeCluster's spec is built by dagen
+                             (``dagen.cluster.kubernetes``: image, cpu, env, ...)
     3. scale or adapt        ``adapt(min, max)``; with a minimum of 0 one worker is asked
                              for first, so that a run has a worker to plan on (the
                              adaptive loop then lets it go once it is idle)
@@ -44,6 +46,7 @@ from typing import Any
 from distributed import Client, LocalCluster
 
 from dagen.cluster.gateway import gateway_kwargs, gateway_refusal, is_gateway
+from dagen.cluster.kubernetes import is_kube, kube_kwargs
 from dagen.config.cluster import SHORT_NAMES
 from dagen.config.run import ClusterSettings
 from dagen.errors import ClusterError
@@ -134,6 +137,8 @@ class ClusterChoice:
             kwargs = {**self.local_defaults, **kwargs}
             if self.adapt is not None and "n_workers" not in self.kwargs:
                 kwargs["n_workers"] = 0  # the adaptive loop decides
+        elif is_kube(kind):
+            kwargs = kube_kwargs(kwargs, self.adapt)  # the spec (dagen.cluster.kubernetes)
         gateway = is_gateway(kind)
         try:
             # a gateway's password and CA are given by name (dagen.cluster.gateway)
