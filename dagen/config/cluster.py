@@ -11,6 +11,10 @@ class, the keyword arguments it is made with, and the ``adapt`` bounds. Pure par
     gateway       dask_gateway.GatewayCluster             dagen[gateway]
     kubernetes    dask_kubernetes.operator.KubeCluster    dagen[kubernetes]
 
+A gateway also takes dagen's ``password_env``, ``username`` and ``tls_ca_file``
+(``dagen.cluster.gateway``); for kubernetes dagen builds the spec from ``image``, ``cpu``,
+``memory``, ``env``, ``env_from_secret``, ... (``dagen.cluster.kubernetes``).
+
 Any other value is a dotted path to an importable class (``mypkg.clusters.MyCluster``,
 or ``module:Class``). A cluster file (``--cluster-file``) is YAML::
 
