@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -21,6 +22,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+
+from dagen.mock.handles import MockServerProcess
+from dagen.mock.server import MockServerSettings
 
 pytestmark = [pytest.mark.cluster, pytest.mark.processes]
 
@@ -91,25 +95,20 @@ def slurm_options(partition: str, name: str, logs: Path) -> list[str]:
     return [arg for key, value in options.items() for arg in ("--cluster-option", f"{key}={value}")]
 
 
+def run_args(config: Path, out: Path, rows: int, *options: str) -> list[str]:
+    return [sys.executable, "-m", "dagen.cli", "run", str(config), "-n", str(rows), "-o", str(out),
+            "--row-group-size", "20", "--cluster", "slurm", *options, "--cluster-timeout", "90",
+            "--dashboard-address", "127.0.0.1:0", "-v"]  # fmt: skip
+
+
 def dagen_run(config: Path, out: Path, rows: int, *options: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "dagen.cli", "run", str(config), "-n", str(rows), "-o", str(out),
-         "--row-group-size", "20", "--cluster", "slurm", *options, "--cluster-timeout", "90",
-         "--dashboard-address", "127.0.0.1:0", "-v"],
-        capture_output=True, text=True, timeout=240,
-    )  # fmt: skip
+        run_args(config, out, rows, *options), capture_output=True, text=True, timeout=240
+    )
 
 
-def worker_logs(logs: Path, name: str, job_ids: dict[str, str]) -> dict[str, str]:
-    """Each job's worker log (``NAME-JOBID.err``, as dask-jobqueue names them)."""
-    return {job: (logs / f"{name}-{job}.err").read_text() for job in job_ids}
-
-
-def test_cli_run_on_slurm_writes_every_row_from_sbatch_workers_and_cancels_them(
-    slurm, server, tmp_path
-):
-    name, logs = f"dagen-{uuid.uuid4().hex[:8]}", tmp_path / "logs"
-    config = tmp_path / "lines.json"
+def lines_config(folder: Path, server) -> Path:
+    config = folder / "lines.json"
     config.write_text(json.dumps({
         "seed": 3,
         "models": [{"alias": "writer", "model": "mock", "endpoint": server.url,
@@ -121,6 +120,19 @@ def test_cli_run_on_slurm_writes_every_row_from_sbatch_workers_and_cancels_them(
              "prompt": "One line on {{ topic }}"},
         ],
     }))  # fmt: skip
+    return config
+
+
+def worker_logs(logs: Path, name: str, job_ids: dict[str, str]) -> dict[str, str]:
+    """Each job's worker log (``NAME-JOBID.err``, as dask-jobqueue names them)."""
+    return {job: (logs / f"{name}-{job}.err").read_text() for job in job_ids}
+
+
+def test_cli_run_on_slurm_writes_every_row_from_sbatch_workers_and_cancels_them(
+    slurm, server, tmp_path
+):
+    name, logs = f"dagen-{uuid.uuid4().hex[:8]}", tmp_path / "logs"
+    config = lines_config(tmp_path, server)
 
     proc = dagen_run(config, tmp_path / "out", 100, *slurm_options(slurm, name, logs),
                      "--adapt", "1:2")  # fmt: skip
@@ -165,3 +177,30 @@ def test_a_run_that_fails_on_slurm_keeps_its_row_groups_and_leaves_no_job(slurm,
     assert df["n"].tolist() == list(range(len(df)))
     ended = wait_until_gone(name)
     assert ended and set(ended.values()) <= ENDED, ended
+
+
+def _ctrl_c_reaches_it() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)  # as in a terminal (not a background shell)
+
+
+def test_ctrl_c_during_a_run_on_slurm_cancels_its_running_jobs(slurm, tmp_path):
+    name, logs = f"dagen-{uuid.uuid4().hex[:8]}", tmp_path / "logs"
+    with MockServerProcess(MockServerSettings(port=0, latency=0.3)) as server:
+        proc = subprocess.Popen(
+            run_args(lines_config(tmp_path, server), tmp_path / "out", 2000,
+                     *slurm_options(slurm, name, logs), "--cluster-option", "n_workers=1"),
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            start_new_session=True, preexec_fn=_ctrl_c_reaches_it,
+        )  # fmt: skip
+        deadline = time.monotonic() + 120
+        while server.stats()["requests"] < 4:  # the job's worker is calling the model
+            assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+            time.sleep(0.2)
+        running = jobs(name, "running")
+        os.killpg(proc.pid, signal.SIGINT)
+        _, stderr = proc.communicate(timeout=60)
+
+    assert list(running.values()) == ["RUNNING"], running
+    assert proc.returncode == 130, stderr
+    ended = wait_until_gone(name)
+    assert set(ended) == set(running) and set(ended.values()) <= ENDED, ended
