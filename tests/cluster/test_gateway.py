@@ -220,3 +220,60 @@ def test_a_wrong_ca_or_an_unset_password_variable_is_a_clear_error(
     assert proc.returncode != 0
     assert message.format(other=other) in proc.stderr, proc.stderr
     assert gateway.clusters() == {}
+
+
+# -- dagen's gateway options, without a server --------------------------------------
+
+
+def test_the_password_variable_becomes_basic_auth_and_the_others_pass_as_they_are(monkeypatch):
+    from dask_gateway import BasicAuth
+
+    from dagen.cluster.gateway import gateway_kwargs
+
+    monkeypatch.setenv(VARIABLE, PASSWORD)
+    given = {"address": "https://gw:8000", "password_env": VARIABLE, "username": "ana",
+             "worker_cores": 2}  # fmt: skip
+
+    with gateway_kwargs(given) as made:
+        auth = made.pop("auth")
+    assert made == {"address": "https://gw:8000", "worker_cores": 2}
+    assert isinstance(auth, BasicAuth) and (auth.username, auth.password) == ("ana", PASSWORD)
+
+
+@pytest.mark.parametrize(
+    ("given", "message"),
+    [
+        ({"password_env": VARIABLE, "auth": "kerberos"}, "auth and password_env exclude each other"),
+        ({"username": "ana"}, "username needs password_env"),
+        ({"tls_ca_file": "/no/such/ca.pem"}, "tls_ca_file=/no/such/ca.pem: not a readable CA file"),
+    ],
+)  # fmt: skip
+def test_gateway_options_that_cannot_work_are_refused_naming_them(monkeypatch, given, message):
+    from dagen.cluster.gateway import gateway_kwargs
+    from dagen.errors import ClusterError
+
+    monkeypatch.setenv(VARIABLE, PASSWORD)
+
+    with pytest.raises(ClusterError) as caught, gateway_kwargs(given):
+        pass
+    assert message in str(caught.value)
+    assert PASSWORD not in str(caught.value)
+
+
+def test_the_ca_is_trusted_by_gateway_clients_made_inside_the_block_only(tmp_path):
+    from dask_gateway import Gateway
+    from dask_gateway import client as gateway_client
+
+    from dagen.cluster.gateway import gateway_kwargs
+
+    ca = make_certificates(tmp_path / "certs").ca
+    default = gateway_client._get_default_request_kwargs
+
+    with gateway_kwargs({"tls_ca_file": str(ca)}):
+        inside = Gateway("https://127.0.0.1:1", auth="basic")
+    outside = Gateway("https://127.0.0.1:1", auth="basic")
+
+    assert isinstance(inside._request_kwargs["ssl"], ssl.SSLContext)
+    assert "ssl" not in outside._request_kwargs
+    assert gateway_client._get_default_request_kwargs is default
+    del inside, outside  # closed by their __del__ (closing them twice fails in dask-gateway)
