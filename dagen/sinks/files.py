@@ -33,6 +33,7 @@ from dagen.errors import CheckpointError, OutputDirError
 from dagen.sinks.assemble import RowGroupResult
 from dagen.sinks.base import LocatingSink, ReadableSink
 from dagen.sinks.folder import Folder
+from dagen.sinks.jsontext import metadata_text
 from dagen.sinks.parquet import DATA, METADATA, _concat, _to_parquet
 
 __all__ = ["FolderSink"]
@@ -143,7 +144,7 @@ class FolderSink(ReadableSink, LocatingSink):
             CheckpointError: the file cannot be written.
         """
         try:
-            self.folder.write(json.dumps(metadata, indent=2, default=str).encode(), METADATA)
+            self.folder.write(metadata_text(metadata).encode(), METADATA)
         except OSError as exc:
             where = self.folder.url(METADATA)
             raise CheckpointError(f"cannot write {where}: {exc.strerror or exc}") from exc

@@ -50,6 +50,7 @@ from dagen.sinks.assemble import RowGroupResult
 from dagen.sinks.base import ClaimableSink, LocatingSink, ReadableSink, UpdatableSink
 from dagen.sinks.checksum import FileDigest
 from dagen.sinks.folder import atomic_write
+from dagen.sinks.jsontext import metadata_text
 from dagen.sinks.lock import OutputLock
 from dagen.sinks.processors import DROPPED_COLUMNS_DIR, PROCESSORS_DIR
 from dagen.sinks.staging import DATASET_ENTRIES, Staging, settle
@@ -202,7 +203,7 @@ class ParquetSink(ReadableSink, ClaimableSink, LocatingSink, UpdatableSink):
                 "row_groups": [self._current(r) for r in metadata["row_groups"]],
             }
         try:
-            atomic_write(path, json.dumps(metadata, indent=2, default=str).encode())
+            atomic_write(path, metadata_text(metadata).encode())
         except OSError as exc:
             raise CheckpointError(f"cannot write {path}: {exc.strerror}") from exc
         self._wrote_metadata = True
