@@ -38,6 +38,7 @@ from pydantic import Field, TypeAdapter, ValidationInfo, field_validator, model_
 
 # the column types that live in their own modules register themselves on import
 from dagen.config import embedding as _embedding  # noqa: F401
+from dagen.config import image as _image  # noqa: F401
 from dagen.config import validation as _validation  # noqa: F401
 from dagen.config.base import validate_nested
 from dagen.config.column_types import (

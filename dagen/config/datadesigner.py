@@ -179,8 +179,6 @@ def _is_seed(column: Any) -> bool:
 def _column(column: Mapping[str, Any], where: str) -> dict[str, Any]:
     tag = str(column.get("column_type"))
     subject = f"{where}: column {column.get('name')!r}"
-    if tag == "image":
-        raise ConfigValidationError(f"{subject}: image generation columns are not supported")
     try:
         fields = _accepted_fields(get_column_type(tag).config)
     except (ConfigValidationError, TypeError):

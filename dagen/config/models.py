@@ -107,7 +107,7 @@ Distribution = Annotated[
 
 _RANGES = {"temperature": (0.0, 2.0), "top_p": (0.0, 1.0)}
 
-GENERATION_TYPES = ("chat-completion", "embedding")
+GENERATION_TYPES = ("chat-completion", "embedding", "image")
 _CHAT_ONLY = ("temperature", "top_p", "max_tokens")
 _EMBEDDING_ONLY = ("dimensions", "encoding_format")
 
@@ -116,7 +116,8 @@ class InferenceParameters(StrictModel):
     """Parameters sent with every request to a model.
 
     ``generation_type`` says what the model does: ``chat-completion`` (LLM columns) or
-    ``embedding`` (embedding columns, ``/v1/embeddings``). As in Data Designer, a model
+    ``embedding`` (embedding columns, ``/v1/embeddings``) or ``image`` (image columns,
+    ``/v1/images/generations``: their options go in ``extra_body``). As in Data Designer, a model
     whose parameters name ``dimensions`` or ``encoding_format`` is an embedding model
     without saying so; sampling parameters on an embedding model (or embedding
     parameters on a chat model) are an error.
@@ -128,7 +129,7 @@ class InferenceParameters(StrictModel):
         top_p: {distribution_type: manual, params: {values: [0.9, 1.0], weights: [3, 1]}}
 
     Attributes:
-        generation_type: ``chat-completion`` (the default) or ``embedding``.
+        generation_type: ``chat-completion`` (the default), ``embedding`` or ``image``.
         temperature: sampling temperature; the endpoint's default when None.
         top_p: nucleus sampling; the endpoint's default when None.
         max_tokens: cap on completion tokens; the endpoint's default when None.
@@ -139,7 +140,7 @@ class InferenceParameters(StrictModel):
             ``guided_json`` or a ``reasoning_effort``).
     """
 
-    generation_type: Literal["chat-completion", "embedding"] = "chat-completion"
+    generation_type: Literal["chat-completion", "embedding", "image"] = "chat-completion"
     temperature: float | Distribution | None = None
     top_p: float | Distribution | None = None
     max_tokens: int | None = Field(default=None, ge=1)
@@ -157,7 +158,9 @@ class InferenceParameters(StrictModel):
 
     @model_validator(mode="after")
     def _fields_fit_the_type(self) -> InferenceParameters:
-        wrong = _CHAT_ONLY if self.generation_type == "embedding" else _EMBEDDING_ONLY
+        wrong = {"embedding": _CHAT_ONLY, "image": _CHAT_ONLY + _EMBEDDING_ONLY}.get(
+            self.generation_type, _EMBEDDING_ONLY
+        )
         given = [name for name in wrong if getattr(self, name) is not None]
         if given:
             raise ValueError(
@@ -283,7 +286,7 @@ class ModelConfig(StrictModel):
 
     @property
     def generation_type(self) -> str:
-        """``chat-completion`` or ``embedding`` (from the inference parameters)."""
+        """``chat-completion``, ``embedding`` or ``image`` (from the inference parameters)."""
         return self.inference_parameters.generation_type
 
     @field_validator("endpoint")

@@ -24,8 +24,9 @@ backoff, then the last one is raised. Messages name the model alias, the endpoin
 HTTP status and the server's own message (truncated), and never the API key, which is read
 from ``os.environ[config.api_key_env]`` when the client is created and hidden from ``repr``.
 
-``embed`` sends ``/v1/embeddings`` requests through the same attempts, limiter, error
-mapping and usage counters (``dagen.inference.embeddings``: body and answer).
+``embed`` sends ``/v1/embeddings`` requests, and ``generate_images``
+``/v1/images/generations`` requests, through the same attempts, limiter, error mapping
+and usage counters (``dagen.inference.embeddings``, ``.images``: bodies and answers).
 
 State: ``usage`` (a ``ModelUsage`` of this client's calls) and ``latency`` (a
 ``LatencyHistogram`` of its HTTP attempts that got an answer). Each successful call is
@@ -71,6 +72,7 @@ from dagen.errors import (
     RateLimitError,
 )
 from dagen.inference.embeddings import EmbeddingResult, embedding_body, parse_embeddings
+from dagen.inference.images import ImageResult, image_body, parse_images
 from dagen.inference.ledger import count_call
 from dagen.inference.limiter import AdaptiveLimiter
 from dagen.inference.secrets import ApiKey, _Secret
@@ -278,6 +280,22 @@ class ModelClient:
 
         url = self.url.removesuffix("/chat/completions") + "/embeddings"
         return await self._request(url, embedding_body(self.config, texts), parse)  # type: ignore[no-any-return]
+
+    async def generate_images(self, prompt: str) -> ImageResult:
+        """Images for ``prompt`` from one ``/v1/images/generations`` request, retried as
+        ``chat`` is (same limiter, retries and usage counters).
+
+        Raises:
+            the errors of ``chat``; ModelOutputError: an answer without valid images.
+        """
+
+        def parse(status: int, retry_after: str | None, raw: bytes, attempt: int) -> Any:
+            if not 200 <= status < 300:
+                raise self._http_error(status, retry_after, raw, attempt)
+            return parse_images(raw, f"{self._where(attempt)}: HTTP {status}", attempts=attempt)
+
+        url = self.url.removesuffix("/chat/completions") + "/images/generations"
+        return await self._request(url, image_body(self.config, prompt), parse)  # type: ignore[no-any-return]
 
     async def _request(self, url: str, body: dict[str, Any], parse: Any) -> Any:
         """POST ``body`` until ``parse(status, retry_after, raw, attempt)`` returns, retrying

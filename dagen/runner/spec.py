@@ -275,4 +275,5 @@ def _assembly(
             config, [o for outs in outputs.values() for o in outs], settings.template_limits
         ),
         arrow_types={c: t for g in generators.values() for c, t in g.arrow_types.items()},
+        images=tuple(c.name for c in config.columns if c.column_type == "image"),
     )

@@ -43,6 +43,7 @@ class AssemblySpec:
         processors: post-batch processors, run in order.
         arrow_types: output column -> the Arrow type its generator fixes (so that every
             row group has the same schema, even when, say, all its lists are empty).
+        images: the image columns (their values are base64 images, ``dagen.sinks.images``).
     """
 
     columns: tuple[str, ...]
@@ -50,6 +51,7 @@ class AssemblySpec:
     dropped_columns: frozenset[str] = frozenset()
     processors: tuple[Processor, ...] = ()
     arrow_types: Mapping[str, pa.DataType] = field(default_factory=dict)
+    images: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,7 @@ class RowGroupResult:
         usage: the model calls made for it (its rows dropped or not), column -> model
             alias -> ``{"calls", "prompt_tokens", "completion_tokens"}``; only columns
             that called a model (``dagen.sinks.ledger`` prices it).
+        images: the image columns of ``table`` and ``side`` (``dagen.sinks.images``).
     """
 
     row_group: int
@@ -78,6 +81,7 @@ class RowGroupResult:
     counts: Mapping[str, int] = field(default_factory=dict)
     side: Mapping[str, pa.Table] = field(default_factory=dict)
     usage: Mapping[str, Mapping[str, Mapping[str, int]]] = field(default_factory=dict)
+    images: tuple[str, ...] = ()
 
 
 def assemble_row_group(
@@ -138,6 +142,7 @@ def assemble_row_group(
             for col in spec.columns
             if blocks[col].usage
         },
+        images=spec.images,
     )
 
 
@@ -180,6 +185,7 @@ def head(result: RowGroupResult, rows: int) -> RowGroupResult:
         counts={c: rows - table.column(c).null_count for c in table.column_names},
         side={folder: t.slice(0, rows) for folder, t in result.side.items()},
         usage=share,
+        images=result.images,
     )
 
 

@@ -9,6 +9,7 @@ Layout of an output folder:
     OUT/dropped-columns-parquet-files/part-000000.parquet   the removed columns (drop: true,
                                      drop_columns), same rows as the data part
     OUT/processors-files/NAME/part-000000.parquet           a schema_transform's dataset
+    OUT/images/COLUMN/0-3-0-1f2e3d4c5b6a.png   an image column's files (``dagen.sinks.images``)
     OUT/report.html                  ``dagen report``'s page, when made (an overwrite's swap
                                      removes it with the old dataset)
     OUT/.dagen.lock                  the run using the folder (``dagen.sinks.lock``)
@@ -46,6 +47,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from dagen.errors import CheckpointError, OutputDirError, ResumeError
+from dagen.sinks import images
 from dagen.sinks.assemble import RowGroupResult
 from dagen.sinks.base import ClaimableSink, LocatingSink, ReadableSink, UpdatableSink
 from dagen.sinks.checksum import FileDigest
@@ -99,6 +101,7 @@ class ParquetSink(ReadableSink, ClaimableSink, LocatingSink, UpdatableSink):
         self._digests: dict[int, FileDigest] = {}  # row group -> its file as written
         self._schemas: dict[int, pa.Schema] = {}  # row group -> its file's schema
         self._wrote_metadata = False
+        self._records: dict[int, dict[str, Any]] = {}  # row group -> its metadata record
 
     def __str__(self) -> str:
         return str(self.output_dir)
@@ -161,6 +164,7 @@ class ParquetSink(ReadableSink, ClaimableSink, LocatingSink, UpdatableSink):
         for leftover in self.data_dir.glob(".*.tmp-*"):
             leftover.unlink()
         if resume:  # parts kept: mended too if a column's type is learned from now on
+            images.prune(self._root, set(self._recorded_digests()))
             self._schemas = {
                 int(p.stem.split("-")[1]): pq.read_schema(p)
                 for p in self.data_dir.glob("part-*.parquet")
@@ -176,6 +180,7 @@ class ParquetSink(ReadableSink, ClaimableSink, LocatingSink, UpdatableSink):
         """
         if result.rows == 0:
             return None
+        result, stored = images.store(result, self._root)  # files first, then the parts
         path = self.data_dir / part_name(result.row_group)
         for folder, table in result.side.items():
             side = self._root / folder / part_name(result.row_group)
@@ -183,10 +188,13 @@ class ParquetSink(ReadableSink, ClaimableSink, LocatingSink, UpdatableSink):
             self._put(result.row_group, table, side, record=False)
         self._put(result.row_group, result.table, path)
         self._drop_stale_sides(result)
+        if stored is not None:
+            images.clean(self._root, result.row_group, images.referenced(result))
         for index, schema in list(self._schemas.items()):
             if not schema.equals(result.table.schema):
                 self._mend(index, result.table.schema)
-        return {"file": path.name, **self._digests[result.row_group].to_dict()}
+        record = {"file": path.name, **self._digests[result.row_group].to_dict()}
+        return record if stored is None else {**record, "images": stored}
 
     def write_metadata(self, metadata: dict[str, Any]) -> None:
         """Write ``metadata.json`` atomically; a complete overwrite then replaces the old
@@ -238,7 +246,9 @@ class ParquetSink(ReadableSink, ClaimableSink, LocatingSink, UpdatableSink):
         recorded = self._recorded_digests() if found else {}
         for index in sorted(found & set(recorded)):
             path = self.data_dir / part_name(index)
-            damage = recorded[index].damage(FileDigest.of_file(path))
+            damage = recorded[index].damage(FileDigest.of_file(path)) or images.damage(
+                self.output_dir, [path, *self._side_parts(index)], self._records[index]
+            )
             if damage is not None:
                 log.warning("%s is damaged (%s): it will be generated again", path, damage)
                 found.discard(index)
@@ -255,6 +265,7 @@ class ParquetSink(ReadableSink, ClaimableSink, LocatingSink, UpdatableSink):
             path.unlink(missing_ok=True)
             for side in self._side_parts(row_group):
                 side.unlink(missing_ok=True)
+            images.remove(self._root, row_group)
         except OSError as exc:
             raise CheckpointError(
                 f"row group {row_group}: cannot remove {path}: {exc.strerror}"
@@ -388,11 +399,12 @@ class ParquetSink(ReadableSink, ClaimableSink, LocatingSink, UpdatableSink):
             metadata = self.read_metadata() or {}
         except ResumeError:
             return {}
-        found = {}
+        found, self._records = {}, {}
         for record in metadata.get("row_groups", []):
             digest = FileDigest.recorded(record) if isinstance(record, dict) else None
             if digest is not None and record.get("file"):
                 found[int(record["index"])] = digest
+                self._records[int(record["index"])] = record
         return found
 
     def _replace_old_dataset(self, metadata: dict[str, Any]) -> None:

@@ -41,7 +41,14 @@ STAGING = ".dagen-staging"
 REPLACED = ".dagen-replaced"
 # what a dataset is made of, data first and metadata last (a report describes the data
 # it was made from: it goes with them)
-DATASET_ENTRIES = ("data", DROPPED_COLUMNS_DIR, PROCESSORS_DIR, "report.html", "metadata.json")
+DATASET_ENTRIES = (
+    "data",
+    "images",
+    DROPPED_COLUMNS_DIR,
+    PROCESSORS_DIR,
+    "report.html",
+    "metadata.json",
+)
 
 
 @dataclass(frozen=True)

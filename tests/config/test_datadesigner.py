@@ -116,10 +116,33 @@ def test_a_section_dagen_cannot_honour_is_refused_not_dropped(sections, message)
         from_data_designer(dd_file(*columns, **sections))
 
 
-def test_image_columns_are_refused_by_name():
-    image = {"name": "photo", "column_type": "image", "prompt": "a cat", "model_alias": "writer"}
-    with pytest.raises(ConfigValidationError, match="column 'photo': image generation"):
-        from_data_designer(dd_file(CITY, image))
+def test_an_image_column_and_its_image_model_are_read_with_data_designers_fields():
+    image = {"name": "photo", "drop": False, "column_type": "image", "skip": None,
+             "propagate_skip": True, "prompt": "A photo of {{ city }}",
+             "model_alias": "painter", "multi_modal_context": None}  # fmt: skip
+    painter = {"alias": "painter", "model": "dall-e-3", "provider": "local",
+               "skip_health_check": False,
+               "inference_parameters": {"generation_type": "image", "max_parallel_requests": 2,
+                                        "timeout": None, "extra_body": {"size": "8x8"}}}  # fmt: skip
+
+    data = from_data_designer(dd_file(CITY, image, model_configs=[WRITER, painter]))
+
+    assert data["columns"][1] == {"name": "photo", "column_type": "image",
+                                  "prompt": "A photo of {{ city }}", "model_alias": "painter"}  # fmt: skip
+    assert data["models"][1]["inference_parameters"] == {
+        "generation_type": "image", "extra_body": {"size": "8x8"}}  # fmt: skip
+    config = dagen.DatasetConfig.from_dict(data)
+    assert config.model("painter").generation_type == "image"
+    assert config.columns[1].required_columns([]) == {"city"}
+
+
+def test_an_image_model_refuses_chat_and_embedding_parameters():
+    painter = {"alias": "painter", "model": "dall-e-3",
+               "inference_parameters": {"generation_type": "image", "temperature": 0.5}}  # fmt: skip
+    with pytest.raises(
+        ConfigValidationError, match="temperature cannot be set when generation_type is image"
+    ):
+        dagen.DatasetConfig.from_dict({"models": [painter], "columns": [CITY]})
 
 
 def test_a_custom_column_keeps_the_bare_function_name_data_designer_writes():
