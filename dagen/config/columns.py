@@ -332,6 +332,7 @@ class _LLMColumn(BaseColumnConfig):
     trace_blocks: bool = False  # trace content as DD's content blocks (set for DD files)
     extract_reasoning_content: bool = False
     multi_modal_context: list[ImageContext] | None = None  # images sent with the prompt
+    tool_alias: str | None = None  # MCP tools the model may call (``dagen.config.tools``)
 
     _image_contexts = field_validator("multi_modal_context", mode="before")(
         classmethod(lambda cls, v: image_contexts(v))

@@ -21,6 +21,8 @@ What differs from a field-for-field copy:
                                                 placed where the first seed column was;
                                                 DD's files list none: the seed's own
                                                 columns, first (``datadesigner_seed``)
+    tool_configs (MCP servers given to DD's    tool_configs as they are; the MCP servers in
+      DataDesigner(mcp_providers=...))          the same file's mcp_providers (or the run's)
     custom: generator_function, _params       custom: function, params (a bare function
                                                 name is found in load_config's functions=)
     drop_columns: column_names                drop_columns: columns
@@ -67,9 +69,7 @@ _COLUMN_DEFAULTS: dict[str, Any] = {
 }
 
 # Why a DD field with a non-default value cannot run on dagen (the error says it).
-_UNSUPPORTED = {
-    "tool_alias": "MCP tool calls from LLM columns are not supported",
-}
+_UNSUPPORTED: dict[str, str] = {}
 
 _RENAMED = {"custom": {"generator_function": "function", "generator_params": "params"}}
 
@@ -109,14 +109,20 @@ def from_data_designer(
         raise ConfigValidationError(
             f"{where}: unknown top-level field(s) {extra} beside data_designer"
         )
-    _refuse_used(body, "tool_configs", where, "MCP tool calling is not supported")
     _refuse_used(
         body,
         "profilers",
         where,
         "profilers are not run by dagen (`dagen report` shows judge score distributions)",
     )
-    known = set(_DD_ONLY_SECTIONS) | {"columns", "constraints", "processors", "providers", "seed"}
+    known = set(_DD_ONLY_SECTIONS) | {
+        "columns",
+        "constraints",
+        "processors",
+        "providers",
+        "mcp_providers",
+        "seed",
+    }
     unknown = sorted(set(body) - known)
     if unknown:
         raise ConfigValidationError(f"{where}: unknown field(s) {unknown}")
@@ -132,6 +138,9 @@ def from_data_designer(
     out["models"] = [_model(m, where) for m in _list(body, "model_configs", where)]
     if body.get("providers"):
         out["providers"] = list(body["providers"])
+    for key in ("tool_configs", "mcp_providers"):  # DD's fields, read as they are
+        if _list(body, key, where):
+            out[key] = list(body[key])
     constraints = _list(body, "constraints", where)
     if constraints:
         out["constraints"] = constraints

@@ -46,6 +46,7 @@ from dagen.config.constraints import ColumnInequalityConstraint, Constraint
 from dagen.config.models import SERVING_FIELDS, ModelConfig
 from dagen.config.processor_types import ProcessorConfig, ProcessorType, register_processor
 from dagen.config.providers import ProviderConfig
+from dagen.config.tools import MCPProviderConfig, ToolConfig, check_tool_references
 from dagen.errors import (
     ConfigSyntaxError,
     ConfigValidationError,
@@ -178,6 +179,8 @@ class DatasetConfig(StrictModel):
         providers: named endpoints models may refer to (``dagen.config.providers``); a
             providers file given at run time replaces those of the same name.
         constraints: inequalities sampler columns must satisfy (``dagen.config.constraints``).
+        mcp_providers, tool_configs: MCP servers and the tools LLM columns may call by
+            ``tool_alias`` (``dagen.config.tools``).
     """
 
     seed: int | None = None
@@ -186,6 +189,8 @@ class DatasetConfig(StrictModel):
     processors: list[ProcessorConfig] = Field(default_factory=list)
     providers: list[ProviderConfig] = Field(default_factory=list)
     constraints: list[Constraint] = Field(default_factory=list)
+    mcp_providers: list[MCPProviderConfig] = Field(default_factory=list)
+    tool_configs: list[ToolConfig] = Field(default_factory=list)
 
     _source_dir: Path | None = PrivateAttr(default=None)
 
@@ -195,6 +200,7 @@ class DatasetConfig(StrictModel):
         twice = sorted({n for n in names if names.count(n) > 1})
         if twice:
             raise ValueError(f"providers {twice} are defined more than once")
+        check_tool_references(self.mcp_providers, self.tool_configs, self.columns)
         return self
 
     def with_providers(self, providers: list[ProviderConfig]) -> DatasetConfig:

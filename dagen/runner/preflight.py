@@ -80,10 +80,35 @@ def preflight(config: DatasetConfig, *, keys_on_workers: bool = False) -> Iterat
         ModelConnectionError: an endpoint is unreachable.
         ModelAuthError: an endpoint rejects its key.
     """
+    refuse_tool_calls(config)
     with resolved_models(config) as resolved:
         keys = read_api_keys(resolved, required=not keys_on_workers)
         check_endpoints(resolved, keys, skip=_keyed_elsewhere(resolved, keys))
         yield Preflight(resolved, keys)
+
+
+def refuse_tool_calls(config: DatasetConfig) -> None:
+    """Refuse, before anything starts, a run whose LLM columns would call MCP tools.
+
+    ``tool_configs`` and ``mcp_providers`` are read and checked (``dagen.config.tools``), but
+    the engine does not run the tool-call loop yet: a column with ``tool_alias`` would
+    otherwise be generated without its tools, a result the config did not ask for.
+
+    Raises:
+        ConfigValidationError: naming the columns and their tool aliases.
+    """
+    users = [f"{c.name!r} (tool_alias {a!r})" for c in config.columns if (a := _tool_alias(c))]
+    if users:
+        raise ConfigValidationError(
+            f"column(s) {', '.join(users)}: MCP tool calls are not run by this version of "
+            "dagen (tool_configs and mcp_providers are read and checked only); remove "
+            "tool_alias to generate the column without tools"
+        )
+
+
+def _tool_alias(column: object) -> str | None:
+    alias = getattr(column, "tool_alias", None)
+    return alias if isinstance(alias, str) else None
 
 
 def _keyed_elsewhere(config: DatasetConfig, keys: Mapping[str, ApiKey]) -> frozenset[str]:

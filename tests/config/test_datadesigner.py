@@ -71,7 +71,6 @@ def test_every_default_data_designer_writes_is_read_as_not_used():
 @pytest.mark.parametrize(
     ("field", "value", "message"),
     [
-        ("tool_alias", "search", "field tool_alias: MCP tool calls"),
         ("colour", "red", "field colour: dagen has no such field"),
     ],
 )  # fmt: skip
@@ -101,7 +100,6 @@ def test_image_contexts_are_kept_and_audio_ones_are_refused_naming_the_column():
 @pytest.mark.parametrize(
     ("sections", "message"),
     [
-        ({"tool_configs": [{"tool_alias": "search"}]}, "tool_configs: MCP tool calling"),
         ({"profilers": [{"name": "judge"}]}, "profilers are not run by dagen"),
         ({"surprise": 1}, r"unknown field\(s\) \['surprise'\]"),
         ({"seed_config": {"source": {"seed_type": "hf", "path": "org/data"}}},
@@ -198,10 +196,10 @@ def test_dagen_convert_writes_a_dagen_config_that_loads_as_the_same_config(tmp_p
 
 def test_dagen_convert_names_what_it_cannot_translate(tmp_path):
     source = tmp_path / "team.yaml"
-    source.write_text(yaml.safe_dump(dd_file(CITY, {**LLM_TEXT, "tool_alias": "search"})))
+    source.write_text(yaml.safe_dump(dd_file(CITY, {**LLM_TEXT, "colour": "red"})))
     done = subprocess.run(
         [sys.executable, "-m", "dagen.cli", "convert", str(source)],
         capture_output=True, text=True, check=False,
     )  # fmt: skip
     assert done.returncode == 2
-    assert "column 'note' field tool_alias" in done.stderr and "Traceback" not in done.stderr
+    assert "column 'note' field colour" in done.stderr and "Traceback" not in done.stderr

@@ -1,0 +1,59 @@
+"""A tool config Data Designer 0.9.7 wrote (its own ``write_config``) is read by dagen as
+DD wrote it: the tool alias, providers, allowlist and limits survive; the run is refused
+at start, naming the column, since dagen does not run tool calls yet."""
+
+from __future__ import annotations
+
+import pytest
+
+import dagen
+from dagen.errors import ConfigValidationError
+from dagen.runner.preflight import preflight
+
+WRITE = """
+    import json
+    import data_designer.config as dd
+
+    builder = dd.DataDesignerConfigBuilder(
+        model_configs=[dd.ModelConfig(alias="writer", model="mock-writer", provider="mock",
+                                      skip_health_check=True)],
+        tool_configs=[dd.ToolConfig(tool_alias="lookup", providers=["search"],
+                                    allow_tools=["find"], max_tool_call_turns=3,
+                                    timeout_sec=2.5)])
+    builder.add_column(dd.SamplerColumnConfig(
+        name="city", sampler_type=dd.SamplerType.CATEGORY,
+        params=dd.CategorySamplerParams(values=["Oslo", "Lima"])))
+    builder.add_column(dd.LLMTextColumnConfig(
+        name="note", prompt="About {{ city }}", model_alias="writer", tool_alias="lookup"))
+    builder.write_config("dd.yaml")
+    print(json.dumps("ok"))
+"""
+
+PROVIDERS = """
+mcp_providers:
+  - {name: search, provider_type: stdio, command: python, args: [-m, tools_server]}
+"""
+
+
+def test_a_data_designer_written_tool_config_is_read_as_dd_wrote_it(tmp_path, run_data_designer):
+    run_data_designer(WRITE, cwd=tmp_path)
+    written = (tmp_path / "dd.yaml").read_text()
+    assert "tool_configs" in written and "tool_alias: lookup" in written
+    # DD takes its MCP servers apart from the file (DataDesigner(mcp_providers=...)): the
+    # same list goes in the file's data_designer section for dagen
+    (tmp_path / "dd.yaml").write_text(
+        written.replace("data_designer:\n", "data_designer:\n" + _indented(PROVIDERS), 1)
+    )
+    config = dagen.load_config(tmp_path / "dd.yaml")
+    (tool,) = config.tool_configs
+    assert (tool.tool_alias, tool.providers, tool.allow_tools) == ("lookup", ["search"], ["find"])
+    assert (tool.max_tool_call_turns, tool.timeout_sec) == (3, 2.5)
+    assert config.mcp_providers[0].command == "python"
+    assert config.column("note").tool_alias == "lookup"
+    refused = pytest.raises(ConfigValidationError, match=r"'note' \(tool_alias 'lookup'\)")
+    with refused, preflight(config):
+        pytest.fail("the preflight must refuse before the run starts")
+
+
+def _indented(text: str) -> str:
+    return "".join("  " + line + "\n" for line in text.strip().splitlines())
