@@ -123,6 +123,21 @@ def _column(column: Mapping[str, Any]) -> Iterator[Difference]:
             "(`integer_options: false` in the converted file)",
             "remove `integer_options` for integer scores where the keys are whole numbers",
         )
+    if column.get("tool_alias"):
+        yield Difference(
+            subject,
+            f"its tools ({column.get('tool_alias')!r}) are read and checked but not called: "
+            "a run with this column is refused at start",
+            "remove `tool_alias` to generate the column without tools, or run it in DD",
+        )
+    if tag == "image":
+        yield Difference(
+            subject,
+            "generated through the images API (/v1/images/generations) whatever the model; "
+            "its multi_modal_context is not sent; files are named "
+            "<row group>-<row>-<k>-<sha12>.png, not by UUID",
+            "serve the model on an images endpoint; read the paths from the column",
+        )
     if tag == "custom" and column.get("model_aliases"):
         yield Difference(
             subject,
