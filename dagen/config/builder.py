@@ -70,6 +70,7 @@ class ConfigBuilder:
         self._constraints: list[dict[str, Any]] = []
         self._processors: list[dict[str, Any]] = []
         self._seed_source: dict[str, Any] | None = None
+        self._tools: dict[str, list[Any]] = {"mcp_providers": [], "tool_configs": []}
         for model in model_configs or ():
             self.add_model_config(model)
         for provider in providers or ():
@@ -96,7 +97,26 @@ class ConfigBuilder:
         data = config.to_dict()
         builder._constraints = list(data.get("constraints") or [])
         builder._processors = list(data.get("processors") or [])
+        builder._tools = {"mcp_providers": list(config.mcp_providers),
+                          "tool_configs": list(config.tool_configs)}  # fmt: skip
         return builder
+
+    # tools (``dagen.config.tools``: DD's ToolConfig and its MCP providers)
+
+    @property
+    def tool_configs(self) -> list[Any]:
+        """The tool configs added so far."""
+        return list(self._tools["tool_configs"])
+
+    def add_tool_config(self, tool_config: Any) -> Self:
+        """Add a tool config (``ToolConfig`` or its fields), checked when built."""
+        self._tools["tool_configs"].append(tool_config)
+        return self
+
+    def add_mcp_provider(self, provider: Any) -> Self:
+        """Add an MCP provider (sse, streamable_http or stdio), checked when built."""
+        self._tools["mcp_providers"].append(provider)
+        return self
 
     # models and providers
 
@@ -320,6 +340,7 @@ class ConfigBuilder:
         }
         if self._constraints:
             data["constraints"] = self._constraints
+        data.update((key, found) for key, found in self._tools.items() if found)
         if any(isinstance(c, str) for c in self._columns):
             seeds = from_data_designer(
                 {"columns": [c for c in columns if isinstance(c, dict)],
@@ -370,6 +391,8 @@ def compact(config: DatasetConfig) -> dict[str, Any]:
         ("providers", ()),
         ("constraints", ("constraint_type",)),
         ("processors", ("processor_type",)),
+        ("mcp_providers", ("provider_type",)),
+        ("tool_configs", ()),
     ):
         values = getattr(config, section, None)
         if values:

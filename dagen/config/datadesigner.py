@@ -82,7 +82,10 @@ def is_data_designer(data: Mapping[str, Any]) -> bool:
     >>> is_data_designer({"data_designer": {"columns": []}}), is_data_designer({"columns": []})
     (True, False)
     """
-    return "data_designer" in data or any(key in data for key in _DD_ONLY_SECTIONS)
+    # dagen's own configs have tool_configs too: it alone does not tell a DD file
+    return "data_designer" in data or any(
+        key in data for key in _DD_ONLY_SECTIONS if key != "tool_configs"
+    )
 
 
 def from_data_designer(

@@ -311,6 +311,9 @@ class DatasetConfig(StrictModel):
     def to_dict(self) -> dict[str, Any]:
         """The config as plain JSON-able data (callables written as ``module:name``)."""
         data = self.model_dump(mode="python", by_alias=True, exclude_defaults=False)
+        for section in ("mcp_providers", "tool_configs"):  # absent as older dagens wrote it
+            if not data[section]:
+                del data[section]
         # dates (unquoted in YAML) as ISO text, like model_dump(mode="json") would write them
         return pydantic_core.to_jsonable_python(data, fallback=callable_name)
 

@@ -198,8 +198,11 @@ def prepare_custom_columns(
     modules, folders = list(functions), list(search_path)
     out = []
     for column in columns:
-        spec = column.get("function") if isinstance(column, Mapping) else None
-        if column.get("column_type") != "custom" or not isinstance(spec, str):  # type: ignore[union-attr]
+        if not isinstance(column, Mapping):  # validation names what is wrong with it
+            out.append(column)
+            continue
+        spec = column.get("function")
+        if column.get("column_type") != "custom" or not isinstance(spec, str):
             out.append(column)
             continue
         name = str(column.get("name"))

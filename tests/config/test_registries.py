@@ -143,6 +143,9 @@ async def run_column(gen: ColumnGenerator, frame: pd.DataFrame, cell_by_cell: bo
         await close_clients()
 
 
+IMAGE_MODEL = {"image": {"inference_parameters": {"generation_type": "image"}}}  # its model
+
+
 @pytest.mark.parametrize("tag", column_type_names())
 def test_every_column_type_generates_values(tag, server, write):
     write("seed.csv", "question\nWhy?\nHow?\n")
@@ -156,7 +159,14 @@ def test_every_column_type_generates_values(tag, server, write):
                     sampler_column("category", {"values": ["Oslo"]}) | {"name": "city"},
                     column_of(entry),
                 ],
-                "models": [{"alias": "default", "model": "mock-writer", "endpoint": server.url}],
+                "models": [
+                    {
+                        "alias": "default",
+                        "model": "mock-writer",
+                        "endpoint": server.url,
+                        **IMAGE_MODEL.get(tag, {}),
+                    }
+                ],
             }
         ),
     )

@@ -80,3 +80,18 @@ def test_a_run_with_tool_calls_is_refused_before_anything_starts_naming_the_colu
     refused = pytest.raises(ConfigValidationError, match=r"'note' \(tool_alias 'lookup'\): MCP")
     with refused, preflight(config_with()):
         pytest.fail("the preflight must refuse before the run starts")
+
+
+def test_a_dagen_config_with_tools_written_out_reads_back_as_dagens_own(tmp_path):
+    config = config_with()
+    path = tmp_path / "tools.yaml"
+    dagen.ConfigBuilder.from_config(config).write_config(path)
+    assert dagen.load_config(path).to_dict() == config.to_dict()
+
+
+def test_a_config_without_tools_writes_no_tool_sections_and_keeps_its_fingerprint():
+    plain = dagen.DatasetConfig.from_dict({"columns": [
+        {"name": "note", "column_type": "llm-text", "prompt": "About tea"}]})  # fmt: skip
+    data = plain.to_dict()
+    assert "tool_configs" not in data and "mcp_providers" not in data  # as older dagens wrote
+    assert plain.fingerprint() == dagen.DatasetConfig.fingerprint_of(data)

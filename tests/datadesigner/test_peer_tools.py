@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 import dagen
+from dagen.config.convert import converted
 from dagen.errors import ConfigValidationError
 from dagen.runner.preflight import preflight
 
@@ -53,6 +54,11 @@ def test_a_data_designer_written_tool_config_is_read_as_dd_wrote_it(tmp_path, ru
     refused = pytest.raises(ConfigValidationError, match=r"'note' \(tool_alias 'lookup'\)")
     with refused, preflight(config):
         pytest.fail("the preflight must refuse before the run starts")
+
+    text, notes = converted(tmp_path / "dd.yaml", tmp_path / "dagen.yaml")
+    (tmp_path / "dagen.yaml").write_text(text)
+    assert dagen.load_config(tmp_path / "dagen.yaml").to_dict() == config.to_dict()
+    assert any("not called" in str(n) and n.subject == "column 'note'" for n in notes)
 
 
 def _indented(text: str) -> str:
