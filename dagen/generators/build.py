@@ -26,11 +26,12 @@ from typing import TYPE_CHECKING, TypeVar
 
 from dagen.config.column_types import get_column_type
 from dagen.config.dataset import DatasetConfig
+from dagen.config.models import ModelConfig
 from dagen.config.run import TemplateLimits
 from dagen.errors import ModelRetryableError
 from dagen.generators.base import ColumnGenerator
 from dagen.generators.skip import SkipRule
-from dagen.inference.client import ApiKey
+from dagen.inference.client import ApiKey, ModelClient
 
 if TYPE_CHECKING:
     from dagen.graph import ColumnGraph
@@ -60,6 +61,17 @@ class ModelRuntime:
     api_keys: dict[str, ApiKey] = field(default_factory=dict)
     salvage_rounds: int = 0
     salvage_pause: float = 5.0
+
+    def client(self, model: ModelConfig) -> ModelClient:
+        """This loop's pooled client of ``model``, with this worker's share of its cap."""
+        from dagen.inference.pool import client_for
+
+        return client_for(
+            model,
+            ceiling=self.ceilings.get(model.alias),
+            scope=self.scope,
+            api_key=self.api_keys.get(model.alias),
+        )
 
     async def salvaged(self, call: Callable[[], Awaitable[T]]) -> T:
         """``await call()``; a retryable failure that outlasted the client's own retries

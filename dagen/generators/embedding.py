@@ -24,7 +24,6 @@ from dagen.config.models import ModelConfig
 from dagen.errors import ConfigValidationError, GenerationError
 from dagen.generators.base import BatchContext, ColumnGenerator
 from dagen.generators.build import BuildContext, ModelRuntime
-from dagen.inference.pool import client_for
 
 __all__ = ["EmbeddingGenerator", "build", "texts_of"]
 
@@ -102,12 +101,7 @@ class EmbeddingGenerator(ColumnGenerator):
                 row_group=ctx.row_group,
                 row=index,
             )
-        client = client_for(
-            self.model,
-            ceiling=self.runtime.ceilings.get(self.model.alias),
-            scope=self.runtime.scope,
-            api_key=self.runtime.api_keys.get(self.model.alias),
-        )
+        client = self.runtime.client(self.model)
         vectors = (await self._embed(client, texts)).vectors
         value = {
             "embeddings": vectors,

@@ -24,7 +24,6 @@ from dagen.errors import ConfigValidationError, GenerationError
 from dagen.generators.base import BatchContext, ColumnGenerator
 from dagen.generators.build import BuildContext, ModelRuntime
 from dagen.generators.expression import Template
-from dagen.inference.pool import client_for
 
 __all__ = ["ImageGenerator", "build"]
 
@@ -69,12 +68,7 @@ class ImageGenerator(ColumnGenerator):
                 row_group=ctx.row_group,
                 row=index,
             )
-        client = client_for(
-            self.model,
-            ceiling=self.runtime.ceilings.get(self.model.alias),
-            scope=self.runtime.scope,
-            api_key=self.runtime.api_keys.get(self.model.alias),
-        )
+        client = self.runtime.client(self.model)
         result = await self.runtime.salvaged(lambda: client.generate_images(prompt))
         return {self.column: list(result.images)}
 

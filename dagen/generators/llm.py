@@ -54,7 +54,6 @@ from dagen.generators.build import BuildContext, ModelRuntime
 from dagen.generators.expression import Template
 from dagen.generators.media import image_parts, user_content
 from dagen.generators.traces import trace
-from dagen.inference.pool import client_for
 
 __all__ = [
     "LLMGenerator",
@@ -242,12 +241,7 @@ class LLMGenerator(ColumnGenerator):
             base_dirs=self.base_dirs,
         )  # fmt: skip
         messages.append({"role": "user", "content": user_content(prompt, parts)})
-        client = client_for(
-            self.model,
-            ceiling=self.runtime.ceilings.get(self.model.alias),
-            scope=self.runtime.scope,
-            api_key=self.runtime.api_keys.get(self.model.alias),
-        )
+        client = self.runtime.client(self.model)
         rng = cell_rng(ctx.seed, self.column, ctx.row_group, index)
         for attempt in range(self.max_repairs + 1):
             result = await self._call(client, messages, rng)

@@ -31,7 +31,6 @@ from typing import Any
 from dagen.config.models import ModelConfig
 from dagen.generators.build import ModelRuntime
 from dagen.inference.ledger import carrying, current
-from dagen.inference.pool import client_for
 
 __all__ = ["ModelHandle"]
 
@@ -83,12 +82,7 @@ class ModelHandle:
         if system_prompt is not None:
             messages.append({"role": "system", "content": system_prompt})
         messages.append({"role": "user", "content": prompt})
-        client = client_for(
-            self.model,
-            ceiling=self.runtime.ceilings.get(self.alias),
-            scope=self.runtime.scope,
-            api_key=self.runtime.api_keys.get(self.alias),
-        )
+        client = self.runtime.client(self.model)
         drawn = self.model.inference_parameters.draw(self.rng)
         result = await client.chat(messages, extra_body=drawn)
         messages.append({"role": "assistant", "content": result.content})
