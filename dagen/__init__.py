@@ -97,6 +97,7 @@ from dagen.errors import (
     TemplateError,
     TemplateLimitError,
     TemplateRenderError,
+    ToolCallError,
     UnknownColumnError,
     UpdateError,
 )
@@ -213,6 +214,7 @@ __all__ = [
     "TemplateLimitError",
     "TemplateLimits",
     "TemplateRenderError",
+    "ToolCallError",
     "TraceType",
     "UniformDistribution",
     "UnknownColumnError",

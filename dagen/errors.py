@@ -22,6 +22,7 @@ or the setting.
     │   │   └── TemplateLimitError   a render took too long or built too large a value
     │   ├── ConstraintError          a sampler constraint could not be met (stops the run)
     │   ├── ImageInputError          a row's image input is not an image (column, row)
+    │   ├── ToolCallError            an MCP tool call failed: refused, bad arguments, timed out
     │   └── ModelError               a model call failed
     │       ├── ModelRetryableError  429, 5xx, timeout, connection error
     │       │   ├── RateLimitError       429 (retry_after: the server's Retry-After)
@@ -88,6 +89,7 @@ __all__ = [
     "TemplateError",
     "TemplateLimitError",
     "TemplateRenderError",
+    "ToolCallError",
     "UnknownColumnError",
     "UpdateError",
 ]
@@ -214,6 +216,14 @@ class ImageInputError(GenerationError):
     """An image a row sends to a model (``multi_modal_context``) is not an image: base64
     that does not decode to PNG, JPEG, GIF or WebP, a format other than the declared one,
     or a file that cannot be read. The row is dropped with this reason."""
+
+
+class ToolCallError(GenerationError):
+    """A tool call an LLM column's model asked for could not be made: a tool outside the
+    column's tools or its ``allow_tools``, arguments that are not a JSON object, no answer
+    within ``timeout_sec``, an MCP server that failed, or a model that kept calling tools
+    after its ``max_tool_call_turns`` were spent. The row is dropped with this reason.
+    A tool that answers with an error is not one: its answer goes back to the model."""
 
 
 class TemplateLimitError(TemplateRenderError):

@@ -40,13 +40,16 @@ cloudpickle.register_pickle_by_value(probe)  # runs where dagen cannot be import
 
 
 def user_modules(generators: Mapping[str, Any]) -> dict[str, str]:
-    """The modules workers must import for the generators' functions: module -> the
-    first column that needs it (functions pickled by value need none)."""
+    """The modules workers must import for the generators' functions, and ``mcp`` for
+    columns that call MCP tools: module -> the first column that needs it (functions
+    pickled by value need none)."""
     should_pickle_by_reference = getattr(
         cloudpickle.cloudpickle, "_should_pickle_by_reference", None
     )
     found: dict[str, str] = {}
     for column, generator in generators.items():
+        if getattr(generator, "tool_loop", None) is not None:
+            found.setdefault("mcp", column)
         function = getattr(generator, "function", None)
         if function is not None and not isinstance(function, types.FunctionType | type):
             function = type(function)  # a callable instance: its class is what is imported

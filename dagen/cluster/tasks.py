@@ -58,6 +58,7 @@ from dagen.generators import (
     typed_nulls,
 )
 from dagen.inference.ledger import TaskUsage, counting, merged
+from dagen.inference.mcp import close_sessions
 from dagen.inference.pool import close_clients, scope_in_flight, scope_usage, set_ceilings
 from dagen.lowering.admission import QUEUED_PER_SLOT
 from dagen.sinks.assemble import AssemblySpec, RowGroupResult, assemble_row_group
@@ -453,12 +454,14 @@ def calls_in_flight(run_id: str, dask_worker: Any = None) -> dict[str, int]:
 
 
 async def finish_run(run_id: str, dask_worker: Any = None) -> dict[str, dict[str, int]]:
-    """Close this worker's model clients of the run; their usage, per model alias."""
+    """Close this worker's model clients and MCP sessions of the run; the clients' usage,
+    per model alias."""
     publisher = PUBLISHERS.pop(run_id, None)
     if publisher is not None:  # the last figures, before the clients go
         publisher.stop()
     usage = {alias: u.to_dict() for alias, u in scope_usage(run_id).items()}
     await close_clients(run_id)
+    await close_sessions(run_id)
     return usage
 
 

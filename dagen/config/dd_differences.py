@@ -126,9 +126,10 @@ def _column(column: Mapping[str, Any]) -> Iterator[Difference]:
     if column.get("tool_alias"):
         yield Difference(
             subject,
-            f"its tools ({column.get('tool_alias')!r}) are read and checked but not called: "
-            "a run with this column is refused at start",
-            "remove `tool_alias` to generate the column without tools, or run it in DD",
+            f"its tools ({column.get('tool_alias')!r}) are called over the MCP servers of the "
+            "file's `mcp_providers:` list (DD takes them as DataDesigner(mcp_providers=...)), "
+            "through the OpenAI chat API only (an Anthropic model is refused at start)",
+            "list the MCP servers under `mcp_providers:`; serve the model OpenAI-compatible",
         )
     if tag == "image":
         yield Difference(

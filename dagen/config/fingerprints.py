@@ -14,6 +14,10 @@ A column's fingerprint hashes everything that decides its values:
                              cannot be read), so an edited function regenerates on
                              ``--update``; only its name when no source can be read
     its constraints          the top-level ``constraints`` whose target it is
+    its tools                for a column with ``tool_alias``, the tool config it names and
+                             its MCP providers (all but ``api_key``): other tools, other
+                             answers (absent for columns without tools, so their
+                             fingerprints are as before tools existed)
     what it reads            the fingerprints of the columns it reads (``upstream``), so a
                              change flows to every column downstream
     the seed                 the run's seed
@@ -105,16 +109,18 @@ def fingerprint_set(
         for name in ready:
             aliases = config.column(name).model_aliases
             own = {k: v for k, v in entries[name].items() if k != "drop"}
-            found[name] = _hash(
-                {
-                    "column": own,
-                    "code": _code(config, name),
-                    "models": {a: models.get(a) for a in sorted(aliases)},
-                    "constraints": [c.model_dump(mode="json") for c in config.constraints_on(name)],
-                    "reads": {u: found[u] for u in sorted(upstream.get(name, ()))},
-                    "seed": seed,
-                }
-            )
+            identity = {
+                "column": own,
+                "code": _code(config, name),
+                "models": {a: models.get(a) for a in sorted(aliases)},
+                "constraints": [c.model_dump(mode="json") for c in config.constraints_on(name)],
+                "reads": {u: found[u] for u in sorted(upstream.get(name, ()))},
+                "seed": seed,
+            }
+            tools = _tools(data, entries[name].get("tool_alias"))
+            if tools is not None:
+                identity["tools"] = tools
+            found[name] = _hash(identity)
         pending = [c for c in pending if c not in found]
     assembly = _hash(
         {
@@ -124,6 +130,24 @@ def fingerprint_set(
         }
     )
     return FingerprintSet(found, assembly)
+
+
+def _tools(data: dict[str, Any], alias: Any) -> dict[str, Any] | None:
+    """The tool config ``alias`` names and its providers, without their keys (None for
+    no alias)."""
+    if alias is None:
+        return None
+    tool = next((t for t in data.get("tool_configs", ()) if t["tool_alias"] == alias), None)
+    if tool is None:
+        return None
+    providers = {p["name"]: p for p in data.get("mcp_providers", ())}
+    return {
+        "tool": tool,
+        "providers": [
+            {k: v for k, v in providers.get(n, {}).items() if k != "api_key"}
+            for n in tool["providers"]
+        ],
+    }
 
 
 def _code(config: DatasetConfig, column: str) -> str | None:

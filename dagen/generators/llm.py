@@ -10,6 +10,10 @@ error, at most ``max_repairs`` times; then the cell fails with ``ModelOutputErro
 row is dropped with that reason. Side-effect outputs: ``<col>__reasoning_content`` (the
 endpoint's reasoning, when asked for) and ``<col>__trace`` (the messages exchanged).
 
+With ``tool_alias``, each model call offers the tool config's MCP tools and the cell runs
+the tool-call loop of ``dagen.generators.tools`` before its answer is parsed; the trace
+then holds the tool calls and their results.
+
 The generator is async: its cells run on the Dask worker's event loop, and every cell of
 one worker shares one HTTP session per model (``dagen.inference.pool.client_for``). The
 worker's share of the model's cluster-wide concurrency cap, the API keys and the salvage
@@ -53,7 +57,9 @@ from dagen.generators.base import BatchContext, ColumnGenerator
 from dagen.generators.build import BuildContext, ModelRuntime
 from dagen.generators.expression import Template
 from dagen.generators.media import image_parts, user_content
+from dagen.generators.tools import ToolLoop
 from dagen.generators.traces import trace
+from dagen.inference.chat import ChatResult
 
 __all__ = [
     "LLMGenerator",
@@ -147,6 +153,7 @@ class LLMGenerator(ColumnGenerator):
         reads: the columns a row passed in holds.
         runtime: what the run's LLM generators share on a worker.
         limits: the time and size bounds of each render of its prompts.
+        tool_loop: the column's MCP tools (None: the column calls no tools).
     """
 
     def __init__(
@@ -156,9 +163,11 @@ class LLMGenerator(ColumnGenerator):
         reads: tuple[str, ...],
         runtime: ModelRuntime | None = None,
         limits: TemplateLimits | None = None,
+        tool_loop: ToolLoop | None = None,
     ) -> None:
         super().__init__(config.name, config.output_columns, reads)
         self.config = config
+        self.tool_loop = tool_loop
         self.model = model
         self.runtime = runtime or ModelRuntime()
         self.prompt = Template(config.prompt, config.name, "prompt", limits)
@@ -218,13 +227,40 @@ class LLMGenerator(ColumnGenerator):
             ) from exc
         return value
 
-    async def _call(self, client: Any, messages: list[dict[str, Any]], rng: random.Random) -> Any:
-        """One chat call; retryable failures that outlast the client's retries get
-        ``salvage_rounds`` more rounds after a pause (doubling) before the cell fails.
-        Distribution-valued inference parameters are drawn from ``rng`` (the cell's)."""
+    async def _call(
+        self,
+        client: Any,
+        messages: list[dict[str, Any]],
+        rng: random.Random,
+        tools: list[dict[str, Any]] | None = None,
+    ) -> ChatResult:
+        """One chat call (offering ``tools``); retryable failures that outlast the client's
+        retries get ``salvage_rounds`` more rounds after a pause (doubling) before the cell
+        fails. Distribution-valued inference parameters are drawn from ``rng`` (the cell's)."""
         drawn = self.model.inference_parameters.draw(rng)
         return await self.runtime.salvaged(
-            lambda: client.chat(messages, response_format=self._response_format(), extra_body=drawn)
+            lambda: client.chat(
+                messages, response_format=self._response_format(), extra_body=drawn, tools=tools
+            )
+        )
+
+    async def _answer(
+        self,
+        client: Any,
+        messages: list[dict[str, Any]],
+        rng: random.Random,
+        ctx: BatchContext,
+        index: int,
+    ) -> ChatResult:
+        """The model's answer: one call, or the tool-call loop's final answer."""
+        if self.tool_loop is None:
+            return await self._call(client, messages, rng)
+        return await self.tool_loop.run(
+            lambda sent, tools: self._call(client, sent, rng, tools),
+            messages,
+            scope=self.runtime.scope,
+            row_group=ctx.row_group,
+            row=index,
         )
 
     async def agenerate_cell(
@@ -244,7 +280,7 @@ class LLMGenerator(ColumnGenerator):
         client = self.runtime.client(self.model)
         rng = cell_rng(ctx.seed, self.column, ctx.row_group, index)
         for attempt in range(self.max_repairs + 1):
-            result = await self._call(client, messages, rng)
+            result = await self._answer(client, messages, rng, ctx, index)
             messages.append({"role": "assistant", "content": result.content})
             try:
                 value = self.parse(result.content)
@@ -301,6 +337,15 @@ def resolve_model(config: DatasetConfig, column: LLMColumn) -> ModelConfig:
     return model
 
 
+def tool_loop(config: DatasetConfig, column: LLMColumn) -> ToolLoop | None:
+    """The tool-call loop of a column with ``tool_alias`` (None without one)."""
+    alias = getattr(column, "tool_alias", None)
+    if alias is None:
+        return None
+    tools = {t.tool_alias: t for t in config.tool_configs}
+    return ToolLoop(column.name, tools[alias], config.mcp_providers)
+
+
 def build(column: LLMColumn, context: BuildContext) -> LLMGenerator:
     """The generator of an LLM column (the factory of every ``llm-*`` column type)."""
     generator = LLMGenerator(
@@ -309,6 +354,7 @@ def build(column: LLMColumn, context: BuildContext) -> LLMGenerator:
         context.reads,
         context.runtime,
         context.template_limits,
+        tool_loop(context.config, column),
     )
     if context.source_dir is not None:
         generator.base_dirs = (*generator.base_dirs, context.source_dir)

@@ -131,10 +131,21 @@ class AnthropicClient(ModelClient):
         *,
         response_format: dict[str, Any] | None = None,
         extra_body: dict[str, Any] | None = None,
+        tools: list[dict[str, Any]] | None = None,
     ) -> dict[str, Any]:
         """The Messages API body: model, max_tokens, system, messages, the inference
         parameters that are set, the extra body fields, and a forced tool for
-        ``response_format`` json_schema (the answer is that tool's input)."""
+        ``response_format`` json_schema (the answer is that tool's input).
+
+        Raises:
+            ModelRequestError: ``tools`` were given: MCP tools are sent over the OpenAI
+                API only (a run is refused before it starts; this guards direct use).
+        """
+        if tools:
+            raise ModelRequestError(
+                f"model '{self.config.alias}' is served by the Anthropic Messages API; dagen "
+                "sends MCP tools over the OpenAI chat API only"
+            )
         body = super().build_body(messages, extra_body=extra_body)
         system, body["messages"] = to_anthropic_messages(messages)
         if system is not None:

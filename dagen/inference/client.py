@@ -64,13 +64,13 @@ from dagen.errors import (
     ModelAuthError,
     ModelConnectionError,
     ModelError,
-    ModelOutputError,
     ModelRequestError,
     ModelRetryableError,
     ModelServerError,
     ModelTimeoutError,
     RateLimitError,
 )
+from dagen.inference.chat import ChatResult, parse_chat
 from dagen.inference.embeddings import EmbeddingResult, embedding_body, parse_embeddings
 from dagen.inference.images import ImageResult, image_body, parse_images
 from dagen.inference.ledger import count_call
@@ -93,28 +93,6 @@ _CONTEXT_LENGTH = re.compile(
     r"|input is too long|max_model_len|reduce the length",
     re.IGNORECASE,
 )
-
-
-@dataclass(frozen=True)
-class ChatResult:
-    """The answer to one chat call.
-
-    Attributes:
-        content: the assistant message content.
-        reasoning_content: the reasoning trace (``reasoning_content`` or ``reasoning``),
-            when the endpoint returns one.
-        prompt_tokens: prompt tokens reported by the endpoint (0 when not reported).
-        completion_tokens: completion tokens reported by the endpoint (0 when not reported).
-        attempts: HTTP attempts the call took (1 when no retry was needed).
-        finish_reason: why generation stopped (``"stop"``, ``"length"``...), when reported.
-    """
-
-    content: str
-    reasoning_content: str | None
-    prompt_tokens: int
-    completion_tokens: int
-    attempts: int
-    finish_reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -220,10 +198,11 @@ class ModelClient:
         *,
         response_format: dict[str, Any] | None = None,
         extra_body: dict[str, Any] | None = None,
+        tools: list[dict[str, Any]] | None = None,
     ) -> dict[str, Any]:
         """The JSON body ``chat`` sends: model, messages, the inference parameters that
         are not None, the config's ``extra_body``, then the call's, then
-        ``response_format``."""
+        ``response_format`` and ``tools``."""
         params = self.config.inference_parameters
         body: dict[str, Any] = {"model": self.config.model, "messages": messages}
         for name in ("temperature", "top_p", "max_tokens"):
@@ -235,6 +214,8 @@ class ModelClient:
         body.update(extra_body or {})
         if response_format is not None:
             body["response_format"] = response_format
+        if tools:
+            body["tools"] = tools
         return body
 
     async def chat(
@@ -243,6 +224,7 @@ class ModelClient:
         *,
         response_format: dict[str, Any] | None = None,
         extra_body: dict[str, Any] | None = None,
+        tools: list[dict[str, Any]] | None = None,
     ) -> ChatResult:
         """Send a chat completion request, retrying retryable failures.
 
@@ -250,18 +232,21 @@ class ModelClient:
             messages: OpenAI chat messages.
             response_format: e.g. ``{"type": "json_schema", "json_schema": {...}}``.
             extra_body: fields merged into the request body for this call.
+            tools: OpenAI function tools the model may call (``dagen.generators.tools``).
 
         Returns:
-            The content, reasoning, token counts and number of attempts.
+            The content (or the tool calls), reasoning, token counts and attempts.
 
         Raises:
             RateLimitError, ModelServerError, ModelTimeoutError, ModelConnectionError:
                 still failing after ``max_retries`` retries.
             ModelRequestError: the endpoint rejected the request (incl. context length).
             ModelAuthError: the endpoint rejected the credentials.
-            ModelOutputError: a 200 without ``choices[0].message.content``.
+            ModelOutputError: a 200 without ``choices[0].message.content`` or tool calls.
         """
-        body = self.build_body(messages, response_format=response_format, extra_body=extra_body)
+        body = self.build_body(
+            messages, response_format=response_format, extra_body=extra_body, tools=tools
+        )
         return await self._request(self.url, body, self._result)  # type: ignore[no-any-return]
 
     async def embed(self, texts: list[str]) -> EmbeddingResult:
@@ -374,29 +359,7 @@ class ModelClient:
         if not 200 <= status < 300:
             raise self._http_error(status, retry_after, raw, attempt)
         where = f"{self._where(attempt)}: HTTP {status}"
-        try:
-            data = json.loads(raw)
-            message = data["choices"][0]["message"]
-            content = message["content"]
-        except ValueError as exc:
-            raise ModelOutputError(f"{where}: body is not JSON: {self._snippet(raw)}") from exc
-        except (KeyError, IndexError, TypeError) as exc:
-            text = f"{where}: no choices[0].message.content in {self._snippet(raw)}"
-            raise ModelOutputError(text) from exc
-        if not isinstance(content, str):
-            text = f"{where}: choices[0].message.content is {type(content).__name__}, not text"
-            raise ModelOutputError(text)
-        reasoning = message.get("reasoning_content") or message.get("reasoning")
-        usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}
-        finish = data["choices"][0].get("finish_reason")
-        return ChatResult(
-            content=content,
-            reasoning_content=reasoning if isinstance(reasoning, str) else None,
-            prompt_tokens=_int(usage.get("prompt_tokens")),
-            completion_tokens=_int(usage.get("completion_tokens")),
-            attempts=attempt,
-            finish_reason=finish if isinstance(finish, str) else None,
-        )
+        return parse_chat(raw, where, attempts=attempt, snippet=self._snippet)
 
     def _http_error(
         self, status: int, retry_after: str | None, raw: bytes, attempt: int

@@ -131,6 +131,10 @@ class Directives:
             message (``[[mock:malformed-first]]``), to test a repair round trip.
         sleep: seconds to sleep before answering (``[[mock:sleep=SECONDS]]``).
         fail_times: answer 500 to the first K identical requests (``[[mock:fail-times=K]]``).
+        call_tool: call these tools, when the request offers tools
+            (``[[mock:call-tool=NAME,NAME]]``, ``dagen.mock.tools``).
+        tool_turns: how many turns of tool calls to make (``[[mock:tool-turns=N]]``).
+        tool_args: the arguments text of each tool call, as given (``[[mock:tool-args=...]]``).
     """
 
     status: int | None = None
@@ -139,6 +143,9 @@ class Directives:
     malformed_first: bool = False
     sleep: float = 0.0
     fail_times: int = 0
+    call_tool: tuple[str, ...] = ()
+    tool_turns: int = 1
+    tool_args: str | None = None
 
 
 @dataclass(frozen=True)
@@ -196,6 +203,12 @@ def parse_directives(messages: list[dict[str, Any]]) -> Directives:
                     found["sleep"] = max(0.0, float(value))
                 elif name == "fail-times":
                     found["fail_times"] = max(0, int(value))
+                elif name == "call-tool" and value.strip():
+                    found["call_tool"] = tuple(n.strip() for n in value.split(",") if n.strip())
+                elif name == "tool-turns":
+                    found["tool_turns"] = max(0, int(value))
+                elif name == "tool-args":
+                    found["tool_args"] = value
                 elif name in ("malformed", "malformed-first", "context-length") and not value:
                     found[name.replace("-", "_")] = True
                 else:

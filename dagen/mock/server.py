@@ -12,6 +12,8 @@ single rows can be targeted with directives embedded in a prompt:
     [[mock:malformed-first]]   malformed until the conversation has an assistant message
     [[mock:sleep=SECONDS]]     sleep before answering (timeout tests)
     [[mock:fail-times=K]]      500 for the first K identical (model, messages), then answer
+    [[mock:call-tool=A,B]]     call tools A and B (when offered), for tool-turns=N turns
+    [[mock:tool-args=TEXT]]    ... with these arguments (``dagen.mock.tools``)
 
 Endpoints: ``POST /v1/chat/completions`` (non-streaming), ``POST /v1/embeddings``
 (deterministic unit vectors, ``dagen.mock.embeddings``; same faults, directives in the
@@ -74,6 +76,7 @@ from dagen.mock.anthropic import answer_messages, chat_messages
 from dagen.mock.embeddings import embedding_request, embeddings_body
 from dagen.mock.images import generation_body, image_request, received_images
 from dagen.mock.state import DEFAULT_MODEL, STATE_KEY, _enter, _State
+from dagen.mock.tools import tool_calls, tool_calls_body, with_tool_results
 
 __all__ = [
     "READY_LINE",
@@ -305,6 +308,19 @@ def _answer(
     )
     state.stats["malformed"] += answer.malformed
     completion_id = f"chatcmpl-{digest.hex()[:12]}{state.stats['completed']:06d}"
+    calls = tool_calls(
+        messages,
+        body.get("tools"),
+        directives.call_tool,
+        directives.tool_turns,
+        directives.tool_args,
+        random.Random(int.from_bytes(digest[8:16], "big")),
+    )
+    if calls is not None:
+        payload = tool_calls_body(model, calls, prompt_tokens=words, completion_id=completion_id)
+        return state.reply(200, payload, per_model)
+    if answer.kind == "text":
+        answer = dataclasses.replace(answer, content=with_tool_results(answer.content, messages))
     payload = completion_body(model, answer, prompt_tokens=words, completion_id=completion_id)
     return state.reply(200, payload, per_model)
 

@@ -10,7 +10,9 @@
        start, a key this process lacks is left to the workers, which read their own:
        ``dagen.cluster.keys``);
     4. each endpoint answers (``GET /models``) and accepts its key (a model whose key
-       only the workers hold is not asked from here).
+       only the workers hold is not asked from here);
+    5. the MCP providers of the columns' tool configs start and offer the tools asked for
+       (``dagen.runner.tool_check``).
 
 Only then is the run spec built and the output folder touched: a run that cannot call its
 models never clears a good dataset.
@@ -42,6 +44,7 @@ from dagen.errors import (
     ModelConnectionError,
 )
 from dagen.inference.client import ApiKey
+from dagen.runner.tool_check import check_tools
 from dagen.warnings import DagenWarning
 
 __all__ = ["Preflight", "check_endpoints", "preflight", "read_api_keys", "resolved_models"]
@@ -79,36 +82,13 @@ def preflight(config: DatasetConfig, *, keys_on_workers: bool = False) -> Iterat
         ConfigError: an unknown model alias, or a key variable that is not set.
         ModelConnectionError: an endpoint is unreachable.
         ModelAuthError: an endpoint rejects its key.
+        ConfigValidationError: a tool config cannot serve its columns (``check_tools``).
     """
-    refuse_tool_calls(config)
     with resolved_models(config) as resolved:
         keys = read_api_keys(resolved, required=not keys_on_workers)
         check_endpoints(resolved, keys, skip=_keyed_elsewhere(resolved, keys))
+        check_tools(resolved)
         yield Preflight(resolved, keys)
-
-
-def refuse_tool_calls(config: DatasetConfig) -> None:
-    """Refuse, before anything starts, a run whose LLM columns would call MCP tools.
-
-    ``tool_configs`` and ``mcp_providers`` are read and checked (``dagen.config.tools``), but
-    the engine does not run the tool-call loop yet: a column with ``tool_alias`` would
-    otherwise be generated without its tools, a result the config did not ask for.
-
-    Raises:
-        ConfigValidationError: naming the columns and their tool aliases.
-    """
-    users = [f"{c.name!r} (tool_alias {a!r})" for c in config.columns if (a := _tool_alias(c))]
-    if users:
-        raise ConfigValidationError(
-            f"column(s) {', '.join(users)}: MCP tool calls are not run by this version of "
-            "dagen (tool_configs and mcp_providers are read and checked only); remove "
-            "tool_alias to generate the column without tools"
-        )
-
-
-def _tool_alias(column: object) -> str | None:
-    alias = getattr(column, "tool_alias", None)
-    return alias if isinstance(alias, str) else None
 
 
 def _keyed_elsewhere(config: DatasetConfig, keys: Mapping[str, ApiKey]) -> frozenset[str]:
