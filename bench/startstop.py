@@ -4,7 +4,7 @@
     python bench/startstop.py --records 100000 --repeats 3
     python bench/startstop.py --against OTHER_CHECKOUT   # before / after, interleaved
 
-Each run is one new process, ``dagen run CONFIG -n N -o OUT -q`` on the sampler columns of
+Each run is one new process of the ``dagen`` console script, ``dagen run CONFIG -n N -o OUT -q`` on the sampler columns of
 ``bench/compare.py`` (no model), dagen starting its own LocalCluster, timed as a user sees
 it. The phases are split by wall-clock timestamps: the bench's own just before it starts
 the process and just after it exits, and the run's in its ``metadata.json``:
@@ -80,7 +80,8 @@ def _stamp(text: str) -> float:
 def run_once(source: Path, config: Path, records: int, out: Path) -> Phases:
     """One ``dagen run`` of ``config`` with ``source``'s dagen; raise with its stderr if
     it fails or writes fewer rows."""
-    argv = [sys.executable, "-m", "dagen.cli", "run", str(config), "-n", str(records)]
+    dagen_cli = Path(sys.executable).parent / "dagen"  # the console script a user runs
+    argv = [str(dagen_cli), "run", str(config), "-n", str(records)]
     argv += ["-o", str(out), "-q"]
     begun = time.time()
     done = subprocess.run(argv, env=_env(source), capture_output=True, text=True)
