@@ -4,12 +4,13 @@
     python bench/startstop.py --records 100000 --repeats 3
     python bench/startstop.py --against OTHER_CHECKOUT   # before / after, interleaved
 
-Each run is one new process of the ``dagen`` console script, ``dagen run CONFIG -n N -o OUT -q`` on the sampler columns of
-``bench/compare.py`` (no model), dagen starting its own LocalCluster, timed as a user sees
-it. The phases are split by wall-clock timestamps: the bench's own just before it starts
-the process and just after it exits, and the run's in its ``metadata.json``:
-``timings.started`` (the run loop starting: the first tasks are submitted in that same
-step) and ``timings.finished`` (the metadata written after the last row group).
+Each run is one new process of the ``dagen`` console script, ``dagen run CONFIG -n N -o
+OUT -q`` on the sampler columns of ``bench/compare.py`` (no model), dagen starting its own
+LocalCluster, timed as a user sees it. The phases are split by wall-clock timestamps: the
+bench's own just before it starts the process and just after it exits, and the run's in
+its ``metadata.json``: ``timings.started`` (the run loop starting: the first tasks are
+submitted in that same step) and ``timings.finished`` (the metadata written after the last
+row group).
 
     start -> first task        interpreter, imports, config, cluster start, worker checks
     generation                 the run loop: first task to the last row group's metadata
@@ -67,9 +68,7 @@ class Phases:
 
 def _env(source: Path) -> dict[str, str]:
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(source), env.get("PYTHONPATH", "")]).rstrip(
-        os.pathsep
-    )
+    env["PYTHONPATH"] = os.pathsep.join([str(source), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
     return env
 
 

@@ -22,9 +22,7 @@ the model, the variable and the workers.
     no              some do not       MissingApiKeyError
 
 Example:
-    >>> 
-if TYPE_CHECKING:  # the keys' class comes with the model client, imported by runs with models
-    from dagen.inference.client import ApiKey
+    >>> from dagen.inference.client import ApiKey
     >>> keys = ModelKeys({"writer": "OPENAI_API_KEY"}, {"writer": ApiKey("sk-1")})
     >>> keys.to_send("tcp://10.0.0.7:40123", frozenset({"OPENAI_API_KEY"}))
     {'writer': ApiKey(<hidden>)}
