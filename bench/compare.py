@@ -2,7 +2,7 @@
 
     python bench/compare.py                    # the four runs below, peer column included
     python bench/compare.py --quick            # a tenth of the rows (a smoke run)
-    python bench/compare.py --peer-python PATH # the peer's Python (default: .venv-datadesigner)
+    python bench/compare.py --peer-python PATH # the peer's Python (default: below)
     python bench/compare.py --only wide samplers --no-peer
 
 Each run is one new process, timed from its start to its exit, as a user would see it:
@@ -20,8 +20,11 @@ never counted.
                                                               numpy + pyarrow process writing the
                                                               same 6 columns as 1,000-row parts
 
-The peer column appears when the peer's Python exists (``--peer-python``, default
-``.venv-datadesigner/bin/python`` next to this folder); ``--no-peer`` leaves it out.
+The peer column appears when the peer's Python exists: ``--peer-python``, else the
+``DAGEN_DATA_DESIGNER_PYTHON`` variable (as the tests read it, ``tests/peer.py``), else
+``.venv-datadesigner/bin/python`` next to this folder; ``--no-peer`` leaves it out. A
+peer named by the flag or the variable that does not exist is an error, not a silent
+table without its column.
 
 Example:
     $ python bench/compare.py --quick --only samplers
@@ -31,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -54,6 +58,7 @@ __all__ = ["RUNS", "SAMPLER_COLUMNS", "Timed", "main", "time_process"]
 
 LATENCY = 0.2
 DEFAULT_PEER = ROOT / ".venv-datadesigner" / "bin" / "python"
+PEER_VARIABLE = "DAGEN_DATA_DESIGNER_PYTHON"
 
 # the sampler run's six columns (bench/peer_run.py builds the same with the peer's classes)
 SAMPLER_COLUMNS: list[dict[str, Any]] = [
@@ -211,18 +216,38 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a tenth of the rows")
     parser.add_argument("--only", nargs="+", choices=sorted(RUNS), default=list(RUNS))
-    parser.add_argument("--peer-python", type=Path, default=DEFAULT_PEER)
+    parser.add_argument(
+        "--peer-python", type=Path, help=f"default: ${PEER_VARIABLE}, else {DEFAULT_PEER}"
+    )
     parser.add_argument("--no-peer", action="store_true", help="leave the peer column out")
     parser.add_argument("--json", type=Path, help="also write the raw figures here")
     return parser.parse_args(argv)
 
 
+def peer_python(args: argparse.Namespace) -> Path | None:
+    """The peer's Python: the flag, the variable, else the default venv if it exists.
+
+    Raises:
+        SystemExit: the flag or the variable names a file that does not exist.
+    """
+    if args.no_peer:
+        return None
+    named = args.peer_python or (
+        Path(os.environ[PEER_VARIABLE]) if os.environ.get(PEER_VARIABLE) else None
+    )
+    if named is not None:
+        if not named.is_file():
+            raise SystemExit(f"no peer Python at {named} (--peer-python or ${PEER_VARIABLE})")
+        return named
+    if not DEFAULT_PEER.is_file():
+        print(f"no peer at {DEFAULT_PEER} (--peer-python PATH): the peer column is left out")
+        return None
+    return DEFAULT_PEER
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    peer: Path | None = None if args.no_peer else args.peer_python
-    if peer is not None and not peer.is_file():
-        print(f"no peer at {peer} (--peer-python PATH): the peer column is left out")
-        peer = None
+    peer = peer_python(args)
     rows = []
     with (
         MockServerProcess(MockServerSettings(port=0, latency=LATENCY)) as server,

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import importlib.util
 import json
 import math
 import os
@@ -456,12 +457,32 @@ def mock_llm(**options: Any) -> None:
 def main() -> None:
     """Entry point of the ``dagen`` console script."""
     run_as_main()
+    _spawned_workers_skip_the_script()
     # after a Ctrl-C exit, multiprocessing's resource tracker (a helper process started
     # with these flags) cleans up the cluster's semaphores: quietly, not as a warning
     sys.warnoptions.append("ignore::UserWarning:multiprocessing.resource_tracker")
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGINT, on_sigint)
     cli(prog_name="dagen")
+
+
+def _spawned_workers_skip_the_script() -> None:
+    """Keep the local cluster's worker processes from running the ``dagen`` script again.
+
+    They are started by multiprocessing's spawn, which runs the parent's main script once
+    more in each child (as ``__mp_main__``) unless the main module is a package's
+    ``__main__``. The console script only calls ``main``, so each worker imported this
+    whole command line for nothing: ~1 s of CPU per worker, all at once while the cluster
+    starts. Naming the script's module ``dagen.cli.__main__`` (which it stands for) makes
+    spawn skip it, as it does for ``python -m dagen.cli``; the workers then import only
+    what the run's tasks need. A main module that is not this script is left alone.
+    """
+    script = sys.modules.get("__main__")
+    if script is None or getattr(script, "__spec__", None) is not None:
+        return
+    if getattr(script, "main", None) is not main:
+        return
+    script.__spec__ = importlib.util.find_spec("dagen.cli.__main__")
 
 
 if __name__ == "__main__":

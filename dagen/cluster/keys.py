@@ -22,6 +22,7 @@ the model, the variable and the workers.
     no              some do not       MissingApiKeyError
 
 Example:
+    >>> from dagen.inference.client import ApiKey
     >>> keys = ModelKeys({"writer": "OPENAI_API_KEY"}, {"writer": ApiKey("sk-1")})
     >>> keys.to_send("tcp://10.0.0.7:40123", frozenset({"OPENAI_API_KEY"}))
     {'writer': ApiKey(<hidden>)}
@@ -35,11 +36,13 @@ import asyncio
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dagen.cluster import tasks
 from dagen.errors import ClusterError, MissingApiKeyError
-from dagen.inference.client import ApiKey
+
+if TYPE_CHECKING:  # the keys' class comes with the model client, imported by runs with models
+    from dagen.inference.client import ApiKey
 
 __all__ = ["ModelKeys", "install_keys"]
 

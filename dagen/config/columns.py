@@ -32,7 +32,6 @@ from typing import Any, Literal
 
 import jinja2
 import jinja2.meta
-import jsonschema
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from pydantic import Field, TypeAdapter, ValidationInfo, field_validator, model_validator
 
@@ -411,6 +410,8 @@ class LLMStructuredColumnConfig(_LLMColumn):
     @classmethod
     def _valid_schema(cls, value: dict[str, Any]) -> dict[str, Any]:
         """A schema no answer could be checked against would fail every (paid) row."""
+        import jsonschema  # here: most configs have no structured column
+
         try:
             jsonschema.validators.validator_for(value).check_schema(value)
         except jsonschema.SchemaError as exc:

@@ -31,10 +31,10 @@ from dagen.config.run import TemplateLimits
 from dagen.errors import ModelRetryableError
 from dagen.generators.base import ColumnGenerator
 from dagen.generators.skip import SkipRule
-from dagen.inference.client import ApiKey, ModelClient
 
 if TYPE_CHECKING:
     from dagen.graph import ColumnGraph
+    from dagen.inference.client import ApiKey, ModelClient
 
 __all__ = ["BuildContext", "ModelRuntime", "build_generators"]
 

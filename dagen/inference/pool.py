@@ -8,6 +8,9 @@ State, process-wide:
 
     _POOL    event loop -> (scope, alias, config as JSON) -> client   (weak in the loop)
 
+The client classes (and their HTTP library) are imported with the first client: a worker
+running a run without models, which still reads the pool's figures, never loads them.
+
 Example:
     >>> async def cell(config, prompt):
     ...     client = client_for(config, scope="r1")    # same client for the whole loop
@@ -18,15 +21,17 @@ Example:
 from __future__ import annotations
 
 import asyncio
+import importlib
 import threading
 import weakref
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dagen.config.models import ModelConfig
-from dagen.inference.anthropic import AnthropicClient
-from dagen.inference.client import ApiKey, ModelClient
 from dagen.inference.limiter import AdaptiveLimiter
 from dagen.inference.usage import ModelUsage, merge_counts
+
+if TYPE_CHECKING:
+    from dagen.inference.client import ApiKey, ModelClient
 
 __all__ = [
     "CLIENT_TYPES",
@@ -38,10 +43,10 @@ __all__ = [
     "set_ceilings",
 ]
 
-# provider_type -> the client class that speaks its API
-CLIENT_TYPES: dict[str, type[ModelClient]] = {
-    "openai": ModelClient,
-    "anthropic": AnthropicClient,
+# provider_type -> (module, class) of the client that speaks its API, imported when used
+CLIENT_TYPES: dict[str, tuple[str, str]] = {
+    "openai": ("dagen.inference.client", "ModelClient"),
+    "anthropic": ("dagen.inference.anthropic", "AnthropicClient"),
 }
 
 # event loop -> (alias, config as JSON) -> client
@@ -82,7 +87,8 @@ def client_for(
         client = clients.get(key)
         if client is None:
             limiter = AdaptiveLimiter(ceiling or config.max_parallel_requests)
-            kind = CLIENT_TYPES[config.provider_type]
+            module, name = CLIENT_TYPES[config.provider_type]
+            kind = getattr(importlib.import_module(module), name)
             client = clients[key] = kind(config, limiter=limiter, api_key=api_key)
         elif ceiling is not None and ceiling != client.limiter.ceiling:
             client.limiter.set_ceiling(ceiling)

@@ -25,6 +25,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from dagen.cluster.keys import ModelKeys
 from dagen.cluster.tasks import RunContext
@@ -35,7 +36,6 @@ from dagen.config.run import RunSettings
 from dagen.errors import ConfigValidationError
 from dagen.generators import ColumnGenerator, ModelRuntime, build_generators
 from dagen.graph import ColumnGraph
-from dagen.inference.client import ApiKey
 from dagen.lowering.admission import local_cluster_slots
 from dagen.lowering.plan import RowGroups, column_slugs, row_groups
 from dagen.runner.resume import ResumePlan
@@ -45,6 +45,9 @@ from dagen.sinks.metadata import RunMetadata
 from dagen.sinks.processors import build_processors
 from dagen.sinks.record import OutputRecord
 from dagen.sinks.schema import ColumnTypes, declared_types
+
+if TYPE_CHECKING:  # the keys' class comes with the model client, imported by runs with models
+    from dagen.inference.client import ApiKey
 
 __all__ = ["RunSpec", "new_run_id"]
 
