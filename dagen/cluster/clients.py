@@ -17,8 +17,12 @@ loop: an address is connected, and the LocalCluster started, with ``asynchronous
 The worker processes of a LocalCluster dagen starts ignore Ctrl-C (SIGINT): a terminal
 sends it to the whole process group, and the client, which stops the run and closes the
 cluster, is the one process that should act on it (each worker would otherwise print a
-traceback of its own). A scheduler address without a scheme or port is a ``ClusterError``
-naming it, before anything connects.
+traceback of its own). On Ctrl-C, before that cluster closes, Dask's loggers are quieted
+in its worker processes (for good: they are about to stop) and in this process (until it
+has closed): a worker still busy in a task outlives the scheduler by a moment, and its
+heartbeat's "Failed to communicate with scheduler" traceback is no news to the user. A
+normal run, and a cluster dagen did not start, keep Dask's errors visible. A scheduler
+address without a scheme or port is a ``ClusterError`` naming it, before anything connects.
 
 Example:
     >>> check_address("tcp://127.0.0.1:8786")
@@ -45,6 +49,8 @@ from dagen.errors import ClusterError
 __all__ = ["check_address", "open_async_client", "open_client"]
 
 log = logging.getLogger("dagen")
+
+QUIET_TIMEOUT = 0.5  # seconds Ctrl-C waits for the workers' logs to be quieted
 
 
 @contextlib.contextmanager
@@ -105,8 +111,14 @@ def open_client(
             cluster = LocalCluster(**_local_cluster_kwargs(settings, slots))
     except (OSError, RuntimeError) as exc:
         raise ClusterError(f"cannot start a local Dask cluster: {exc}") from exc
-    with cluster, Client(cluster, set_as_default=False) as local:
-        yield local  # the dashboard's link is logged when the run starts (signals.watch)
+    stopping = contextlib.ExitStack()  # closed last: after the cluster
+    with stopping, cluster, Client(cluster, set_as_default=False) as local:
+        try:
+            yield local  # the dashboard's link is logged when the run starts (signals.watch)
+        except KeyboardInterrupt:
+            _quiet_workers(local)
+            stopping.callback(_restore_levels, _dask_logs_off())
+            raise
 
 
 @contextlib.asynccontextmanager
@@ -200,6 +212,31 @@ def _sigint_ignored() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+def _dask_logs_off() -> dict[str, int]:
+    """Raise Dask's loggers (``distributed`` and those under it) in this process above
+    CRITICAL; their levels before."""
+    names = ["distributed"]
+    names += [name for name in logging.root.manager.loggerDict if name.startswith("distributed.")]
+    before: dict[str, int] = {}
+    for name in names:
+        found = logging.getLogger(name)
+        before[name] = found.level
+        found.setLevel(logging.CRITICAL + 1)
+    return before
+
+
+def _restore_levels(levels: dict[str, int]) -> None:
+    for name, level in levels.items():
+        logging.getLogger(name).setLevel(level)
+
+
+def _quiet_workers(client: Client) -> None:
+    """Dask's logs off in the workers of a cluster about to close (see the module
+    docstring); best effort, and bounded: a Ctrl-C exit waits for nothing."""
+    with contextlib.suppress(Exception):
+        client.run(_dask_logs_off, on_error="ignore", callback_timeout=QUIET_TIMEOUT)
 
 
 def _local_cluster_kwargs(settings: ClusterSettings, slots: int) -> dict[str, Any]:
