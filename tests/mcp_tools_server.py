@@ -5,7 +5,8 @@
     python tests/mcp_tools_server.py sse --port P                 # at http://127.0.0.1:P/sse
 
 Tools: ``add(a, b)``, ``shout(text)``, ``fail(reason)`` (raises), ``hang(seconds)``
-(sleeps), ``picture()`` (a 1x1 PNG). With ``DAGEN_TEST_MCP_LOG`` set, each call appends
+(sleeps), ``picture()`` (a 1x1 PNG), ``die()`` (the server exits mid-call). With
+``DAGEN_TEST_MCP_LOG`` set, each call appends
 ``{"pid", "session", "tool"}`` as a JSON line to that file, so a test can count the
 processes and MCP sessions that served a run. ``DAGEN_TEST_MCP_EXIT`` set to a message
 makes the server write it to stderr and exit before serving (a server that does not start).
@@ -61,6 +62,12 @@ def build(port: int) -> FastMCP:
         log(ctx, "hang")
         await asyncio.sleep(seconds)
         return "woke up"
+
+    @server.tool()
+    def die(ctx: Context) -> str:
+        """Ends the server process without an answer."""
+        log(ctx, "die")
+        os._exit(1)
 
     @server.tool()
     def picture(ctx: Context) -> Image:

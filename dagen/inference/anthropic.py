@@ -36,7 +36,8 @@ import json
 from typing import Any
 
 from dagen.errors import ModelOutputError, ModelRequestError
-from dagen.inference.client import ChatResult, EmbeddingResult, ModelClient, _int
+from dagen.inference.chat import ChatResult, _int
+from dagen.inference.client import EmbeddingResult, ModelClient
 
 __all__ = ["ANTHROPIC_VERSION", "DEFAULT_MAX_TOKENS", "AnthropicClient", "to_anthropic_messages"]
 

@@ -424,10 +424,6 @@ def _truncate(text: str) -> str:
     return text[: _MAX_SERVER_MESSAGE - 3] + "..."
 
 
-def _int(value: Any) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) else 0
-
-
 def _parse_retry_after(value: str | None) -> float | None:
     """Seconds from a ``Retry-After`` header: delay-seconds or an HTTP date; else None."""
     if not value:

@@ -52,6 +52,7 @@ __all__ = [
 
 DEFAULT_OPEN_TIMEOUT = 30.0  # seconds for a provider to start and list its tools
 DEFAULT_TOOL_TIMEOUT = 300.0  # seconds for one tool call whose tool config sets none
+_CONNECTION_CLOSED = -32000  # the MCP client's error code for a connection that closed
 _STDERR_TAIL = 600  # characters of a stdio server's stderr quoted in errors
 
 Provider = MCPProvider | LocalStdioMCPProvider
@@ -142,7 +143,7 @@ class MCPSession:
 
     async def call(self, name: str, arguments: dict[str, Any], timeout: float) -> ToolOutcome:
         """Call tool ``name``; its answer, or ToolCallError (no answer in ``timeout``
-        seconds, the session failed, the server refused the request)."""
+        seconds, the session failed, the server refused the request or its answer)."""
         from mcp.shared.exceptions import McpError
 
         where = f"tool {name!r} of {self.provider.describe()}"
@@ -157,12 +158,14 @@ class MCPSession:
             raise ToolCallError(f"{where} did not answer within {timeout:g}s") from None
         except McpError as exc:
             text = exc.error.message
+            if exc.error.code == _CONNECTION_CLOSED:
+                self._closing.set()  # the next call opens a new session
             if "timed out" in text.lower():
                 raise ToolCallError(f"{where} did not answer within {timeout:g}s") from exc
             raise ToolCallError(f"{where}: {text}") from exc
         except Exception as exc:  # the transport failed: the next call opens a new session
             self._closing.set()
-            raise ToolCallError(f"{where}: the session failed: {_message(exc)}") from exc
+            raise ToolCallError(f"{where}: {_message(exc)}") from exc
         return ToolOutcome(_content(result.content), bool(result.isError))
 
     async def aclose(self) -> None:

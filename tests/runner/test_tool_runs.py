@@ -182,6 +182,28 @@ def test_a_tool_that_raises_is_read_by_the_model_and_one_that_hangs_drops_its_ro
     )
 
 
+def test_a_server_that_dies_mid_call_costs_its_rows_and_is_started_again(client, server, tmp_path):
+    log = tmp_path / "calls.jsonl"
+    prompt = (
+        "{% if topic == 'doomed' %}[[mock:call-tool=die]]{% else %}[[mock:call-tool=add]]"
+        '[[mock:tool-args={"a": 1, "b": 2}]]{% endif %} {{ topic }}'
+    )
+    config = tool_config(server, stdio(log), prompt, rows=("doomed", "fine"))
+    result = dagen.generate(config, 16, client=client)
+
+    df = result.to_pandas()
+    assert set(df["topic"]) == {"fine"} and len(df) > 0 and len(df) + len(result.dropped) == 16
+    assert all(a.endswith("Tool results: 3.") for a in df["answer"])
+    # the call that killed the server fails, and so do the calls in flight beside it
+    assert result.dropped and all(
+        "column 'answer' (tool_alias 'math'): tool '" in d["message"]
+        and "of MCP provider 'calc'" in d["message"]
+        for d in result.dropped
+    )
+    dead = {c["pid"] for c in calls_logged(log) if c["tool"] == "die"}
+    assert len({c["pid"] for c in calls_logged(log)}) > min(2, len(dead))  # servers restarted
+
+
 @pytest.mark.parametrize(
     ("prompt", "tools", "message"),
     [
