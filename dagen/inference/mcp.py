@@ -8,8 +8,9 @@ package's transports are anyio context managers that must be left by the task th
 entered them, so each session has an owner task that opens the transport and the
 ``ClientSession``, lists the tools once, then waits until the session is closed; cells
 only send requests over it (the MCP client matches answers to requests, so calls of many
-cells run at once over one session). A session whose owner task ended (the server exited,
-the connection dropped) is replaced at the next call; the call that saw it fail fails.
+cells run at once over one session). When the transport's read stream ends (the server exited,
+the connection dropped) the session is marked closed at once: the calls waiting on it fail,
+and the next call opens a new session.
 
 Tool calls do not take a slot of the model's limiter: caps and AIMD count model calls.
 A call has a time limit, the tool config's ``timeout_sec`` or ``DEFAULT_TOOL_TIMEOUT``
@@ -149,13 +150,25 @@ class MCPSession:
         where = f"tool {name!r} of {self.provider.describe()}"
         if not self.is_open:
             raise ToolCallError(f"{where}: the session is closed")
+        request = asyncio.ensure_future(
+            self._session.call_tool(name, arguments, timedelta(seconds=timeout))
+        )
+        closed = asyncio.ensure_future(self._closing.wait())
         try:
-            result = await asyncio.wait_for(
-                self._session.call_tool(name, arguments, timedelta(seconds=timeout)),
-                timeout + 1.0,  # the MCP client's own limit answers first, as an McpError
+            # the MCP client's own limit answers first, as an McpError; a connection that
+            # closes leaves a request sent at that moment unanswered, so its end is awaited too
+            await asyncio.wait(
+                {request, closed}, timeout=timeout + 1.0, return_when="FIRST_COMPLETED"
             )
-        except TimeoutError:
-            raise ToolCallError(f"{where} did not answer within {timeout:g}s") from None
+        finally:
+            closed.cancel()
+        if not request.done():
+            request.cancel()
+            if self._closing.is_set():
+                raise ToolCallError(f"{where}: the connection closed during the call")
+            raise ToolCallError(f"{where} did not answer within {timeout:g}s")
+        try:
+            result = request.result()
         except McpError as exc:
             text = exc.error.message
             if exc.error.code == _CONNECTION_CLOSED:
@@ -187,7 +200,8 @@ class MCPSession:
         try:
             async with contextlib.AsyncExitStack() as stack:
                 streams = await self._transport(stack)
-                session = await stack.enter_async_context(ClientSession(streams[0], streams[1]))
+                read: Any = _Watched(streams[0], on_end=self._closing.set)
+                session = await stack.enter_async_context(ClientSession(read, streams[1]))
                 await session.initialize()
                 listed = await session.list_tools()
                 self.tools = tuple(
@@ -240,6 +254,35 @@ class MCPSession:
         self._stderr.seek(0)
         text = " ".join(self._stderr.read().split())
         return f" (its stderr: ...{text[-_STDERR_TAIL:]})" if text else ""
+
+
+class _Watched:
+    """A transport's read stream that calls ``on_end`` when it ends (the server exited, the
+    connection dropped), before the MCP client fails the requests still waiting on it."""
+
+    def __init__(self, stream: Any, on_end: Any) -> None:
+        self._stream = stream
+        self._on_end = on_end
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+    async def __aenter__(self) -> _Watched:
+        await self._stream.__aenter__()
+        return self
+
+    async def __aexit__(self, *exc: object) -> Any:
+        return await self._stream.__aexit__(*exc)
+
+    def __aiter__(self) -> _Watched:
+        return self
+
+    async def __anext__(self) -> Any:
+        try:
+            return await self._stream.__anext__()
+        except Exception:  # its end (StopAsyncIteration) or a stream that broke
+            self._on_end()
+            raise
 
 
 # event loop -> (scope, provider as JSON) -> the task opening the session, then its result
