@@ -10,6 +10,7 @@ Tools: ``add(a, b)``, ``shout(text)``, ``fail(reason)`` (raises), ``hang(seconds
 ``{"pid", "session", "tool"}`` as a JSON line to that file, so a test can count the
 processes and MCP sessions that served a run. ``DAGEN_TEST_MCP_EXIT`` set to a message
 makes the server write it to stderr and exit before serving (a server that does not start).
+``DAGEN_TEST_MCP_DIE_ONCE`` set to a path makes ``die()`` exit only on its first call.
 """
 
 from __future__ import annotations
@@ -65,7 +66,15 @@ def build(port: int) -> FastMCP:
 
     @server.tool()
     def die(ctx: Context) -> str:
-        """Ends the server process without an answer."""
+        """Ends the server process without an answer (only the first time, across
+        processes, when ``DAGEN_TEST_MCP_DIE_ONCE`` names a file to mark it by)."""
+        once = os.environ.get("DAGEN_TEST_MCP_DIE_ONCE")
+        if once:
+            try:
+                os.close(os.open(once, os.O_CREAT | os.O_EXCL))
+            except FileExistsError:
+                log(ctx, "survive")
+                return "a server died already"
         log(ctx, "die")
         os._exit(1)
 
