@@ -293,6 +293,8 @@ class RunSession:
         deps = list(ref.dependencies)
         if ref.kind == "checkpoint":
             return (tasks.checkpoint, self.run_id, rg.index, rg.size, deps)
+        if ref.kind == "batches":
+            return (tasks.batches, self.run_id, ref.columns, rg.index, rg.start, rg.size)
         column = ref.column
         assert column is not None  # every task but the checkpoint belongs to a column
         if ref.kind == "collect":

@@ -12,9 +12,11 @@ Results that flow between tasks:
     collect      ColumnBlock for the whole row group
     load         ColumnBlock of values read back from an output being updated
     batch        ColumnBlock
+    batches      FusedBlocks: the ColumnBlock of each fused column; a reader takes the
+                 blocks from it (``dagen.cluster.fused``), as if each were its own task
     checkpoint   RowGroupResult (Arrow table + drop report; the sink encodes it)
 
-Each task that runs a generator (cells, cells_async, batch, batch_async) opens a ledger
+Each task that runs a generator (cells, cells_async, batch, batch_async, batches) opens a ledger
 (``dagen.inference.ledger.counting``) that the model client adds its calls to; the
 ledger travels as ``CellChunk.usage`` / ``ColumnBlock.usage``, ``collect`` sums its
 chunks', and the checkpoint gathers them into ``RowGroupResult.usage`` (column -> model
@@ -28,8 +30,8 @@ the run that fails is
 reported by the client in one line naming the row group and column, so while the run is
 installed the worker does not log the same failure again ("Compute Failed", with its
 traceback) for the run's keys. Results holding a failure are of a
-marker type (``FailedChunk``, ``FailedBlock``) so the client can see failures from the
-future's type alone.
+marker type (``FailedChunk``, ``FailedBlock``, ``FailedFusedBlocks``) so the client can
+see failures from the future's type alone.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ import cloudpickle
 import pandas as pd
 from distributed.diagnostics.plugin import WorkerPlugin
 
+from dagen.cluster.fused import FusedBlocks, blocks_of, run_fused
 from dagen.cluster.signals import WorkerPublisher
 from dagen.errors import ClusterError
 from dagen.generators import (
@@ -72,6 +75,7 @@ __all__ = [
     "RunPlugin",
     "batch",
     "batch_async",
+    "batches",
     "calls_in_flight",
     "cells",
     "cells_async",
@@ -117,6 +121,7 @@ class RunContext:
     column_models: dict[str, str] = field(default_factory=dict)  # LLM column -> model alias
     caps: dict[str, int] = field(default_factory=dict)  # model alias -> max_parallel_requests
     call_timeout: float = 0.0  # seconds a model call may last (the largest model timeout)
+    upstream: dict[str, tuple[str, ...]] = field(default_factory=dict)  # column -> what it reads
 
 
 def resource_name(run_id: str, alias: str) -> str:
@@ -188,6 +193,7 @@ def _rows(
     dropped upstream) and the output columns skipped upstream in it. Inputs are upstream
     blocks and the upstream chunks covering the rows (each row is covered by exactly one
     chunk of each cell-by-cell upstream)."""
+    inputs = blocks_of(inputs)
     blocks = [source for source in inputs if isinstance(source, ColumnBlock)]
     covered: dict[int, list[Any]] = {}
     for chunk in inputs:
@@ -394,11 +400,20 @@ def batch(
     context = _context(run_id)
     ctx = BatchContext(column, rg, start, size, context.seed)
     gen = context.generators[column]
-    frame, skipped = _frame(inputs, size)
+    frame, skipped = _frame(blocks_of(inputs), size)
     rows = _skipped_rows(gen, frame, skipped)
     with counting() as usage:
         block = gen.run_batch(frame.drop(index=rows), ctx)
     return _with_usage(_with_skipped(gen, block, rows), usage)
+
+
+def batches(run_id: str, columns: Sequence[str], rg: int, start: int, size: int) -> FusedBlocks:
+    """Fused full-column columns for one row group (sync generators; ``run_fused``)."""
+
+    def run_one(column: str, inputs: list[ColumnBlock]) -> ColumnBlock:
+        return batch(run_id, column, rg, start, size, inputs)
+
+    return run_fused(columns, _context(run_id).upstream, rg, run_one)
 
 
 async def batch_async(
@@ -414,7 +429,7 @@ async def batch_async(
     context = _context(run_id)
     ctx = BatchContext(column, rg, start, size, context.seed)
     gen = context.generators[column]
-    frame, skipped = _frame(inputs, size)
+    frame, skipped = _frame(blocks_of(inputs), size)
     rows = _skipped_rows(gen, frame, skipped)
     with counting() as usage:
         block = await gen.arun_batch(frame.drop(index=rows), ctx)
@@ -424,9 +439,15 @@ async def batch_async(
 def checkpoint(run_id: str, rg: int, size: int, blocks: list[ColumnBlock]) -> RowGroupResult:
     """Assemble a finished row group into an Arrow table (see ``dagen.sinks.assemble``)."""
     spec = _context(run_id).assembly
-    return assemble_row_group(
-        dict(zip(spec.columns, blocks, strict=True)), spec, row_group=rg, size=size
-    )
+    by_column: dict[str, ColumnBlock] = {}
+    own = []  # one block per column not fused, in column order
+    for block in blocks:
+        if isinstance(block, FusedBlocks):
+            by_column.update(block.blocks)
+        else:
+            own.append(block)
+    by_column.update(zip([c for c in spec.columns if c not in by_column], own, strict=True))
+    return assemble_row_group(by_column, spec, row_group=rg, size=size)
 
 
 async def install_shares(run_id: str, shares: dict[str, int], dask_worker: Any = None) -> None:
@@ -470,4 +491,6 @@ def failures_of(result: Any) -> list[CellFailure]:
     the failures travel to the client)."""
     if isinstance(result, ColumnBlock):
         return list(result.failures.values())
+    if isinstance(result, FusedBlocks):
+        return [f for block in result.blocks.values() for f in block.failures.values()]
     return [r for r in result if isinstance(r, CellFailure)]

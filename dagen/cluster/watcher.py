@@ -13,6 +13,7 @@ from typing import Any
 
 from distributed import Client, Future, as_completed
 
+from dagen.cluster.fused import FailedFusedBlocks
 from dagen.cluster.tasks import FailedChunk
 from dagen.generators.base import CellFailure, FailedBlock
 from dagen.lowering.plan import TaskRef
@@ -41,7 +42,9 @@ class Finished:
     def has_failures(self) -> bool:
         """The result records at least one failed cell."""
         kind = self.future.type
-        return isinstance(kind, type) and issubclass(kind, (FailedChunk, FailedBlock, CellFailure))
+        return isinstance(kind, type) and issubclass(
+            kind, (FailedChunk, FailedBlock, FailedFusedBlocks, CellFailure)
+        )
 
 
 class Watcher:

@@ -72,6 +72,8 @@ class RunSpec:
         row_groups: the row groups to generate, in order (made as they are asked for).
         slugs: each column's key prefix (Dask's dashboard groups by it).
         async_columns: columns whose generator is a coroutine.
+        fusable: full-column columns one task may run together (``RowGroupPlan.build``):
+            sync, stateless, calling no model.
         previous: the record of the resumed (or updated) output, its row groups those
             kept (``ResumePlan.previous``), or None.
         fingerprints: every column's fingerprint, recorded with each row group written.
@@ -93,6 +95,7 @@ class RunSpec:
     row_groups: RowGroups
     slugs: Mapping[str, str]
     async_columns: frozenset[str]
+    fusable: frozenset[str] = frozenset()
     previous: OutputRecord | None = field(default=None, compare=False)
     fingerprints: FingerprintSet | None = field(default=None, compare=False)
     update: UpdatePlan | None = field(default=None, compare=False)
@@ -151,6 +154,9 @@ class RunSpec:
             column_models,
             caps={m.alias: m.max_parallel_requests for m in config.models if m.alias in used},
             call_timeout=max((m.timeout for m in config.models if m.alias in used), default=0.0),
+            upstream={
+                c: tuple(sorted(graph.upstream[c], key=graph.order.index)) for c in graph.columns
+            },
         )
         exact = settings.exact or (resumed is not None and resumed.exact)
         if resumed is not None:
@@ -168,6 +174,14 @@ class RunSpec:
             row_groups=pending,
             slugs=column_slugs(graph.columns),
             async_columns=frozenset(c for c, g in generators.items() if g.is_async),
+            fusable=frozenset(
+                c.name
+                for c in config.columns
+                if not graph.is_cell(c.name)
+                and not generators[c.name].is_async
+                and not c.stateful
+                and not c.model_aliases
+            ),
             previous=resumed.previous if resumed is not None else None,
             fingerprints=fingerprint_set(config, graph.upstream, context.seed),
             update=update,

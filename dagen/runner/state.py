@@ -312,6 +312,7 @@ class RunState:
             slugs=spec.slugs,
             previous=self.previous,
             loaded=loaded.keys(),
+            fusable=spec.fusable,
         )
         for column, values in loaded.items():
             self.loads[plan.block_keys[column]] = values
@@ -373,14 +374,15 @@ class RunState:
         if ref.row_group not in self.in_flight:
             return  # cancelled: an exact run reached its target without it
         self.admission.finished(ref.key)
-        cells = ref.rows if ref.kind in ("cell", "batch") else 0
-        self.tracker.task_finished(ref.row_group, ref.column if cells else None, cells)
+        cells = ref.rows if ref.kind in ("cell", "batch", "batches") else 0
+        self.tracker.task_finished(ref.row_group, ref.columns if cells else (), cells)
         if not cells:
             return
-        assert ref.column is not None  # cells belong to a column
         failures = list(finished.failures)
         self.tracker.record_failures(ref.row_group, failures)
-        self.tracker.observe(ref.column, cells, sum(1 for f in failures if not f.retryable))
+        for column in ref.columns:  # fused columns: each its own failures
+            lost = [f for f in failures if len(ref.columns) == 1 or f.column == column]
+            self.tracker.observe(column, cells, sum(1 for f in lost if not f.retryable))
         fatal = next((f for f in failures if f.fatal), None)
         if fatal is not None:
             raise ModelAuthError(

@@ -19,7 +19,7 @@ State:
 Example:
     >>> t = CompletionTracker()
     >>> t.admit(0, {"a": 2}, tasks=3)
-    >>> t.task_finished(0, "a", 2), t.task_finished(0, None, 0)
+    >>> t.task_finished(0, ["a"], 2), t.task_finished(0, [], 0)
     (False, False)
     >>> t.record_failures(0, [CellFailure("a", 0, 1, "KeyError", "x")])
     [CellFailure(column='a', row_group=0, row=1, error_type='KeyError', message='x', retryable=False, fatal=False)]
@@ -58,9 +58,10 @@ class CompletionTracker:
         self.open[row_group] = tasks
         self.total.update(cells)
 
-    def task_finished(self, row_group: int, column: str | None, cells: int) -> bool:
-        """A task finished; True when it was the row group's last one."""
-        if column is not None:
+    def task_finished(self, row_group: int, columns: Iterable[str], cells: int) -> bool:
+        """A task finished ``cells`` cells of each of ``columns`` (none for a collector or
+        a checkpoint); True when it was the row group's last one."""
+        for column in columns:
             self.done[column] += cells
         self.open[row_group] -= 1
         return self.open[row_group] == 0

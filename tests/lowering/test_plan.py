@@ -293,3 +293,61 @@ def test_row_groups_after_a_head_of_listed_ones_continue_from_it():
         RowGroup(3, 22, 3),
     ]
     assert [groups[i] for i in range(len(groups))] == list(groups)
+
+
+# -- fused full-column columns ------------------------------------------------------------------
+
+
+def test_full_column_columns_reading_only_each_other_share_one_task(fan_out_fan_in):
+    plan = RowGroupPlan.build(fan_out_fan_in, RowGroup(2, 20, 4), run="r1", cells_per_task=2,
+                              fusable={"persona", "age"})  # fmt: skip
+    fused = plan.tasks[0]
+    assert (fused.kind, fused.key, fused.columns) == (
+        "batches",
+        ("persona+age", "r1", 2),
+        ("persona", "age"),
+    )
+    assert fused.dependencies == () and fused.rows == 4
+    assert plan.block_keys["persona"] == plan.block_keys["age"] == fused.key
+    tasks = by_key(plan)
+    assert ("persona", "r1", 2) not in tasks and ("age", "r1", 2) not in tasks
+    # a reader of two fused columns waits on their task once
+    assert tasks[("profile", "r1", 2, 0)].dependencies == (
+        ("bio", "r1", 2, 0), ("hobby", "r1", 2, 0), fused.key,
+    )  # fmt: skip
+    assert plan.checkpoint.dependencies == (
+        fused.key, ("bio.rows", "r1", 2), ("hobby.rows", "r1", 2), ("profile.rows", "r1", 2),
+    )  # fmt: skip
+
+
+def test_a_full_column_column_reading_a_cell_column_keeps_its_own_task(diamond):
+    plan = RowGroupPlan.build(diamond, RowGroup(0, 0, 4), run="r1", cells_per_task=4,
+                              fusable={"product", "price", "verdict"})  # fmt: skip
+    tasks = by_key(plan)
+    assert tasks[("product+price", "r1", 0)].columns == ("product", "price")
+    assert tasks[("verdict", "r1", 0)].kind == "batch"
+    assert tasks[("verdict", "r1", 0)].dependencies == (
+        ("review.rows", "r1", 0), ("product+price", "r1", 0),
+    )  # fmt: skip
+
+
+def test_a_lone_fusable_column_and_a_loaded_one_are_not_fused(chain, diamond):
+    alone = RowGroupPlan.build(chain, RowGroup(0, 0, 3), run="r1", cells_per_task=3,
+                               fusable={"topic", "word_count"})  # fmt: skip
+    plain = RowGroupPlan.build(chain, RowGroup(0, 0, 3), run="r1", cells_per_task=3)
+    assert alone == plain  # word_count reads a cell column: topic would be fused alone
+    loaded = RowGroupPlan.build(diamond, RowGroup(0, 0, 4), run="r1", cells_per_task=4,
+                                fusable={"product", "price"}, loaded={"product"})  # fmt: skip
+    assert [t.kind for t in loaded.tasks if t.column in ("product", "price")] == ["load", "batch"]
+
+
+def test_a_fused_key_names_its_columns_within_bounds_and_dask_groups_it_whole():
+    columns = [f"feature_{i:02d}" for i in range(30)]
+    graph = ColumnGraph.from_edges({c: [] for c in columns}, dict.fromkeys(columns, FULL))
+    plan = RowGroupPlan.build(graph, RowGroup(0, 0, 2), run="r1", cells_per_task=1,
+                              fusable=set(columns))  # fmt: skip
+    [fused, checkpoint] = plan.tasks
+    slug = fused.key[0]
+    assert slug.startswith("feature_00+feature_01+") and slug.endswith("more")
+    assert len(slug) <= 60 and key_split(fused.key) == slug
+    assert fused.columns == tuple(columns) and checkpoint.dependencies == (fused.key,)

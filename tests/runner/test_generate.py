@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
+from dask.utils import key_split
+from distributed import get_task_stream
 
 import dagen
 from dagen.errors import OutputDirError
+from dagen.lowering import plan
 
 pytestmark = pytest.mark.cluster
 
@@ -151,6 +155,37 @@ def test_a_full_column_function_returning_the_wrong_length_drops_its_row_group(c
     assert any(
         "column 'bad'" in m and "row group" in m and "1 values for 10 rows" in m for m in reasons
     )
+
+
+def test_columns_that_read_only_each_other_run_as_one_task_with_the_same_data(client, monkeypatch):
+    cfg = dagen.DatasetConfig.from_dict({"seed": 3, "columns": [
+        {"name": "city", "column_type": "sampler", "sampler_type": "category",
+         "params": {"values": ["Oslo", "Lima", "Pune"]}},
+        {"name": "age", "column_type": "sampler", "sampler_type": "uniform",
+         "params": {"low": 18, "high": 90}, "convert_to": "int"},
+        {"name": "n", "column_type": "custom", "function": "scenario_functions:row_ids",
+         "generation_strategy": "full_column", "required_columns": []},
+        {"name": "label", "column_type": "expression", "expr": "{{ city }}-{{ age }}-{{ n }}"},
+        {"name": "doubled", "column_type": "custom", "function": "scenario_functions:double"},
+    ]})  # fmt: skip
+    settings = dagen.RunSettings(row_group_size=25)
+    with get_task_stream(client=client) as stream:
+        fused = dagen.generate(cfg, 100, None, client=client, settings=settings)
+    monkeypatch.setattr(plan, "_fused", lambda graph, fusable: ())
+    with get_task_stream(client=client) as unfused_stream:
+        unfused = dagen.generate(cfg, 100, None, client=client, settings=settings)
+
+    pd.testing.assert_frame_equal(fused.to_pandas(), unfused.to_pandas())
+    assert fused.to_pandas()["n"].tolist() == list(range(100))
+
+    def tasks_per_group(records):
+        return Counter(key_split(t["key"]) for t in records)
+
+    # the four full-column columns: 1 task per row group instead of 4
+    cells = {"doubled": 4, "doubled.rows": 4, "row_group": 4}
+    assert tasks_per_group(stream.data) == {"city+age+n+label": 4, **cells}
+    unfused_tasks = {"city": 4, "age": 4, "n": 4, "label": 4, **cells}
+    assert tasks_per_group(unfused_stream.data) == unfused_tasks
 
 
 def test_stateful_column_sees_row_groups_in_order_in_one_process(client):

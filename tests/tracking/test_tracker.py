@@ -30,10 +30,10 @@ def test_admitting_row_groups_adds_up_their_cells(tracker):
 
 
 def test_only_the_last_task_of_a_row_group_completes_it(tracker):
-    assert tracker.task_finished(0, "bio", 4) is False
-    assert tracker.task_finished(1, "bio", 2) is False
-    assert tracker.task_finished(0, "city", 4) is False
-    assert tracker.task_finished(0, None, 0) is True  # the checkpoint carries no cells
+    assert tracker.task_finished(0, ["bio"], 4) is False
+    assert tracker.task_finished(1, ["bio"], 2) is False
+    assert tracker.task_finished(0, ["city"], 4) is False
+    assert tracker.task_finished(0, [], 0) is True  # the checkpoint carries no cells
     assert tracker.done == {"bio": 6, "city": 4}
     assert tracker.open[1] == 2
 
