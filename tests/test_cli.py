@@ -88,8 +88,10 @@ def test_graph_shows_order_strategies_tasks_and_critical_path(examples):
     assert re.search(r"review\s+cell_by_cell\s+1\s+1004\s+customer, product, stars", result.output)
     assert "critical path:" in result.output
     assert "model calls on the critical path: review -> facts" in result.output
-    # 4 row groups: 3 sampler tasks each, 3 llm columns x (250 cells + 1 collector), 1 checkpoint
-    assert f"1000 rows in 4 row groups: {4 * (3 + 3 * 251 + 1)} Dask tasks" in result.output
+    # 4 row groups: the 3 samplers in one task each, 3 llm columns x (250 cells + 1
+    # collector), 1 checkpoint
+    assert "one task per row group runs: product, customer, stars" in result.output
+    assert f"1000 rows in 4 row groups: {4 * (1 + 3 * 251 + 1)} Dask tasks" in result.output
 
 
 def test_graph_by_default_tiles_each_workers_share_of_a_model_with_small_chunks(examples):
@@ -108,6 +110,10 @@ def test_graph_mermaid_and_json(examples):
     assert mermaid.startswith("flowchart LR") and "-->" in mermaid
     info = json.loads(invoke("graph", str(examples / "people.yaml"), "--json").output)
     assert info["columns"][0]["name"] == "person"
+    fused = {c["name"]: c["fused_with"] for c in info["columns"]}
+    samplers = ["person", "city", "district", "age", "signup", "customer_id", "visits", "greeting"]
+    assert fused["person"] == samplers[1:] and fused["greeting"] == samplers[:-1]
+    assert fused["score"] == fused["score_rank"] == []  # a cell column, and what reads it
 
 
 def test_an_unreachable_endpoint_is_named_before_anything_runs(write, tmp_path):

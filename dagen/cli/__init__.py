@@ -397,6 +397,9 @@ def graph(
         click.echo(
             f"{col['name']:<{width}}  {col['strategy']:<12}  {per_task:>10}  {col['tasks']:>8}  {reads}"
         )
+    fused = [c["name"] for c in info["columns"] if c["fused_with"]]
+    if fused:
+        click.echo(f"one task per row group runs: {', '.join(fused)}")
     click.echo(f"critical path: {' -> '.join(info['critical_path'])}")
     if info["llm_critical_path"]:
         click.echo(f"model calls on the critical path: {' -> '.join(info['llm_critical_path'])}")

@@ -62,6 +62,7 @@ __all__ = [
     "TaskRef",
     "chunk_sizes",
     "column_slugs",
+    "fused_columns",
     "row_groups",
 ]
 
@@ -293,7 +294,7 @@ class RowGroupPlan:
         block: dict[str, Key] = {}  # column -> key of its ColumnBlock
         cell: dict[str, dict[int, Key]] = {}  # cell column -> first row -> chunk key
         key: Key
-        fused = _fused(graph, fusable - loaded)
+        fused = fused_columns(graph, fusable - loaded)
         if fused:
             key = (_fused_slug([slugs[c] for c in fused]), run, rg)
             tasks.append(TaskRef("batches", fused[0], rg, None, row_group.size, key, columns=fused))
@@ -362,7 +363,7 @@ class RowGroupPlan:
         return cls(row_group, tuple(tasks), block, checkpoint)
 
 
-def _fused(graph: ColumnGraph, fusable: Set[str]) -> tuple[str, ...]:
+def fused_columns(graph: ColumnGraph, fusable: Set[str]) -> tuple[str, ...]:
     """The ``fusable`` columns reading only each other, in graph order; () for fewer
     than two (a single column keeps its own task)."""
     fused: list[str] = []

@@ -15,10 +15,11 @@ from dagen.config.dataset import DatasetConfig
 from dagen.config.run import ClusterSettings, RunSettings
 from dagen.generators import build_generators
 from dagen.graph import ColumnGraph
-from dagen.lowering.plan import chunk_sizes
+from dagen.lowering.plan import chunk_sizes, fused_columns
 from dagen.runner.arguments import check_config, check_records, check_type
 from dagen.runner.engine import generate
 from dagen.runner.result import GenerationResult
+from dagen.runner.spec import fusable_columns
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -90,7 +91,8 @@ def describe(
     if workers is not None:
         check_records("describe", "workers", workers)
     graph = ColumnGraph.from_config(config)
-    async_columns = {c for c, g in build_generators(config, graph).items() if g.is_async}
+    generators = build_generators(config, graph)
+    async_columns = {c for c, g in generators.items() if g.is_async}
     n = workers or settings.cluster.workers
     model_shares = {
         c.name: max(1, config.model(c.model_alias).max_parallel_requests // n)
@@ -102,6 +104,7 @@ def describe(
     )
     counts = graph.task_counts(num_records, settings.row_group_size, chunking)
     n_groups = -(-num_records // settings.row_group_size)
+    fused = fused_columns(graph, fusable_columns(config, graph, generators))
     llm = {c.name for c in config.columns if c.model_alias is not None}
     return {
         "columns": [
@@ -111,6 +114,7 @@ def describe(
                 "reads": sorted(graph.reads.get(col, ())),
                 "tasks": counts[col],
                 "cells_per_task": chunking[col] if graph.is_cell(col) else None,
+                "fused_with": [c for c in fused if c != col] if col in fused else [],
             }
             for col in graph.order
         ],
@@ -119,6 +123,7 @@ def describe(
             c for c in graph.critical_path(lambda c: 1.0 if c in llm else 0.0) if c in llm
         ],
         "row_groups": n_groups,
-        "tasks_total": sum(counts.values()) + n_groups,
+        # fused columns share one task per row group; one checkpoint per row group
+        "tasks_total": sum(counts.values()) - len(fused[1:]) * n_groups + n_groups,
         "mermaid": graph.to_mermaid(),
     }

@@ -49,7 +49,7 @@ from dagen.sinks.schema import ColumnTypes, declared_types
 if TYPE_CHECKING:  # the keys' class comes with the model client, imported by runs with models
     from dagen.inference.client import ApiKey
 
-__all__ = ["RunSpec", "new_run_id"]
+__all__ = ["RunSpec", "fusable_columns", "new_run_id"]
 
 
 def new_run_id() -> str:
@@ -174,14 +174,7 @@ class RunSpec:
             row_groups=pending,
             slugs=column_slugs(graph.columns),
             async_columns=frozenset(c for c, g in generators.items() if g.is_async),
-            fusable=frozenset(
-                c.name
-                for c in config.columns
-                if not graph.is_cell(c.name)
-                and not generators[c.name].is_async
-                and not c.stateful
-                and not c.model_aliases
-            ),
+            fusable=fusable_columns(config, graph, generators),
             previous=resumed.previous if resumed is not None else None,
             fingerprints=fingerprint_set(config, graph.upstream, context.seed),
             update=update,
@@ -264,6 +257,21 @@ def _check_priced(config: DatasetConfig, used: set[str], max_cost: float | None)
                 f"columns call, and model {model.alias!r} has no pricing: add "
                 "`pricing: {input_per_million: ..., output_per_million: ...}` (USD) to it"
             )
+
+
+def fusable_columns(
+    config: DatasetConfig, graph: ColumnGraph, generators: Mapping[str, ColumnGenerator]
+) -> frozenset[str]:
+    """The full-column columns one task may run together (``RowGroupPlan.build``): sync,
+    stateless, calling no model."""
+    return frozenset(
+        c.name
+        for c in config.columns
+        if not graph.is_cell(c.name)
+        and not generators[c.name].is_async
+        and not c.stateful
+        and not c.model_aliases
+    )
 
 
 def _seed(config: DatasetConfig, settings: RunSettings, resumed: ResumePlan | None) -> int:

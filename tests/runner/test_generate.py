@@ -171,7 +171,7 @@ def test_columns_that_read_only_each_other_run_as_one_task_with_the_same_data(cl
     settings = dagen.RunSettings(row_group_size=25)
     with get_task_stream(client=client) as stream:
         fused = dagen.generate(cfg, 100, None, client=client, settings=settings)
-    monkeypatch.setattr(plan, "_fused", lambda graph, fusable: ())
+    monkeypatch.setattr(plan, "fused_columns", lambda graph, fusable: ())
     with get_task_stream(client=client) as unfused_stream:
         unfused = dagen.generate(cfg, 100, None, client=client, settings=settings)
 
