@@ -22,8 +22,8 @@ cell granularity. Dependencies follow the column graph exactly:
     batch <- batch upstream   the upstream's row-group task
 
 Fusing matters when there is no model to wait for: Dask's scheduler costs about a
-millisecond of CPU per task, so 100,000 sampler-only rows in six columns took 3.2 s in
-seven tasks per row group against 1.4 s in two (bench/RESULTS.md). A fused task's result
+millisecond of CPU per task, so 100,000 sampler-only rows in six columns generated in
+2.6 s in seven tasks per row group, and in 1.9 s fused into two (bench/RESULTS.md). A fused task's result
 holds each column's block (``FusedBlocks``); its readers take the blocks from it.
 
 Keys are tuples whose first element is the column's slug, so the Dask dashboard's task
