@@ -188,6 +188,26 @@ def test_columns_that_read_only_each_other_run_as_one_task_with_the_same_data(cl
     assert tasks_per_group(unfused_stream.data) == unfused_tasks
 
 
+def test_a_fused_column_that_always_fails_stops_the_run_naming_it_not_its_neighbours(client):
+    cfg = dagen.DatasetConfig.from_dict({"seed": 3, "columns": [
+        {"name": "n", "column_type": "custom", "function": "scenario_functions:row_ids",
+         "generation_strategy": "full_column", "required_columns": []},
+        {"name": "bad", "column_type": "custom", "function": "scenario_functions:wrong_length",
+         "generation_strategy": "full_column", "required_columns": ["n"]},
+        {"name": "city", "column_type": "sampler", "sampler_type": "category",
+         "params": {"values": ["Oslo", "Lima"]}},
+    ]})  # fmt: skip
+    assert dagen.describe(cfg, 10, dagen.RunSettings())["columns"][0]["fused_with"] == [
+        "bad",
+        "city",
+    ]
+
+    with pytest.raises(dagen.EarlyShutdownError, match=r"cells of column 'bad' failed"):
+        dagen.generate(
+            cfg, 2_000, None, client=client, settings=dagen.RunSettings(row_group_size=50)
+        )
+
+
 def test_stateful_column_sees_row_groups_in_order_in_one_process(client):
     cfg = dagen.DatasetConfig.from_dict({"columns": [
         {"name": "row_id", "column_type": "custom", "function": "scenario_functions:row_ids",
