@@ -17,12 +17,13 @@ loop: an address is connected, and the LocalCluster started, with ``asynchronous
 The worker processes of a LocalCluster dagen starts ignore Ctrl-C (SIGINT): a terminal
 sends it to the whole process group, and the client, which stops the run and closes the
 cluster, is the one process that should act on it (each worker would otherwise print a
-traceback of its own). On Ctrl-C, before that cluster closes, Dask's loggers are quieted
-in its worker processes (for good: they are about to stop) and in this process (until it
-has closed): a worker still busy in a task outlives the scheduler by a moment, and its
-heartbeat's "Failed to communicate with scheduler" traceback is no news to the user. A
-normal run, and a cluster dagen did not start, keep Dask's errors visible. A scheduler
-address without a scheme or port is a ``ClusterError`` naming it, before anything connects.
+traceback of its own). Before that cluster closes, however the run ended (done, failed,
+Ctrl-C), Dask's loggers are quieted in its worker processes (for good: they are about to
+stop) and in this process (until it has closed): a worker outlives the scheduler by a
+moment, and a heartbeat in that moment logs a "Failed to communicate with scheduler"
+traceback that is no news to the user. Dask's errors during the run, and those of a
+cluster dagen did not start, stay visible. A scheduler address without a scheme or port
+is a ``ClusterError`` naming it, before anything connects.
 
 Example:
     >>> check_address("tcp://127.0.0.1:8786")
@@ -30,6 +31,7 @@ Example:
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import signal
@@ -50,7 +52,7 @@ __all__ = ["check_address", "open_async_client", "open_client"]
 
 log = logging.getLogger("dagen")
 
-QUIET_TIMEOUT = 0.5  # seconds Ctrl-C waits for the workers' logs to be quieted
+QUIET_TIMEOUT = 0.5  # seconds a closing run waits for the workers' logs to be quieted
 
 
 @contextlib.contextmanager
@@ -115,10 +117,9 @@ def open_client(
     with stopping, cluster, Client(cluster, set_as_default=False) as local:
         try:
             yield local  # the dashboard's link is logged when the run starts (signals.watch)
-        except KeyboardInterrupt:
+        finally:
             _quiet_workers(local)
             stopping.callback(_restore_levels, _dask_logs_off())
-            raise
 
 
 @contextlib.asynccontextmanager
@@ -171,8 +172,14 @@ async def open_async_client(
             )
     except (OSError, RuntimeError) as exc:
         raise ClusterError(f"cannot start a local Dask cluster: {exc}") from exc
-    async with cluster, Client(cluster, asynchronous=True, set_as_default=False) as local:
-        yield local  # the dashboard's link is logged when the run starts (signals.watch)
+    stopping = contextlib.ExitStack()  # closed last: after the cluster
+    with stopping:
+        async with cluster, Client(cluster, asynchronous=True, set_as_default=False) as local:
+            try:
+                yield local  # the dashboard's link is logged when the run starts (signals.watch)
+            finally:
+                await _quiet_workers_async(local)
+                stopping.callback(_restore_levels, _dask_logs_off())
 
 
 def check_address(address: str) -> None:
@@ -237,6 +244,12 @@ def _quiet_workers(client: Client) -> None:
     docstring); best effort, and bounded: a Ctrl-C exit waits for nothing."""
     with contextlib.suppress(Exception):
         client.run(_dask_logs_off, on_error="ignore", callback_timeout=QUIET_TIMEOUT)
+
+
+async def _quiet_workers_async(client: Client) -> None:
+    """``_quiet_workers`` for an asynchronous client."""
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(client.run(_dask_logs_off, on_error="ignore"), QUIET_TIMEOUT)
 
 
 def _local_cluster_kwargs(settings: ClusterSettings, slots: int) -> dict[str, Any]:
