@@ -47,6 +47,7 @@ from distributed import Client, LocalCluster
 
 from dagen.cluster.gateway import gateway_kwargs, gateway_refusal, is_gateway
 from dagen.cluster.kubernetes import is_kube, kube_kwargs
+from dagen.cluster.quiet import aquiet, quiet, restore_levels
 from dagen.config.cluster import SHORT_NAMES
 from dagen.config.run import ClusterSettings
 from dagen.errors import ClusterError
@@ -207,6 +208,7 @@ class ClusterChoice:
             ClusterError: as ``build``, or no worker connected within ``timeout``.
         """
         began = time.monotonic()
+        levels: dict[str, int] = {}
         with building() if building is not None else contextlib.nullcontext():
             cluster = self.build()
         try:
@@ -220,15 +222,20 @@ class ClusterChoice:
                     raise self.timed_out(cluster, time.monotonic() - began, have) from None
                 self.adapt_after_start(cluster)
                 log.info("%s", self.describe(cluster, time.monotonic() - began))
-                yield client
+                try:
+                    yield client
+                finally:
+                    levels = quiet(client)
         finally:
             _close(cluster)
+            restore_levels(levels)
 
     @contextlib.asynccontextmanager
     async def astart(self) -> AsyncIterator[Client]:
         """``start`` for the running event loop: the cluster is made and closed in a thread,
         its client is asynchronous."""
         began = time.monotonic()
+        levels: dict[str, int] = {}
         cluster = await asyncio.to_thread(self.build)
         try:
             await asyncio.to_thread(self.scale, cluster)
@@ -245,9 +252,13 @@ class ClusterChoice:
                     raise self.timed_out(cluster, time.monotonic() - began, have) from None
                 await asyncio.to_thread(self.adapt_after_start, cluster)
                 log.info("%s", self.describe(cluster, time.monotonic() - began))
-                yield client
+                try:
+                    yield client
+                finally:
+                    levels = await aquiet(client)
         finally:
             await asyncio.to_thread(_close, cluster)
+            restore_levels(levels)
 
     def describe(self, cluster: Any, took: float) -> str:
         """The log line of a started cluster."""

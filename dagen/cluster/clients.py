@@ -17,13 +17,9 @@ loop: an address is connected, and the LocalCluster started, with ``asynchronous
 The worker processes of a LocalCluster dagen starts ignore Ctrl-C (SIGINT): a terminal
 sends it to the whole process group, and the client, which stops the run and closes the
 cluster, is the one process that should act on it (each worker would otherwise print a
-traceback of its own). Before that cluster closes, however the run ended (done, failed,
-Ctrl-C), Dask's loggers are quieted in its worker processes (for good: they are about to
-stop) and in this process (until it has closed): a worker outlives the scheduler by a
-moment, and a heartbeat in that moment logs a "Failed to communicate with scheduler"
-traceback that is no news to the user. Dask's errors during the run, and those of a
-cluster dagen did not start, stay visible. A scheduler address without a scheme or port
-is a ``ClusterError`` naming it, before anything connects.
+traceback of its own). However the run ended, a cluster dagen started closes quietly
+(``dagen.cluster.quiet``). A scheduler address without a scheme or port is a
+``ClusterError`` naming it, before anything connects.
 
 Example:
     >>> check_address("tcp://127.0.0.1:8786")
@@ -31,7 +27,6 @@ Example:
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import signal
@@ -44,6 +39,7 @@ from distributed import Client, LocalCluster
 from distributed.comm import get_address_host_port
 
 from dagen.cluster.choice import ClusterChoice
+from dagen.cluster.quiet import aquiet, quiet, restore_levels
 from dagen.cluster.security import check_security, connection_error
 from dagen.config.run import ClusterSettings
 from dagen.errors import ClusterError
@@ -51,8 +47,6 @@ from dagen.errors import ClusterError
 __all__ = ["check_address", "open_async_client", "open_client"]
 
 log = logging.getLogger("dagen")
-
-QUIET_TIMEOUT = 0.5  # seconds a closing run waits for the workers' logs to be quieted
 
 
 @contextlib.contextmanager
@@ -118,8 +112,7 @@ def open_client(
         try:
             yield local  # the dashboard's link is logged when the run starts (signals.watch)
         finally:
-            _quiet_workers(local)
-            stopping.callback(_restore_levels, _dask_logs_off())
+            stopping.callback(restore_levels, quiet(local))
 
 
 @contextlib.asynccontextmanager
@@ -178,8 +171,7 @@ async def open_async_client(
             try:
                 yield local  # the dashboard's link is logged when the run starts (signals.watch)
             finally:
-                await _quiet_workers_async(local)
-                stopping.callback(_restore_levels, _dask_logs_off())
+                stopping.callback(restore_levels, await aquiet(local))
 
 
 def check_address(address: str) -> None:
@@ -219,37 +211,6 @@ def _sigint_ignored() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGINT, previous)
-
-
-def _dask_logs_off() -> dict[str, int]:
-    """Raise Dask's loggers (``distributed`` and those under it) in this process above
-    CRITICAL; their levels before."""
-    names = ["distributed"]
-    names += [name for name in logging.root.manager.loggerDict if name.startswith("distributed.")]
-    before: dict[str, int] = {}
-    for name in names:
-        found = logging.getLogger(name)
-        before[name] = found.level
-        found.setLevel(logging.CRITICAL + 1)
-    return before
-
-
-def _restore_levels(levels: dict[str, int]) -> None:
-    for name, level in levels.items():
-        logging.getLogger(name).setLevel(level)
-
-
-def _quiet_workers(client: Client) -> None:
-    """Dask's logs off in the workers of a cluster about to close (see the module
-    docstring); best effort, and bounded: a Ctrl-C exit waits for nothing."""
-    with contextlib.suppress(Exception):
-        client.run(_dask_logs_off, on_error="ignore", callback_timeout=QUIET_TIMEOUT)
-
-
-async def _quiet_workers_async(client: Client) -> None:
-    """``_quiet_workers`` for an asynchronous client."""
-    with contextlib.suppress(Exception):
-        await asyncio.wait_for(client.run(_dask_logs_off, on_error="ignore"), QUIET_TIMEOUT)
 
 
 def _local_cluster_kwargs(settings: ClusterSettings, slots: int) -> dict[str, Any]:

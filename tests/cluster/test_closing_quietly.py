@@ -31,12 +31,15 @@ SCRIPT = textwrap.dedent(
         async with open_async_client(settings=settings) as client:
             await client.register_plugin(ComplainsWhileClosing())
             await client.run(complain)
-            if sys.argv[1] == "fails-async":
+            if sys.argv[1].startswith("fails"):
                 raise ValueError("the run failed")
 
     if __name__ == "__main__":  # worker processes import this file too
-        settings = ClusterSettings(n_workers=1, threads_per_worker=1, dashboard_address=None)
-        if sys.argv[1].endswith("async"):
+        chosen = {"cluster_class": "local"} if "class" in sys.argv[1] else {}  # ClusterChoice
+        settings = ClusterSettings(
+            n_workers=1, threads_per_worker=1, dashboard_address=None, **chosen
+        )
+        if "async" in sys.argv[1]:
             try:
                 asyncio.run(run_async(settings))
             except ValueError:
@@ -46,7 +49,7 @@ SCRIPT = textwrap.dedent(
             with open_client(settings=settings) as client:
                 client.register_plugin(ComplainsWhileClosing())
                 client.run(complain)
-                if sys.argv[1] == "fails":
+                if sys.argv[1].startswith("fails"):
                     raise ValueError("the run failed")
         except ValueError:
             print("failed as asked")
@@ -54,7 +57,10 @@ SCRIPT = textwrap.dedent(
 )
 
 
-@pytest.mark.parametrize("ending", ["done", "fails", "done-async", "fails-async"])
+ENDINGS = ["done", "fails", "done-async", "fails-async", "done-class", "fails-class-async"]
+
+
+@pytest.mark.parametrize("ending", ENDINGS)
 def test_a_worker_complaining_while_the_cluster_closes_is_not_shown(ending, tmp_path):
     script = tmp_path / "run.py"
     script.write_text(SCRIPT)
