@@ -33,7 +33,7 @@ from dagen.errors import CheckpointError, OutputDirError
 from dagen.sinks.assemble import RowGroupResult
 from dagen.sinks.base import LocatingSink, ReadableSink
 from dagen.sinks.folder import Folder
-from dagen.sinks.jsontext import metadata_text
+from dagen.sinks.jsontext import MetadataText
 from dagen.sinks.parquet import DATA, METADATA, _concat, _to_parquet
 
 __all__ = ["FolderSink"]
@@ -70,6 +70,7 @@ class FolderSink(ReadableSink, LocatingSink):
         self.data_dir: Path | str = (
             Path(self.folder.url(DATA)) if self.folder.local else self.folder.url(DATA)
         )
+        self._text = MetadataText()  # each row group's record encoded once
 
     def __str__(self) -> str:
         return str(self.folder)
@@ -144,7 +145,7 @@ class FolderSink(ReadableSink, LocatingSink):
             CheckpointError: the file cannot be written.
         """
         try:
-            self.folder.write(metadata_text(metadata).encode(), METADATA)
+            self.folder.write(self._text(metadata).encode(), METADATA)
         except OSError as exc:
             where = self.folder.url(METADATA)
             raise CheckpointError(f"cannot write {where}: {exc.strerror or exc}") from exc

@@ -37,6 +37,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import hashlib
+import itertools
 import json
 import platform
 from collections import Counter
@@ -120,6 +121,8 @@ class RunMetadata:
         self.discarded: dict[str, Any] = {"total": 0.0, "by_model": {}, "tokens": {}}
         # row group being replaced -> (usage, cost) of the columns an update loads
         self.carried: dict[int, tuple[Any, dict[str, Any]]] = {}
+        # the row groups' cost and tokens summed over the first n records (see cost)
+        self._summed: tuple[int, dict[str, Any], dict[str, dict[str, int]]] | None = None
         if previous is not None:  # the output continued: its record's copies, to grow
             previous_document = previous.to_dict()
             self.fingerprint_sets.update(previous_document["fingerprints"])
@@ -139,6 +142,8 @@ class RunMetadata:
         (a name, or a record such as ``{"file", "bytes", "sha256"}``). Returns what this
         run's calls for it cost (USD; an update's carried columns not included)."""
         record = dict(file) if isinstance(file, Mapping) else {"file": file}
+        if result.row_group in self.row_groups:  # replaced in place: sum again
+            self._summed = None
         self.row_groups[result.row_group] = {
             "index": result.row_group,
             "start": start_row,
@@ -170,6 +175,7 @@ class RunMetadata:
         of its ``loaded`` columns is carried into its new record; what its other columns
         cost is discarded (paid, no longer in the dataset)."""
         old = self.row_groups.pop(index, None) or {}
+        self._summed = None
         loaded = set(loaded)
         self.carried[index] = part_of(old, loaded)
         replaced_usage, replaced_cost = part_of(old, set(old.get("usage") or {}) - loaded)
@@ -199,13 +205,22 @@ class RunMetadata:
             self.discarded.pop("by_column", None)
 
     def cost(self) -> dict[str, Any]:
-        """The dataset's cost (its row groups' records summed) and what was discarded."""
-        groups = self.row_groups.values()
-        cost = totals(rg.get("cost", {}) for rg in groups)
-        tokens: dict[str, dict[str, int]] = {}
-        for rg in groups:
+        """The dataset's cost (its row groups' records summed) and what was discarded.
+
+        Written after every row group, so the sums so far are kept and only the records
+        added since are summed (in the same order: the same floats); a record replaced or
+        taken out sums them all again.
+        """
+        done, cost, tokens = self._summed or (0, totals(()), {})
+        added = list(itertools.islice(self.row_groups.values(), done, None))
+        cost = totals([cost, *(rg.get("cost", {}) for rg in added)])
+        tokens = {alias: dict(counts) for alias, counts in tokens.items()}
+        for rg in added:
             add_usage(tokens, rg.get("usage", {}))
-        found = {"currency": CURRENCY, **cost, "tokens": tokens, "discarded": self.discarded}
+        self._summed = (len(self.row_groups), cost, tokens)
+        tokens = {alias: dict(counts) for alias, counts in tokens.items()}  # the caller's
+        found = {"currency": CURRENCY, **totals([cost]), "tokens": tokens,
+                 "discarded": self.discarded}  # fmt: skip
         found["spent"] = cost["total"] + self.discarded.get("total", 0.0)
         if self.max_cost is not None:
             found["cap"] = self.max_cost

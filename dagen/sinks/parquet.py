@@ -52,7 +52,7 @@ from dagen.sinks.assemble import RowGroupResult
 from dagen.sinks.base import ClaimableSink, LocatingSink, ReadableSink, UpdatableSink
 from dagen.sinks.checksum import FileDigest
 from dagen.sinks.folder import atomic_write
-from dagen.sinks.jsontext import metadata_text
+from dagen.sinks.jsontext import MetadataText
 from dagen.sinks.lock import OutputLock
 from dagen.sinks.processors import DROPPED_COLUMNS_DIR, PROCESSORS_DIR
 from dagen.sinks.staging import DATASET_ENTRIES, Staging, settle
@@ -102,6 +102,8 @@ class ParquetSink(ReadableSink, ClaimableSink, LocatingSink, UpdatableSink):
         self._schemas: dict[int, pa.Schema] = {}  # row group -> its file's schema
         self._wrote_metadata = False
         self._records: dict[int, dict[str, Any]] = {}  # row group -> its metadata record
+        self._text = MetadataText()  # each row group's record encoded once
+        self._mended: dict[int, tuple[dict[str, Any], dict[str, Any]]] = {}  # see _current
 
     def __str__(self) -> str:
         return str(self.output_dir)
@@ -206,12 +208,9 @@ class ParquetSink(ReadableSink, ClaimableSink, LocatingSink, UpdatableSink):
         """
         path = self._metadata_path
         if "row_groups" in metadata:  # digests of parts rewritten since they were recorded
-            metadata = {
-                **metadata,
-                "row_groups": [self._current(r) for r in metadata["row_groups"]],
-            }
+            metadata = {**metadata, "row_groups": self._current(metadata["row_groups"])}
         try:
-            atomic_write(path, metadata_text(metadata).encode())
+            atomic_write(path, self._text(metadata).encode())
         except OSError as exc:
             raise CheckpointError(f"cannot write {path}: {exc.strerror}") from exc
         self._wrote_metadata = True
@@ -389,10 +388,21 @@ class ParquetSink(ReadableSink, ClaimableSink, LocatingSink, UpdatableSink):
             ) from exc
         self._put(index, table, path)
 
-    def _current(self, record: dict[str, Any]) -> dict[str, Any]:
-        """A row group's metadata record with its file's digest as it is now."""
-        digest = self._digests.get(record.get("index", -1))
-        return {**record, **digest.to_dict()} if digest and record.get("file") else record
+    def _current(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Row groups' records with their files' digests as they are now: a record itself
+        while its file is as recorded, else one copy per record and digest (``MetadataText``)."""
+        found, digests = [], self._digests
+        for record in records:
+            index, sha256 = record.get("index", -1), record.get("sha256")
+            digest = digests.get(index)
+            if digest is None or sha256 == digest.sha256 or not record.get("file"):
+                found.append(record)
+                continue
+            copied = self._mended.get(index)
+            if copied is None or copied[0] is not record or copied[1]["sha256"] != digest.sha256:
+                copied = self._mended[index] = (record, {**record, **digest.to_dict()})
+            found.append(copied[1])
+        return found
 
     def _recorded_digests(self) -> dict[int, FileDigest]:
         try:

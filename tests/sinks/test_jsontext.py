@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from dagen.sinks.jsonl import JsonlSink
-from dagen.sinks.jsontext import metadata_text
+from dagen.sinks.jsontext import MetadataText, metadata_text
 from dagen.sinks.parquet import ParquetSink
 
 
@@ -88,3 +88,44 @@ def test_the_file_sinks_write_metadata_json_with_this_text(tmp_path, sink_class)
     text = (tmp_path / "out" / "metadata.json").read_text()
     assert text == metadata_text(metadata)
     assert sink.read_metadata() == json.loads(json.dumps(metadata, default=str))
+
+
+class Counted:
+    """A value encoded through ``default=str``: it counts how often it was encoded."""
+
+    def __init__(self) -> None:
+        self.encoded = 0
+
+    def __str__(self) -> str:
+        self.encoded += 1
+        return "counted"
+
+
+def test_a_sink_encodes_each_row_groups_record_once_across_its_writes():
+    text = MetadataText()
+    metadata = a_run(0)
+    marks = []
+    for i in range(5):  # a run: one more row group (and one dropped row) each write
+        marks.append(Counted())
+        metadata["row_groups"] = [*metadata["row_groups"], {"index": i, "mark": marks[-1]}]
+        metadata["dropped_rows"] = [*metadata["dropped_rows"], {"row": i}]
+        metadata["status"] = f"running {i}"
+
+        assert text(metadata) == metadata_text(metadata)
+
+    assert [m.encoded for m in marks] == [6, 5, 4, 3, 2]  # once by text, the rest by the check
+    assert '  "status": "running 4",' in text(metadata).splitlines()
+
+
+def test_a_replaced_record_is_encoded_anew_and_the_old_one_forgotten():
+    text = MetadataText()
+    metadata = a_run(3)
+    text(metadata)
+
+    metadata["row_groups"] = [*metadata["row_groups"][:2], {"index": 2, "rows": 9}]  # --update
+
+    assert json.loads(text(metadata))["row_groups"][2] == {"index": 2, "rows": 9}
+    for _ in range(100):  # many replacements: what is remembered stays bounded
+        metadata["row_groups"] = [{**r} for r in metadata["row_groups"]]
+        assert text(metadata) == metadata_text(metadata)
+    assert len(text._seen) <= 2 * 3 + 64

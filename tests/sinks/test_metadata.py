@@ -204,3 +204,38 @@ def test_each_row_group_is_priced_when_recorded_and_the_totals_survive_a_resume(
     assert again["row_groups"][0]["cost"] == doc["row_groups"][0]["cost"]
     assert again["cost"]["total"] == pytest.approx(0.004 + 0.1)
     assert again["cost"]["discarded"] == doc["cost"]["discarded"]  # carried, not recounted
+
+
+def test_the_dataset_cost_kept_between_writes_is_what_summing_every_record_gives(result):
+    from dagen.sinks.ledger import add_usage, totals
+
+    pricing = Pricing(input_per_million=0.7, output_per_million=3.3)  # floats that round
+    meta = RunMetadata(config={}, fingerprint="f", seed=1, num_records=40, row_group_size=4,
+                       prices={"judge": pricing, "free": None})  # fmt: skip
+
+    def row_group(index: int, prompt: int) -> RowGroupResult:
+        usage = {"score": {"judge": _usage(4, prompt, 7 * index + 1), "free": _usage(1, 3, 1)}}
+        return dataclasses.replace(result(index, pd.DataFrame({"bio": list("abcd")})),
+                                   usage=usage)  # fmt: skip
+
+    def summed_afresh() -> tuple[dict, dict]:
+        tokens: dict = {}
+        for rg in meta.row_groups.values():
+            add_usage(tokens, rg["usage"])
+        return totals(rg["cost"] for rg in meta.row_groups.values()), tokens
+
+    steps = [("add", i, 1_000 + 37 * i) for i in range(6)]
+    steps += [("replace", 2, 5), ("forget", 4, 0), ("add", 4, 11), ("add", 6, 999)]
+    for step, index, prompt in steps:
+        if step == "forget":
+            meta.forget_row_group(index, {"bio": 4})
+        else:
+            meta.add_row_group(row_group(index, prompt), f"p{index}", 4 * index)
+        cost, tokens = summed_afresh()
+
+        written = meta.to_dict()["cost"]
+
+        assert {k: written[k] for k in cost} == cost  # the same floats, not approximately
+        assert written["tokens"] == tokens
+    written["tokens"]["judge"]["calls"] = -1  # what the caller got is its own
+    assert meta.to_dict()["cost"]["tokens"] == tokens

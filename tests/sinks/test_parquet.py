@@ -119,6 +119,22 @@ def test_a_swap_cut_short_by_a_crash_is_undone_by_the_next_run(sink, result, old
     assert snapshot(out) == old_dataset
 
 
+def test_a_part_mended_after_it_was_recorded_is_listed_with_its_new_digest(sink, result):
+    nulls = pd.DataFrame({"city": ["Oslo"], "age": pd.Series([None], dtype=object)})
+    records = {0: {"index": 0, "rows": 1, **sink.write(result(0, nulls))}}
+    sink.write_metadata({"row_groups": list(records.values())})
+    ages = pd.DataFrame({"city": ["Lima"], "age": [31]})
+
+    records[1] = {"index": 1, "rows": 1, **sink.write(result(1, ages))}  # age's type learned
+    for _ in range(2):  # the run's stale record of part 0, written twice
+        sink.write_metadata({"row_groups": list(records.values())})
+
+    listed = sink.read_metadata()["row_groups"]
+    assert pq.read_schema(sink.data_dir / part_name(0)).field("age").type == pa.int64()
+    assert listed[0]["sha256"] != records[0]["sha256"] and listed[1] == records[1]
+    assert ParquetSink(sink.output_dir).written_row_groups() == {0, 1}
+
+
 def test_a_damaged_part_is_not_reported_written_and_left_for_the_plan_to_remove(sink, result):
     for rg in (0, 1, 2):
         record = sink.write(result(rg, cities("Oslo", "Lima")))
