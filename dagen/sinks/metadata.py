@@ -214,12 +214,11 @@ class RunMetadata:
         done, cost, tokens = self._summed or (0, totals(()), {})
         added = list(itertools.islice(self.row_groups.values(), done, None))
         cost = totals([cost, *(rg.get("cost", {}) for rg in added)])
-        tokens = {alias: dict(counts) for alias, counts in tokens.items()}
-        for rg in added:
+        for rg in added:  # the kept sums are only ever handed out as copies
             add_usage(tokens, rg.get("usage", {}))
         self._summed = (len(self.row_groups), cost, tokens)
-        tokens = {alias: dict(counts) for alias, counts in tokens.items()}  # the caller's
-        found = {"currency": CURRENCY, **totals([cost]), "tokens": tokens,
+        copied = {alias: dict(counts) for alias, counts in tokens.items()}
+        found = {"currency": CURRENCY, **totals([cost]), "tokens": copied,
                  "discarded": self.discarded}  # fmt: skip
         found["spent"] = cost["total"] + self.discarded.get("total", 0.0)
         if self.max_cost is not None:
