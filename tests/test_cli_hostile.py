@@ -290,15 +290,15 @@ def test_graph_of_a_trillion_rows_is_counted_not_listed(examples):
 def test_an_unexpected_exception_is_one_line_and_exit_1(tmp_path, monkeypatch):
     from click.testing import CliRunner
 
-    import dagen.cli
+    import dagen.cli.commands
 
     def broken(path, **options):
         raise RuntimeError("something dagen did not expect\nsecond line")
 
-    monkeypatch.setattr(dagen.cli, "load_config", broken)
+    monkeypatch.setattr(dagen.cli.commands, "load_config", broken)
     monkeypatch.delenv("DAGEN_DEBUG", raising=False)
 
-    result = CliRunner().invoke(dagen.cli.cli, ["validate", str(tmp_path / "c.yaml")])
+    result = CliRunner().invoke(dagen.cli.commands.cli, ["validate", str(tmp_path / "c.yaml")])
 
     assert result.exit_code == 1
     assert result.output == (

@@ -17,7 +17,8 @@ loop: an address is connected, and the LocalCluster started, with ``asynchronous
 The worker processes of a LocalCluster dagen starts ignore Ctrl-C (SIGINT): a terminal
 sends it to the whole process group, and the client, which stops the run and closes the
 cluster, is the one process that should act on it (each worker would otherwise print a
-traceback of its own). However the run ended, a cluster dagen started closes quietly
+traceback of its own). ``dagen run`` has them forked from a warm server it started first
+thing, rather than spawned (``dagen.cluster.warm``). However the run ended, a cluster dagen started closes quietly
 (``dagen.cluster.quiet``). A scheduler address without a scheme or port is a
 ``ClusterError`` naming it, before anything connects.
 
@@ -41,6 +42,7 @@ from distributed.comm import get_address_host_port
 from dagen.cluster.choice import ClusterChoice
 from dagen.cluster.quiet import aquiet, quiet, restore_levels
 from dagen.cluster.security import check_security, connection_error
+from dagen.cluster.warm import forking
 from dagen.config.run import ClusterSettings
 from dagen.errors import ClusterError
 
@@ -94,25 +96,29 @@ def open_client(
     with contextlib.suppress(ValueError):
         yield Client.current(allow_global=True)
         return
-    try:
-        # the statistical profiler costs an idle worker ~0.03 CPU-s/s: a third of an idle
-        # cluster's CPU, and ~0.4 ms per model call at a cap of 16 (bench/RESULTS.md)
-        # worker processes inherit the ignored SIGINT (see the module docstring)
-        with (
-            dask.config.set(
-                {"distributed.worker.daemon": False, "distributed.worker.profile.enabled": False}
-            ),
-            _sigint_ignored(),
-        ):
-            cluster = LocalCluster(**_local_cluster_kwargs(settings, slots))
-    except (OSError, RuntimeError) as exc:
-        raise ClusterError(f"cannot start a local Dask cluster: {exc}") from exc
-    stopping = contextlib.ExitStack()  # closed last: after the cluster
-    with stopping, cluster, Client(cluster, set_as_default=False) as local:
+    with forking():  # workers forked from a warm server, if the command line started one
         try:
-            yield local  # the dashboard's link is logged when the run starts (signals.watch)
-        finally:
-            stopping.callback(restore_levels, quiet(local))
+            # the statistical profiler costs an idle worker ~0.03 CPU-s/s: a third of an
+            # idle cluster's CPU, and ~0.4 ms per model call at a cap of 16 (RESULTS.md)
+            # worker processes inherit the ignored SIGINT (see the module docstring)
+            with (
+                dask.config.set(
+                    {
+                        "distributed.worker.daemon": False,
+                        "distributed.worker.profile.enabled": False,
+                    }
+                ),
+                _sigint_ignored(),
+            ):
+                cluster = LocalCluster(**_local_cluster_kwargs(settings, slots))
+        except (OSError, RuntimeError) as exc:
+            raise ClusterError(f"cannot start a local Dask cluster: {exc}") from exc
+        stopping = contextlib.ExitStack()  # closed last: after the cluster
+        with stopping, cluster, Client(cluster, set_as_default=False) as local:
+            try:
+                yield local  # the dashboard's link is logged when the run starts (signals.watch)
+            finally:
+                stopping.callback(restore_levels, quiet(local))
 
 
 @contextlib.asynccontextmanager
