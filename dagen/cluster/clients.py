@@ -29,6 +29,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import logging
 import signal
 import threading
@@ -44,6 +45,7 @@ from dagen.cluster.quiet import aquiet, quiet, restore_levels
 from dagen.cluster.security import check_security, connection_error
 from dagen.cluster.warm import forking
 from dagen.config.run import ClusterSettings
+from dagen.dashboard import later as dashboard_later
 from dagen.errors import ClusterError
 
 __all__ = ["check_address", "open_async_client", "open_client"]
@@ -96,6 +98,11 @@ def open_client(
     with contextlib.suppress(ValueError):
         yield Client.current(allow_global=True)
         return
+    kwargs = _local_cluster_kwargs(settings, slots)
+    # Bokeh's dashboard connected once the run is under way, not while the scheduler is made
+    later = "scheduler_kwargs" not in kwargs and importlib.util.find_spec("bokeh") is not None
+    if later:
+        kwargs["scheduler_kwargs"] = {"dashboard": False}  # its HTTP server listens all along
     with forking():  # workers forked from a warm server, if the command line started one
         try:
             # the statistical profiler costs an idle worker ~0.03 CPU-s/s: a third of an
@@ -110,14 +117,17 @@ def open_client(
                 ),
                 _sigint_ignored(),
             ):
-                cluster = LocalCluster(**_local_cluster_kwargs(settings, slots))
+                cluster = LocalCluster(**kwargs)
         except (OSError, RuntimeError) as exc:
             raise ClusterError(f"cannot start a local Dask cluster: {exc}") from exc
+        if later:
+            dashboard_later.defer(cluster)
         stopping = contextlib.ExitStack()  # closed last: after the cluster
         with stopping, cluster, Client(cluster, set_as_default=False) as local:
             try:
-                yield local  # the dashboard's link is logged when the run starts (signals.watch)
+                yield local  # the dashboard's link is logged once the run is under way
             finally:
+                dashboard_later.forget(cluster)
                 stopping.callback(restore_levels, quiet(local))
 
 

@@ -130,6 +130,14 @@ class RunSession:
 
     # -- watching ----------------------------------------------------------------------
 
+    def under_way(self) -> None:
+        """The run's first tasks are submitted: a dashboard deferred until now connects."""
+        from dagen.dashboard import later
+
+        address = getattr(self.client.scheduler, "address", None)
+        if address is not None:
+            later.connect_soon(address, self.client.dashboard_link)
+
     def worker_figures(self) -> list[dict[str, Any]]:
         """The workers' figures messages received since the last call."""
         found = []

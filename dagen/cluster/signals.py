@@ -72,7 +72,7 @@ def dagen_page(client: Client) -> str | None:
     The plugin adds the page to a running dashboard, so any scheduler works whose Python
     can import dagen. Logs the Dask dashboard's link and the page's, or why there is no page.
     """
-    from dagen.dashboard import DashboardPlugin, page_served
+    from dagen.dashboard import DashboardPlugin, later, page_served
 
     link = client.dashboard_link
     try:
@@ -89,6 +89,8 @@ def dagen_page(client: Client) -> str | None:
             exc,
         )
         return None
+    if later.deferred(getattr(client.scheduler, "address", None)):
+        return None  # the page comes with Bokeh, which logs the link (dagen.dashboard.later)
     if not served or link is None:
         log.debug("the scheduler has no Bokeh dashboard: dagen_* metrics only")
         return None

@@ -20,6 +20,7 @@ Example:
 from __future__ import annotations
 
 import logging
+import sys
 import time
 from typing import Any
 
@@ -57,9 +58,12 @@ class DashboardPlugin(SchedulerPlugin):
 
     async def start(self, scheduler: Any) -> None:
         from dagen.dashboard.metrics import register
-        from dagen.dashboard.page import add_page
 
         register(self.board)
+        if "bokeh" not in sys.modules:  # no dashboard (yet: ``dagen.dashboard.later``)
+            return
+        from dagen.dashboard.page import add_page
+
         try:
             self.page = add_page(scheduler, self.board)
         except Exception:  # a dashboard of another shape: the metrics still work

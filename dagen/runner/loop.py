@@ -126,6 +126,7 @@ class RunLoop:
         state = self.state
         try:
             self._carry_out(state.start())
+            self.session.under_way()
             while not state.done:
                 self._carry_out(state.handle(Turn(time.perf_counter())))
                 if state.running:
