@@ -18,9 +18,11 @@ The worker processes of a LocalCluster dagen starts ignore Ctrl-C (SIGINT): a te
 sends it to the whole process group, and the client, which stops the run and closes the
 cluster, is the one process that should act on it (each worker would otherwise print a
 traceback of its own). ``dagen run`` has them forked from a warm server it started first
-thing, rather than spawned (``dagen.cluster.warm``). However the run ended, a cluster dagen started closes quietly
-(``dagen.cluster.quiet``). A scheduler address without a scheme or port is a
-``ClusterError`` naming it, before anything connects.
+thing, rather than spawned (``dagen.cluster.warm``). The LocalCluster ``open_client``
+starts gets Bokeh's dashboard once the run is under way (``dagen.dashboard.later``).
+However the run ended, a cluster dagen started closes quietly (``dagen.cluster.quiet``).
+A scheduler address without a scheme or port is a ``ClusterError`` naming it, before
+anything connects.
 
 Example:
     >>> check_address("tcp://127.0.0.1:8786")
