@@ -113,8 +113,11 @@ def _pre_spawn(configured: Mapping[str, Any]) -> dict[str, str]:
     """The environment a nanny sets before it starts a worker process: the config's
     variables (this process's own values first, ``None`` unsets) and a fixed hash seed
     (distributed.nanny)."""
-    env = {name: os.environ.get(name, str(value)) for name, value in configured.items()}
-    env = {name: value for name, value in env.items() if configured[name] is not None}
+    env = {
+        name: os.environ.get(name, str(value))
+        for name, value in configured.items()
+        if value is not None
+    }
     if env.get("PYTHONHASHSEED") in (None, "0"):
         env["PYTHONHASHSEED"] = "6640"
     return env
