@@ -125,7 +125,13 @@ def open_client(
         if later:
             dashboard_later.defer(cluster)
         stopping = contextlib.ExitStack()  # closed last: after the cluster
-        with stopping, cluster, Client(cluster, set_as_default=False) as local:
+        # its workers are on this machine: results come straight from them, not through
+        # the scheduler (which shares this process, and would read and resend each one)
+        with (
+            stopping,
+            cluster,
+            Client(cluster, set_as_default=False, direct_to_workers=True) as local,
+        ):
             try:
                 yield local  # the dashboard's link is logged once the run is under way
             finally:
@@ -185,7 +191,12 @@ async def open_async_client(
         raise ClusterError(f"cannot start a local Dask cluster: {exc}") from exc
     stopping = contextlib.ExitStack()  # closed last: after the cluster
     with stopping:
-        async with cluster, Client(cluster, asynchronous=True, set_as_default=False) as local:
+        async with (
+            cluster,
+            Client(
+                cluster, asynchronous=True, set_as_default=False, direct_to_workers=True
+            ) as local,
+        ):
             try:
                 yield local  # the dashboard's link is logged when the run starts (signals.watch)
             finally:
