@@ -131,12 +131,13 @@ class RunSession:
     # -- watching ----------------------------------------------------------------------
 
     def under_way(self) -> None:
-        """The run's first tasks are submitted: a dashboard deferred until now connects."""
+        """The run's first tasks are submitted: the link of a dashboard deferred until it
+        is opened is logged (``dagen.dashboard.later``)."""
         from dagen.dashboard import later
 
         address = getattr(self.client.scheduler, "address", None)
         if address is not None:
-            later.connect_soon(address, self.client.dashboard_link)
+            later.offer(address, self.client.dashboard_link)
 
     def worker_figures(self) -> list[dict[str, Any]]:
         """The workers' figures messages received since the last call."""

@@ -90,7 +90,7 @@ def dagen_page(client: Client) -> str | None:
         )
         return None
     if later.deferred(getattr(client.scheduler, "address", None)):
-        return None  # the page comes with Bokeh, which logs the link (dagen.dashboard.later)
+        return None  # its link is logged once the run is under way (dagen.dashboard.later)
     if not served or link is None:
         log.debug("the scheduler has no Bokeh dashboard: dagen_* metrics only")
         return None

@@ -1,12 +1,15 @@
-"""The Bokeh dashboard of a local cluster dagen starts comes up once the run is under way
-(``dagen.dashboard.later``): the scheduler's HTTP server listens from the start, and the
-link is logged only when the dashboard and the dagen page answer. A cluster that closes
-before then connects nothing."""
+"""The Bokeh dashboard of a local cluster dagen starts comes up when someone opens it
+(``dagen.dashboard.later``): the scheduler's HTTP server listens from the start, the link
+is logged once the run is under way, and its first request connects the dashboard and
+the dagen page. A run nobody watches never imports Bokeh; a cluster that closes first
+connects nothing."""
 
 from __future__ import annotations
 
 import logging
 import re
+import subprocess
+import sys
 import urllib.error
 import urllib.request
 
@@ -38,7 +41,7 @@ def status(url: str) -> int:
 
 class AnswersWhenLinked(logging.Handler):
     """When the run logs the dashboard's link, asks its pages at once (from the thread
-    that logs it: the dashboard must already answer)."""
+    that logs it): the first request wakes the dashboard, and both answer."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -50,7 +53,7 @@ class AnswersWhenLinked(logging.Handler):
             self.answers = {url: status(url) for url in found.groups()}
 
 
-def test_the_link_is_logged_once_the_dashboard_and_the_dagen_page_answer(tmp_path):
+def test_the_pages_of_the_logged_link_answer_as_soon_as_it_is_logged(tmp_path):
     port = free_port()
     handler = AnswersWhenLinked()
     logger = logging.getLogger("dagen")
@@ -83,7 +86,49 @@ def test_a_cluster_that_closes_first_connects_nothing():
         address = cluster.scheduler.address
         assert later.deferred(address)
         later.forget(cluster)
-        later.connect_soon(address, "http://127.0.0.1:1/status")
         assert not later.deferred(address)
+        port = cluster.scheduler.http_server.port
+        assert status(f"http://127.0.0.1:{port}/status") == 404
         http = cluster.scheduler.http_application
         assert not any(type(app).__name__ == "BokehTornado" for app in http.applications)
+
+
+UNWATCHED = """
+import logging
+import sys
+import dagen
+logging.getLogger("dagen").addHandler(logging.StreamHandler())
+logging.getLogger("dagen").setLevel(logging.INFO)
+config = dagen.DatasetConfig.model_validate({config!r})
+settings = dagen.RunSettings(
+    row_group_size=500,
+    cluster=dagen.ClusterSettings(n_workers=1, dashboard_address="127.0.0.1:{port}"),
+)
+result = dagen.generate(config, 5_000, {out!r}, settings=settings)
+print(result.metadata["rows_written"], "bokeh" in sys.modules)
+"""
+
+
+def test_a_run_nobody_watches_never_imports_bokeh(tmp_path):
+    script = UNWATCHED.format(config=CONFIG, port=free_port(), out=str(tmp_path / "out"))
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=240
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["5000", "False"]
+    assert "Dask dashboard: http://127.0.0.1:" in done.stderr
+
+
+def test_a_page_bokeh_does_not_have_is_not_found_once_it_is_connected(tmp_path):
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=0, processes=False, dashboard_address="127.0.0.1:0",
+                      scheduler_kwargs={"dashboard": False}) as cluster:  # fmt: skip
+        later.defer(cluster)
+        base = f"http://127.0.0.1:{cluster.scheduler.http_server.port}"
+        try:
+            assert status(base + "/status") == 200  # woken, then served by Bokeh
+            assert status(base + "/no-such-page") == 404
+            assert status(base + "/health") == 200  # distributed's own, all along
+        finally:
+            later.forget(cluster)
