@@ -164,12 +164,8 @@ def _connect(pending: _Deferred) -> None:
         finally:
             _settle(pending)
 
-    if pending.closed.is_set():
-        return
-    try:
+    with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
         pending.loop.add_callback(on_loop)
-    except RuntimeError:  # the loop closed meanwhile
-        pending.settled.set()
 
 
 def _attach(pending: _Deferred) -> None:
