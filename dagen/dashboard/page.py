@@ -166,7 +166,7 @@ def _seconds(value: float | None) -> str:
 
 def _summary(board: RunBoard) -> str:
     p = board.progress
-    eta = "estimating" if p.eta is None else f"{p.eta:.0f} s"
+    eta = p.status if p.status == "stopped" else "estimating" if p.eta is None else f"{p.eta:.0f} s"
     items = [
         ("run", p.run), ("status", p.status), ("percent", f"{p.fraction:.1%}"),
         ("rows-written", p.rows_written), ("rows-planned", p.rows_planned),

@@ -118,9 +118,12 @@ class RunProgress:
     @property
     def eta(self) -> float | None:
         """Seconds left: the slowest unfinished column's cells left over its rate; 0 when
-        done, None while an unfinished column has made no progress in the window."""
-        if self.status != "running":
+        complete, None while an unfinished column has made no progress in the window, and
+        for a stopped run (it has no time left; ``dagen run --resume`` starts a new one)."""
+        if self.status == "complete":
             return 0.0
+        if self.status != "running":
+            return None
         if self.exact:
             left = self.rows_planned - self.rows_written
             return 0.0 if left <= 0 else None if self.rows_rate <= 0 else left / self.rows_rate
@@ -134,12 +137,14 @@ class RunProgress:
         return slowest
 
     def line(self) -> str:
-        """One plain line: percentage, rows, rates, ETA, calls in flight per model."""
+        """One plain line: percentage, rows, rates, ETA (or how the run ended), calls in
+        flight per model."""
         eta = "?" if self.eta is None else f"{self.eta:.0f}s"
+        ending = f"ETA {eta}" if self.status == "running" else self.status
         text = (
             f"{self.fraction:6.1%} cells {self.cells_done}/{self.cells_planned}, rows written "
             f"{self.rows_written}/{self.rows_planned} ({self.rows_dropped} dropped), "
-            f"{self.rows_per_s:.1f} rows/s, ETA {eta}"
+            f"{self.rows_per_s:.1f} rows/s, {ending}"
         )
         if self.cost is not None:
             text += f", ${self.cost:.4f} spent"

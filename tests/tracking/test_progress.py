@@ -43,6 +43,16 @@ def test_progress_follows_the_slowest_column_and_is_unknown_while_a_column_waits
     assert RunProgress(run="r", status="complete").eta == 0.0
 
 
+def test_a_stopped_runs_last_line_says_it_stopped_not_that_nothing_is_left():
+    # Ctrl-C at 23 %: the columns still have cells left, and no time is left to the run
+    stopped = RunProgress(run="r", status="stopped", columns={"a": (230, 1000)},
+                          rates={"a": 40.0}, rows_planned=1000)  # fmt: skip
+    assert stopped.eta is None
+    assert stopped.line().endswith("40.0 rows/s, stopped") and "ETA" not in stopped.line()
+    running = RunProgress(run="r", columns={"a": (230, 1000)}, rates={"a": 77.0})
+    assert running.line().endswith("ETA 10s")
+
+
 def test_the_timeline_samples_every_interval_and_stays_bounded():
     timeline = Timeline({"a": 10}, {"writer": 8}, started="t0", interval=2.0, max_samples=4)
     for second in range(1, 21):
