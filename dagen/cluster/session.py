@@ -80,6 +80,7 @@ class RunSession:
         self.page: str | None = None  # the dagen page on the scheduler's dashboard
         self._modules = imports.user_modules(context.generators)  # module -> a column
         self._checked: set[str] = set()  # workers whose imports were checked
+        self._publisher = signals.Publisher(client)  # events sent in order, not awaited
 
     def __enter__(self) -> RunSession:
         lacking = self._check(None)
@@ -111,6 +112,7 @@ class RunSession:
         return self
 
     def __exit__(self, *exc_info: Any) -> None:
+        self._publisher.flush()  # the run's last events reach the scheduler before it ends
         self._watch.close()
         with contextlib.suppress(Exception):
             self.client.unregister_worker_plugin(self._plugin.name)
@@ -148,11 +150,11 @@ class RunSession:
 
     def publish(self, message: dict[str, Any]) -> None:
         """The run's figures, for the dagen page and metrics (about once per second)."""
-        signals.publish(self.client, message)
+        self._publisher.figures(message)
 
     def publish_row_group(self, event: dict[str, Any]) -> None:
         """A row group was written: an event on the public ``dagen`` topic."""
-        signals.publish_row_group(self.client, event)
+        self._publisher.row_group(event)
 
     @property
     def dashboard_link(self) -> str | None:

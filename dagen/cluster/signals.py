@@ -7,17 +7,19 @@ run's figures about as often. Both are Dask events on the internal topic
 ``FIGURES_TOPIC``: the client subscribes to it (worker figures feed the progress bar and
 the timeline), and so does the scheduler's ``dagen.dashboard.DashboardPlugin``, which
 serves the dagen page and the ``dagen_*`` Prometheus metrics. Each row group written is an
-event on the public topic ``EVENTS_TOPIC`` (``client.subscribe_topic("dagen", f)``), and
+event on the public topic ``EVENTS_TOPIC`` (``client.subscribe_topic("dagen", f)``). The
+client sends its events in order without waiting for each (``Publisher``), and
 the run's tasks carry a ``distributed.span("dagen", <run>)``, so Dask's own fine
 performance metrics group by run.
 
 Example:
     >>> with watch(client, run_id, received.append) as page:  # doctest: +SKIP
-    ...     publish(client, progress.to_message())
+    ...     Publisher(client).figures(progress.to_message())
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import time
@@ -32,10 +34,9 @@ from dagen.tracking.figures import EVENTS_TOPIC, FIGURES_TOPIC
 
 __all__ = [
     "PUBLISH_INTERVAL",
+    "Publisher",
     "WorkerPublisher",
     "dagen_page",
-    "publish",
-    "publish_row_group",
     "watch",
 ]
 
@@ -99,14 +100,57 @@ def dagen_page(client: Client) -> str | None:
     return page
 
 
-def publish(client: Client, message: dict[str, Any]) -> None:
-    """Publish the client's figures of a run (``RunProgress.to_message()``)."""
-    client.log_event(FIGURES_TOPIC, message)
+class Publisher:
+    """Sends a client's events to the scheduler in the order given, without waiting for
+    each (``Client.log_event`` waits for the scheduler's answer: ~1 ms of the run loop
+    per row group).
 
+    Events are sent one after another on the client's event loop; ``flush`` waits for
+    those sent so far. Publishing is best effort: an event the scheduler does not take
+    (it is going away) is logged at debug level, and the run goes on.
+    """
 
-def publish_row_group(client: Client, event: dict[str, Any]) -> None:
-    """The public event of a row group written (see the module docstring)."""
-    client.log_event(EVENTS_TOPIC, event)
+    def __init__(self, client: Client) -> None:
+        self.client = client
+        self._in_order: asyncio.Lock | None = None  # made and used on the client's loop
+
+    def figures(self, message: dict[str, Any]) -> None:
+        """The client's figures of a run (``RunProgress.to_message()``)."""
+        self._send(FIGURES_TOPIC, message)
+
+    def row_group(self, event: dict[str, Any]) -> None:
+        """The public event of a row group written (see the module docstring)."""
+        self._send(EVENTS_TOPIC, event)
+
+    def flush(self, timeout: float = 5.0) -> None:
+        """Wait until the events sent so far have reached the scheduler (or failed)."""
+        with contextlib.suppress(Exception):  # a client that is closing: nothing to wait for
+            self.client.sync(self._sent, callback_timeout=timeout)
+
+    def _send(self, topic: str, message: dict[str, Any]) -> None:
+        # callbacks run in the order they are added, and the lock serves its waiters in
+        # the order they came: the events reach the scheduler in the order sent
+        loop = self.client.loop
+        if loop is not None:  # None: the client is closed, there is nobody to tell
+            loop.add_callback(self._log_event, topic, message)
+
+    def _lock(self) -> asyncio.Lock:
+        if self._in_order is None:
+            self._in_order = asyncio.Lock()
+        return self._in_order
+
+    async def _log_event(self, topic: str, message: dict[str, Any]) -> None:
+        async with self._lock():
+            try:
+                scheduler = self.client.scheduler
+                assert scheduler is not None  # a client with a loop has its scheduler
+                await scheduler.log_event(topic=topic, msg=message)
+            except Exception:  # the scheduler is going away: the run must not stop
+                log.debug("cannot publish an event on %s", topic, exc_info=True)
+
+    async def _sent(self) -> None:
+        async with self._lock():
+            pass
 
 
 class WorkerPublisher:

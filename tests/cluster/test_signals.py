@@ -78,3 +78,16 @@ def test_a_progress_callback_must_be_callable(tmp_path):
     cfg = dagen.load_config(ROOT / "examples" / "people.yaml")
     with pytest.raises(TypeError, match="progress must be a callable"):
         dagen.generate(cfg, 10, tmp_path / "out", progress="yes")
+
+
+def test_events_are_sent_in_order_without_waiting_and_flush_waits_for_them(client):
+    from dagen.cluster.signals import Publisher
+
+    publisher = Publisher(client)
+    topic = "dagen"
+    before = len(client.get_events(topic))
+    for index in range(300):  # as fast as a run loop writing small row groups
+        publisher.row_group({"run": "ordered", "row_group": index})
+    publisher.flush()  # all of them are on the scheduler once it returns
+    mine = [e for _, e in client.get_events(topic)[before:] if e.get("run") == "ordered"]
+    assert [e["row_group"] for e in mine] == list(range(300))
