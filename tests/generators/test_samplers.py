@@ -158,6 +158,28 @@ def test_uuid_prefix_short_form_and_uppercase():
     assert all(re.fullmatch(version_4, v) for v in upper)
 
 
+@pytest.mark.parametrize(
+    "params",
+    [{}, {"hex": True}, {"short_form": True}, {"hex": True, "short_form": True},
+     {"uppercase": True, "prefix": "ü-"}, {"hex": True, "uppercase": True, "prefix": "id_"}],
+)  # fmt: skip
+def test_uuids_drawn_for_a_batch_at_once_are_those_the_uuid_module_makes_of_the_same_bytes(
+    params,
+):
+    # the values of a seed stay what they were when each row made its own uuid.UUID
+    from dagen.config.samplers.moments import UuidParams, _draw_uuid
+
+    p = UuidParams(**params)
+    raw = np.random.default_rng(11).bytes(16 * 500)
+    expected = []
+    for i in range(500):
+        made = uuid.UUID(bytes=raw[16 * i : 16 * i + 16], version=4)
+        text = made.hex[: 8 if p.hex else 12] if p.short_form else made.hex if p.hex else str(made)
+        expected.append(p.prefix + (text.upper() if p.uppercase else text))
+    assert _draw_uuid(p, np.random.default_rng(11), 500, pd.DataFrame()) == expected
+    assert _draw_uuid(p, np.random.default_rng(11), 0, pd.DataFrame()) == []
+
+
 # -- subcategory -------------------------------------------------------------------------
 
 DISTRICTS = {"Oslo": ["Frogner", "Sagene"], "Lima": ["Miraflores", "Barranco", "Rimac"]}

@@ -9,7 +9,6 @@ Example:
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from typing import Any, Literal
 
 import numpy as np
@@ -106,17 +105,32 @@ class UuidParams(StrictModel):
     hex: bool = False
 
 
+_DASHES = (8, 13, 18, 23)  # where a dashed UUID's dashes go
+_HEX_AT = np.array([i for i in range(36) if i not in _DASHES])  # and its 32 hex digits
+
+
 def _draw_uuid(p: UuidParams, rng: np.random.Generator, n: int, frame: pd.DataFrame) -> Any:
-    raw = rng.bytes(16 * n)
-    out = []
-    for i in range(n):
-        made = uuid.UUID(bytes=raw[16 * i : 16 * i + 16], version=4)
-        short = 8 if p.hex else 12
-        text = made.hex[:short] if p.short_form else made.hex if p.hex else str(made)
-        if p.uppercase:
-            text = text.upper()
-        out.append(p.prefix + text)
-    return out
+    """UUID4s from ``rng``'s bytes, as ``uuid.UUID(bytes=..., version=4)`` makes them,
+    formatted for the whole batch at once (a ``UUID`` per row was a fifth of a sampler
+    batch's time)."""
+    made = np.frombuffer(rng.bytes(16 * n), dtype=np.uint8).reshape(n, 16).copy()
+    made[:, 6] = (made[:, 6] & 0x0F) | 0x40  # version 4
+    made[:, 8] = (made[:, 8] & 0x3F) | 0x80  # RFC 4122 variant
+    digits = np.frombuffer(made.tobytes().hex().encode("ascii"), dtype=np.uint8).reshape(n, 32)
+    if p.short_form:
+        text = digits[:, : 8 if p.hex else 12]
+    elif p.hex:
+        text = digits
+    else:
+        text = np.full((n, 36), ord("-"), dtype=np.uint8)
+        text[:, _HEX_AT] = digits
+    width = text.shape[1]
+    values = np.ascontiguousarray(text).view(f"S{width}").ravel().astype(f"U{width}")
+    if p.uppercase:
+        values = np.char.upper(values)
+    if p.prefix:
+        values = np.char.add(p.prefix, values)
+    return values.tolist()
 
 
 def _text_only(params: Any) -> frozenset[str]:
