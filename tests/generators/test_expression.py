@@ -182,3 +182,28 @@ def test_a_plain_template_over_the_size_limit_still_fails_the_row():
     with pytest.raises(TemplateLimitError, match="max_value_bytes"):
         template.render({"a": "x" * 6}, 0, 1)
     assert template.render({"a": "x" * 5}) == "x" * 10
+
+
+class _Unprintable:
+    def __str__(self) -> str:
+        raise RuntimeError("no text")
+
+
+def test_a_row_the_column_join_cannot_make_fails_alone_as_the_render_says():
+    # one row over the size limit, one whose value has no str, one that does not cast
+    frame = pd.DataFrame({"a": ["7", "x" * 40, _Unprintable(), "nine", "8"]}, index=[0, 1, 2, 3, 4])
+    gen = ExpressionGenerator(
+        ExpressionColumnConfig(name="out", expr="{{ a }}", dtype="int"), ("a",),
+        TemplateLimits(max_value_bytes=20),
+    )  # fmt: skip
+    block = gen.run_batch(frame, BatchContext("out", 3, 300, 5, seed=0))
+    assert block.frame["out"].to_dict() == {0: 7, 4: 8}
+    assert sorted(block.failures) == [1, 2, 3]
+    assert "max_value_bytes" in block.failures[1].message
+    assert "no text" in block.failures[2].message
+    assert all(f.column == "out" and f.row_group == 3 for f in block.failures.values())
+    plain = gen.template.join_columns({"a": ["7", "8"]}, 2)
+    assert plain == ["7", "8"] and gen.template.join_columns({"b": ["7"]}, 1) is None
+    joined = gen.run_batch(frame.loc[[0, 3, 4]], BatchContext("out", 3, 300, 5, seed=0))
+    assert joined.frame["out"].to_dict() == {0: 7, 4: 8} and list(joined.failures) == [3]
+    assert joined.failures[3].row == 3 and joined.failures[3].column == "out"
