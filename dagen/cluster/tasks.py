@@ -403,7 +403,7 @@ def batch(
     frame, skipped = _frame(blocks_of(inputs), size)
     rows = _skipped_rows(gen, frame, skipped)
     with counting() as usage:
-        block = gen.run_batch(frame.drop(index=rows), ctx)
+        block = gen.run_batch(frame.drop(index=rows) if rows else frame, ctx)
     return _with_usage(_with_skipped(gen, block, rows), usage)
 
 
@@ -432,7 +432,7 @@ async def batch_async(
     frame, skipped = _frame(blocks_of(inputs), size)
     rows = _skipped_rows(gen, frame, skipped)
     with counting() as usage:
-        block = await gen.arun_batch(frame.drop(index=rows), ctx)
+        block = await gen.arun_batch(frame.drop(index=rows) if rows else frame, ctx)
     return _with_usage(_with_skipped(gen, block, rows), usage)
 
 

@@ -133,7 +133,9 @@ class SamplerGenerator(ColumnGenerator):
         values = self._draw_all(rng, ctx.size, frame, masks)
         if self.constraints:
             values = self._enforce(values, rng, frame, masks, ctx)
-        return ColumnBlock(pd.DataFrame({self.column: values.loc[frame.index]}))
+        if not values.index.equals(frame.index):  # rows dropped upstream leave this one
+            values = values.loc[frame.index]
+        return ColumnBlock(pd.DataFrame({self.column: values}))
 
     def _violations(
         self, values: pd.Series, frame: pd.DataFrame, alive: np.ndarray

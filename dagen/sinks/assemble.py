@@ -102,7 +102,7 @@ def assemble_row_group(
     for row in set(range(size)) - set(alive) - set(dropped):  # pragma: no cover - invariant
         dropped[row] = CellFailure("?", row_group, row, "MissingValue", "row has no value")
     frame = pd.concat(
-        [blocks[col].frame.reindex(alive)[list(spec.outputs[col])] for col in spec.columns],
+        [_aligned(blocks[col].frame, alive, list(spec.outputs[col])) for col in spec.columns],
         axis=1,
     )
     side: dict[str, list[pd.DataFrame]] = {}  # folder -> frames, joined by column
@@ -189,9 +189,23 @@ def head(result: RowGroupResult, rows: int) -> RowGroupResult:
     )
 
 
+_THREADED_ROWS = 100_000  # fewer rows convert faster in one thread than through a pool
+
+
+def _aligned(frame: pd.DataFrame, rows: pd.Index, columns: list[str]) -> pd.DataFrame:
+    """A block's ``columns`` at ``rows``, in that order (the block itself when it is so
+    already, as a block of a row group without drops is: no copy before the join)."""
+    if not frame.index.equals(rows):
+        frame = frame.reindex(rows)
+    return frame if list(frame.columns) == columns else frame[columns]
+
+
 def _to_arrow(frame: pd.DataFrame, row_group: int, types: Mapping[str, pa.DataType]) -> pa.Table:
     try:
-        table = pa.Table.from_pandas(frame.reset_index(drop=True), preserve_index=False)
+        threads = 1 if len(frame) < _THREADED_ROWS else None
+        table = pa.Table.from_pandas(
+            frame.reset_index(drop=True), preserve_index=False, nthreads=threads
+        )
         for name, kind in types.items():
             if name in table.column_names:
                 column = pa.array(frame[name].tolist(), type=kind)
