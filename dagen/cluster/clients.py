@@ -50,7 +50,7 @@ from dagen.config.run import ClusterSettings
 from dagen.dashboard import later as dashboard_later
 from dagen.errors import ClusterError
 
-__all__ = ["check_address", "open_async_client", "open_client"]
+__all__ = ["check_address", "local_settings", "open_async_client", "open_client"]
 
 log = logging.getLogger("dagen")
 
@@ -107,18 +107,7 @@ def open_client(
         kwargs["scheduler_kwargs"] = {"dashboard": False}  # its HTTP server listens all along
     with forking():  # workers forked from a warm server, if the command line started one
         try:
-            # the statistical profiler costs an idle worker ~0.03 CPU-s/s: a third of an
-            # idle cluster's CPU, and ~0.4 ms per model call at a cap of 16 (RESULTS.md)
-            # worker processes inherit the ignored SIGINT (see the module docstring)
-            with (
-                dask.config.set(
-                    {
-                        "distributed.worker.daemon": False,
-                        "distributed.worker.profile.enabled": False,
-                    }
-                ),
-                _sigint_ignored(),
-            ):
+            with _building_local():
                 cluster = LocalCluster(**kwargs)
         except (OSError, RuntimeError) as exc:
             raise ClusterError(f"cannot start a local Dask cluster: {exc}") from exc
@@ -181,9 +170,7 @@ async def open_async_client(
         yield current
         return
     try:
-        with dask.config.set(
-            {"distributed.worker.daemon": False, "distributed.worker.profile.enabled": False}
-        ):
+        with dask.config.set(local_settings()):
             cluster = await LocalCluster(
                 asynchronous=True, **_local_cluster_kwargs(settings, slots)
             )
@@ -216,16 +203,35 @@ def check_address(address: str) -> None:
         ) from exc
 
 
+# Dask's default -> what the clusters dagen starts use. An idle cluster's CPU is a floor
+# under the CPU of every model call (a run at a cap of 16 is mostly waiting): the profiler
+# (~0.03 CPU-s/s per worker), the event loop's health check every 20 ms in each process,
+# and the memory monitor every 100 ms took an idle local cluster to ~0.08 CPU-s/s, 0.02
+# without them (RESULTS.md). A blocked loop is still reported after 3 s, and memory still
+# watched twice a second. Worker processes are not daemons, so they may start their own.
+_LOCAL_SETTINGS: dict[str, tuple[Any, Any]] = {
+    "distributed.worker.daemon": (True, False),
+    "distributed.worker.profile.enabled": (True, False),
+    "distributed.admin.tick.interval": ("20ms", "500ms"),
+    "distributed.worker.memory.monitor-interval": ("100ms", "500ms"),
+}
+
+
+def local_settings() -> dict[str, Any]:
+    """The Dask settings a cluster dagen starts gets: dagen's value for each of
+    ``_LOCAL_SETTINGS`` that still holds Dask's default (a value the user set is kept)."""
+    return {
+        key: ours
+        for key, (default, ours) in _LOCAL_SETTINGS.items()
+        if dask.config.get(key, default=default) == default
+    }
+
+
 @contextlib.contextmanager
 def _building_local() -> Iterator[None]:
-    """How dagen's local worker processes are started: not daemons, no profiler, SIGINT
+    """How dagen's local worker processes are started: ``local_settings()``, SIGINT
     ignored (see ``open_client``)."""
-    with (
-        dask.config.set(
-            {"distributed.worker.daemon": False, "distributed.worker.profile.enabled": False}
-        ),
-        _sigint_ignored(),
-    ):
+    with dask.config.set(local_settings()), _sigint_ignored():
         yield
 
 
