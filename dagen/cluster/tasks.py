@@ -64,7 +64,7 @@ from dagen.inference.ledger import TaskUsage, counting, merged
 from dagen.inference.mcp import close_sessions
 from dagen.inference.pool import close_clients, scope_in_flight, scope_usage, set_ceilings
 from dagen.lowering.admission import QUEUED_PER_SLOT
-from dagen.sinks.assemble import AssemblySpec, RowGroupResult, assemble_row_group
+from dagen.sinks.assemble import AssemblySpec, RowGroupResult, assemble_row_group, encoded
 
 __all__ = [
     "PUBLISHERS",
@@ -437,7 +437,8 @@ async def batch_async(
 
 
 def checkpoint(run_id: str, rg: int, size: int, blocks: list[ColumnBlock]) -> RowGroupResult:
-    """Assemble a finished row group into an Arrow table (see ``dagen.sinks.assemble``)."""
+    """Assemble a finished row group into an Arrow table, encoded as its part when the sink
+    stores parquet parts (see ``dagen.sinks.assemble``)."""
     spec = _context(run_id).assembly
     by_column: dict[str, ColumnBlock] = {}
     own = []  # one block per column not fused, in column order
@@ -447,7 +448,8 @@ def checkpoint(run_id: str, rg: int, size: int, blocks: list[ColumnBlock]) -> Ro
         else:
             own.append(block)
     by_column.update(zip([c for c in spec.columns if c not in by_column], own, strict=True))
-    return assemble_row_group(by_column, spec, row_group=rg, size=size)
+    result = assemble_row_group(by_column, spec, row_group=rg, size=size)
+    return encoded(result, spec.part_format)
 
 
 async def install_shares(run_id: str, shares: dict[str, int], dask_worker: Any = None) -> None:

@@ -72,7 +72,7 @@ from dagen.runner.resume import ResumePlan, plan_resume
 from dagen.runner.spec import RunSpec, new_run_id
 from dagen.runner.spending import SpendGate
 from dagen.runner.update import UpdatePlan, holds_stale, plan_sink_update, read_updatable
-from dagen.sinks.base import Sink, UpdatableSink, claimed, opened
+from dagen.sinks.base import Sink, UpdatableSink, claimed, opened, parts_of
 from dagen.sinks.choice import choose_sink
 from dagen.sinks.record import read_record
 from dagen.warnings import DagenWarning
@@ -298,6 +298,7 @@ class _Run:
                 resumed=resumed,
                 run_id=run_id,
                 update=update,
+                part_format=parts_of(sink),
             )
             if update is not None:
                 log.info("%s", update)

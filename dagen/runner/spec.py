@@ -113,6 +113,7 @@ class RunSpec:
         resumed: ResumePlan | None = None,
         run_id: str | None = None,
         update: UpdatePlan | None = None,
+        part_format: str | None = None,
     ) -> RunSpec:
         """The spec of a run of ``num_records`` rows (see the module docstring).
 
@@ -124,6 +125,8 @@ class RunSpec:
             resumed: what a resumed run keeps and still has to do.
             run_id: the run's token (default: a new one, ``new_run_id``).
             update: the update of an output (its ``resume`` replaces ``resumed``).
+            part_format: what the checkpoint encodes row groups as for the sink
+                (``dagen.sinks.base.parts_of``); None: the sink encodes them.
 
         Raises:
             ConfigError: a custom function, seed dataset or processor cannot be used;
@@ -148,7 +151,7 @@ class RunSpec:
             run_id,
             _seed(config, settings, resumed),
             generators,
-            _assembly(config, graph, generators, settings),
+            _assembly(config, graph, generators, settings, part_format),
             graph.stateful,
             runtime,
             column_models,
@@ -289,6 +292,7 @@ def _assembly(
     graph: ColumnGraph,
     generators: Mapping[str, ColumnGenerator],
     settings: RunSettings,
+    part_format: str | None,
 ) -> AssemblySpec:
     outputs = {c.name: c.output_columns for c in config.columns}
     return AssemblySpec(
@@ -301,4 +305,5 @@ def _assembly(
         ),
         arrow_types={c: t for g in generators.values() for c, t in g.arrow_types.items()},
         images=tuple(c.name for c in config.columns if c.column_type == "image"),
+        part_format=part_format,
     )

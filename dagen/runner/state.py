@@ -54,7 +54,6 @@ Example:
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections.abc import Mapping
 from typing import Any
@@ -468,7 +467,7 @@ class RunState:
             row_group=result.row_group,
             rows=rows if len(rows) == result.rows else None,
         )
-        return dataclasses.replace(result, table=table)
+        return result.with_table(table)
 
 
 def _flow(spec: RunSpec, delivers: bool) -> Flow:

@@ -8,7 +8,10 @@ like any dropped row), columns marked ``drop`` are removed, and
 the result is converted to Arrow (values Arrow cannot hold fail here, on the worker,
 naming the row group). Processors' side datasets and the removed columns (``drop: true``
 and ``drop_columns`` alike, as Data Designer keeps them) travel in ``RowGroupResult.side``,
-folder -> table. The format is the sink's business (``dagen.sinks.base``).
+folder -> table. The format is the sink's business (``dagen.sinks.base``); for a sink that
+stores parquet parts (``ParquetPartSink``) the checkpoint also encodes the table as its
+part (``RowGroupResult.parquet``), on the worker, so the client only writes the bytes. A
+step that changes the table after that (``with_table``) drops them.
 
 Example:
     >>> blocks = {"a": ColumnBlock(pd.DataFrame({"a": [1, 2]}, index=[0, 1]))}
@@ -19,17 +22,29 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
+import io
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from dagen.errors import CheckpointError
 from dagen.generators.base import CellFailure, ColumnBlock
 from dagen.sinks.processors import DROPPED_COLUMNS_DIR, Processor
 
-__all__ = ["AssemblySpec", "RowGroupResult", "assemble_row_group", "head"]
+__all__ = [
+    "AssemblySpec",
+    "RowGroupResult",
+    "assemble_row_group",
+    "concat_row_groups",
+    "encoded",
+    "head",
+    "to_parquet",
+]
 
 
 @dataclass(frozen=True)
@@ -44,6 +59,8 @@ class AssemblySpec:
         arrow_types: output column -> the Arrow type its generator fixes (so that every
             row group has the same schema, even when, say, all its lists are empty).
         images: the image columns (their values are base64 images, ``dagen.sinks.images``).
+        part_format: ``"parquet"``: the checkpoint encodes the table as its parquet part
+            (the sink is a ``ParquetPartSink``); None: the sink encodes it.
     """
 
     columns: tuple[str, ...]
@@ -52,6 +69,7 @@ class AssemblySpec:
     processors: tuple[Processor, ...] = ()
     arrow_types: Mapping[str, pa.DataType] = field(default_factory=dict)
     images: tuple[str, ...] = ()
+    part_format: str | None = None
 
 
 @dataclass(frozen=True)
@@ -71,6 +89,8 @@ class RowGroupResult:
             alias -> ``{"calls", "prompt_tokens", "completion_tokens"}``; only columns
             that called a model (``dagen.sinks.ledger`` prices it).
         images: the image columns of ``table`` and ``side`` (``dagen.sinks.images``).
+        parquet: ``table`` as its parquet part (``to_parquet``), when the checkpoint
+            encoded it; None otherwise, and once the table is changed (``with_table``).
     """
 
     row_group: int
@@ -82,6 +102,56 @@ class RowGroupResult:
     side: Mapping[str, pa.Table] = field(default_factory=dict)
     usage: Mapping[str, Mapping[str, Mapping[str, int]]] = field(default_factory=dict)
     images: tuple[str, ...] = ()
+    parquet: bytes | None = None
+
+    def with_table(self, table: pa.Table, **changes: Any) -> RowGroupResult:
+        """This row group with ``table`` (and ``changes``): its encoding kept only while
+        the table is the same object."""
+        kept = self.parquet if table is self.table else None
+        return dataclasses.replace(self, table=table, parquet=kept, **changes)
+
+    def part(self) -> bytes:
+        """``table`` as its parquet part: the checkpoint's encoding, or made now.
+
+        Raises:
+            CheckpointError: a value parquet cannot store, naming the row group.
+        """
+        return self.parquet if self.parquet is not None else to_parquet(self.table, self.row_group)
+
+
+def to_parquet(table: pa.Table, row_group: int) -> bytes:
+    """``table`` as the bytes of a parquet file (zstd), as parts are stored.
+
+    Raises:
+        CheckpointError: a value parquet cannot store, naming the row group.
+    """
+    buffer = io.BytesIO()
+    try:
+        pq.write_table(table, buffer, compression="zstd")
+    except pa.ArrowException as exc:
+        raise CheckpointError(
+            f"row group {row_group}: values cannot be stored in parquet: {exc}"
+        ) from exc
+    return buffer.getvalue()
+
+
+def concat_row_groups(tables: list[pa.Table]) -> pa.Table:
+    """Row groups as one table (columns a row group lacks are nulls there)."""
+    if not tables:
+        return pa.table({})
+    return pa.concat_tables(tables, promote_options="default")
+
+
+def encoded(result: RowGroupResult, part_format: str | None) -> RowGroupResult:
+    """``result`` with its table encoded as ``part_format`` (the checkpoint's last step,
+    on the worker); as it is when there is no format or no row, or when the values
+    cannot be encoded (the sink then raises, naming the row group and file)."""
+    if part_format != "parquet" or not result.rows:
+        return result
+    try:
+        return dataclasses.replace(result, parquet=to_parquet(result.table, result.row_group))
+    except CheckpointError:
+        return result
 
 
 def assemble_row_group(

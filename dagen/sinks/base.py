@@ -39,6 +39,10 @@ by probing for a method:
                     back and replace them (``ParquetSink``)
     ReadableSink    to_arrow(): the dataset back, rows in row-group order
                     (``GenerationResult.to_pandas`` needs it)
+    EncodedPartSink part_format(): each row group is stored as its table encoded in that
+                    format (``"parquet"``: ``to_parquet``), so the checkpoint encodes it on
+                    the worker that assembled it (``RowGroupResult.parquet``) and
+                    ``write`` stores those bytes (``ParquetSink``, ``FolderSink``)
 
 The sinks of this package name the protocols they satisfy as their bases (so mypy checks
 their signatures); any other object with the methods satisfies them as well. Errors a
@@ -77,6 +81,7 @@ from dagen.sinks.assemble import RowGroupResult
 
 __all__ = [
     "ClaimableSink",
+    "EncodedPartSink",
     "LocatingSink",
     "ReadableSink",
     "Sink",
@@ -84,6 +89,7 @@ __all__ = [
     "claimed",
     "guarded",
     "opened",
+    "parts_of",
     "read_back",
     "unwrapped",
 ]
@@ -157,6 +163,23 @@ class LocatingSink(Protocol):
 
     def path_of(self, file: str) -> str:
         """The full path or URL of the file ``write`` named ``file``."""
+
+
+@runtime_checkable
+class EncodedPartSink(Protocol):
+    """A sink that stores each row group as its table encoded in one format, which the
+    checkpoint can do on the worker (``parts_of``)."""
+
+    def part_format(self) -> str | None:
+        """``"parquet"``: each part is ``to_parquet(result.table)``, the bytes of
+        ``RowGroupResult.parquet`` when the checkpoint made them; None: none of these."""
+
+
+def parts_of(sink: Sink) -> str | None:
+    """The format the checkpoint encodes row groups in for ``sink`` (an
+    ``EncodedPartSink``'s), else None: the sink encodes the table itself."""
+    inner = unwrapped(sink)
+    return inner.part_format() if isinstance(inner, EncodedPartSink) else None
 
 
 @runtime_checkable

@@ -12,7 +12,8 @@ sink does not do, unlike the local ``ParquetSink``: lock the folder against a se
 run, stage an overwrite beside the old dataset, record checksums, or rewrite earlier
 parts to one schema (each part has its own row group's types).
 
-Subclasses change the encoding only (``encode``, ``decode``, ``SUFFIX``): ``JsonlSink``.
+Subclasses change the encoding only (``encode``, ``decode``, ``SUFFIX``, ``PART_FORMAT``):
+``JsonlSink``.
 
 Example:
     >>> str(FolderSink("s3://bucket/runs/people"))  # doctest: +SKIP
@@ -30,11 +31,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from dagen.errors import CheckpointError, OutputDirError
-from dagen.sinks.assemble import RowGroupResult
-from dagen.sinks.base import LocatingSink, ReadableSink
+from dagen.sinks.assemble import RowGroupResult, concat_row_groups
+from dagen.sinks.base import EncodedPartSink, LocatingSink, ReadableSink
 from dagen.sinks.folder import Folder
 from dagen.sinks.jsontext import MetadataText
-from dagen.sinks.parquet import DATA, METADATA, _concat, _to_parquet
+from dagen.sinks.parquet import DATA, METADATA
 
 __all__ = ["FolderSink"]
 
@@ -44,7 +45,7 @@ def part_name(row_group: int, suffix: str) -> str:
     return f"part-{row_group:06d}{suffix}"
 
 
-class FolderSink(ReadableSink, LocatingSink):
+class FolderSink(ReadableSink, LocatingSink, EncodedPartSink):
     """Writes row groups as parquet files and the run's metadata into a local folder or an
     fsspec URL (see the module docstring).
 
@@ -59,6 +60,7 @@ class FolderSink(ReadableSink, LocatingSink):
     """
 
     SUFFIX = ".parquet"
+    PART_FORMAT: str | None = "parquet"  # what the checkpoint encodes for ``encode``
 
     def __init__(
         self, output_dir: str | Path, storage_options: dict[str, Any] | None = None
@@ -74,6 +76,11 @@ class FolderSink(ReadableSink, LocatingSink):
 
     def __str__(self) -> str:
         return str(self.folder)
+
+    def part_format(self) -> str | None:
+        """``PART_FORMAT``: parquet parts are ``to_parquet(table)``, which the checkpoint
+        can make (``RowGroupResult.parquet``); None: ``encode`` makes the bytes."""
+        return self.PART_FORMAT
 
     def path_of(self, file: str) -> str:
         """The full path (or URL) of a row group's file named ``file``."""
@@ -112,7 +119,7 @@ class FolderSink(ReadableSink, LocatingSink):
 
     def encode(self, result: RowGroupResult) -> bytes:
         """A row group as the bytes of its file."""
-        return _to_parquet(result.table, result.row_group)
+        return result.part()
 
     def decode(self, file: str) -> pa.Table:
         """A row group's file, read back."""
@@ -183,4 +190,4 @@ class FolderSink(ReadableSink, LocatingSink):
 
     def to_arrow(self) -> pa.Table:
         """The dataset written so far, in row order."""
-        return _concat([self.decode(name) for name in sorted(self._parts())])
+        return concat_row_groups([self.decode(name) for name in sorted(self._parts())])

@@ -41,7 +41,6 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
-import dataclasses
 import hashlib
 import re
 from collections.abc import Iterable
@@ -145,7 +144,7 @@ def store(result: RowGroupResult, root: Path) -> tuple[RowGroupResult, dict[str,
     columns = [c for c in result.images if c in table.column_names or any(
         c in t.column_names for t in side.values()
     )]  # fmt: skip
-    stored = dataclasses.replace(result, table=table, side=side)
+    stored = result.with_table(table, side=side)
     return stored, {"columns": columns, "files": len(refs)}
 
 

@@ -46,6 +46,7 @@ class JsonlSink(FolderSink):
     """Writes row groups as JSON-lines files (see the module docstring)."""
 
     SUFFIX = ".jsonl"
+    PART_FORMAT = None  # JSON lines are made here, from the table
 
     def encode(self, result: RowGroupResult) -> bytes:
         """A row group as JSON lines.

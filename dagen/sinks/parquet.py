@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import io
 import json
 import logging
 import os
@@ -48,8 +47,14 @@ import pyarrow.parquet as pq
 
 from dagen.errors import CheckpointError, OutputDirError, ResumeError
 from dagen.sinks import images
-from dagen.sinks.assemble import RowGroupResult
-from dagen.sinks.base import ClaimableSink, LocatingSink, ReadableSink, UpdatableSink
+from dagen.sinks.assemble import RowGroupResult, concat_row_groups, to_parquet
+from dagen.sinks.base import (
+    ClaimableSink,
+    EncodedPartSink,
+    LocatingSink,
+    ReadableSink,
+    UpdatableSink,
+)
 from dagen.sinks.checksum import FileDigest
 from dagen.sinks.folder import atomic_write
 from dagen.sinks.jsontext import MetadataText
@@ -71,18 +76,7 @@ def part_name(row_group: int) -> str:
     return f"part-{row_group:06d}.parquet"
 
 
-def _to_parquet(table: pa.Table, row_group: int) -> bytes:
-    buffer = io.BytesIO()
-    try:
-        pq.write_table(table, buffer, compression="zstd")
-    except pa.ArrowException as exc:
-        raise CheckpointError(
-            f"row group {row_group}: values cannot be stored in parquet: {exc}"
-        ) from exc
-    return buffer.getvalue()
-
-
-class ParquetSink(ReadableSink, ClaimableSink, LocatingSink, UpdatableSink):
+class ParquetSink(ReadableSink, ClaimableSink, LocatingSink, UpdatableSink, EncodedPartSink):
     """Writes row groups as parquet files and the run's metadata into ``output_dir``.
 
     Besides the ``Sink`` methods it can ``claim`` the folder for one run (``OutputLock``),
@@ -107,6 +101,10 @@ class ParquetSink(ReadableSink, ClaimableSink, LocatingSink, UpdatableSink):
 
     def __str__(self) -> str:
         return str(self.output_dir)
+
+    def part_format(self) -> str:
+        """Parts are ``to_parquet(table)``, which the checkpoint can make (``RowGroupResult.parquet``)."""
+        return "parquet"
 
     def path_of(self, file: str) -> str:
         """Where a part named ``file`` is now (an overwriting run's parts stay in the
@@ -188,7 +186,7 @@ class ParquetSink(ReadableSink, ClaimableSink, LocatingSink, UpdatableSink):
             side = self._root / folder / part_name(result.row_group)
             self._make(side.parent)
             self._put(result.row_group, table, side, record=False)
-        self._put(result.row_group, result.table, path)
+        self._put(result.row_group, result.table, path, payload=result.parquet)
         self._drop_stale_sides(result)
         if stored is not None:
             images.clean(self._root, result.row_group, images.referenced(result))
@@ -330,7 +328,7 @@ class ParquetSink(ReadableSink, ClaimableSink, LocatingSink, UpdatableSink):
         ``side``, e.g. ``dropped-columns-parquet-files``)."""
         folder = self.data_dir if side is None else self.output_dir / side
         files = sorted(folder.glob("part-*.parquet"))
-        return _concat([pq.read_table(f) for f in files])
+        return concat_row_groups([pq.read_table(f) for f in files])
 
     # -- helpers -----------------------------------------------------------------------
 
@@ -364,9 +362,18 @@ class ParquetSink(ReadableSink, ClaimableSink, LocatingSink, UpdatableSink):
                 f"output folder {self.output_dir} is not writable: {exc.strerror}"
             ) from exc
 
-    def _put(self, index: int, table: pa.Table, path: Path, *, record: bool = True) -> None:
-        """Write one part; a data part (``record``) has its digest and schema kept."""
-        payload = _to_parquet(table, index)
+    def _put(
+        self,
+        index: int,
+        table: pa.Table,
+        path: Path,
+        *,
+        record: bool = True,
+        payload: bytes | None = None,
+    ) -> None:
+        """Write one part (``payload``: ``table`` encoded already); a data part
+        (``record``) has its digest and schema kept."""
+        payload = payload if payload is not None else to_parquet(table, index)
         try:
             atomic_write(path, payload)
         except OSError as exc:
@@ -490,11 +497,4 @@ class MemorySink(ReadableSink):
 
     def to_arrow(self, side: str | None = None) -> pa.Table:
         tables = self.tables if side is None else self.side.get(side, {})
-        return _concat([tables[i] for i in sorted(tables)])
-
-
-def _concat(tables: list[pa.Table]) -> pa.Table:
-    """Row groups as one table (columns a row group lacks are nulls there)."""
-    if not tables:
-        return pa.table({})
-    return pa.concat_tables(tables, promote_options="default")
+        return concat_row_groups([tables[i] for i in sorted(tables)])

@@ -85,7 +85,8 @@ class ColumnTypes:
     def conform(
         self, table: pa.Table, *, row_group: int, rows: Sequence[int] | None = None
     ) -> pa.Table:
-        """``table`` with every column of its column's type, learning unknown types.
+        """``table`` with every column of its column's type, learning unknown types:
+        ``table`` itself when every column has its type already (its encoding stays valid).
 
         Args:
             table: a row group's surviving rows.
@@ -96,9 +97,13 @@ class ColumnTypes:
         Raises:
             CheckpointError: a value cannot take its column's type (column and row named).
         """
-        columns = []
-        for name, column in zip(table.column_names, table.columns, strict=True):
-            columns.append(self._conform_column(name, column, row_group, rows))
+        found = table.columns
+        columns = [
+            self._conform_column(name, column, row_group, rows)
+            for name, column in zip(table.column_names, found, strict=True)
+        ]
+        if all(new is old for new, old in zip(columns, found, strict=True)):
+            return table
         return pa.Table.from_arrays(columns, names=table.column_names)
 
     def _conform_column(
@@ -107,6 +112,8 @@ class ColumnTypes:
         known = self.types.get(name)
         if column.null_count == len(column):  # nothing to learn from: the column's type
             target = known or pa.null()
+            if column.type == target:
+                return column
             return pa.chunked_array([pa.nulls(len(column), target)], type=target)
         if known is None:
             self.types[name] = column.type
