@@ -35,6 +35,7 @@ from distributed import Client, LocalCluster
 
 from bench import taskcount
 from bench.probe import ProcessMonitor
+from dagen.cluster.clients import local_settings
 
 __all__ = ["LocalDefault", "SchedulerProcesses", "Target", "idle_cpu_rate"]
 
@@ -148,7 +149,8 @@ def idle_cpu_rate(processes: bool, *, settle: float = 2.0, seconds: float = 5.0)
     with contextlib.ExitStack() as stack:
         if processes:
             stack.enter_context(SchedulerProcesses(nthreads=4))
-        else:  # what dagen starts (dagen.cluster.session): 2 worker processes on loopback
+        else:  # what dagen starts (dagen.cluster.clients): 2 worker processes on loopback
+            stack.enter_context(dask.config.set(local_settings()))  # its quieter timers
             cluster = stack.enter_context(
                 LocalCluster(
                     n_workers=min(os.cpu_count() or 1, 4),
