@@ -9,7 +9,7 @@ the result is converted to Arrow (values Arrow cannot hold fail here, on the wor
 naming the row group). Processors' side datasets and the removed columns (``drop: true``
 and ``drop_columns`` alike, as Data Designer keeps them) travel in ``RowGroupResult.side``,
 folder -> table. The format is the sink's business (``dagen.sinks.base``); for a sink that
-stores parquet parts (``ParquetPartSink``) the checkpoint also encodes the table as its
+stores parquet parts (``EncodedPartSink``) the checkpoint also encodes the table as its
 part (``RowGroupResult.parquet``), on the worker, so the client only writes the bytes. A
 step that changes the table after that (``with_table``) drops them.
 
@@ -60,7 +60,7 @@ class AssemblySpec:
             row group has the same schema, even when, say, all its lists are empty).
         images: the image columns (their values are base64 images, ``dagen.sinks.images``).
         part_format: ``"parquet"``: the checkpoint encodes the table as its parquet part
-            (the sink is a ``ParquetPartSink``); None: the sink encodes it.
+            (the sink is an ``EncodedPartSink``); None: the sink encodes it.
     """
 
     columns: tuple[str, ...]
