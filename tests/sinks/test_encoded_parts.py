@@ -15,6 +15,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from dagen.config.dataset import DatasetConfig
+from dagen.errors import CheckpointError
 from dagen.generators.base import ColumnBlock
 from dagen.sinks.assemble import (
     AssemblySpec,
@@ -100,6 +101,26 @@ def test_conforming_a_column_to_a_type_learned_earlier_makes_a_new_table():
     assert stored.schema.field("score").type == pa.float64()
 
 
+def test_a_value_parquet_cannot_hold_is_left_to_the_sink_which_names_the_row_group():
+    table = pa.table({"s": pa.array([{}], type=pa.struct([]))})  # a struct with no field
+    result = encoded(RowGroupResult(7, 1, 1, table), "parquet")
+    assert result.parquet is None
+    with pytest.raises(CheckpointError, match="row group 7: values cannot be stored in parquet"):
+        result.part()
+
+
+class SeenParts(ParquetSink):
+    """A parquet sink noting whether each row group came with the worker's bytes."""
+
+    def __init__(self, output_dir):
+        super().__init__(output_dir)
+        self.encoded: dict[int, bool] = {}
+
+    def write(self, result):
+        self.encoded[result.row_group] = result.parquet is not None
+        return super().write(result)
+
+
 @pytest.mark.cluster
 def test_a_run_into_a_folder_writes_the_parts_the_workers_encoded(tmp_path, client):
     import dagen
@@ -115,7 +136,9 @@ def test_a_run_into_a_folder_writes_the_parts_the_workers_encoded(tmp_path, clie
         }
     )  # fmt: skip
     settings = dagen.RunSettings(row_group_size=50)
-    result = dagen.generate(config, 120, tmp_path / "out", client=client, settings=settings)
+    sink = SeenParts(tmp_path / "out")
+    result = dagen.generate(config, 120, sink=sink, client=client, settings=settings)
+    assert sink.encoded == {0: True, 1: True, 2: True}
     parts = sorted((tmp_path / "out" / "data").glob("part-*.parquet"))
     assert [pq.read_metadata(p).num_rows for p in parts] == [50, 50, 20]
     frame = result.to_pandas()
